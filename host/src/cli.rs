@@ -1,0 +1,80 @@
+//! The command line: `serve`, `config check`, and the plugin author's tools
+//! (`plugin inspect | render | bench`).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// hookmesh: emit an event once; hookmesh signs it and delivers it, in order
+/// and with retries, to every subscribed webhook and provider.
+#[derive(Debug, Parser)]
+#[command(name = "hookmesh", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server with a TOML config (defaults < file < HOOKMESH_SECTION__KEY env).
+    Serve(ConfigArg),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Tools for plugin authors.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `--config FILE`
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The config file, e.g. config/hookmesh.toml.
+    #[arg(short, long, value_name = "FILE", env = "HOOKMESH_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// `hookmesh config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config and report every problem, naming each key.
+    Check(ConfigArg),
+}
+
+/// `hookmesh plugin …`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Load a plugin component and print its manifest as JSON.
+    Inspect {
+        /// The plugin component (.wasm).
+        file: PathBuf,
+    },
+    /// Render an event through a plugin and print the request(s) as JSON.
+    Render(CallArgs),
+    /// Measure render calls: median, p99 and mean per call over many calls.
+    Bench {
+        /// The plugin and the call's inputs.
+        #[command(flatten)]
+        call: CallArgs,
+        /// Calls to measure (after 1% warm-up).
+        #[arg(short = 'n', long, default_value_t = 20_000)]
+        iterations: u32,
+        /// A fresh instance per call instead of reusing warm instances.
+        #[arg(long)]
+        fresh: bool,
+    },
+}
+
+/// A plugin file plus the event and context for a call.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The plugin component (.wasm).
+    pub file: PathBuf,
+    /// The event, as apps send it: {"event": "...", "payload": {...}, "resource": ..., "resource_id": ...}.
+    #[arg(long, value_name = "E.json")]
+    pub event: PathBuf,
+    /// The call context: {"endpoint": {"url": "...", "secrets": ["whsec_..."]}, "config": {"key": "value"}, "now_ms": ...}.
+    #[arg(long = "config", visible_alias = "context", value_name = "C.json")]
+    pub context: Option<PathBuf>,
+}

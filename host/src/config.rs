@@ -1,0 +1,497 @@
+//! Configuration: embedded defaults (`config/default.toml`) → the user's
+//! TOML file → `HOOKMESH_<SECTION>__<KEY>` environment variables, read with
+//! figment and validated once into typed [`Settings`]. Validation collects
+//! every problem and reports them together, each naming its key.
+
+use crate::plugin::SandboxLimits;
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The built-in defaults, also the reference of every key.
+pub const DEFAULTS_TOML: &str = include_str!("../../config/default.toml");
+/// Prefix of environment overrides; `__` separates section and key.
+pub const ENV_PREFIX: &str = "HOOKMESH_";
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is missing, not TOML, or has a value of the wrong type.
+    #[error("config: {0}")]
+    Read(String),
+    /// Values that parse but make no sense; all of them, each with its key.
+    #[error("invalid config:\n{}", list(.0))]
+    Invalid(Vec<Problem>),
+}
+
+/// One invalid value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key, e.g. `delivery.timeout`.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`: {}", self.key, self.message)
+    }
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `[server]`
+    pub server: ServerSettings,
+    /// `[storage]`
+    pub storage: StorageSettings,
+    /// `[plugins]`
+    pub plugins: PluginSettings,
+    /// `[delivery]`
+    pub delivery: DeliverySettings,
+    /// `[security]`
+    pub security: SecuritySettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// The resolved admin token (never logged).
+    pub admin_token: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSettings {
+    /// One durable file.
+    Embedded {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A Redis server or cluster.
+    Redis {
+        /// Connection URL.
+        url: String,
+    },
+}
+
+/// `[plugins]`
+#[derive(Debug, Clone)]
+pub struct PluginSettings {
+    /// Where `*.wasm` plugins are loaded from.
+    pub dir: PathBuf,
+    /// Sandbox limits for every call.
+    pub limits: SandboxLimits,
+}
+
+/// `[delivery]`
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// Total time of one attempt.
+    pub timeout: Duration,
+    /// Time to connect.
+    pub connect_timeout: Duration,
+    /// Waits before retries; the last repeats.
+    pub retry_schedule: Vec<Duration>,
+    /// Attempts before giving up.
+    pub max_attempts: NonZeroU32,
+    /// Age after which a delivery is given up.
+    pub max_age: Duration,
+    /// Spread of each wait, 0.0–1.0.
+    pub jitter: f64,
+}
+
+/// `[security]`
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    /// Refuse `http://` endpoints.
+    pub https_only: bool,
+    /// Allow private and loopback targets.
+    pub allow_private_targets: bool,
+    /// Private ranges allowed anyway.
+    pub allowed_cidrs: Vec<ipnet::IpNet>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    server: RawServer,
+    storage: RawStorage,
+    plugins: RawPlugins,
+    delivery: RawDelivery,
+    security: RawSecurity,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: String,
+    admin_token: Option<String>,
+    max_body_kb: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    backend: String,
+    path: PathBuf,
+    redis_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugins {
+    dir: PathBuf,
+    call_timeout: String,
+    max_memory_mb: u64,
+    max_output_kb: u64,
+    reuse_instances: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    timeout: String,
+    connect_timeout: String,
+    retry_schedule: Vec<String>,
+    max_attempts: u32,
+    max_age: String,
+    jitter: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    https_only: bool,
+    allow_private_targets: bool,
+    allowed_cidrs: Vec<String>,
+}
+
+/// Reads defaults, then `file` (if given; it must exist), then the
+/// environment, and validates the result.
+pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+    let mut figment = Figment::from(Toml::string(DEFAULTS_TOML));
+    if let Some(file) = file {
+        if !file.is_file() {
+            return Err(ConfigError::Read(format!(
+                "config file {} does not exist",
+                file.display()
+            )));
+        }
+        figment = figment.merge(Toml::file(file));
+    }
+    // Only `SECTION__KEY` variables are config; `HOOKMESH_ADMIN_TOKEN` and
+    // friends are values that `env:NAME` references pick up.
+    figment = figment.merge(
+        Env::prefixed(ENV_PREFIX)
+            .filter(|key| key.as_str().contains("__"))
+            .split("__"),
+    );
+    let raw: Raw = figment
+        .extract()
+        .map_err(|e| ConfigError::Read(e.to_string()))?;
+    validate(raw)
+}
+
+/// Collects problems while typed values are built.
+#[derive(Default)]
+struct Check {
+    problems: Vec<Problem>,
+}
+
+impl Check {
+    fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, key: &str, value: &str) -> Duration {
+        match humantime::parse_duration(value) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                self.problem(key, "must be greater than zero");
+                Duration::ZERO
+            }
+            Err(e) => {
+                self.problem(
+                    key,
+                    format!(
+                        "`{value}` is not a duration ({e}); use e.g. \"250ms\", \"30s\", \"2h\""
+                    ),
+                );
+                Duration::ZERO
+            }
+        }
+    }
+
+    fn secret(&mut self, key: &str, value: Option<&str>) -> String {
+        let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+            self.problem(key, "is required (a value, `env:NAME` or `file:PATH`)");
+            return String::new();
+        };
+        match resolve_secret(value) {
+            Ok(secret) => secret,
+            Err(message) => {
+                self.problem(key, message);
+                String::new()
+            }
+        }
+    }
+}
+
+/// Resolves `env:NAME`, `file:PATH` or a literal.
+pub fn resolve_secret(value: &str) -> Result<String, String> {
+    if let Some(name) = value.strip_prefix("env:") {
+        return match std::env::var(name) {
+            Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+            _ => Err(format!("environment variable `{name}` is not set")),
+        };
+    }
+    if let Some(path) = value.strip_prefix("file:") {
+        return match std::fs::read_to_string(path) {
+            Ok(text) => text
+                .lines()
+                .next()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| format!("file `{path}` is empty")),
+            Err(e) => Err(format!("cannot read file `{path}`: {e}")),
+        };
+    }
+    Ok(value.to_string())
+}
+
+fn validate(raw: Raw) -> Result<Settings, ConfigError> {
+    let mut check = Check::default();
+    let server = validate_server(&mut check, raw.server);
+    let storage = validate_storage(&mut check, raw.storage);
+    let plugins = validate_plugins(&mut check, raw.plugins);
+    let delivery = validate_delivery(&mut check, raw.delivery);
+    let security = validate_security(&mut check, raw.security);
+    if !check.problems.is_empty() {
+        return Err(ConfigError::Invalid(check.problems));
+    }
+    Ok(Settings {
+        server,
+        storage,
+        plugins,
+        delivery,
+        security,
+    })
+}
+
+fn validate_server(check: &mut Check, raw: RawServer) -> ServerSettings {
+    let listen = raw.listen.parse().unwrap_or_else(|_| {
+        check.problem(
+            "server.listen",
+            format!("`{}` is not an address like 127.0.0.1:8080", raw.listen),
+        );
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    });
+    let admin_token = check.secret("server.admin_token", raw.admin_token.as_deref());
+    if !admin_token.is_empty() && admin_token.len() < 16 {
+        check.problem("server.admin_token", "must be at least 16 characters");
+    }
+    if raw.max_body_kb == 0 {
+        check.problem("server.max_body_kb", "must be greater than zero");
+    }
+    ServerSettings {
+        listen,
+        admin_token,
+        max_body_bytes: usize::try_from(raw.max_body_kb.saturating_mul(1024)).unwrap_or(usize::MAX),
+    }
+}
+
+fn validate_storage(check: &mut Check, raw: RawStorage) -> StorageSettings {
+    match raw.backend.as_str() {
+        "embedded" => StorageSettings::Embedded { path: raw.path },
+        "redis" => match raw.redis_url {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                StorageSettings::Redis { url }
+            }
+            Some(url) => {
+                check.problem(
+                    "storage.redis_url",
+                    format!("`{url}` is not a redis:// or rediss:// URL"),
+                );
+                StorageSettings::Redis { url }
+            }
+            None => {
+                check.problem("storage.redis_url", "is required when backend = \"redis\"");
+                StorageSettings::Redis { url: String::new() }
+            }
+        },
+        other => {
+            check.problem(
+                "storage.backend",
+                format!("unknown backend `{other}`; expected \"embedded\" or \"redis\""),
+            );
+            StorageSettings::Embedded { path: raw.path }
+        }
+    }
+}
+
+fn validate_plugins(check: &mut Check, raw: RawPlugins) -> PluginSettings {
+    let call_timeout = check.duration("plugins.call_timeout", &raw.call_timeout);
+    if !(1..=4096).contains(&raw.max_memory_mb) {
+        check.problem(
+            "plugins.max_memory_mb",
+            format!("{} is outside 1..=4096", raw.max_memory_mb),
+        );
+    }
+    if !(1..=1_048_576).contains(&raw.max_output_kb) {
+        check.problem(
+            "plugins.max_output_kb",
+            format!("{} is outside 1..=1048576", raw.max_output_kb),
+        );
+    }
+    PluginSettings {
+        dir: raw.dir,
+        limits: SandboxLimits {
+            call_timeout,
+            max_memory_bytes: (raw.max_memory_mb as usize) << 20,
+            max_output_bytes: (raw.max_output_kb as usize) << 10,
+            reuse_instances: raw.reuse_instances,
+        },
+    }
+}
+
+fn validate_delivery(check: &mut Check, raw: RawDelivery) -> DeliverySettings {
+    let retry_schedule: Vec<Duration> = raw
+        .retry_schedule
+        .iter()
+        .enumerate()
+        .map(|(i, v)| check.duration(&format!("delivery.retry_schedule[{i}]"), v))
+        .collect();
+    if retry_schedule.is_empty() {
+        check.problem("delivery.retry_schedule", "needs at least one wait");
+    }
+    let max_attempts = NonZeroU32::new(raw.max_attempts).unwrap_or_else(|| {
+        check.problem("delivery.max_attempts", "must be at least 1");
+        NonZeroU32::MIN
+    });
+    if !(0.0..=1.0).contains(&raw.jitter) {
+        check.problem(
+            "delivery.jitter",
+            format!("{} is outside 0.0..=1.0", raw.jitter),
+        );
+    }
+    DeliverySettings {
+        timeout: check.duration("delivery.timeout", &raw.timeout),
+        connect_timeout: check.duration("delivery.connect_timeout", &raw.connect_timeout),
+        retry_schedule,
+        max_attempts,
+        max_age: check.duration("delivery.max_age", &raw.max_age),
+        jitter: raw.jitter,
+    }
+}
+
+fn validate_security(check: &mut Check, raw: RawSecurity) -> SecuritySettings {
+    let allowed_cidrs = raw
+        .allowed_cidrs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, cidr)| match cidr.parse::<ipnet::IpNet>() {
+            Ok(net) => Some(net),
+            Err(_) => {
+                check.problem(
+                    &format!("security.allowed_cidrs[{i}]"),
+                    format!("`{cidr}` is not a CIDR like 10.0.0.0/8"),
+                );
+                None
+            }
+        })
+        .collect();
+    SecuritySettings {
+        https_only: raw.https_only,
+        allow_private_targets: raw.allow_private_targets,
+        allowed_cidrs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str) -> Result<Settings, ConfigError> {
+        let raw: Raw = Figment::from(Toml::string(DEFAULTS_TOML))
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(|e| ConfigError::Read(e.to_string()))?;
+        validate(raw)
+    }
+
+    #[test]
+    fn defaults_with_a_token_are_valid() {
+        let s = load_str("[server]\nadmin_token = \"0123456789abcdef0123\"").unwrap();
+        assert_eq!(s.plugins.limits.call_timeout, Duration::from_millis(100));
+        assert_eq!(s.delivery.retry_schedule.len(), 8);
+        assert!(s.security.https_only);
+        assert!(matches!(s.storage, StorageSettings::Embedded { .. }));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let err = load_str(
+            "[storage]\nbackend = \"mongo\"\n[delivery]\ntimeout = \"soon\"\njitter = 3.0\n[security]\nallowed_cidrs = [\"10.0.0.0/99\"]",
+        )
+        .unwrap_err();
+        let ConfigError::Invalid(problems) = err else {
+            panic!("expected invalid, got {err}");
+        };
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.admin_token",
+                "storage.backend",
+                "delivery.jitter",
+                "delivery.timeout",
+                "security.allowed_cidrs[0]"
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_keys_name_the_key() {
+        let err = load_str("[plugins]\nmax_memory_mb = \"lots\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_memory_mb"), "{err}");
+        let err = load_str("[server]\nlisten_on = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen_on"), "{err}");
+    }
+
+    #[test]
+    fn secrets_resolve_from_env() {
+        std::env::set_var("HOOKMESH_TEST_CONFIG_TOKEN", "from-the-environment-123");
+        assert_eq!(
+            resolve_secret("env:HOOKMESH_TEST_CONFIG_TOKEN").unwrap(),
+            "from-the-environment-123"
+        );
+        assert!(resolve_secret("env:HOOKMESH_TEST_SURELY_UNSET").is_err());
+        assert_eq!(resolve_secret("literal").unwrap(), "literal");
+    }
+}

@@ -1,0 +1,298 @@
+//! A loaded plugin: its manifest, its pre-instantiated component, a small
+//! pool of warm instances, and the sandboxed calls.
+
+use super::bindings::{Plugin, PluginPre};
+use super::errors::{describe_guest_error, CallError};
+use super::limits::{SandboxLimits, StoreState};
+use super::targets::check_target;
+use super::{
+    Context, Event, HttpRequest, HttpResponse, InboundRequest, InboundResult, Manifest, Outcome,
+};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use wasmtime::{Engine, Store, Trap};
+
+/// An instance is recycled after this many calls, bounding memory a guest
+/// may have grown or fragmented.
+const MAX_CALLS_PER_INSTANCE: u32 = 10_000;
+/// Warm instances kept per plugin.
+const MAX_IDLE_INSTANCES: usize = 16;
+
+/// One instance with its store, ready for a call.
+struct Warm {
+    store: Store<StoreState>,
+    plugin: Plugin,
+    calls: u32,
+}
+
+/// A plugin ready to be called. Cheap to share (`Arc`); calls from many
+/// threads at once each get their own instance.
+pub struct LoadedPlugin {
+    manifest: Manifest,
+    path: PathBuf,
+    engine: Engine,
+    pre: PluginPre<StoreState>,
+    limits: SandboxLimits,
+    deadline_ticks: u64,
+    idle: Mutex<Vec<Warm>>,
+}
+
+impl LoadedPlugin {
+    pub(super) fn new(
+        engine: Engine,
+        pre: PluginPre<StoreState>,
+        limits: SandboxLimits,
+        deadline_ticks: u64,
+        path: &Path,
+        manifest: Manifest,
+    ) -> Self {
+        Self {
+            manifest,
+            path: path.to_path_buf(),
+            engine,
+            pre,
+            limits,
+            deadline_ticks,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The plugin's name from its manifest.
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    /// What the plugin reported at load.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renders `event` into requests, each checked against the endpoint URL
+    /// and the manifest's allowed hosts.
+    pub fn render(&self, event: &Event, ctx: &Context) -> Result<Vec<HttpRequest>, CallError> {
+        const CALL: &str = "render";
+        let requests = self.call(CALL, |store, plugin| {
+            plugin
+                .hookmesh_plugin_provider()
+                .call_render(store, event, ctx)
+        })?;
+        let requests = self.guest_result(CALL, requests)?;
+        self.check_output(CALL, requests.iter().map(request_size).sum())?;
+        let endpoint_url = ctx.endpoint.as_ref().map(|e| e.url.as_str());
+        for request in &requests {
+            check_target(&request.url, endpoint_url, &self.manifest.allowed_hosts).map_err(
+                |reason| CallError::ForbiddenTarget {
+                    plugin: self.name().to_string(),
+                    url: request.url.clone(),
+                    reason,
+                },
+            )?;
+        }
+        Ok(requests)
+    }
+
+    /// Classifies a provider's answer.
+    pub fn classify(&self, response: &HttpResponse, ctx: &Context) -> Result<Outcome, CallError> {
+        self.call("classify", |store, plugin| {
+            plugin
+                .hookmesh_plugin_provider()
+                .call_classify(store, response, ctx)
+        })
+    }
+
+    /// Verifies and normalizes an inbound provider webhook.
+    pub fn verify_inbound(
+        &self,
+        request: &InboundRequest,
+        ctx: &Context,
+    ) -> Result<InboundResult, CallError> {
+        const CALL: &str = "verify-inbound";
+        let result = self.call(CALL, |store, plugin| {
+            plugin
+                .hookmesh_plugin_provider()
+                .call_verify_inbound(store, request, ctx)
+        })?;
+        let result = self.guest_result(CALL, result)?;
+        let size = result
+            .events
+            .iter()
+            .map(|e| e.payload.len() + e.event_type.len())
+            .sum::<usize>()
+            + result.reply.as_ref().map_or(0, |r| r.body.len());
+        self.check_output(CALL, size)?;
+        Ok(result)
+    }
+
+    /// [`Self::render`] on the blocking pool.
+    pub async fn render_async(
+        self: &Arc<Self>,
+        event: Event,
+        ctx: Context,
+    ) -> Result<Vec<HttpRequest>, CallError> {
+        let this = Arc::clone(self);
+        self.off_executor("render", move || this.render(&event, &ctx))
+            .await
+    }
+
+    /// [`Self::classify`] on the blocking pool.
+    pub async fn classify_async(
+        self: &Arc<Self>,
+        response: HttpResponse,
+        ctx: Context,
+    ) -> Result<Outcome, CallError> {
+        let this = Arc::clone(self);
+        self.off_executor("classify", move || this.classify(&response, &ctx))
+            .await
+    }
+
+    /// [`Self::verify_inbound`] on the blocking pool.
+    pub async fn verify_inbound_async(
+        self: &Arc<Self>,
+        request: InboundRequest,
+        ctx: Context,
+    ) -> Result<InboundResult, CallError> {
+        let this = Arc::clone(self);
+        self.off_executor("verify-inbound", move || {
+            this.verify_inbound(&request, &ctx)
+        })
+        .await
+    }
+
+    async fn off_executor<R: Send + 'static>(
+        &self,
+        call: &'static str,
+        work: impl FnOnce() -> Result<R, CallError> + Send + 'static,
+    ) -> Result<R, CallError> {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| CallError::Aborted {
+                plugin: self.name().to_string(),
+                call,
+                reason: e.to_string(),
+            })?
+    }
+
+    /// Runs `f` on a warm (or new) instance under the deadline. The
+    /// instance goes back to the pool only if the call completed cleanly.
+    fn call<R>(
+        &self,
+        call: &'static str,
+        f: impl FnOnce(&mut Store<StoreState>, &Plugin) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let mut warm = match self.take_idle() {
+            Some(warm) => warm,
+            None => self.instantiate(call)?,
+        };
+        warm.store.set_epoch_deadline(self.deadline_ticks);
+        match f(&mut warm.store, &warm.plugin) {
+            Ok(value) => {
+                warm.calls += 1;
+                self.put_idle(warm);
+                Ok(value)
+            }
+            Err(error) => Err(self.trap_error(call, warm.store.data(), error)),
+        }
+    }
+
+    fn instantiate(&self, call: &'static str) -> Result<Warm, CallError> {
+        let mut store = Store::new(&self.engine, StoreState::new(self.limits.max_memory_bytes));
+        store.limiter(|state| state);
+        store.set_epoch_deadline(self.deadline_ticks);
+        match self.pre.instantiate(&mut store) {
+            Ok(plugin) => Ok(Warm {
+                store,
+                plugin,
+                calls: 0,
+            }),
+            Err(error) => Err(self.trap_error(call, store.data(), error)),
+        }
+    }
+
+    fn take_idle(&self) -> Option<Warm> {
+        if !self.limits.reuse_instances {
+            return None;
+        }
+        self.idle.lock().ok()?.pop()
+    }
+
+    fn put_idle(&self, warm: Warm) {
+        if !self.limits.reuse_instances || warm.calls >= MAX_CALLS_PER_INSTANCE {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_INSTANCES {
+                idle.push(warm);
+            }
+        }
+    }
+
+    fn trap_error(
+        &self,
+        call: &'static str,
+        state: &StoreState,
+        error: wasmtime::Error,
+    ) -> CallError {
+        let plugin = self.name().to_string();
+        if let Some(requested_bytes) = state.memory_refused {
+            return CallError::MemoryCap {
+                plugin,
+                call,
+                cap_bytes: self.limits.max_memory_bytes,
+                requested_bytes,
+            };
+        }
+        if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            return CallError::Deadline {
+                plugin,
+                call,
+                deadline_ms: u64::try_from(self.limits.call_timeout.as_millis())
+                    .unwrap_or(u64::MAX),
+            };
+        }
+        tracing::warn!(plugin = %plugin, call, error = %format!("{error:#}"), "plugin call trapped");
+        CallError::Trap {
+            plugin,
+            call,
+            reason: format!("{error:#}"),
+        }
+    }
+
+    fn guest_result<T>(
+        &self,
+        call: &'static str,
+        result: Result<T, super::GuestError>,
+    ) -> Result<T, CallError> {
+        result.map_err(|e| CallError::Plugin {
+            plugin: self.name().to_string(),
+            call,
+            message: describe_guest_error(&e),
+        })
+    }
+
+    fn check_output(&self, call: &'static str, size_bytes: usize) -> Result<(), CallError> {
+        if size_bytes > self.limits.max_output_bytes {
+            return Err(CallError::OutputCap {
+                plugin: self.name().to_string(),
+                call,
+                size_bytes,
+                cap_bytes: self.limits.max_output_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn request_size(request: &HttpRequest) -> usize {
+    request.url.len()
+        + request.body.len()
+        + request
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum::<usize>()
+}

@@ -1,0 +1,214 @@
+//! Signing helpers: Standard Webhooks v1 and plain hex HMAC-SHA256.
+//!
+//! Standard Webhooks signs `"{id}.{timestamp}.{body}"` with HMAC-SHA256 under
+//! the base64 key inside a `whsec_…` secret and sends
+//! `webhook-signature: v1,<base64>`; several signatures (old and new secret
+//! during a rotation) are separated by spaces. The hex form,
+//! `sha256=<hex HMAC-SHA256 of the raw body>` keyed by the secret string as
+//! given, serves receivers that already verify that way (as GitHub's and
+//! Razorpay's customers do).
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// The prefix of Standard Webhooks secrets.
+pub const SECRET_PREFIX: &str = "whsec_";
+/// The only Standard Webhooks signature scheme version.
+pub const SIGNATURE_VERSION: &str = "v1";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A secret that cannot be used for signing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidSecret(pub String);
+
+impl std::fmt::Display for InvalidSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid signing secret: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidSecret {}
+
+/// HMAC-SHA256 of `data` under `key`.
+pub fn hmac_sha256(key: &[u8], data: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    for part in data {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Lower-case hex HMAC-SHA256 of `data` under `key`.
+pub fn hex_hmac_sha256(key: &[u8], data: &[u8]) -> String {
+    hex::encode(hmac_sha256(key, &[data]))
+}
+
+/// Checks a hex HMAC-SHA256 (case-insensitive) in constant time.
+pub fn verify_hex_hmac_sha256(key: &[u8], data: &[u8], signature_hex: &str) -> bool {
+    let Ok(expected) = hex::decode(signature_hex.trim()) else {
+        return false;
+    };
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    mac.update(data);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// The `x-hookmesh-signature` value: `sha256=<hex HMAC of body keyed by the secret string>`.
+pub fn hookmesh_hex_signature(secret: &str, body: &[u8]) -> String {
+    format!("sha256={}", hex_hmac_sha256(secret.as_bytes(), body))
+}
+
+/// The HMAC key inside a Standard Webhooks secret (`whsec_<base64>`; the
+/// prefix is optional, as in the reference libraries).
+pub fn standard_webhooks_key(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
+    let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
+    let key = BASE64
+        .decode(encoded)
+        .map_err(|e| InvalidSecret(format!("not base64 after `{SECRET_PREFIX}`: {e}")))?;
+    if key.is_empty() {
+        return Err(InvalidSecret("empty key".into()));
+    }
+    Ok(key)
+}
+
+/// One Standard Webhooks signature, `v1,<base64>`.
+pub fn standard_webhooks_signature(
+    secret: &str,
+    msg_id: &str,
+    timestamp_secs: u64,
+    body: &[u8],
+) -> Result<String, InvalidSecret> {
+    let key = standard_webhooks_key(secret)?;
+    Ok(sign_with_key(&key, msg_id, timestamp_secs, body))
+}
+
+fn sign_with_key(key: &[u8], msg_id: &str, timestamp_secs: u64, body: &[u8]) -> String {
+    let timestamp = timestamp_secs.to_string();
+    let mac = hmac_sha256(
+        key,
+        &[msg_id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    );
+    format!("{SIGNATURE_VERSION},{}", BASE64.encode(mac))
+}
+
+/// The `webhook-signature` header value: one signature per secret, in the
+/// order given, separated by single spaces.
+pub fn standard_webhooks_header<S: AsRef<str>>(
+    secrets: &[S],
+    msg_id: &str,
+    timestamp_secs: u64,
+    body: &[u8],
+) -> Result<String, InvalidSecret> {
+    let mut header = String::new();
+    for secret in secrets {
+        if !header.is_empty() {
+            header.push(' ');
+        }
+        header.push_str(&standard_webhooks_signature(
+            secret.as_ref(),
+            msg_id,
+            timestamp_secs,
+            body,
+        )?);
+    }
+    Ok(header)
+}
+
+/// Verifies a `webhook-signature` header: true when any `v1` signature in it
+/// matches `secret` (constant-time per candidate).
+pub fn verify_standard_webhooks(
+    secret: &str,
+    msg_id: &str,
+    timestamp_secs: u64,
+    body: &[u8],
+    signature_header: &str,
+) -> Result<bool, InvalidSecret> {
+    let key = standard_webhooks_key(secret)?;
+    let timestamp = timestamp_secs.to_string();
+    let matches = signature_header
+        .split(' ')
+        .filter_map(|candidate| candidate.strip_prefix("v1,"))
+        .filter_map(|b64| BASE64.decode(b64).ok())
+        .any(|expected| {
+            let mut mac =
+                <HmacSha256 as Mac>::new_from_slice(&key).unwrap_or_else(|_| unreachable!());
+            for part in [msg_id.as_bytes(), b".", timestamp.as_bytes(), b".", body] {
+                mac.update(part);
+            }
+            mac.verify_slice(&expected).is_ok()
+        });
+    Ok(matches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Vectors from the Standard Webhooks reference libraries' test suites.
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const MSG_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TIMESTAMP: u64 = 1_614_265_330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const EXPECTED: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    #[test]
+    fn reference_vector_reproduces() {
+        let sig = standard_webhooks_signature(SECRET, MSG_ID, TIMESTAMP, BODY).unwrap();
+        assert_eq!(sig, EXPECTED);
+    }
+
+    #[test]
+    fn prefix_is_optional() {
+        let bare = SECRET.strip_prefix(SECRET_PREFIX).unwrap();
+        let sig = standard_webhooks_signature(bare, MSG_ID, TIMESTAMP, BODY).unwrap();
+        assert_eq!(sig, EXPECTED);
+    }
+
+    #[test]
+    fn header_lists_every_secret_in_order() {
+        let other = "whsec_dGhpcyBpcyBhIHNlY29uZCBzZWNyZXQ=";
+        let header = standard_webhooks_header(&[SECRET, other], MSG_ID, TIMESTAMP, BODY).unwrap();
+        let parts: Vec<&str> = header.split(' ').collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0], EXPECTED);
+        assert!(verify_standard_webhooks(other, MSG_ID, TIMESTAMP, BODY, &header).unwrap());
+    }
+
+    #[test]
+    fn verify_rejects_tampering() {
+        assert!(verify_standard_webhooks(SECRET, MSG_ID, TIMESTAMP, BODY, EXPECTED).unwrap());
+        assert!(!verify_standard_webhooks(SECRET, MSG_ID, TIMESTAMP + 1, BODY, EXPECTED).unwrap());
+        assert!(!verify_standard_webhooks(SECRET, MSG_ID, TIMESTAMP, b"{}", EXPECTED).unwrap());
+        assert!(!verify_standard_webhooks(SECRET, MSG_ID, TIMESTAMP, BODY, "v2,abc").unwrap());
+    }
+
+    #[test]
+    fn bad_secrets_are_errors() {
+        assert!(standard_webhooks_key("whsec_!!!").is_err());
+        assert!(standard_webhooks_key("whsec_").is_err());
+    }
+
+    #[test]
+    fn hex_hmac_matches_rfc4231_case_2() {
+        // RFC 4231 test case 2: key "Jefe".
+        let mac = hex_hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            mac,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert!(verify_hex_hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &mac.to_uppercase()
+        ));
+        assert!(!verify_hex_hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing!",
+            &mac
+        ));
+    }
+}

