@@ -41,9 +41,13 @@ apt_ensure() {
 }
 
 # Chooses how to build for wasm32 and exports the environment for it.
+# HOOKMESH_WASM_TOOLCHAIN=debian forces the Debian recipe (to test it where
+# rustup has the target); =rustup forces rustup's target.
 setup_toolchain() {
-  if rustup target list --installed 2>/dev/null | grep -qx "$TARGET" \
-     || rustup target add "$TARGET" >/dev/null 2>&1; then
+  local choice="${HOOKMESH_WASM_TOOLCHAIN:-auto}"
+  if [ "$choice" = rustup ] || { [ "$choice" = auto ] && {
+       rustup target list --installed 2>/dev/null | grep -qx "$TARGET" \
+       || rustup target add "$TARGET" >/dev/null 2>&1; }; }; then
     log "using rustup's $TARGET target"
     build_std=()
     return
@@ -54,6 +58,8 @@ setup_toolchain() {
   export RUSTC_BOOTSTRAP=1
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-16
   build_std=(-Zbuild-std=std,panic_abort)
+  # Keep the two toolchains' artifacts apart: no rebuilds when switching.
+  target_dir="$root/target/wasm-debian"
 }
 
 ensure_wasm_tools() {

@@ -116,6 +116,12 @@ pub struct DeliverySettings {
     pub max_age: Duration,
     /// Spread of each wait, 0.0–1.0.
     pub jitter: f64,
+    /// Failing this long without a success: emit `endpoint.failing`.
+    pub failing_alert_after: Duration,
+    /// Failing this long without a success: disable the endpoint.
+    pub disable_after: Duration,
+    /// Parallel deliveries of an `ordered = false` endpoint.
+    pub unordered_concurrency: usize,
 }
 
 /// `[security]`
@@ -127,6 +133,12 @@ pub struct SecuritySettings {
     pub allow_private_targets: bool,
     /// Private ranges allowed anyway.
     pub allowed_cidrs: Vec<ipnet::IpNet>,
+    /// Base64 key (32 bytes) sealing endpoint secrets at rest.
+    pub master_key: String,
+    /// How long a rotated-out secret keeps signing.
+    pub rotation_grace: Duration,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl: Duration,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +186,9 @@ struct RawDelivery {
     max_attempts: u32,
     max_age: String,
     jitter: f64,
+    failing_alert_after: String,
+    disable_after: String,
+    unordered_concurrency: usize,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +197,9 @@ struct RawSecurity {
     https_only: bool,
     allow_private_targets: bool,
     allowed_cidrs: Vec<String>,
+    master_key: Option<String>,
+    rotation_grace: String,
+    idempotency_ttl: String,
 }
 
 /// Reads defaults, then `file` (if given; it must exist), then the
@@ -390,6 +408,12 @@ fn validate_delivery(check: &mut Check, raw: RawDelivery) -> DeliverySettings {
         check.problem("delivery.max_attempts", "must be at least 1");
         NonZeroU32::MIN
     });
+    if !(1..=256).contains(&raw.unordered_concurrency) {
+        check.problem(
+            "delivery.unordered_concurrency",
+            format!("{} is outside 1..=256", raw.unordered_concurrency),
+        );
+    }
     if !(0.0..=1.0).contains(&raw.jitter) {
         check.problem(
             "delivery.jitter",
@@ -403,6 +427,10 @@ fn validate_delivery(check: &mut Check, raw: RawDelivery) -> DeliverySettings {
         max_attempts,
         max_age: check.duration("delivery.max_age", &raw.max_age),
         jitter: raw.jitter,
+        failing_alert_after: check
+            .duration("delivery.failing_alert_after", &raw.failing_alert_after),
+        disable_after: check.duration("delivery.disable_after", &raw.disable_after),
+        unordered_concurrency: raw.unordered_concurrency,
     }
 }
 
@@ -422,10 +450,19 @@ fn validate_security(check: &mut Check, raw: RawSecurity) -> SecuritySettings {
             }
         })
         .collect();
+    let master_key = check.secret("security.master_key", raw.master_key.as_deref());
+    if !master_key.is_empty() {
+        if let Err(e) = crate::signing::SecretBox::from_base64(&master_key) {
+            check.problem("security.master_key", e.to_string());
+        }
+    }
     SecuritySettings {
         https_only: raw.https_only,
         allow_private_targets: raw.allow_private_targets,
         allowed_cidrs,
+        master_key,
+        rotation_grace: check.duration("security.rotation_grace", &raw.rotation_grace),
+        idempotency_ttl: check.duration("security.idempotency_ttl", &raw.idempotency_ttl),
     }
 }
 
@@ -443,7 +480,11 @@ mod tests {
 
     #[test]
     fn defaults_with_a_token_are_valid() {
-        let s = load_str("[server]\nadmin_token = \"0123456789abcdef0123\"").unwrap();
+        let s = load_str(&format!(
+            "[server]\nadmin_token = \"0123456789abcdef0123\"\n[security]\nmaster_key = \"{}\"",
+            "A".repeat(43) + "="
+        ))
+        .unwrap();
         assert_eq!(s.plugins.limits.call_timeout, Duration::from_millis(100));
         assert_eq!(s.delivery.retry_schedule.len(), 8);
         assert!(s.security.https_only);
@@ -467,7 +508,8 @@ mod tests {
                 "storage.backend",
                 "delivery.jitter",
                 "delivery.timeout",
-                "security.allowed_cidrs[0]"
+                "security.allowed_cidrs[0]",
+                "security.master_key"
             ]
         );
     }

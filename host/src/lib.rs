@@ -8,15 +8,26 @@
 //!
 //! # Layout
 //! - [`config`]: figment layers → validated, typed [`config::Settings`].
+//! - [`api`]: actix-web routes, auth, JSON errors.
+//! - [`ingest`]: event validation, catalogue, subscription routing.
+//! - [`dispatch`]: the actor system: registry + one actor per endpoint; retries.
+//! - [`egress`]: the HTTP client, timeouts, SSRF guard.
 //! - [`plugin`]: the wasmtime plugin host: engine, sandbox limits, registry.
-//! - [`api`]: actix-web routes.
-//! - [`cli`]: the command line.
-//! - [`tools`]: what the plugin CLI commands do.
+//! - [`store`]: the storage traits and the embedded (redb) backend.
+//! - [`signing`]: secrets, API keys, ids, sealing with the master key.
+//! - [`server`]: wiring it all together for `hookmesh serve`.
+//! - [`cli`], [`tools`]: the command line and the plugin author's tools.
 
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
+pub mod egress;
+pub mod ingest;
 pub mod plugin;
+pub mod server;
+pub mod signing;
+pub mod store;
 pub mod tools;
 
 /// Unix time in milliseconds.

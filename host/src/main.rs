@@ -1,18 +1,17 @@
 //! The `hookmesh` binary: parses the command line and runs it.
 
-use anyhow::Context as _;
 use clap::Parser;
 use hookmesh::cli::{Cli, Command, ConfigCommand, PluginCommand};
-use hookmesh::config::{self, Settings};
-use hookmesh::plugin::{PluginHost, SandboxLimits};
-use hookmesh::{api, tools};
+use hookmesh::config;
+use hookmesh::plugin::SandboxLimits;
+use hookmesh::{server, tools};
 
 fn main() -> anyhow::Result<()> {
     init_logging();
     match Cli::parse().command {
         Command::Serve(arg) => {
             let settings = config::load(arg.config.as_deref())?;
-            actix_web::rt::System::new().block_on(serve(settings))
+            actix_web::rt::System::new().block_on(server::serve(settings))
         }
         Command::Config(ConfigCommand::Check(arg)) => {
             config::load(arg.config.as_deref())?;
@@ -31,31 +30,6 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-}
-
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let host = PluginHost::new(settings.plugins.limits)
-        .map_err(|e| anyhow::anyhow!("cannot start wasmtime: {e:#}"))?;
-    let plugins = host
-        .load_dir(&settings.plugins.dir)
-        .with_context(|| "loading plugins (build them with plugins/build.sh)")?;
-    tracing::info!(count = plugins.len(), dir = %settings.plugins.dir.display(), "plugins ready");
-    let state = actix_web::web::Data::new(api::AppState { plugins });
-    let max_body = settings.server.max_body_bytes;
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .app_data(state.clone())
-            .app_data(actix_web::web::JsonConfig::default().limit(max_body))
-            .configure(api::configure)
-    })
-    .bind(settings.server.listen)
-    .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
-    for addr in server.addrs() {
-        tracing::info!(%addr, "hookmesh listening");
-    }
-    server.shutdown_timeout(10).run().await?;
-    tracing::info!("hookmesh stopped");
-    Ok(())
 }
 
 fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {

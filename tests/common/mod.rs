@@ -101,3 +101,6 @@ pub fn context(url: &str, secrets: &[&str], config: &[(&str, &str)], now_ms: u64
 pub fn now_ms() -> u64 {
     hookmesh::now_ms()
 }
+
+pub mod host;
+pub mod receiver;

@@ -1,0 +1,107 @@
+//! Who is calling: the admin token, a project's secret key (management and
+//! ingestion) or its publishable key (ingestion only). Credentials come as
+//! `Authorization: Bearer <token>` or `X-API-Key: <token>`. Keys are looked
+//! up by their SHA-256; the admin token is compared in constant time.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::signing::{constant_time_eq, hash_api_key};
+use crate::store::{self, KeyKind};
+use actix_web::HttpRequest;
+use std::sync::Arc;
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The operator.
+    Admin,
+    /// A project's key.
+    Key {
+        /// Its project.
+        project_id: String,
+        /// What it may do.
+        kind: KeyKind,
+    },
+}
+
+fn credential(req: &HttpRequest) -> Option<&str> {
+    let headers = req.headers();
+    if let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        let mut parts = value.splitn(2, ' ');
+        if parts
+            .next()
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+        {
+            return parts.next().map(str::trim).filter(|t| !t.is_empty());
+        }
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Identifies the caller or answers `401`.
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Principal, ApiError> {
+    let Some(token) = credential(req) else {
+        return Err(ApiError::Unauthorized(
+            "missing credentials: send `Authorization: Bearer <key>` or `X-API-Key: <key>`".into(),
+        ));
+    };
+    if constant_time_eq(token, &state.admin_token) {
+        return Ok(Principal::Admin);
+    }
+    let hash = hash_api_key(token);
+    let store = Arc::clone(&state.store);
+    match store::blocking(move || store.api_key(&hash)).await? {
+        Some(key) => Ok(Principal::Key {
+            project_id: key.project_id,
+            kind: key.kind,
+        }),
+        None => Err(ApiError::Unauthorized("invalid API key".into())),
+    }
+}
+
+impl Principal {
+    /// Admin only.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self {
+            Self::Admin => Ok(()),
+            Self::Key { .. } => Err(ApiError::Forbidden(
+                "this route needs the admin token".into(),
+            )),
+        }
+    }
+
+    /// Admin, or the project's secret key.
+    pub fn require_manage(&self, project_id: &str) -> Result<(), ApiError> {
+        match self {
+            Self::Admin => Ok(()),
+            Self::Key {
+                project_id: own, ..
+            } if own != project_id => Err(ApiError::Forbidden(
+                "this key belongs to another project".into(),
+            )),
+            Self::Key {
+                kind: KeyKind::Publishable,
+                ..
+            } => Err(ApiError::Forbidden(
+                "publishable keys can only send events; use the project's secret key".into(),
+            )),
+            Self::Key { .. } => Ok(()),
+        }
+    }
+
+    /// Admin, or any key of the project.
+    pub fn require_ingest(&self, project_id: &str) -> Result<(), ApiError> {
+        match self {
+            Self::Key {
+                project_id: own, ..
+            } if own != project_id => Err(ApiError::Forbidden(
+                "this key belongs to another project".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}

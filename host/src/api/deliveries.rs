@@ -1,0 +1,267 @@
+//! Delivery history and recovery:
+//! `GET …/webhooks/{id}/deliveries` (cursor paging, `status`, `since`),
+//! `GET …/webhooks/{id}/deliveries/{delivery_id}` (with every attempt),
+//! `POST …/deliveries/{delivery_id}/replay`, `POST …/webhooks/{id}/recover`.
+
+use super::auth::authenticate;
+use super::body::read_json;
+use super::error::ApiError;
+use super::{time_ms, AppState};
+use crate::signing::new_id;
+use crate::store::{self, Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Default and largest page size.
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 250;
+/// Most deliveries one `recover` call re-queues.
+const MAX_RECOVER: usize = 10_000;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    let base = "/projects/{project}/integrations/webhooks/{id}";
+    cfg.route(&format!("{base}/deliveries"), web::get().to(list))
+        .route(
+            &format!("{base}/deliveries/{{delivery}}"),
+            web::get().to(show),
+        )
+        .route(
+            &format!("{base}/deliveries/{{delivery}}/replay"),
+            web::post().to(replay),
+        )
+        .route(&format!("{base}/recover"), web::post().to(recover));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    cursor: Option<u64>,
+    #[serde(default)]
+    since: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoverInput {
+    /// Unix ms: re-deliver everything failed since then.
+    since: u64,
+}
+
+fn parse_status(text: &str) -> Result<DeliveryStatus, ApiError> {
+    match text {
+        "pending" => Ok(DeliveryStatus::Pending),
+        "succeeded" => Ok(DeliveryStatus::Succeeded),
+        "failed" => Ok(DeliveryStatus::Failed),
+        other => Err(ApiError::bad(
+            "status",
+            format!("`{other}` is not one of pending, succeeded, failed"),
+        )),
+    }
+}
+
+fn attempt_view(a: &Attempt) -> serde_json::Value {
+    json!({
+        "number": a.number,
+        "started_at": time_ms(a.started_ms),
+        "duration_ms": a.duration_ms,
+        "status_code": a.status_code,
+        "response_excerpt": a.response_excerpt,
+        "error": a.error,
+        "outcome": match a.outcome {
+            AttemptOutcome::Success => "success",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Failed => "failed",
+        },
+    })
+}
+
+fn delivery_view(d: &Delivery, attempts: &[Attempt]) -> serde_json::Value {
+    json!({
+        "id": d.id,
+        "event_id": d.event_id,
+        "endpoint_id": d.endpoint_id,
+        "status": d.status.as_str(),
+        "attempts": d.attempts,
+        "next_attempt_at": (d.status == DeliveryStatus::Pending).then_some(d.next_attempt_ms),
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "created_at": time_ms(d.created_ms),
+        "updated_at": time_ms(d.updated_ms),
+        "attempt_log": attempts.iter().map(attempt_view).collect::<Vec<_>>(),
+    })
+}
+
+/// Checks access and that the endpoint belongs to the project.
+async fn endpoint_in_project(
+    state: &AppState,
+    req: &HttpRequest,
+    project_id: &str,
+    endpoint_id: &str,
+) -> Result<(), ApiError> {
+    authenticate(state, req).await?.require_manage(project_id)?;
+    let store = Arc::clone(&state.store);
+    let id = endpoint_id.to_string();
+    match store::blocking(move || store.endpoint(&id)).await? {
+        Some(e) if e.project_id == project_id => Ok(()),
+        _ => Err(ApiError::NotFound(format!(
+            "webhook `{endpoint_id}` not found in project `{project_id}`"
+        ))),
+    }
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, endpoint_id) = path.into_inner();
+    endpoint_in_project(&state, &req, &project_id, &endpoint_id).await?;
+    let params: ListQuery = serde_urlencoded_query(&req)?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad("limit", format!("must be 1-{MAX_PAGE}")));
+    }
+    let query = DeliveryQuery {
+        status: params.status.as_deref().map(parse_status).transpose()?,
+        since_ms: params.since,
+        before_seq: params.cursor,
+        limit,
+    };
+    let store = Arc::clone(&state.store);
+    let (page, attempts) = store::blocking(move || {
+        let page = store.deliveries_of(&endpoint_id, &query)?;
+        let attempts = page
+            .items
+            .iter()
+            .map(|d| store.attempts_of(&d.id))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((page, attempts))
+    })
+    .await?;
+    let data: Vec<_> = page
+        .items
+        .iter()
+        .zip(&attempts)
+        .map(|(d, a)| delivery_view(d, a))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "data": data, "next_cursor": page.next_cursor })))
+}
+
+fn serde_urlencoded_query<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::bad("query", e.to_string()))
+}
+
+async fn load_delivery(
+    state: &AppState,
+    endpoint_id: &str,
+    delivery_id: &str,
+) -> Result<(Delivery, Vec<Attempt>), ApiError> {
+    let store = Arc::clone(&state.store);
+    let id = delivery_id.to_string();
+    let found = store::blocking(move || {
+        let Some(delivery) = store.delivery(&id)? else {
+            return Ok(None);
+        };
+        let attempts = store.attempts_of(&id)?;
+        Ok(Some((delivery, attempts)))
+    })
+    .await?;
+    match found {
+        Some((d, a)) if d.endpoint_id == endpoint_id => Ok((d, a)),
+        _ => Err(ApiError::NotFound(format!(
+            "delivery `{delivery_id}` not found for webhook `{endpoint_id}`"
+        ))),
+    }
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, endpoint_id, delivery_id) = path.into_inner();
+    endpoint_in_project(&state, &req, &project_id, &endpoint_id).await?;
+    let (delivery, attempts) = load_delivery(&state, &endpoint_id, &delivery_id).await?;
+    Ok(HttpResponse::Ok().json(delivery_view(&delivery, &attempts)))
+}
+
+async fn replay(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, endpoint_id, delivery_id) = path.into_inner();
+    endpoint_in_project(&state, &req, &project_id, &endpoint_id).await?;
+    let (original, _) = load_delivery(&state, &endpoint_id, &delivery_id).await?;
+    let store = Arc::clone(&state.store);
+    let new_delivery = new_id("dlv_");
+    let endpoint = endpoint_id.clone();
+    let queued = store::blocking(move || {
+        store.requeue(
+            &original.event_id,
+            &endpoint,
+            &new_delivery,
+            crate::now_ms(),
+        )
+    })
+    .await?;
+    state.dispatcher.notify(vec![endpoint_id]);
+    Ok(HttpResponse::Accepted().json(
+        json!({ "delivery_id": queued.id, "replay_of": delivery_id, "event_id": queued.event_id }),
+    ))
+}
+
+async fn recover(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, endpoint_id) = path.into_inner();
+    endpoint_in_project(&state, &req, &project_id, &endpoint_id).await?;
+    let input: RecoverInput = read_json(body, state.max_body_bytes).await?;
+    let store = Arc::clone(&state.store);
+    let endpoint = endpoint_id.clone();
+    let replayed = store::blocking(move || {
+        let mut failed = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.deliveries_of(
+                &endpoint,
+                &DeliveryQuery {
+                    status: Some(DeliveryStatus::Failed),
+                    since_ms: Some(input.since),
+                    before_seq: cursor,
+                    limit: MAX_PAGE,
+                },
+            )?;
+            failed.extend(page.items);
+            cursor = page.next_cursor;
+            if cursor.is_none() || failed.len() >= MAX_RECOVER {
+                break;
+            }
+        }
+        // Oldest first, so the endpoint gets them in their original order.
+        failed.sort_by_key(|d| d.seq);
+        failed.truncate(MAX_RECOVER);
+        let now = crate::now_ms();
+        for delivery in &failed {
+            store.requeue(&delivery.event_id, &endpoint, &new_id("dlv_"), now)?;
+        }
+        Ok(failed.len())
+    })
+    .await?;
+    state.dispatcher.notify(vec![endpoint_id]);
+    Ok(HttpResponse::Accepted().json(json!({ "replayed": replayed })))
+}

@@ -1,0 +1,228 @@
+//! Ingestion and the event catalogue:
+//! `POST /projects/{p}/events` (one event, optional `Idempotency-Key`),
+//! `POST /projects/{p}/events/bulk` (up to 1,000; `207` with per-item
+//! results when some fail), `GET /projects/{p}/integrations/events`.
+//!
+//! `202` is answered only after the event and all its deliveries are
+//! committed to the store.
+
+use super::auth::authenticate;
+use super::body::{decode, read_json};
+use super::error::ApiError;
+use super::{load_project, AppState};
+use crate::ingest::{
+    self, check_idempotency_key, EventInput, BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
+};
+use crate::signing::new_id;
+use crate::store::{self, Event, Ingested, Project};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Most events in one bulk request.
+pub const MAX_BULK_EVENTS: usize = 1000;
+/// The idempotency header.
+const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/projects/{project}/events", web::post().to(ingest_one))
+        .route(
+            "/projects/{project}/events/bulk",
+            web::post().to(ingest_bulk),
+        )
+        .route(
+            "/projects/{project}/integrations/events",
+            web::get().to(catalogue),
+        );
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkInput {
+    events: Vec<serde_json::Value>,
+}
+
+async fn ingest_target(
+    state: &AppState,
+    req: &HttpRequest,
+    project_id: &str,
+) -> Result<Project, ApiError> {
+    authenticate(state, req).await?.require_ingest(project_id)?;
+    load_project(state, project_id).await
+}
+
+fn idempotency_header(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::bad(IDEMPOTENCY_HEADER, "must be visible ASCII"))?
+        .to_string();
+    check_idempotency_key(IDEMPOTENCY_HEADER, &key)?;
+    Ok(Some(key))
+}
+
+/// Routes and stores validated events atomically; wakes their endpoints.
+async fn store_events(
+    state: &AppState,
+    project: &Project,
+    inputs: Vec<(EventInput, Option<String>)>,
+) -> Result<Vec<Ingested>, ApiError> {
+    let store = Arc::clone(&state.store);
+    let project_id = project.id.clone();
+    let ttl_ms = u64::try_from(state.idempotency_ttl.as_millis()).unwrap_or(u64::MAX / 2);
+    let (results, woken) = store::blocking(move || {
+        let endpoints = store.endpoints_of(&project_id)?;
+        let now = crate::now_ms();
+        let mut woken: Vec<String> = Vec::new();
+        let batch = inputs
+            .into_iter()
+            .map(|(input, idempotency_key)| {
+                let targets: Vec<String> = ingest::route(&endpoints, &input.event)
+                    .map(|e| e.id.clone())
+                    .collect();
+                woken.extend(targets.iter().cloned());
+                let event = Event {
+                    id: new_id("evt_"),
+                    project_id: project_id.clone(),
+                    event_type: input.event,
+                    resource: input.resource,
+                    resource_id: input.resource_id,
+                    payload: input.payload.to_string().into_bytes(),
+                    time_created_ms: now,
+                };
+                ingest::new_event(event, targets, idempotency_key.map(|k| (k, now + ttl_ms)))
+            })
+            .collect();
+        let results = store.ingest(batch, now)?;
+        woken.sort();
+        woken.dedup();
+        Ok((results, woken))
+    })
+    .await?;
+    state.dispatcher.notify(woken);
+    Ok(results)
+}
+
+fn result_view(result: &Ingested) -> serde_json::Value {
+    match result {
+        Ingested::Stored {
+            event_id,
+            deliveries,
+        } => {
+            json!({ "id": event_id, "deliveries": deliveries, "duplicate": false })
+        }
+        Ingested::Duplicate { event_id } => json!({ "id": event_id, "duplicate": true }),
+    }
+}
+
+async fn ingest_one(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let project = ingest_target(&state, &req, &path).await?;
+    let mut input: EventInput = read_json(body, state.max_body_bytes).await?;
+    ingest::validate(&project, &input, "")?;
+    let key = idempotency_header(&req)?.or(input.idempotency_key.take());
+    let results = store_events(&state, &project, vec![(input, key)]).await?;
+    let result = results
+        .first()
+        .ok_or_else(|| ApiError::Internal("store returned no result".into()))?;
+    Ok(HttpResponse::Accepted().json(result_view(result)))
+}
+
+async fn ingest_bulk(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let project = ingest_target(&state, &req, &path).await?;
+    let limit = state.max_body_bytes.saturating_mul(16);
+    let input: BulkInput = read_json(body, limit).await?;
+    if input.events.is_empty() || input.events.len() > MAX_BULK_EVENTS {
+        return Err(ApiError::bad(
+            "events",
+            format!(
+                "must hold 1-{MAX_BULK_EVENTS} events, got {}",
+                input.events.len()
+            ),
+        ));
+    }
+    let mut slots: Vec<Result<usize, ApiError>> = Vec::with_capacity(input.events.len());
+    let mut valid = Vec::new();
+    for (i, raw) in input.events.into_iter().enumerate() {
+        let prefix = format!("events[{i}].");
+        let parsed = serde_json::to_vec(&raw)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+            .and_then(|bytes| decode::<EventInput>(&bytes))
+            .map_err(|e| match e {
+                ApiError::BadRequest { field, message } => {
+                    let field = if field == "body" {
+                        format!("events[{i}]")
+                    } else {
+                        format!("{prefix}{field}")
+                    };
+                    ApiError::BadRequest { field, message }
+                }
+                other => other,
+            })
+            .and_then(|mut item| {
+                ingest::validate(&project, &item, &prefix)?;
+                let key = item.idempotency_key.take();
+                Ok((item, key))
+            });
+        slots.push(parsed.map(|item| {
+            valid.push(item);
+            valid.len() - 1
+        }));
+    }
+    let stored = if valid.is_empty() {
+        Vec::new()
+    } else {
+        store_events(&state, &project, valid).await?
+    };
+    let all_ok = slots.iter().all(Result::is_ok);
+    let data: Vec<_> = slots
+        .iter()
+        .enumerate()
+        .map(|(index, slot)| match slot {
+            Ok(n) => {
+                let mut view = stored.get(*n).map(result_view).unwrap_or_default();
+                view["index"] = json!(index);
+                view["status"] = json!(202);
+                view
+            }
+            Err(e) => {
+                let mut view = json!({ "index": index, "status": e.status_code().as_u16(), "message": e.to_string() });
+                if let ApiError::BadRequest { field, .. } = e {
+                    view["field"] = json!(field);
+                }
+                view
+            }
+        })
+        .collect();
+    let mut response = if all_ok {
+        HttpResponse::Accepted()
+    } else {
+        HttpResponse::MultiStatus()
+    };
+    Ok(response.json(json!({ "data": data })))
+}
+
+async fn catalogue(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project = ingest_target(&state, &req, &path).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "builtin": BUILTIN_EVENT_TYPES,
+        "operational": OPERATIONAL_EVENT_TYPES,
+        "custom": project.custom_event_types,
+    })))
+}

@@ -1,0 +1,93 @@
+//! The HTTP API (actix-web), at the paths of DESIGN.md:
+//!
+//! - operations: `GET /healthz`, `GET /readyz`;
+//! - projects: `POST /projects` (admin), `GET /projects/{p}`;
+//! - webhooks: `…/integrations/webhooks` CRUD, `rotate`, `test`,
+//!   `deliveries` (+ one delivery, `replay`), `recover`;
+//! - catalogue: `GET /projects/{p}/integrations/events`;
+//! - ingestion: `POST /projects/{p}/events`, `POST /projects/{p}/events/bulk`.
+//!
+//! Errors are JSON `{error, message, field?}` ([`error::ApiError`]).
+
+pub mod auth;
+pub mod body;
+mod deliveries;
+pub mod error;
+mod events;
+mod projects;
+mod webhooks;
+
+use crate::dispatch::Dispatcher;
+use crate::egress::Egress;
+use crate::plugin::PluginRegistry;
+use crate::signing::SecretBox;
+use crate::store::{self, Project, Store};
+use actix_web::{web, HttpResponse, Responder};
+use error::ApiError;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared state of the API workers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Durable state.
+    pub store: Arc<dyn Store>,
+    /// Loaded plugins.
+    pub plugins: PluginRegistry,
+    /// Wakes endpoint actors.
+    pub dispatcher: Dispatcher,
+    /// For `test` sends and URL checks.
+    pub egress: Egress,
+    /// Seals endpoint secrets.
+    pub secrets: SecretBox,
+    /// The admin token.
+    pub admin_token: String,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Grace window of a rotated-out secret.
+    pub rotation_grace: Duration,
+    /// Memory of idempotency keys.
+    pub idempotency_ttl: Duration,
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
+    projects::configure(cfg);
+    webhooks::configure(cfg);
+    deliveries::configure(cfg);
+    events::configure(cfg);
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> impl Responder {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Readiness: the store answers and plugins are loaded.
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = Arc::clone(&state.store);
+    store::blocking(move || store.project("readyz-probe")).await?;
+    let plugins: Vec<_> = state
+        .plugins
+        .iter()
+        .map(|p| json!({ "name": p.name(), "version": p.manifest().version }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "status": "ready", "plugins": plugins })))
+}
+
+/// The project, or `404`.
+async fn load_project(state: &AppState, project_id: &str) -> Result<Project, ApiError> {
+    let store = Arc::clone(&state.store);
+    let id = project_id.to_string();
+    store::blocking(move || store.project(&id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("project `{project_id}` not found")))
+}
+
+/// Unix ms as the API shows times.
+fn time_ms(ms: u64) -> serde_json::Value {
+    json!(ms)
+}

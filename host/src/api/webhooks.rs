@@ -1,0 +1,417 @@
+//! `…/integrations/webhooks`: register, list, read, update, revoke, rotate
+//! the secret, send a test ping. Secrets are shown only by create and rotate.
+
+use super::auth::authenticate;
+use super::body::{read_json, read_json_or_default};
+use super::error::ApiError;
+use super::{load_project, time_ms, AppState};
+use crate::dispatch::build_context;
+use crate::ingest::{check_subscription, is_known_type, OPERATIONAL_EVENT_TYPES};
+use crate::plugin;
+use crate::signing::{new_id, new_webhook_secret};
+use crate::store::{self, Endpoint, Project, SealedSecret};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most subscriptions one endpoint may have.
+const MAX_SUBSCRIPTIONS: usize = 100;
+/// Shortest accepted custom secret key (bytes after `whsec_`).
+const MIN_SECRET_KEY_BYTES: usize = 16;
+/// Bytes of a test answer shown.
+const TEST_EXCERPT_BYTES: usize = 1024;
+/// The default provider.
+const DEFAULT_PROVIDER: &str = "webhook";
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    let base = "/projects/{project}/integrations/webhooks";
+    cfg.route(base, web::post().to(create))
+        .route(base, web::get().to(list))
+        .route(&format!("{base}/{{id}}"), web::get().to(show))
+        .route(&format!("{base}/{{id}}"), web::put().to(update))
+        .route(&format!("{base}/{{id}}"), web::delete().to(revoke))
+        .route(&format!("{base}/{{id}}/rotate"), web::post().to(rotate))
+        .route(&format!("{base}/{{id}}/test"), web::post().to(test));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateWebhook {
+    url: String,
+    events: Vec<String>,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    ordered: Option<bool>,
+    #[serde(default)]
+    active: Option<bool>,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateWebhook {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    ordered: Option<bool>,
+    #[serde(default)]
+    active: Option<bool>,
+    #[serde(default)]
+    config: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateInput {
+    /// e.g. "24h"; the configured grace when absent.
+    #[serde(default)]
+    grace: Option<String>,
+}
+
+/// The endpoint as the API shows it (never its secrets).
+pub(super) fn view(endpoint: &Endpoint) -> serde_json::Value {
+    let previous_expires = endpoint.secrets.iter().filter_map(|s| s.expires_ms).max();
+    json!({
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "events": endpoint.events,
+        "active": endpoint.active,
+        "disabled_reason": endpoint.disabled_reason,
+        "ordered": endpoint.ordered,
+        "provider": endpoint.provider,
+        "config": endpoint.config,
+        "failing_since": endpoint.failing_since_ms,
+        "previous_secret_expires_at": previous_expires,
+        "created_at": time_ms(endpoint.created_ms),
+        "updated_at": time_ms(endpoint.updated_ms),
+    })
+}
+
+/// Validates subscriptions against the project's catalogue.
+fn check_events(project: &Project, events: &[String]) -> Result<(), ApiError> {
+    if events.is_empty() {
+        return Err(ApiError::bad(
+            "events",
+            "must list at least one event type, `prefix.*` or `*`",
+        ));
+    }
+    if events.len() > MAX_SUBSCRIPTIONS {
+        return Err(ApiError::bad(
+            "events",
+            format!("at most {MAX_SUBSCRIPTIONS} entries"),
+        ));
+    }
+    for (i, pattern) in events.iter().enumerate() {
+        let field = format!("events[{i}]");
+        check_subscription(&field, pattern)?;
+        let exact = pattern != "*" && !pattern.ends_with(".*");
+        if exact
+            && !is_known_type(project, pattern)
+            && !OPERATIONAL_EVENT_TYPES.contains(&pattern.as_str())
+        {
+            return Err(ApiError::bad(
+                field,
+                format!(
+                    "unknown event type `{pattern}`; see GET /projects/{}/integrations/events",
+                    project.id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// URL checks at registration: scheme, SSRF guard (resolving the host).
+async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
+    if url.len() > 2048 {
+        return Err(ApiError::bad("url", "must be at most 2048 characters"));
+    }
+    state
+        .egress
+        .guard()
+        .check_resolved(url)
+        .await
+        .map_err(|e| ApiError::bad("url", e.to_string()))
+}
+
+fn check_secret(secret: &str) -> Result<(), ApiError> {
+    let key = hookmesh_sdk::signing::standard_webhooks_key(secret)
+        .map_err(|e| ApiError::bad("secret", e.to_string()))?;
+    if !secret.starts_with("whsec_") || key.len() < MIN_SECRET_KEY_BYTES {
+        return Err(ApiError::bad(
+            "secret",
+            format!("must be `whsec_` + base64 of at least {MIN_SECRET_KEY_BYTES} random bytes"),
+        ));
+    }
+    Ok(())
+}
+
+async fn load_endpoint(state: &AppState, project_id: &str, id: &str) -> Result<Endpoint, ApiError> {
+    let store = Arc::clone(&state.store);
+    let key = id.to_string();
+    match store::blocking(move || store.endpoint(&key)).await? {
+        Some(endpoint) if endpoint.project_id == project_id => Ok(endpoint),
+        _ => Err(ApiError::NotFound(format!(
+            "webhook `{id}` not found in project `{project_id}`"
+        ))),
+    }
+}
+
+/// Authenticates for management of `project_id` and loads the project.
+async fn manage(
+    state: &AppState,
+    req: &HttpRequest,
+    project_id: &str,
+) -> Result<Project, ApiError> {
+    authenticate(state, req).await?.require_manage(project_id)?;
+    load_project(state, project_id).await
+}
+
+async fn save(state: &AppState, endpoint: Endpoint) -> Result<Endpoint, ApiError> {
+    let store = Arc::clone(&state.store);
+    let saved = endpoint.clone();
+    store::blocking(move || store.put_endpoint(&saved)).await?;
+    Ok(endpoint)
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let project = manage(&state, &req, &path).await?;
+    let input: CreateWebhook = read_json(body, state.max_body_bytes).await?;
+    check_url(&state, &input.url).await?;
+    check_events(&project, &input.events)?;
+    let provider = input.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into());
+    if state.plugins.get(&provider).is_none() {
+        let loaded: Vec<&str> = state.plugins.iter().map(|p| p.name()).collect();
+        return Err(ApiError::bad(
+            "provider",
+            format!("`{provider}` is not a loaded provider; loaded: {loaded:?}"),
+        ));
+    }
+    let secret = match input.secret {
+        Some(secret) => {
+            check_secret(&secret)?;
+            secret
+        }
+        None => new_webhook_secret(),
+    };
+    let now = crate::now_ms();
+    let endpoint = Endpoint {
+        id: new_id("ep_"),
+        project_id: project.id.clone(),
+        url: input.url,
+        description: input.description.unwrap_or_default(),
+        events: input.events,
+        active: input.active.unwrap_or(true),
+        disabled_reason: None,
+        ordered: input.ordered.unwrap_or(true),
+        provider,
+        config: input.config,
+        secrets: vec![SealedSecret {
+            sealed: state.secrets.seal(&secret),
+            expires_ms: None,
+        }],
+        failing_since_ms: None,
+        failure_alerted: false,
+        created_ms: now,
+        updated_ms: now,
+    };
+    let endpoint = save(&state, endpoint).await?;
+    tracing::info!(project_id = %project.id, endpoint_id = %endpoint.id, "webhook registered");
+    let mut body = view(&endpoint);
+    body["secret"] = json!(secret);
+    Ok(HttpResponse::Created().json(body))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project = manage(&state, &req, &path).await?;
+    let store = Arc::clone(&state.store);
+    let endpoints = store::blocking(move || store.endpoints_of(&project.id)).await?;
+    let data: Vec<_> = endpoints.iter().map(view).collect();
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, id) = path.into_inner();
+    manage(&state, &req, &project_id).await?;
+    Ok(HttpResponse::Ok().json(view(&load_endpoint(&state, &project_id, &id).await?)))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, id) = path.into_inner();
+    let project = manage(&state, &req, &project_id).await?;
+    let input: UpdateWebhook = read_json(body, state.max_body_bytes).await?;
+    let mut endpoint = load_endpoint(&state, &project_id, &id).await?;
+    if let Some(url) = input.url {
+        check_url(&state, &url).await?;
+        endpoint.url = url;
+    }
+    if let Some(events) = input.events {
+        check_events(&project, &events)?;
+        endpoint.events = events;
+    }
+    if let Some(description) = input.description {
+        endpoint.description = description;
+    }
+    if let Some(ordered) = input.ordered {
+        endpoint.ordered = ordered;
+    }
+    if let Some(config) = input.config {
+        endpoint.config = config;
+    }
+    let reactivated = input.active == Some(true) && !endpoint.active;
+    if let Some(active) = input.active {
+        endpoint.active = active;
+        if active {
+            endpoint.disabled_reason = None;
+            endpoint.failing_since_ms = None;
+            endpoint.failure_alerted = false;
+        }
+    }
+    endpoint.updated_ms = crate::now_ms();
+    let endpoint = save(&state, endpoint).await?;
+    if reactivated {
+        state.dispatcher.notify(vec![endpoint.id.clone()]);
+    }
+    Ok(HttpResponse::Ok().json(view(&endpoint)))
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, id) = path.into_inner();
+    manage(&state, &req, &project_id).await?;
+    load_endpoint(&state, &project_id, &id).await?;
+    let store = Arc::clone(&state.store);
+    store::blocking(move || store.delete_endpoint(&id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn rotate(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, id) = path.into_inner();
+    manage(&state, &req, &project_id).await?;
+    let input: RotateInput = read_json_or_default(body, state.max_body_bytes).await?;
+    let grace = match input.grace {
+        Some(text) => humantime::parse_duration(&text)
+            .map_err(|e| ApiError::bad("grace", format!("`{text}` is not a duration ({e})")))?,
+        None => state.rotation_grace,
+    };
+    let mut endpoint = load_endpoint(&state, &project_id, &id).await?;
+    let now = crate::now_ms();
+    let expires_ms = now + u64::try_from(grace.as_millis()).unwrap_or(u64::MAX / 2);
+    let current = endpoint
+        .secrets
+        .iter()
+        .find(|s| s.expires_ms.is_none())
+        .cloned();
+    let secret = new_webhook_secret();
+    endpoint.secrets = vec![SealedSecret {
+        sealed: state.secrets.seal(&secret),
+        expires_ms: None,
+    }];
+    if let Some(previous) = current.filter(|_| !grace.is_zero()) {
+        endpoint.secrets.push(SealedSecret {
+            sealed: previous.sealed,
+            expires_ms: Some(expires_ms),
+        });
+    }
+    endpoint.updated_ms = now;
+    let endpoint = save(&state, endpoint).await?;
+    tracing::info!(endpoint_id = %endpoint.id, grace = %humantime::format_duration(grace), "secret rotated");
+    Ok(HttpResponse::Ok().json(json!({
+        "id": endpoint.id,
+        "secret": secret,
+        "previous_secret_expires_at": (!grace.is_zero()).then_some(expires_ms),
+    })))
+}
+
+async fn test(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, id) = path.into_inner();
+    manage(&state, &req, &project_id).await?;
+    let endpoint = load_endpoint(&state, &project_id, &id).await?;
+    let plugin = state.plugins.get(&endpoint.provider).ok_or_else(|| {
+        ApiError::Conflict(format!("provider `{}` is not loaded", endpoint.provider))
+    })?;
+    let now = crate::now_ms();
+    let ctx = build_context(&state.secrets, &endpoint, &new_id("dlv_test_"), 1, now)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let event = plugin::Event {
+        id: new_id("evt_test_"),
+        event_type: "test.ping".into(),
+        resource: Some("endpoint".into()),
+        resource_id: Some(endpoint.id.clone()),
+        payload: json!({ "message": "hookmesh test ping", "endpoint_id": endpoint.id })
+            .to_string()
+            .into_bytes(),
+        time_created_ms: now,
+    };
+    let started = Instant::now();
+    let outcome = match plugin.render_async(event, ctx).await {
+        Ok(requests) => match requests.first() {
+            Some(request) => state.egress.send(request).await.map_err(|e| e.to_string()),
+            None => Err("the plugin rendered no request".to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    let duration_ms = duration_ms(started.elapsed());
+    Ok(HttpResponse::Ok().json(match outcome {
+        Ok(answer) => {
+            let body = &answer.response.body[..answer.response.body.len().min(TEST_EXCERPT_BYTES)];
+            json!({
+                "ok": (200..300).contains(&answer.response.status),
+                "status": answer.response.status,
+                "body_excerpt": String::from_utf8_lossy(body),
+                "duration_ms": duration_ms,
+            })
+        }
+        Err(error) => {
+            json!({ "ok": false, "status": null, "error": error, "duration_ms": duration_ms })
+        }
+    }))
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,496 @@
+//! One endpoint's work: take the due head(s), render through the
+//! endpoint's plugin, send, classify, record the attempt and its
+//! consequence, keep the endpoint's health, and emit operational events.
+
+use super::retry::{backoff, exhausted};
+use super::{Core, InFlight};
+use crate::egress::EgressError;
+use crate::ingest;
+use crate::plugin::{self, CallError, Outcome};
+use crate::signing::{SealError, SecretBox};
+use crate::store::{
+    self, Attempt, AttemptOutcome, Delivery, DeliveryChange, Endpoint, Event, StoreError,
+};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a drain ended.
+pub enum Drained {
+    /// Nothing queued.
+    Empty,
+    /// Endpoint deleted, disabled, or the host is shutting down.
+    Stop,
+    /// The next delivery is due after this wait.
+    WaitFor(Duration),
+    /// The store failed; try again later.
+    StoreFailed(StoreError),
+}
+
+/// What an attempt's answer means.
+enum Decision {
+    Success,
+    Retry(Option<Duration>),
+    Fail { reason: String, disable: bool },
+}
+
+/// The result of render → send → classify.
+struct Verdict {
+    status_code: Option<u16>,
+    excerpt: String,
+    error: Option<String>,
+    decision: Decision,
+}
+
+impl Verdict {
+    fn retry(error: String) -> Self {
+        Self {
+            status_code: None,
+            excerpt: String::new(),
+            error: Some(error),
+            decision: Decision::Retry(None),
+        }
+    }
+
+    fn fail(reason: String) -> Self {
+        Self {
+            status_code: None,
+            excerpt: String::new(),
+            error: Some(reason.clone()),
+            decision: Decision::Fail {
+                reason,
+                disable: false,
+            },
+        }
+    }
+}
+
+/// Delivers due work of `endpoint_id` until the queue is empty or the head
+/// must wait. `notify` wakes other endpoints (operational events).
+pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<String>)) -> Drained {
+    loop {
+        if core.is_draining() {
+            return Drained::Stop;
+        }
+        let store = Arc::clone(&core.store);
+        let id = endpoint_id.clone();
+        let peek = store::blocking(move || {
+            let Some(endpoint) = store.endpoint(&id)? else {
+                return Ok(None);
+            };
+            let window = if endpoint.ordered { 1 } else { 256 };
+            Ok(Some((store.queue_peek(&id, window)?, endpoint)))
+        })
+        .await;
+        let (queued, endpoint) = match peek {
+            Ok(Some(found)) => found,
+            Ok(None) => return Drained::Stop,
+            Err(error) => return Drained::StoreFailed(error),
+        };
+        if !endpoint.active {
+            return Drained::Stop;
+        }
+        if queued.is_empty() {
+            return Drained::Empty;
+        }
+        let now = crate::now_ms();
+        let concurrency = if endpoint.ordered {
+            1
+        } else {
+            core.settings.unordered_concurrency
+        };
+        let due: Vec<Delivery> = queued
+            .iter()
+            .filter(|d| d.next_attempt_ms <= now)
+            .take(concurrency)
+            .cloned()
+            .collect();
+        if due.is_empty() {
+            let next = queued
+                .iter()
+                .map(|d| d.next_attempt_ms)
+                .min()
+                .unwrap_or(now);
+            return Drained::WaitFor(Duration::from_millis(next.saturating_sub(now)));
+        }
+        let attempts = due.into_iter().map(|d| attempt(&core, &endpoint, d));
+        let mut stop = false;
+        for result in futures_util::future::join_all(attempts).await {
+            match result {
+                Ok(effect) => {
+                    notify(effect.woken);
+                    stop |= effect.disabled;
+                }
+                Err(error) => return Drained::StoreFailed(error),
+            }
+        }
+        if stop {
+            return Drained::Stop;
+        }
+    }
+}
+
+/// Consequences of one attempt beyond its delivery.
+struct Effect {
+    /// Endpoints that got operational events.
+    woken: Vec<String>,
+    /// This endpoint was disabled.
+    disabled: bool,
+}
+
+#[tracing::instrument(skip_all, fields(endpoint_id = %endpoint.id, delivery_id = %delivery.id))]
+async fn attempt(
+    core: &Arc<Core>,
+    endpoint: &Endpoint,
+    delivery: Delivery,
+) -> Result<Effect, StoreError> {
+    let _in_flight = InFlight::enter(&core.in_flight);
+    let number = delivery.attempts + 1;
+    let started_ms = crate::now_ms();
+    let started = Instant::now();
+    let event = {
+        let store = Arc::clone(&core.store);
+        let event_id = delivery.event_id.clone();
+        store::blocking(move || store.event(&event_id)).await?
+    };
+    let verdict = match &event {
+        Some(event) => run(core, endpoint, event, &delivery, number, started_ms).await,
+        None => Verdict::fail(format!("event {} is missing", delivery.event_id)),
+    };
+    let now = crate::now_ms();
+    let (change, outcome) = match &verdict.decision {
+        Decision::Success => (DeliveryChange::Ack, AttemptOutcome::Success),
+        Decision::Retry(after) => match exhausted(&core.settings, number, delivery.created_ms, now)
+        {
+            Some(reason) => {
+                let last = verdict
+                    .error
+                    .clone()
+                    .or(verdict.status_code.map(|s| format!("HTTP {s}")));
+                let reason = match last {
+                    Some(last) => format!("{reason}; last: {last}"),
+                    None => reason,
+                };
+                (
+                    DeliveryChange::DeadLetter { reason },
+                    AttemptOutcome::Failed,
+                )
+            }
+            None => {
+                let noise = rand::rng().random_range(-1.0..=1.0);
+                let wait = backoff(&core.settings, number, *after, noise);
+                let next_attempt_ms = now + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 2);
+                (
+                    DeliveryChange::Reschedule { next_attempt_ms },
+                    AttemptOutcome::Retry,
+                )
+            }
+        },
+        Decision::Fail { reason, .. } => (
+            DeliveryChange::DeadLetter {
+                reason: reason.clone(),
+            },
+            AttemptOutcome::Failed,
+        ),
+    };
+    let record = Attempt {
+        delivery_id: delivery.id.clone(),
+        number,
+        started_ms,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        status_code: verdict.status_code,
+        response_excerpt: verdict.excerpt.clone(),
+        error: verdict.error.clone(),
+        outcome: outcome.clone(),
+    };
+    log_attempt(&record, &change);
+    let dead_reason = match &change {
+        DeliveryChange::DeadLetter { reason } => Some(reason.clone()),
+        _ => None,
+    };
+    {
+        let store = Arc::clone(&core.store);
+        store::blocking(move || store.record_attempt(&record, change)).await?;
+    }
+    let disable_reason = match verdict.decision {
+        Decision::Fail {
+            reason,
+            disable: true,
+        } => Some(reason),
+        _ => None,
+    };
+    let mut woken = Vec::new();
+    if let (Some(reason), Some(event)) = (&dead_reason, &event) {
+        let payload = serde_json::json!({
+            "endpoint_id": endpoint.id, "delivery_id": delivery.id, "event_id": event.id,
+            "event_type": event.event_type, "attempts": number, "reason": reason,
+        });
+        woken.extend(emit(core, endpoint, "delivery.exhausted", payload).await?);
+    }
+    let health = update_health(
+        core,
+        endpoint,
+        outcome == AttemptOutcome::Success,
+        disable_reason,
+        now,
+    )
+    .await?;
+    woken.extend(health.woken);
+    Ok(Effect {
+        woken,
+        disabled: health.disabled,
+    })
+}
+
+fn log_attempt(attempt: &Attempt, change: &DeliveryChange) {
+    match change {
+        DeliveryChange::Ack => {
+            tracing::debug!(attempt = attempt.number, status = ?attempt.status_code, "delivered")
+        }
+        DeliveryChange::Reschedule { next_attempt_ms } => tracing::info!(
+            attempt = attempt.number, status = ?attempt.status_code, error = ?attempt.error,
+            next_attempt_ms, "attempt failed; will retry"
+        ),
+        DeliveryChange::DeadLetter { reason } => tracing::warn!(
+            attempt = attempt.number, status = ?attempt.status_code, %reason, "delivery given up"
+        ),
+    }
+}
+
+/// Render through the plugin, send every request, classify each answer.
+async fn run(
+    core: &Arc<Core>,
+    endpoint: &Endpoint,
+    event: &Event,
+    delivery: &Delivery,
+    number: u32,
+    now_ms: u64,
+) -> Verdict {
+    let Some(plugin) = core.plugins.get(&endpoint.provider) else {
+        return Verdict::retry(format!("provider `{}` is not loaded", endpoint.provider));
+    };
+    let ctx = match build_context(&core.secrets, endpoint, &delivery.id, number, now_ms) {
+        Ok(ctx) => ctx,
+        Err(e) => return Verdict::fail(e.to_string()),
+    };
+    let requests = match plugin.render_async(plugin_event(event), ctx.clone()).await {
+        Ok(requests) => requests,
+        Err(
+            e @ (CallError::Plugin { .. }
+            | CallError::ForbiddenTarget { .. }
+            | CallError::OutputCap { .. }),
+        ) => return Verdict::fail(e.to_string()),
+        Err(e) => return Verdict::retry(e.to_string()),
+    };
+    let mut verdict = Verdict {
+        status_code: None,
+        excerpt: String::new(),
+        error: None,
+        decision: Decision::Success,
+    };
+    for request in requests {
+        let answer = match core.egress.send(&request).await {
+            Ok(answer) => answer,
+            Err(e @ (EgressError::Forbidden { .. } | EgressError::BadUrl { .. })) => {
+                return Verdict::fail(e.to_string())
+            }
+            Err(e) => return Verdict::retry(e.to_string()),
+        };
+        verdict.status_code = Some(answer.response.status);
+        verdict.excerpt = String::from_utf8_lossy(&answer.response.body).into_owned();
+        verdict.decision = match plugin.classify_async(answer.response, ctx.clone()).await {
+            Ok(Outcome::Success) => Decision::Success,
+            Ok(Outcome::Retry(after_ms)) => Decision::Retry(after_ms.map(Duration::from_millis)),
+            Ok(Outcome::Fail(failure)) => Decision::Fail {
+                reason: failure.reason,
+                disable: failure.disable_endpoint,
+            },
+            Err(e) => {
+                verdict.error = Some(e.to_string());
+                Decision::Retry(None)
+            }
+        };
+        if !matches!(verdict.decision, Decision::Success) {
+            break;
+        }
+    }
+    verdict
+}
+
+/// The stored event as the plugin sees it.
+fn plugin_event(event: &Event) -> plugin::Event {
+    plugin::Event {
+        id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        resource: event.resource.clone(),
+        resource_id: event.resource_id.clone(),
+        payload: event.payload.clone(),
+        time_created_ms: event.time_created_ms,
+    }
+}
+
+/// The endpoint's signing secrets that are still valid at `now_ms`, newest first.
+pub fn open_secrets(
+    secrets: &SecretBox,
+    endpoint: &Endpoint,
+    now_ms: u64,
+) -> Result<Vec<String>, SealError> {
+    endpoint
+        .secrets
+        .iter()
+        .filter(|s| s.expires_ms.is_none_or(|at| at > now_ms))
+        .map(|s| secrets.open(&s.sealed))
+        .collect()
+}
+
+/// The plugin call context for one attempt.
+pub fn build_context(
+    secrets: &SecretBox,
+    endpoint: &Endpoint,
+    delivery_id: &str,
+    attempt: u32,
+    now_ms: u64,
+) -> Result<plugin::Context, SealError> {
+    Ok(plugin::Context {
+        now_ms,
+        delivery_id: delivery_id.to_string(),
+        attempt,
+        endpoint: Some(plugin::Endpoint {
+            id: endpoint.id.clone(),
+            url: endpoint.url.clone(),
+            secrets: open_secrets(secrets, endpoint, now_ms)?,
+        }),
+        config: endpoint
+            .config
+            .iter()
+            .map(|(key, value)| plugin::ConfigEntry {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// Result of a health update.
+struct Health {
+    woken: Vec<String>,
+    disabled: bool,
+}
+
+/// Tracks how long the endpoint has been failing; alerts once past
+/// `failing_alert_after`, disables past `disable_after` or on a permanent
+/// "gone" answer.
+async fn update_health(
+    core: &Arc<Core>,
+    seen: &Endpoint,
+    succeeded: bool,
+    gone: Option<String>,
+    now: u64,
+) -> Result<Health, StoreError> {
+    let mut health = Health {
+        woken: Vec::new(),
+        disabled: false,
+    };
+    let unchanged = if succeeded {
+        seen.failing_since_ms.is_none()
+    } else {
+        seen.failing_since_ms.is_some()
+            && gone.is_none()
+            && !past(
+                seen.failing_since_ms,
+                core.settings.failing_alert_after,
+                now,
+            )
+    };
+    if unchanged {
+        return Ok(health);
+    }
+    // Re-read: the API may have changed the endpoint during the attempt.
+    let store = Arc::clone(&core.store);
+    let id = seen.id.clone();
+    let Some(mut endpoint) = store::blocking(move || store.endpoint(&id)).await? else {
+        return Ok(health);
+    };
+    let mut alert = None;
+    if succeeded {
+        endpoint.failing_since_ms = None;
+        endpoint.failure_alerted = false;
+    } else {
+        let since = *endpoint.failing_since_ms.get_or_insert(now);
+        let failing_for = Duration::from_millis(now.saturating_sub(since));
+        if !endpoint.failure_alerted && failing_for >= core.settings.failing_alert_after {
+            endpoint.failure_alerted = true;
+            alert = Some((
+                "endpoint.failing",
+                format!(
+                    "failing for {}",
+                    humantime::format_duration(Duration::from_secs(failing_for.as_secs()))
+                ),
+            ));
+        }
+        let reason = gone.or_else(|| {
+            (failing_for >= core.settings.disable_after).then(|| {
+                format!(
+                    "failing continuously for more than {}",
+                    humantime::format_duration(core.settings.disable_after)
+                )
+            })
+        });
+        if let Some(reason) = reason.filter(|_| endpoint.active) {
+            tracing::warn!(endpoint_id = %endpoint.id, %reason, "endpoint disabled");
+            endpoint.active = false;
+            endpoint.disabled_reason = Some(reason.clone());
+            health.disabled = true;
+            alert = Some(("endpoint.disabled", reason));
+        }
+    }
+    endpoint.updated_ms = now;
+    let saved = endpoint.clone();
+    let store = Arc::clone(&core.store);
+    store::blocking(move || store.put_endpoint(&saved)).await?;
+    if let Some((event_type, reason)) = alert {
+        let payload = serde_json::json!({ "endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason });
+        health.woken = emit(core, &endpoint, event_type, payload).await?;
+    }
+    Ok(health)
+}
+
+fn past(since: Option<u64>, after: Duration, now: u64) -> bool {
+    since.is_some_and(|s| Duration::from_millis(now.saturating_sub(s)) >= after)
+}
+
+/// Stores an operational event about `source` for the project's endpoints
+/// that subscribe to it (never `source` itself). Returns those endpoints.
+async fn emit(
+    core: &Arc<Core>,
+    source: &Endpoint,
+    event_type: &'static str,
+    payload: serde_json::Value,
+) -> Result<Vec<String>, StoreError> {
+    let store = Arc::clone(&core.store);
+    let project_id = source.project_id.clone();
+    let source_id = source.id.clone();
+    store::blocking(move || {
+        let endpoints = store.endpoints_of(&project_id)?;
+        let targets: Vec<String> = ingest::route(&endpoints, event_type)
+            .filter(|e| e.id != source_id)
+            .map(|e| e.id.clone())
+            .collect();
+        if targets.is_empty() {
+            return Ok(targets);
+        }
+        let now = crate::now_ms();
+        let event = Event {
+            id: crate::signing::new_id("evt_"),
+            project_id,
+            event_type: event_type.to_string(),
+            resource: Some("endpoint".into()),
+            resource_id: Some(source_id),
+            payload: payload.to_string().into_bytes(),
+            time_created_ms: now,
+        };
+        store.ingest(vec![ingest::new_event(event, targets.clone(), None)], now)?;
+        Ok(targets)
+    })
+    .await
+}

@@ -1,0 +1,103 @@
+//! One actor per endpoint with work: it drains the endpoint's queue (see
+//! `deliver::drain`), sleeps until the head's next attempt when it must
+//! wait, and stops when the queue is empty.
+
+use super::deliver::{drain, Drained};
+use super::{Core, Gone, Notify, Registry};
+use actix::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Wait before retrying after the store itself failed.
+const STORE_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// Look at the queue again.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+/// Delivers one endpoint's queue.
+pub struct EndpointActor {
+    endpoint_id: String,
+    core: Arc<Core>,
+    registry: Addr<Registry>,
+    /// A drain is running.
+    running: bool,
+    /// Woken while running: drain again when done.
+    woken_while_running: bool,
+    /// The pending timer to the head's next attempt.
+    timer: Option<SpawnHandle>,
+}
+
+impl EndpointActor {
+    pub(super) fn new(endpoint_id: String, core: Arc<Core>, registry: Addr<Registry>) -> Self {
+        Self {
+            endpoint_id,
+            core,
+            registry,
+            running: false,
+            woken_while_running: false,
+            timer: None,
+        }
+    }
+
+    fn kick(&mut self, ctx: &mut Context<Self>) {
+        if self.running {
+            self.woken_while_running = true;
+            return;
+        }
+        if let Some(timer) = self.timer.take() {
+            ctx.cancel_future(timer);
+        }
+        self.running = true;
+        self.woken_while_running = false;
+        let registry = self.registry.clone();
+        let notify = move |endpoints: Vec<String>| registry.do_send(Notify(endpoints));
+        let work = drain(Arc::clone(&self.core), self.endpoint_id.clone(), notify);
+        ctx.spawn(work.into_actor(self).map(|outcome, this, ctx| {
+            this.running = false;
+            this.after_drain(outcome, ctx);
+        }));
+    }
+
+    fn after_drain(&mut self, outcome: Drained, ctx: &mut Context<Self>) {
+        if self.woken_while_running && !matches!(outcome, Drained::Stop) {
+            return self.kick(ctx);
+        }
+        match outcome {
+            Drained::Empty | Drained::Stop => ctx.stop(),
+            Drained::WaitFor(wait) => self.sleep(wait, ctx),
+            Drained::StoreFailed(error) => {
+                tracing::error!(endpoint_id = %self.endpoint_id, %error, "store failed; pausing this endpoint");
+                self.sleep(STORE_ERROR_PAUSE, ctx);
+            }
+        }
+    }
+
+    fn sleep(&mut self, wait: Duration, ctx: &mut Context<Self>) {
+        self.timer = Some(ctx.run_later(wait, |this, ctx| {
+            this.timer = None;
+            this.kick(ctx);
+        }));
+    }
+}
+
+impl Actor for EndpointActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.kick(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.registry.do_send(Gone(self.endpoint_id.clone()));
+    }
+}
+
+impl Handler<Wake> for EndpointActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        self.kick(ctx);
+    }
+}

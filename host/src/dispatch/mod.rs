@@ -1,0 +1,234 @@
+//! Delivery: an actix system with one [`Registry`] actor and one
+//! [`EndpointActor`] per endpoint that has work.
+//!
+//! - Each endpoint delivers its queue in ingestion order: the head must
+//!   succeed or be given up before the next leaves (`ordered = false`
+//!   endpoints deliver up to `unordered_concurrency` at once instead).
+//! - A failing head waits out its backoff inside its own actor; other
+//!   endpoints never wait for it.
+//! - Actors exist only while their endpoint has queued work: 100,000
+//!   registered endpoints with empty queues cost nothing. Ingestion (and
+//!   start-up recovery) sends [`Notify`] to the registry, which wakes or
+//!   starts the endpoint's actor.
+//! - A delivery leaves the queue only after its attempt is recorded
+//!   (at-least-once; receivers dedupe on `webhook-id`).
+
+mod deliver;
+mod endpoint;
+pub mod retry;
+
+use crate::config::DeliverySettings;
+use crate::egress::Egress;
+use crate::plugin::PluginRegistry;
+use crate::signing::SecretBox;
+use crate::store::{self, Store};
+use actix::prelude::*;
+pub use deliver::{build_context, open_secrets};
+use endpoint::EndpointActor;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything a delivery attempt needs, shared by all actors.
+pub struct Core {
+    /// Durable state.
+    pub store: Arc<dyn Store>,
+    /// Loaded provider plugins.
+    pub plugins: PluginRegistry,
+    /// The HTTP client with the SSRF guard.
+    pub egress: Egress,
+    /// Opens endpoint secrets.
+    pub secrets: SecretBox,
+    /// `[delivery]`
+    pub settings: DeliverySettings,
+    in_flight: AtomicUsize,
+    draining: AtomicBool,
+}
+
+impl Core {
+    /// Shared state for the dispatcher.
+    pub fn new(
+        store: Arc<dyn Store>,
+        plugins: PluginRegistry,
+        egress: Egress,
+        secrets: SecretBox,
+        settings: DeliverySettings,
+    ) -> Self {
+        Self {
+            store,
+            plugins,
+            egress,
+            secrets,
+            settings,
+            in_flight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts an attempt in flight for the lifetime of the guard.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// New work for these endpoints.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Notify(pub Vec<String>);
+
+/// An endpoint actor stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Gone(String);
+
+/// How many endpoint actors are alive.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct LiveActors;
+
+/// Owns the endpoint actors: wakes or starts them on [`Notify`].
+pub struct Registry {
+    core: Arc<Core>,
+    actors: HashMap<String, Addr<EndpointActor>>,
+}
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let store = Arc::clone(&self.core.store);
+        let recover = async move { store::blocking(move || store.endpoints_with_work()).await };
+        ctx.spawn(recover.into_actor(self).map(|found, _, ctx| match found {
+            Ok(endpoints) => {
+                tracing::info!(endpoints = endpoints.len(), "resuming queued deliveries");
+                ctx.notify(Notify(endpoints));
+            }
+            Err(error) => tracing::error!(%error, "cannot list queued work at start-up"),
+        }));
+    }
+}
+
+impl Handler<Notify> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Notify, ctx: &mut Self::Context) {
+        if self.core.is_draining() {
+            return;
+        }
+        for endpoint_id in msg.0 {
+            match self.actors.get(&endpoint_id) {
+                Some(addr) if addr.connected() => addr.do_send(endpoint::Wake),
+                _ => {
+                    let actor = EndpointActor::new(
+                        endpoint_id.clone(),
+                        Arc::clone(&self.core),
+                        ctx.address(),
+                    );
+                    self.actors.insert(endpoint_id, actor.start());
+                }
+            }
+        }
+    }
+}
+
+impl Handler<Gone> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Gone, ctx: &mut Self::Context) {
+        let endpoint_id = msg.0;
+        if self
+            .actors
+            .get(&endpoint_id)
+            .is_some_and(|a| !a.connected())
+        {
+            self.actors.remove(&endpoint_id);
+        }
+        // Work that arrived while the actor was stopping would otherwise wait
+        // for the next event: look once more.
+        let store = Arc::clone(&self.core.store);
+        let id = endpoint_id.clone();
+        let check = async move { store::blocking(move || store.queue_head(&id)).await };
+        ctx.spawn(check.into_actor(self).map(move |head, this, ctx| {
+            if matches!(head, Ok(Some(_))) && !this.actors.contains_key(&endpoint_id) {
+                ctx.notify(Notify(vec![endpoint_id]));
+            }
+        }));
+    }
+}
+
+impl Handler<LiveActors> for Registry {
+    type Result = usize;
+
+    fn handle(&mut self, _: LiveActors, _: &mut Self::Context) -> usize {
+        self.actors.values().filter(|a| a.connected()).count()
+    }
+}
+
+/// The handle the API uses to reach the dispatcher.
+#[derive(Clone)]
+pub struct Dispatcher {
+    registry: Addr<Registry>,
+    core: Arc<Core>,
+}
+
+impl Dispatcher {
+    /// Starts the registry (which resumes queued work) on the current actix system.
+    pub fn start(core: Core) -> Self {
+        let core = Arc::new(core);
+        let registry = Registry {
+            core: Arc::clone(&core),
+            actors: HashMap::new(),
+        }
+        .start();
+        Self { registry, core }
+    }
+
+    /// Wakes the actors of these endpoints.
+    pub fn notify(&self, endpoint_ids: Vec<String>) {
+        if !endpoint_ids.is_empty() {
+            self.registry.do_send(Notify(endpoint_ids));
+        }
+    }
+
+    /// The shared core.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Live endpoint actors.
+    pub async fn live_actors(&self) -> usize {
+        self.registry.send(LiveActors).await.unwrap_or(0)
+    }
+
+    /// Stops starting attempts and waits (up to `grace`) for those in flight.
+    pub async fn drain(&self, grace: Duration) {
+        self.core.draining.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + grace;
+        while self.core.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = self.core.in_flight.load(Ordering::SeqCst);
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "attempts still in flight at shutdown; they will be retried after restart"
+            );
+        }
+    }
+}

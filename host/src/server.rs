@@ -1,0 +1,83 @@
+//! Start-up and shutdown of `hookmesh serve`: open the store, load the
+//! plugins, start the dispatcher (which resumes queued deliveries) and the
+//! HTTP server; on SIGINT/SIGTERM stop intake, let attempts in flight
+//! finish (bounded), and exit.
+
+use crate::api::{self, AppState};
+use crate::config::{Settings, StorageSettings};
+use crate::dispatch::{Core, Dispatcher};
+use crate::egress::Egress;
+use crate::plugin::PluginHost;
+use crate::signing::SecretBox;
+use crate::store::embedded::EmbeddedStore;
+use crate::store::Store;
+use anyhow::Context as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long shutdown waits for attempts in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Opens the configured store.
+pub fn open_store(settings: &StorageSettings) -> anyhow::Result<Arc<dyn Store>> {
+    match settings {
+        StorageSettings::Embedded { path } => {
+            let store = EmbeddedStore::open(path)
+                .with_context(|| format!("opening the store at {}", path.display()))?;
+            tracing::info!(path = %path.display(), "embedded store open");
+            Ok(Arc::new(store))
+        }
+        StorageSettings::Redis { .. } => {
+            anyhow::bail!("storage.backend = \"redis\" is not available in this build yet")
+        }
+    }
+}
+
+/// Runs the server until a shutdown signal. Must run inside an actix system.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = open_store(&settings.storage)?;
+    let host = PluginHost::new(settings.plugins.limits)
+        .map_err(|e| anyhow::anyhow!("cannot start wasmtime: {e:#}"))?;
+    let plugins = host
+        .load_dir(&settings.plugins.dir)
+        .context("loading plugins (build them with plugins/build.sh)")?;
+    tracing::info!(count = plugins.len(), dir = %settings.plugins.dir.display(), "plugins ready");
+    let secrets = SecretBox::from_base64(&settings.security.master_key)?;
+    let egress = Egress::new(&settings.delivery, &settings.security)?;
+    let dispatcher = Dispatcher::start(Core::new(
+        Arc::clone(&store),
+        plugins.clone(),
+        egress.clone(),
+        secrets.clone(),
+        settings.delivery.clone(),
+    ));
+    let state = actix_web::web::Data::new(AppState {
+        store,
+        plugins,
+        dispatcher: dispatcher.clone(),
+        egress,
+        secrets,
+        admin_token: settings.server.admin_token.clone(),
+        max_body_bytes: settings.server.max_body_bytes,
+        rotation_grace: settings.security.rotation_grace,
+        idempotency_ttl: settings.security.idempotency_ttl,
+    });
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .configure(api::configure)
+    })
+    .bind(settings.server.listen)
+    .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+    for addr in server.addrs() {
+        tracing::info!(%addr, "hookmesh listening");
+    }
+    server
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .run()
+        .await?;
+    tracing::info!("intake stopped; finishing attempts in flight");
+    dispatcher.drain(SHUTDOWN_GRACE).await;
+    tracing::info!("hookmesh stopped");
+    Ok(())
+}

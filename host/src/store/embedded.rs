@@ -1,0 +1,468 @@
+//! The embedded backend: one redb file, ACID transactions, fsync on every
+//! commit (so a `202` means the event is on disk). Single process.
+//!
+//! Tables (records are postcard-encoded after a format version byte):
+//! `projects`, `api_keys`, `endpoints`, `events`, `deliveries` by id;
+//! `project_endpoints` (project, endpoint); `queue` and `history`
+//! (endpoint, seq) → delivery id; `attempts` (delivery, n);
+//! `idempotency` (project, key) → (event id, expiry); `meta` counters.
+
+use super::types::*;
+use super::Store;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::Path;
+
+const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
+const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
+const ENDPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("endpoints");
+const PROJECT_ENDPOINTS: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("project_endpoints");
+const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
+const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+const QUEUE: TableDefinition<(&str, u64), &str> = TableDefinition::new("queue");
+const HISTORY: TableDefinition<(&str, u64), &str> = TableDefinition::new("history");
+const ATTEMPTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("attempts");
+const IDEMPOTENCY: TableDefinition<(&str, &str), (&str, u64)> = TableDefinition::new("idempotency");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Key of the global ingestion sequence in `meta`.
+const SEQ_KEY: &str = "seq";
+/// Leading byte of every encoded record.
+const RECORD_FORMAT: u8 = 1;
+
+/// The redb-backed store.
+pub struct EmbeddedStore {
+    db: Database,
+}
+
+macro_rules! backend_errors {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for StoreError {
+            fn from(e: $ty) -> Self {
+                StoreError::Backend(e.to_string())
+            }
+        }
+    )*};
+}
+backend_errors!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = vec![RECORD_FORMAT];
+    postcard::to_io(value, &mut bytes).map_err(|e| StoreError::Backend(format!("encode: {e}")))?;
+    Ok(bytes)
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: key.to_string(),
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&RECORD_FORMAT, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))
+        }
+        Some((other, _)) => Err(corrupt(format!("unknown record format {other}"))),
+        None => Err(corrupt("empty record".into())),
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store file, creating missing parent folders.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(PROJECTS)?;
+        txn.open_table(API_KEYS)?;
+        txn.open_table(ENDPOINTS)?;
+        txn.open_table(PROJECT_ENDPOINTS)?;
+        txn.open_table(EVENTS)?;
+        txn.open_table(DELIVERIES)?;
+        txn.open_table(QUEUE)?;
+        txn.open_table(HISTORY)?;
+        txn.open_table(ATTEMPTS)?;
+        txn.open_table(IDEMPOTENCY)?;
+        txn.open_table(META)?;
+        txn.commit()?;
+        Ok(Self { db })
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(table)?;
+        let value = table.get(id)?;
+        value.map(|v| decode(id, v.value())).transpose()
+    }
+
+    fn put<T: Serialize>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        id: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(value)?;
+        let txn = self.db.begin_write()?;
+        txn.open_table(table)?.insert(id, bytes.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn load_delivery(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<Delivery, StoreError> {
+    let value = table.get(id)?.ok_or_else(|| StoreError::NotFound {
+        what: "delivery",
+        id: id.to_string(),
+    })?;
+    decode(id, value.value())
+}
+
+impl Store for EmbeddedStore {
+    fn put_project(&self, project: &Project) -> Result<(), StoreError> {
+        self.put(PROJECTS, &project.id, project)
+    }
+
+    fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
+        self.get(PROJECTS, id)
+    }
+
+    fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PROJECTS)?;
+        let mut projects = Vec::new();
+        for row in table.iter()? {
+            let (key, value) = row?;
+            projects.push(decode(key.value(), value.value())?);
+        }
+        Ok(projects)
+    }
+
+    fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.put(API_KEYS, &key.hash, key)
+    }
+
+    fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.get(API_KEYS, hash)
+    }
+
+    fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let bytes = encode(endpoint)?;
+        let txn = self.db.begin_write()?;
+        txn.open_table(ENDPOINTS)?
+            .insert(endpoint.id.as_str(), bytes.as_slice())?;
+        txn.open_table(PROJECT_ENDPOINTS)?
+            .insert((endpoint.project_id.as_str(), endpoint.id.as_str()), ())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        self.get(ENDPOINTS, id)
+    }
+
+    fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(PROJECT_ENDPOINTS)?;
+        let endpoints = txn.open_table(ENDPOINTS)?;
+        let mut found = Vec::new();
+        for row in index.range((project_id, "")..)? {
+            let (key, _) = row?;
+            let (project, endpoint_id) = key.value();
+            if project != project_id {
+                break;
+            }
+            if let Some(value) = endpoints.get(endpoint_id)? {
+                found.push(decode::<Endpoint>(endpoint_id, value.value())?);
+            }
+        }
+        found.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(found)
+    }
+
+    fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let existed = {
+            let mut endpoints = txn.open_table(ENDPOINTS)?;
+            let Some(removed) = endpoints.remove(id)? else {
+                return Ok(false);
+            };
+            let endpoint: Endpoint = decode(id, removed.value())?;
+            drop(removed);
+            txn.open_table(PROJECT_ENDPOINTS)?
+                .remove((endpoint.project_id.as_str(), id))?;
+            let mut queue = txn.open_table(QUEUE)?;
+            let mut deliveries = txn.open_table(DELIVERIES)?;
+            let queued: Vec<(u64, String)> = queue
+                .range((id, 0)..=(id, u64::MAX))?
+                .map(|row| row.map(|(k, v)| (k.value().1, v.value().to_string())))
+                .collect::<Result<_, _>>()?;
+            for (seq, delivery_id) in queued {
+                queue.remove((id, seq))?;
+                let mut delivery = load_delivery(&deliveries, &delivery_id)?;
+                delivery.status = DeliveryStatus::Failed;
+                delivery.last_error = Some("endpoint deleted".into());
+                deliveries.insert(delivery_id.as_str(), encode(&delivery)?.as_slice())?;
+            }
+            true
+        };
+        txn.commit()?;
+        Ok(existed)
+    }
+
+    fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let mut results = Vec::with_capacity(batch.len());
+        {
+            let mut events = txn.open_table(EVENTS)?;
+            let mut deliveries = txn.open_table(DELIVERIES)?;
+            let mut queue = txn.open_table(QUEUE)?;
+            let mut history = txn.open_table(HISTORY)?;
+            let mut idempotency = txn.open_table(IDEMPOTENCY)?;
+            let mut meta = txn.open_table(META)?;
+            let mut seq = meta.get(SEQ_KEY)?.map_or(0, |v| v.value());
+            for item in batch {
+                let project = item.event.project_id.as_str();
+                if let Some((key, _)) = &item.idempotency {
+                    let seen = idempotency
+                        .get((project, key.as_str()))?
+                        .map(|v| (v.value().0.to_string(), v.value().1));
+                    if let Some((event_id, expires_ms)) = seen {
+                        if expires_ms > now_ms {
+                            results.push(Ingested::Duplicate { event_id });
+                            continue;
+                        }
+                    }
+                }
+                events.insert(item.event.id.as_str(), encode(&item.event)?.as_slice())?;
+                for (endpoint_id, delivery_id) in &item.deliveries {
+                    seq += 1;
+                    let delivery = Delivery {
+                        id: delivery_id.clone(),
+                        event_id: item.event.id.clone(),
+                        endpoint_id: endpoint_id.clone(),
+                        seq,
+                        status: DeliveryStatus::Pending,
+                        attempts: 0,
+                        next_attempt_ms: now_ms,
+                        created_ms: now_ms,
+                        updated_ms: now_ms,
+                        last_status_code: None,
+                        last_error: None,
+                    };
+                    deliveries.insert(delivery_id.as_str(), encode(&delivery)?.as_slice())?;
+                    queue.insert((endpoint_id.as_str(), seq), delivery_id.as_str())?;
+                    history.insert((endpoint_id.as_str(), seq), delivery_id.as_str())?;
+                }
+                if let Some((key, expires_ms)) = &item.idempotency {
+                    idempotency.insert(
+                        (project, key.as_str()),
+                        (item.event.id.as_str(), *expires_ms),
+                    )?;
+                }
+                results.push(Ingested::Stored {
+                    event_id: item.event.id.clone(),
+                    deliveries: item.deliveries.len(),
+                });
+            }
+            meta.insert(SEQ_KEY, seq)?;
+        }
+        txn.commit()?;
+        Ok(results)
+    }
+
+    fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        self.get(EVENTS, id)
+    }
+
+    fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.queue_peek(endpoint_id, 1)?.into_iter().next())
+    }
+
+    fn queue_peek(&self, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let queue = txn.open_table(QUEUE)?;
+        let deliveries = txn.open_table(DELIVERIES)?;
+        let mut found = Vec::new();
+        for row in queue
+            .range((endpoint_id, 0)..=(endpoint_id, u64::MAX))?
+            .take(limit)
+        {
+            let (_, delivery_id) = row?;
+            found.push(load_delivery(&deliveries, delivery_id.value())?);
+        }
+        Ok(found)
+    }
+
+    fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let queue = txn.open_table(QUEUE)?;
+        let mut endpoints: Vec<String> = Vec::new();
+        loop {
+            // Jump past the last endpoint found instead of walking its queue.
+            let next = match endpoints.last() {
+                None => queue.first()?,
+                Some(last) => queue
+                    .range((last.as_str(), u64::MAX)..)?
+                    .find(|row| {
+                        row.as_ref()
+                            .map_or(true, |(k, _)| k.value().0 != last.as_str())
+                    })
+                    .transpose()?,
+            };
+            match next {
+                Some((key, _)) => endpoints.push(key.value().0.to_string()),
+                None => return Ok(endpoints),
+            }
+        }
+    }
+
+    fn record_attempt(
+        &self,
+        attempt: &Attempt,
+        change: DeliveryChange,
+    ) -> Result<Delivery, StoreError> {
+        let txn = self.db.begin_write()?;
+        let delivery = {
+            let mut deliveries = txn.open_table(DELIVERIES)?;
+            let mut delivery = load_delivery(&deliveries, &attempt.delivery_id)?;
+            txn.open_table(ATTEMPTS)?.insert(
+                (attempt.delivery_id.as_str(), attempt.number),
+                encode(attempt)?.as_slice(),
+            )?;
+            delivery.attempts = delivery.attempts.max(attempt.number);
+            delivery.last_status_code = attempt.status_code;
+            delivery.last_error = attempt.error.clone();
+            delivery.updated_ms = attempt.started_ms + attempt.duration_ms;
+            match change {
+                DeliveryChange::Ack => {
+                    delivery.status = DeliveryStatus::Succeeded;
+                    txn.open_table(QUEUE)?
+                        .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
+                }
+                DeliveryChange::Reschedule { next_attempt_ms } => {
+                    delivery.next_attempt_ms = next_attempt_ms;
+                }
+                DeliveryChange::DeadLetter { reason } => {
+                    delivery.status = DeliveryStatus::Failed;
+                    delivery.last_error = Some(reason);
+                    txn.open_table(QUEUE)?
+                        .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
+                }
+            }
+            deliveries.insert(delivery.id.as_str(), encode(&delivery)?.as_slice())?;
+            delivery
+        };
+        txn.commit()?;
+        Ok(delivery)
+    }
+
+    fn requeue(
+        &self,
+        event_id: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+        now_ms: u64,
+    ) -> Result<Delivery, StoreError> {
+        let txn = self.db.begin_write()?;
+        let delivery = {
+            if txn.open_table(EVENTS)?.get(event_id)?.is_none() {
+                return Err(StoreError::NotFound {
+                    what: "event",
+                    id: event_id.to_string(),
+                });
+            }
+            let mut meta = txn.open_table(META)?;
+            let seq = meta.get(SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
+            meta.insert(SEQ_KEY, seq)?;
+            let delivery = Delivery {
+                id: delivery_id.to_string(),
+                event_id: event_id.to_string(),
+                endpoint_id: endpoint_id.to_string(),
+                seq,
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_ms: now_ms,
+                created_ms: now_ms,
+                updated_ms: now_ms,
+                last_status_code: None,
+                last_error: None,
+            };
+            txn.open_table(DELIVERIES)?
+                .insert(delivery_id, encode(&delivery)?.as_slice())?;
+            txn.open_table(QUEUE)?
+                .insert((endpoint_id, seq), delivery_id)?;
+            txn.open_table(HISTORY)?
+                .insert((endpoint_id, seq), delivery_id)?;
+            delivery
+        };
+        txn.commit()?;
+        Ok(delivery)
+    }
+
+    fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
+        self.get(DELIVERIES, id)
+    }
+
+    fn deliveries_of(
+        &self,
+        endpoint_id: &str,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let history = txn.open_table(HISTORY)?;
+        let deliveries = txn.open_table(DELIVERIES)?;
+        let upper = query.before_seq.unwrap_or(u64::MAX);
+        let limit = query.limit.max(1);
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        for row in history.range((endpoint_id, 0)..(endpoint_id, upper))?.rev() {
+            let (key, delivery_id) = row?;
+            let delivery = load_delivery(&deliveries, delivery_id.value())?;
+            if query
+                .since_ms
+                .is_some_and(|since| delivery.created_ms < since)
+            {
+                break;
+            }
+            if query.status.is_some_and(|s| s != delivery.status) {
+                continue;
+            }
+            if items.len() == limit {
+                next_cursor = items.last().map(|d: &Delivery| d.seq);
+                break;
+            }
+            let _ = key;
+            items.push(delivery);
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    fn attempts_of(&self, delivery_id: &str) -> Result<Vec<Attempt>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let attempts = txn.open_table(ATTEMPTS)?;
+        let mut found = Vec::new();
+        for row in attempts.range((delivery_id, 0)..=(delivery_id, u32::MAX))? {
+            let (_, value) = row?;
+            found.push(decode(delivery_id, value.value())?);
+        }
+        Ok(found)
+    }
+}

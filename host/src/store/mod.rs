@@ -1,0 +1,94 @@
+//! Durable state behind one trait, [`Store`], so the embedded backend
+//! (redb, one file, the default) and the Redis backend are interchangeable
+//! and held to the same tests.
+//!
+//! What is stored: projects and hashed API keys; endpoints with their
+//! secrets sealed by the master key; events; deliveries (one per event ×
+//! endpoint) with their attempts; a FIFO queue per endpoint ordered by a
+//! global ingestion sequence; idempotency keys.
+//!
+//! Every call that changes more than one record does so in one atomic
+//! transaction: an event is never stored without its deliveries, an attempt
+//! never recorded without the delivery's new state.
+
+pub mod embedded;
+mod types;
+
+pub use types::*;
+
+/// The operations every backend provides. Calls block (they may fsync);
+/// async code runs them through [`crate::store::blocking`].
+pub trait Store: Send + Sync + 'static {
+    /// Inserts or replaces a project.
+    fn put_project(&self, project: &Project) -> Result<(), StoreError>;
+    /// A project by id.
+    fn project(&self, id: &str) -> Result<Option<Project>, StoreError>;
+    /// Every project.
+    fn projects(&self) -> Result<Vec<Project>, StoreError>;
+
+    /// Stores an API key record (by the hash of the key).
+    fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// The key whose hash is `hash`.
+    fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Inserts or replaces an endpoint.
+    fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// An endpoint by id.
+    fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
+    /// The endpoints of a project, oldest first.
+    fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError>;
+    /// Removes an endpoint and its queue (its history stays readable by
+    /// delivery id). False when it did not exist.
+    fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Stores events with their deliveries and queue entries atomically.
+    /// An item whose idempotency key was already used answers the stored
+    /// event instead of storing a new one.
+    fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError>;
+    /// An event by id.
+    fn event(&self, id: &str) -> Result<Option<Event>, StoreError>;
+
+    /// The oldest queued delivery of an endpoint.
+    fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// Up to `limit` oldest queued deliveries of an endpoint.
+    fn queue_peek(&self, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// Endpoints with at least one queued delivery.
+    fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError>;
+    /// Records an attempt and applies its consequence to the delivery and
+    /// the queue, atomically.
+    fn record_attempt(
+        &self,
+        attempt: &Attempt,
+        change: DeliveryChange,
+    ) -> Result<Delivery, StoreError>;
+    /// Queues a new delivery of an existing event to an endpoint (replay).
+    fn requeue(
+        &self,
+        event_id: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+        now_ms: u64,
+    ) -> Result<Delivery, StoreError>;
+
+    /// A delivery by id.
+    fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// An endpoint's deliveries, newest first, `limit` per page.
+    fn deliveries_of(
+        &self,
+        endpoint_id: &str,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError>;
+    /// A delivery's attempts, oldest first.
+    fn attempts_of(&self, delivery_id: &str) -> Result<Vec<Attempt>, StoreError>;
+}
+
+/// Runs a blocking store call off the async executor.
+pub async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+}

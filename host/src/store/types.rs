@@ -1,0 +1,277 @@
+//! Records the store keeps, and the store's error type.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (I/O, connection, transaction).
+    #[error("store backend: {0}")]
+    Backend(String),
+    /// A stored record could not be decoded.
+    #[error("store record {key} is corrupt: {reason}")]
+    Corrupt {
+        /// Which record.
+        key: String,
+        /// Decoder message.
+        reason: String,
+    },
+    /// A record the operation needs does not exist.
+    #[error("{what} `{id}` not found")]
+    NotFound {
+        /// Kind of record.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+}
+
+/// A tenant: an app sending events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// `proj_…` or a name from config.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Custom event types accepted besides the built-in catalogue.
+    pub custom_event_types: Vec<String>,
+    /// Unix ms.
+    pub created_ms: u64,
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyKind {
+    /// Management and ingestion.
+    Secret,
+    /// Ingestion only; safe to ship in a client.
+    Publishable,
+}
+
+/// An API key, stored by the SHA-256 of the key; the key itself is shown
+/// once when created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Hex SHA-256 of the key.
+    pub hash: String,
+    /// Its project.
+    pub project_id: String,
+    /// Secret or publishable.
+    pub kind: KeyKind,
+    /// The first characters, to recognize it in listings.
+    pub prefix: String,
+    /// Unix ms.
+    pub created_ms: u64,
+}
+
+/// A signing secret, sealed with the master key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSecret {
+    /// Nonce + ciphertext.
+    pub sealed: Vec<u8>,
+    /// After this time (Unix ms) it no longer signs; `None`: current.
+    pub expires_ms: Option<u64>,
+}
+
+/// A destination: a customer webhook or a provider integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// `ep_…`
+    pub id: String,
+    /// Owning project.
+    pub project_id: String,
+    /// Where requests go.
+    pub url: String,
+    /// Free text.
+    pub description: String,
+    /// Subscribed types: exact (`user.created`), prefix (`db.*`) or `*`.
+    pub events: Vec<String>,
+    /// Receives deliveries when true.
+    pub active: bool,
+    /// Why it was disabled automatically, if it was.
+    pub disabled_reason: Option<String>,
+    /// Deliver one at a time in ingestion order (default) or concurrently.
+    pub ordered: bool,
+    /// The plugin that renders its requests (`webhook` by default).
+    pub provider: String,
+    /// Provider config (non-secret).
+    pub config: BTreeMap<String, String>,
+    /// Signing secrets, newest first.
+    pub secrets: Vec<SealedSecret>,
+    /// Since when every attempt has failed (Unix ms), if failing.
+    pub failing_since_ms: Option<u64>,
+    /// `endpoint.failing` was emitted for the current failure streak.
+    pub failure_alerted: bool,
+    /// Unix ms.
+    pub created_ms: u64,
+    /// Unix ms.
+    pub updated_ms: u64,
+}
+
+/// An accepted event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// `evt_…`
+    pub id: String,
+    /// Its project.
+    pub project_id: String,
+    /// e.g. `user.signup`.
+    pub event_type: String,
+    /// e.g. `user`.
+    pub resource: Option<String>,
+    /// e.g. `usr_2048`.
+    pub resource_id: Option<String>,
+    /// JSON bytes as received.
+    pub payload: Vec<u8>,
+    /// Unix ms when accepted.
+    pub time_created_ms: u64,
+}
+
+/// An event to store, with the endpoints it goes to.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The event (id assigned by the caller).
+    pub event: Event,
+    /// Endpoint ids that get a delivery, each with its delivery id.
+    pub deliveries: Vec<(String, String)>,
+    /// The client's `Idempotency-Key`, if any, with its expiry (Unix ms).
+    pub idempotency: Option<(String, u64)>,
+}
+
+/// What happened to one [`NewEvent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored now, with this many deliveries.
+    Stored {
+        /// Event id.
+        event_id: String,
+        /// Deliveries queued.
+        deliveries: usize,
+    },
+    /// The idempotency key was seen before: this is the earlier event.
+    Duplicate {
+        /// The earlier event's id.
+        event_id: String,
+    },
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryStatus {
+    /// Queued; waiting for its turn or its next attempt.
+    Pending,
+    /// The receiver accepted it.
+    Succeeded,
+    /// Given up (dead letter).
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// Lower-case name used by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One event going to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `dlv_…`
+    pub id: String,
+    /// The event.
+    pub event_id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// Global ingestion sequence: the endpoint's order.
+    pub seq: u64,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Not before this time (Unix ms).
+    pub next_attempt_ms: u64,
+    /// Unix ms.
+    pub created_ms: u64,
+    /// Unix ms of the last change.
+    pub updated_ms: u64,
+    /// The last attempt's HTTP status.
+    pub last_status_code: Option<u16>,
+    /// The last error or failure reason.
+    pub last_error: Option<String>,
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptOutcome {
+    /// Accepted.
+    Success,
+    /// Will be retried.
+    Retry,
+    /// Given up.
+    Failed,
+}
+
+/// One try of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The delivery.
+    pub delivery_id: String,
+    /// 1-based.
+    pub number: u32,
+    /// Unix ms when sent.
+    pub started_ms: u64,
+    /// Time to the answer (or the error).
+    pub duration_ms: u64,
+    /// HTTP status, if an answer came.
+    pub status_code: Option<u16>,
+    /// The answer's body, truncated.
+    pub response_excerpt: String,
+    /// Transport or plugin error, if any.
+    pub error: Option<String>,
+    /// What it meant.
+    pub outcome: AttemptOutcome,
+}
+
+/// What an attempt does to its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryChange {
+    /// Succeeded: leave the queue.
+    Ack,
+    /// Try again at this time (Unix ms); stays at the head.
+    Reschedule {
+        /// When.
+        next_attempt_ms: u64,
+    },
+    /// Give up: leave the queue as failed.
+    DeadLetter {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Filter and cursor for [`super::Store::deliveries_of`].
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    /// Only this status.
+    pub status: Option<DeliveryStatus>,
+    /// Only deliveries created at or after (Unix ms).
+    pub since_ms: Option<u64>,
+    /// Continue below this sequence (from the previous page).
+    pub before_seq: Option<u64>,
+    /// Page size.
+    pub limit: usize,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `before_seq` for the next page; `None` at the end.
+    pub next_cursor: Option<u64>,
+}

@@ -1,0 +1,240 @@
+//! Runs the real `hookmesh` binary on loopback with a throw-away config and
+//! store, and talks to its API.
+
+use super::plugins_dir;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// base64 of "0123456789abcdef0123456789abcdef".
+pub const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// Sections of the test config; defaults suit tests with loopback receivers.
+#[derive(Clone)]
+pub struct HostConfig {
+    pub security: String,
+    pub delivery: String,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            security: "https_only = false\nallow_private_targets = true".into(),
+            delivery: "retry_schedule = [\"100ms\"]\njitter = 0.0\ntimeout = \"5s\"\nconnect_timeout = \"1s\"".into(),
+        }
+    }
+}
+
+/// A running hookmesh process.
+pub struct Host {
+    child: Option<Child>,
+    pub addr: String,
+    pub dir: PathBuf,
+    config: PathBuf,
+    pub http: reqwest::Client,
+}
+
+/// A project created through the API.
+#[derive(Debug, Clone)]
+pub struct TestProject {
+    pub id: String,
+    pub secret_key: String,
+    pub publishable_key: String,
+}
+
+fn unique_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let dir =
+        std::env::temp_dir().join(format!("hookmesh-it-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Host {
+    /// Starts a host with `config`.
+    pub fn start(name: &str, config: HostConfig) -> Self {
+        let dir = unique_dir(name);
+        let toml = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN_TOKEN}\"\n\
+             [storage]\npath = \"{store}\"\n[plugins]\ndir = \"{plugins}\"\n\
+             [security]\nmaster_key = \"{MASTER_KEY}\"\n{security}\n[delivery]\n{delivery}\n",
+            store = dir.join("hookmesh.redb").display(),
+            plugins = plugins_dir().display(),
+            security = config.security,
+            delivery = config.delivery,
+        );
+        let config_path = dir.join("hookmesh.toml");
+        std::fs::write(&config_path, toml).unwrap();
+        let _ = super::plugin("webhook");
+        let mut host = Self {
+            child: None,
+            addr: String::new(),
+            dir,
+            config: config_path,
+            http: reqwest::Client::new(),
+        };
+        host.spawn();
+        host
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookmesh"))
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env_remove("HOOKMESH_CONFIG")
+            .env(
+                "RUST_LOG",
+                std::env::var("HOOKMESH_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hookmesh");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let echo = std::env::var_os("HOOKMESH_TEST_LOG").is_some();
+        std::thread::spawn(move || {
+            // Keep draining so the host never blocks on a full pipe.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if echo {
+                    eprintln!("[host] {line}");
+                }
+                if let Some(rest) = line.split("addr=").nth(1) {
+                    let _ = tx.send(
+                        rest.split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+                }
+            }
+        });
+        self.addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("hookmesh did not report its address");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts again on the same store and config (new port).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a request with `key` as bearer; returns status and JSON body
+    /// (`Value::Null` when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request to hookmesh");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(key), Some(&body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn create_project(&self, id: &str) -> TestProject {
+        let (status, body) = self
+            .post(
+                "/projects",
+                ADMIN_TOKEN,
+                json!({ "name": id, "id": id, "custom_event_types": ["order.paid"] }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        TestProject {
+            id: body["id"].as_str().unwrap().into(),
+            secret_key: body["secret_key"].as_str().unwrap().into(),
+            publishable_key: body["publishable_key"].as_str().unwrap().into(),
+        }
+    }
+
+    /// Registers a webhook; returns its id and secret.
+    pub async fn create_webhook(&self, project: &TestProject, body: Value) -> (String, String) {
+        let path = format!("/projects/{}/integrations/webhooks", project.id);
+        let (status, created) = self.post(&path, &project.secret_key, body).await;
+        assert_eq!(status, 201, "{created}");
+        (
+            created["id"].as_str().unwrap().into(),
+            created["secret"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Ingests one event; asserts `202`.
+    pub async fn send_event(&self, project: &TestProject, event: &str, payload: Value) -> String {
+        let (status, body) = self
+            .post(
+                &format!("/projects/{}/events", project.id),
+                &project.publishable_key,
+                json!({ "event": event, "payload": payload }),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body["id"].as_str().unwrap().into()
+    }
+
+    /// Polls `check` until it returns `Some` or `timeout` passes.
+    pub async fn eventually<T, F, Fut>(&self, timeout: Duration, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "condition not met within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill9();
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
