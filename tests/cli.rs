@@ -5,12 +5,10 @@
 
 mod common;
 
-use common::{plugin, plugins_dir};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use common::host::{Host, HostConfig};
+use common::plugin;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -153,69 +151,20 @@ fn config_check_names_every_bad_key() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn serve_answers_health_and_readiness() {
-    let _ = plugin("webhook");
-    let dir = scratch("serve");
-    let config = write(
-        &dir,
-        "hookmesh.toml",
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"env:HOOKMESH_TEST_ADMIN\"\n[storage]\npath = \"{}\"\n[plugins]\ndir = \"{}\"\n",
-            dir.join("store.redb").display(),
-            plugins_dir().display()
-        ),
-    );
-    let mut child = hookmesh()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("HOOKMESH_TEST_ADMIN", "a-test-admin-token-of-some-length")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = listening_addr(&mut child);
-    let health = http_get(&addr, "/healthz");
-    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    let ready = http_get(&addr, "/readyz");
-    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
-    assert!(ready.contains(r#""name":"webhook""#), "{ready}");
-    child.kill().ok();
-    child.wait().ok();
-    std::fs::remove_dir_all(&dir).ok();
-}
-
-/// Reads the server's log until it says where it listens.
-fn listening_addr(child: &mut std::process::Child) -> String {
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    rx.recv_timeout(deadline - Instant::now())
-        .expect("server did not report its address")
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_health_and_readiness() {
+    let host = Host::start("cli-serve", HostConfig::default());
+    let (status, health) = host
+        .call(reqwest::Method::GET, "/healthz", None, None)
+        .await;
+    assert_eq!(status, 200, "{health}");
+    let (status, ready) = host.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, 200, "{ready}");
+    let names: Vec<&str> = ready["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"webhook"), "{ready}");
 }

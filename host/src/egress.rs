@@ -98,18 +98,17 @@ impl SsrfGuard {
         }
     }
 
-    /// Checks the URL, then resolves its host and checks every address.
+    /// Checks the URL, then resolves its host and checks every address. A
+    /// name that does not resolve (yet) passes: DNS may be down for a
+    /// moment, and every send is guarded again at connect time.
     pub async fn check_resolved(&self, raw: &str) -> Result<(), EgressError> {
         let url = self.check_url(raw)?;
         if let Some(url::Host::Domain(host)) = url.host() {
             let port = url.port_or_known_default().unwrap_or(443);
-            let addrs =
-                tokio::net::lookup_host((host, port))
-                    .await
-                    .map_err(|e| EgressError::BadUrl {
-                        url: raw.to_string(),
-                        reason: format!("host `{host}` does not resolve ({e})"),
-                    })?;
+            let Ok(addrs) = tokio::net::lookup_host((host, port)).await else {
+                tracing::debug!(%host, "registration: host does not resolve now; checked again at send time");
+                return Ok(());
+            };
             for addr in addrs {
                 self.check_ip(raw, addr.ip())?;
             }

@@ -8,11 +8,13 @@
 //!
 //! # Layout
 //! - [`config`]: figment layers → validated, typed [`config::Settings`].
+//! - [`declare`]: applies the config's `[[projects]]` to the store at start-up.
 //! - [`api`]: actix-web routes, auth, JSON errors.
 //! - [`ingest`]: event validation, catalogue, subscription routing.
 //! - [`dispatch`]: the actor system: registry + one actor per endpoint; retries.
 //! - [`egress`]: the HTTP client, timeouts, SSRF guard.
 //! - [`plugin`]: the wasmtime plugin host: engine, sandbox limits, registry.
+//! - [`ratelimit`]: in-process token buckets (per-project ingestion limit).
 //! - [`store`]: the storage traits and the embedded (redb) backend.
 //! - [`signing`]: secrets, API keys, ids, sealing with the master key.
 //! - [`server`]: wiring it all together for `hookmesh serve`.
@@ -21,10 +23,12 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod declare;
 pub mod dispatch;
 pub mod egress;
 pub mod ingest;
 pub mod plugin;
+pub mod ratelimit;
 pub mod server;
 pub mod signing;
 pub mod store;

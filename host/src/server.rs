@@ -5,9 +5,11 @@
 
 use crate::api::{self, AppState};
 use crate::config::{Settings, StorageSettings};
+use crate::declare;
 use crate::dispatch::{Core, Dispatcher};
 use crate::egress::Egress;
 use crate::plugin::PluginHost;
+use crate::ratelimit::RateLimiter;
 use crate::signing::SecretBox;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::Store;
@@ -43,6 +45,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("loading plugins (build them with plugins/build.sh)")?;
     tracing::info!(count = plugins.len(), dir = %settings.plugins.dir.display(), "plugins ready");
     let secrets = SecretBox::from_base64(&settings.security.master_key)?;
+    declare::apply(
+        store.as_ref(),
+        &secrets,
+        &settings.projects,
+        crate::now_ms(),
+    )
+    .context("applying [[projects]] from the config")?;
     let egress = Egress::new(&settings.delivery, &settings.security)?;
     let dispatcher = Dispatcher::start(Core::new(
         Arc::clone(&store),
@@ -61,6 +70,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_body_bytes: settings.server.max_body_bytes,
         rotation_grace: settings.security.rotation_grace,
         idempotency_ttl: settings.security.idempotency_ttl,
+        ingest_limiter: Arc::new(RateLimiter::new(
+            settings.ingest.events_per_second,
+            settings.ingest.burst,
+        )),
     });
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()

@@ -17,6 +17,9 @@ pub const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub struct HostConfig {
     pub security: String,
     pub delivery: String,
+    pub ingest: String,
+    /// Extra TOML appended at the end (e.g. `[[projects]]`).
+    pub extra: String,
 }
 
 impl Default for HostConfig {
@@ -24,6 +27,8 @@ impl Default for HostConfig {
         Self {
             security: "https_only = false\nallow_private_targets = true".into(),
             delivery: "retry_schedule = [\"100ms\"]\njitter = 0.0\ntimeout = \"5s\"\nconnect_timeout = \"1s\"".into(),
+            ingest: "events_per_second = 100000\nburst = 100000".into(),
+            extra: String::new(),
         }
     }
 }
@@ -63,11 +68,14 @@ impl Host {
         let toml = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN_TOKEN}\"\n\
              [storage]\npath = \"{store}\"\n[plugins]\ndir = \"{plugins}\"\n\
-             [security]\nmaster_key = \"{MASTER_KEY}\"\n{security}\n[delivery]\n{delivery}\n",
+             [security]\nmaster_key = \"{MASTER_KEY}\"\n{security}\n[delivery]\n{delivery}\n\
+             [ingest]\n{ingest}\n{extra}\n",
             store = dir.join("hookmesh.redb").display(),
             plugins = plugins_dir().display(),
             security = config.security,
             delivery = config.delivery,
+            ingest = config.ingest,
+            extra = config.extra,
         );
         let config_path = dir.join("hookmesh.toml");
         std::fs::write(&config_path, toml).unwrap();

@@ -52,6 +52,21 @@ async fn ingest_target(
     load_project(state, project_id).await
 }
 
+/// Takes `n` events from the project's ingestion budget, or answers 429.
+fn admit(state: &AppState, project: &Project, n: usize) -> Result<(), ApiError> {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    state
+        .ingest_limiter
+        .try_take(&project.id, n)
+        .map_err(|wait| ApiError::RateLimited {
+            message: format!(
+                "project `{}` is over its ingestion limit; retry after the indicated time",
+                project.id
+            ),
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        })
+}
+
 fn idempotency_header(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
         return Ok(None);
@@ -127,6 +142,7 @@ async fn ingest_one(
     let project = ingest_target(&state, &req, &path).await?;
     let mut input: EventInput = read_json(body, state.max_body_bytes).await?;
     ingest::validate(&project, &input, "")?;
+    admit(&state, &project, 1)?;
     let key = idempotency_header(&req)?.or(input.idempotency_key.take());
     let results = store_events(&state, &project, vec![(input, key)]).await?;
     let result = results

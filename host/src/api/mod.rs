@@ -20,6 +20,7 @@ mod webhooks;
 use crate::dispatch::Dispatcher;
 use crate::egress::Egress;
 use crate::plugin::PluginRegistry;
+use crate::ratelimit::RateLimiter;
 use crate::signing::SecretBox;
 use crate::store::{self, Project, Store};
 use actix_web::{web, HttpResponse, Responder};
@@ -49,6 +50,8 @@ pub struct AppState {
     pub rotation_grace: Duration,
     /// Memory of idempotency keys.
     pub idempotency_ttl: Duration,
+    /// Per-project ingestion limit.
+    pub ingest_limiter: Arc<RateLimiter>,
 }
 
 /// Registers every route.
@@ -75,7 +78,9 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .iter()
         .map(|p| json!({ "name": p.name(), "version": p.manifest().version }))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready", "plugins": plugins })))
+    let endpoint_actors = state.dispatcher.live_actors().await;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "status": "ready", "plugins": plugins, "endpoint_actors": endpoint_actors })))
 }
 
 /// The project, or `404`.

@@ -3,9 +3,12 @@
 //! figment and validated once into typed [`Settings`]. Validation collects
 //! every problem and reports them together, each naming its key.
 
+mod projects;
+
 use crate::plugin::SandboxLimits;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
+pub use projects::{IngestSettings, ProjectSpec, WebhookSpec};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -13,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The built-in defaults, also the reference of every key.
-pub const DEFAULTS_TOML: &str = include_str!("../../config/default.toml");
+pub const DEFAULTS_TOML: &str = include_str!("../../../config/default.toml");
 /// Prefix of environment overrides; `__` separates section and key.
 pub const ENV_PREFIX: &str = "HOOKMESH_";
 
@@ -64,6 +67,10 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     /// `[security]`
     pub security: SecuritySettings,
+    /// `[ingest]`
+    pub ingest: IngestSettings,
+    /// `[[projects]]`: declared projects, upserted at start-up.
+    pub projects: Vec<ProjectSpec>,
 }
 
 /// `[server]`
@@ -149,6 +156,9 @@ struct Raw {
     plugins: RawPlugins,
     delivery: RawDelivery,
     security: RawSecurity,
+    ingest: projects::RawIngest,
+    #[serde(default)]
+    projects: Vec<projects::RawProject>,
 }
 
 #[derive(Deserialize)]
@@ -230,19 +240,19 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
 
 /// Collects problems while typed values are built.
 #[derive(Default)]
-struct Check {
+pub(crate) struct Check {
     problems: Vec<Problem>,
 }
 
 impl Check {
-    fn problem(&mut self, key: &str, message: impl Into<String>) {
+    pub(crate) fn problem(&mut self, key: &str, message: impl Into<String>) {
         self.problems.push(Problem {
             key: key.into(),
             message: message.into(),
         });
     }
 
-    fn duration(&mut self, key: &str, value: &str) -> Duration {
+    pub(crate) fn duration(&mut self, key: &str, value: &str) -> Duration {
         match humantime::parse_duration(value) {
             Ok(d) if !d.is_zero() => d,
             Ok(_) => {
@@ -261,7 +271,7 @@ impl Check {
         }
     }
 
-    fn secret(&mut self, key: &str, value: Option<&str>) -> String {
+    pub(crate) fn secret(&mut self, key: &str, value: Option<&str>) -> String {
         let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
             self.problem(key, "is required (a value, `env:NAME` or `file:PATH`)");
             return String::new();
@@ -306,6 +316,8 @@ fn validate(raw: Raw) -> Result<Settings, ConfigError> {
     let plugins = validate_plugins(&mut check, raw.plugins);
     let delivery = validate_delivery(&mut check, raw.delivery);
     let security = validate_security(&mut check, raw.security);
+    let ingest = projects::validate_ingest(&mut check, raw.ingest);
+    let projects = projects::validate_projects(&mut check, raw.projects, security.https_only);
     if !check.problems.is_empty() {
         return Err(ConfigError::Invalid(check.problems));
     }
@@ -315,6 +327,8 @@ fn validate(raw: Raw) -> Result<Settings, ConfigError> {
         plugins,
         delivery,
         security,
+        ingest,
+        projects,
     })
 }
 

@@ -1,0 +1,275 @@
+//! `[ingest]` limits and declarative `[[projects]]`: projects, their keys
+//! and webhooks written in the TOML, so a deployment is reproducible from
+//! its config. Secrets and keys may be `env:NAME` or `file:PATH`.
+//!
+//! ```toml
+//! [[projects]]
+//! id = "acme"
+//! name = "Acme"
+//! secret_key = "env:ACME_SECRET_KEY"            # hm_sk_…, stored hashed
+//! publishable_key = "env:ACME_PUBLISHABLE_KEY"  # hm_pk_…
+//! custom_event_types = ["order.paid"]
+//!
+//! [[projects.webhooks]]
+//! id = "ep_acme_orders"
+//! url = "https://acme.example/hooks"
+//! events = ["order.*"]
+//! secret = "env:ACME_ORDERS_SECRET"             # whsec_…
+//! ```
+
+use super::Check;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `[ingest]`
+#[derive(Debug, Clone, Copy)]
+pub struct IngestSettings {
+    /// Sustained events per second per project.
+    pub events_per_second: u32,
+    /// Burst above the sustained rate.
+    pub burst: u32,
+}
+
+/// A project declared in the config.
+#[derive(Debug, Clone)]
+pub struct ProjectSpec {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Resolved secret key, if declared.
+    pub secret_key: Option<String>,
+    /// Resolved publishable key, if declared.
+    pub publishable_key: Option<String>,
+    /// Accepted custom event types.
+    pub custom_event_types: Vec<String>,
+    /// Its webhooks.
+    pub webhooks: Vec<WebhookSpec>,
+}
+
+/// A webhook declared in the config.
+#[derive(Debug, Clone)]
+pub struct WebhookSpec {
+    /// Stable id.
+    pub id: String,
+    /// Target URL.
+    pub url: String,
+    /// Subscriptions.
+    pub events: Vec<String>,
+    /// Resolved signing secret.
+    pub secret: String,
+    /// Deliver in order.
+    pub ordered: bool,
+    /// Plugin name.
+    pub provider: String,
+    /// Provider config.
+    pub config: BTreeMap<String, String>,
+    /// Free text.
+    pub description: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIngest {
+    events_per_second: u32,
+    burst: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProject {
+    id: String,
+    name: Option<String>,
+    secret_key: Option<String>,
+    publishable_key: Option<String>,
+    #[serde(default)]
+    custom_event_types: Vec<String>,
+    #[serde(default)]
+    webhooks: Vec<RawWebhook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    secret: Option<String>,
+    #[serde(default = "yes")]
+    ordered: bool,
+    #[serde(default = "webhook")]
+    provider: String,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+    #[serde(default)]
+    description: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn webhook() -> String {
+    "webhook".into()
+}
+
+pub(super) fn validate_ingest(check: &mut Check, raw: RawIngest) -> IngestSettings {
+    if raw.events_per_second == 0 {
+        check.problem("ingest.events_per_second", "must be at least 1");
+    }
+    if raw.burst < raw.events_per_second {
+        check.problem(
+            "ingest.burst",
+            format!(
+                "{} is below events_per_second ({})",
+                raw.burst, raw.events_per_second
+            ),
+        );
+    }
+    IngestSettings {
+        events_per_second: raw.events_per_second,
+        burst: raw.burst,
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn key(check: &mut Check, field: &str, value: Option<&str>, prefix: &str) -> Option<String> {
+    let value = value?;
+    let resolved = check.secret(field, Some(value));
+    if !resolved.is_empty() && (!resolved.starts_with(prefix) || resolved.len() < prefix.len() + 32)
+    {
+        check.problem(
+            field,
+            format!("must start with `{prefix}` followed by at least 32 characters"),
+        );
+    }
+    Some(resolved)
+}
+
+pub(super) fn validate_projects(
+    check: &mut Check,
+    raw: Vec<RawProject>,
+    https_only: bool,
+) -> Vec<ProjectSpec> {
+    let mut seen_projects = Vec::new();
+    let mut seen_webhooks = Vec::new();
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, project)| {
+            let at = format!("projects[{i}]");
+            if !valid_id(&project.id) {
+                check.problem(
+                    &format!("{at}.id"),
+                    "must be 1-64 characters of a-z, A-Z, 0-9, `_` or `-`",
+                );
+            }
+            if seen_projects.contains(&project.id) {
+                check.problem(
+                    &format!("{at}.id"),
+                    format!("`{}` is declared twice", project.id),
+                );
+            }
+            seen_projects.push(project.id.clone());
+            for (j, t) in project.custom_event_types.iter().enumerate() {
+                if let Err(e) =
+                    crate::ingest::check_type_name(&format!("{at}.custom_event_types[{j}]"), t)
+                {
+                    check.problem(&e.field, e.message);
+                }
+            }
+            let webhooks = project
+                .webhooks
+                .into_iter()
+                .enumerate()
+                .map(|(j, w)| {
+                    validate_webhook(
+                        check,
+                        &format!("{at}.webhooks[{j}]"),
+                        w,
+                        https_only,
+                        &mut seen_webhooks,
+                    )
+                })
+                .collect();
+            ProjectSpec {
+                name: project.name.unwrap_or_else(|| project.id.clone()),
+                secret_key: key(
+                    check,
+                    &format!("{at}.secret_key"),
+                    project.secret_key.as_deref(),
+                    "hm_sk_",
+                ),
+                publishable_key: key(
+                    check,
+                    &format!("{at}.publishable_key"),
+                    project.publishable_key.as_deref(),
+                    "hm_pk_",
+                ),
+                id: project.id,
+                custom_event_types: project.custom_event_types,
+                webhooks,
+            }
+        })
+        .collect()
+}
+
+fn validate_webhook(
+    check: &mut Check,
+    at: &str,
+    w: RawWebhook,
+    https_only: bool,
+    seen: &mut Vec<String>,
+) -> WebhookSpec {
+    if !valid_id(&w.id) {
+        check.problem(
+            &format!("{at}.id"),
+            "must be 1-64 characters of a-z, A-Z, 0-9, `_` or `-`",
+        );
+    }
+    if seen.contains(&w.id) {
+        check.problem(&format!("{at}.id"), format!("`{}` is declared twice", w.id));
+    }
+    seen.push(w.id.clone());
+    match url::Url::parse(&w.url) {
+        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && !https_only) => {}
+        Ok(u) => check.problem(
+            &format!("{at}.url"),
+            format!(
+                "scheme `{}` is not allowed (security.https_only)",
+                u.scheme()
+            ),
+        ),
+        Err(e) => check.problem(
+            &format!("{at}.url"),
+            format!("`{}` is not a URL ({e})", w.url),
+        ),
+    }
+    if w.events.is_empty() {
+        check.problem(&format!("{at}.events"), "must list at least one event type");
+    }
+    for (k, pattern) in w.events.iter().enumerate() {
+        if let Err(e) = crate::ingest::check_subscription(&format!("{at}.events[{k}]"), pattern) {
+            check.problem(&e.field, e.message);
+        }
+    }
+    let secret = check.secret(&format!("{at}.secret"), w.secret.as_deref());
+    if !secret.is_empty() && hookmesh_sdk::signing::standard_webhooks_key(&secret).is_err() {
+        check.problem(&format!("{at}.secret"), "must be a `whsec_<base64>` secret");
+    }
+    WebhookSpec {
+        id: w.id,
+        url: w.url,
+        events: w.events,
+        secret,
+        ordered: w.ordered,
+        provider: w.provider,
+        config: w.config,
+        description: w.description,
+    }
+}

@@ -1,0 +1,98 @@
+//! Applies the config's `[[projects]]` to the store at start-up: creates or
+//! updates each declared project, key and webhook, so the TOML alone
+//! reproduces a deployment. Objects created through the API are left alone.
+
+use crate::config::{ProjectSpec, WebhookSpec};
+use crate::signing::{hash_api_key, SecretBox};
+use crate::store::{ApiKey, Endpoint, KeyKind, Project, SealedSecret, Store, StoreError};
+
+/// Upserts every declared project; returns how many webhooks were written.
+pub fn apply(
+    store: &dyn Store,
+    secrets: &SecretBox,
+    specs: &[ProjectSpec],
+    now_ms: u64,
+) -> Result<usize, StoreError> {
+    let mut webhooks = 0;
+    for spec in specs {
+        let created_ms = store.project(&spec.id)?.map_or(now_ms, |p| p.created_ms);
+        store.put_project(&Project {
+            id: spec.id.clone(),
+            name: spec.name.clone(),
+            custom_event_types: spec.custom_event_types.clone(),
+            created_ms,
+        })?;
+        for (key, kind) in [
+            (&spec.secret_key, KeyKind::Secret),
+            (&spec.publishable_key, KeyKind::Publishable),
+        ] {
+            if let Some(key) = key {
+                store.put_api_key(&ApiKey {
+                    hash: hash_api_key(key),
+                    project_id: spec.id.clone(),
+                    kind,
+                    prefix: key.chars().take(10).collect(),
+                    created_ms: now_ms,
+                })?;
+            }
+        }
+        for webhook in &spec.webhooks {
+            upsert_webhook(store, secrets, &spec.id, webhook, now_ms)?;
+            webhooks += 1;
+        }
+        tracing::info!(project_id = %spec.id, webhooks = spec.webhooks.len(), "declared project applied");
+    }
+    Ok(webhooks)
+}
+
+fn upsert_webhook(
+    store: &dyn Store,
+    secrets: &SecretBox,
+    project_id: &str,
+    spec: &WebhookSpec,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    let existing = store.endpoint(&spec.id)?;
+    if existing
+        .as_ref()
+        .is_some_and(|e| e.project_id != project_id)
+    {
+        return Err(StoreError::Backend(format!(
+            "declared webhook `{}` already exists in another project",
+            spec.id
+        )));
+    }
+    // Keep the sealed secret (and any rotation) when the declared one is unchanged.
+    let same_secret = existing
+        .as_ref()
+        .and_then(|e| e.secrets.iter().find(|s| s.expires_ms.is_none()))
+        .is_some_and(|s| {
+            secrets
+                .open(&s.sealed)
+                .is_ok_and(|current| current == spec.secret)
+        });
+    let endpoint = Endpoint {
+        id: spec.id.clone(),
+        project_id: project_id.to_string(),
+        url: spec.url.clone(),
+        description: spec.description.clone(),
+        events: spec.events.clone(),
+        active: existing.as_ref().is_none_or(|e| e.active),
+        disabled_reason: existing.as_ref().and_then(|e| e.disabled_reason.clone()),
+        ordered: spec.ordered,
+        provider: spec.provider.clone(),
+        config: spec.config.clone(),
+        secrets: match (&existing, same_secret) {
+            (Some(e), true) => e.secrets.clone(),
+            _ => vec![SealedSecret {
+                sealed: secrets.seal(&spec.secret),
+                expires_ms: None,
+            }],
+        },
+        failing_since_ms: existing.as_ref().and_then(|e| e.failing_since_ms),
+        failure_alerted: existing.as_ref().is_some_and(|e| e.failure_alerted),
+        created_ms: existing.as_ref().map_or(now_ms, |e| e.created_ms),
+        updated_ms: now_ms,
+    };
+    store.put_endpoint(&endpoint)
+}

@@ -1,0 +1,213 @@
+//! Deployment-level behaviour: declarative `[[projects]]` from the TOML,
+//! the ingestion rate limit, unordered endpoints delivering concurrently,
+//! idle endpoints holding no actors, and config errors stopping start-up.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::host::{Host, HostConfig};
+use common::receiver::{Receiver, Reply};
+use reqwest::Method;
+use serde_json::json;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+const SECRET_KEY: &str = "hm_sk_declared0000000000000000000000000000";
+const PUBLISHABLE_KEY: &str = "hm_pk_declared0000000000000000000000000000";
+const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+async fn send_order(host: &Host, n: u64) {
+    let (status, body) = host
+        .post(
+            "/projects/declared/events",
+            PUBLISHABLE_KEY,
+            json!({ "event": "order.paid", "payload": { "n": n } }),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_projects_and_webhooks_work_and_survive_restarts() {
+    let receiver = Receiver::ok();
+    std::env::set_var("HOOKMESH_IT_DECLARED_SECRET", WEBHOOK_SECRET);
+    let extra = format!(
+        "[[projects]]\nid = \"declared\"\nname = \"Declared Co\"\nsecret_key = \"{SECRET_KEY}\"\n\
+         publishable_key = \"{PUBLISHABLE_KEY}\"\ncustom_event_types = [\"order.paid\"]\n\
+         [[projects.webhooks]]\nid = \"ep_declared_orders\"\nurl = \"{}\"\nevents = [\"order.*\"]\n\
+         secret = \"{WEBHOOK_SECRET}\"\nconfig = {{ \"header.X-Env\" = \"it\" }}\n",
+        receiver.url("/orders")
+    );
+    let mut host = Host::start(
+        "declared",
+        HostConfig {
+            extra,
+            ..HostConfig::default()
+        },
+    );
+    send_order(&host, 1).await;
+    let got = receiver.wait_for(1, LONG).await;
+    standardwebhooks::Webhook::new(WEBHOOK_SECRET)
+        .unwrap()
+        .verify(&got[0].body, &got[0].header_map())
+        .unwrap();
+    assert_eq!(got[0].header("x-env"), Some("it"));
+    let (status, hook) = host
+        .get(
+            "/projects/declared/integrations/webhooks/ep_declared_orders",
+            SECRET_KEY,
+        )
+        .await;
+    assert_eq!(status, 200, "{hook}");
+    assert_eq!(hook["events"], json!(["order.*"]));
+
+    host.restart();
+    send_order(&host, 2).await;
+    let got = receiver.wait_for(2, LONG).await;
+    standardwebhooks::Webhook::new(WEBHOOK_SECRET)
+        .unwrap()
+        .verify(&got[1].body, &got[1].header_map())
+        .unwrap();
+    let (_, list) = host
+        .get("/projects/declared/integrations/webhooks", SECRET_KEY)
+        .await;
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "upsert, not duplicate"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingestion_over_the_project_limit_gets_429_with_retry_after() {
+    let host = Host::start(
+        "ratelimit",
+        HostConfig {
+            ingest: "events_per_second = 5\nburst = 5".into(),
+            ..HostConfig::default()
+        },
+    );
+    let project = host.create_project("acme").await;
+    let path = format!("/projects/{}/events", project.id);
+    let event = json!({ "event": "user.created", "payload": {} });
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..8 {
+        let response = host
+            .http
+            .post(host.url(&path))
+            .bearer_auth(&project.secret_key)
+            .json(&event)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "rate_limited");
+        }
+    }
+    assert_eq!(&statuses[..5], &[202; 5], "{statuses:?}");
+    assert!(statuses[5..].contains(&429), "{statuses:?}");
+    assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+    let other = host.create_project("other").await;
+    host.send_event(&other, "user.created", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unordered_endpoints_deliver_concurrently_and_idle_endpoints_hold_no_actor() {
+    let host = Host::start("unordered", HostConfig::default());
+    let project = host.create_project("acme").await;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (now, max) = (in_flight.clone(), peak.clone());
+    let slow = Receiver::start(move |_, _| {
+        let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+        max.fetch_max(current, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(150));
+        now.fetch_sub(1, Ordering::SeqCst);
+        Reply::status(200)
+    });
+    host.create_webhook(
+        &project,
+        json!({ "url": slow.url("/"), "events": ["*"], "ordered": false }),
+    )
+    .await;
+    for _ in 0..200 {
+        host.create_webhook(
+            &project,
+            json!({ "url": "http://127.0.0.1:9/idle", "events": ["order.paid"] }),
+        )
+        .await;
+    }
+    let events: Vec<_> = (0..12)
+        .map(|n| json!({ "event": "user.created", "payload": { "n": n } }))
+        .collect();
+    let (status, _) = host
+        .post(
+            &format!("/projects/{}/events/bulk", project.id),
+            &project.secret_key,
+            json!({ "events": events }),
+        )
+        .await;
+    assert_eq!(status, 202);
+    slow.wait_for(12, LONG).await;
+    assert!(
+        peak.load(Ordering::SeqCst) > 1,
+        "an unordered endpoint sends more than one at a time"
+    );
+
+    let actors = host
+        .eventually(LONG, || async {
+            let (_, ready) = host.call(Method::GET, "/readyz", None, None).await;
+            let actors = ready["endpoint_actors"].as_u64().unwrap();
+            (actors == 0).then_some(actors)
+        })
+        .await;
+    assert_eq!(
+        actors, 0,
+        "201 registered endpoints, none with work: no actors"
+    );
+}
+
+#[test]
+fn config_errors_stop_start_up_naming_every_key() {
+    let dir = std::env::temp_dir().join(format!("hookmesh-it-badconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "[storage]\nbackend = \"mongodb\"\n[delivery]\nmax_age = \"forever\"\n[security]\nmaster_key = \"short\"\n\
+         [[projects]]\nid = \"p\"\n[[projects.webhooks]]\nid = \"w\"\nurl = \"http://x.example\"\nevents = []\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hookmesh"))
+        .args(["serve", "--config"])
+        .arg(&file)
+        .env_remove("HOOKMESH_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "`server.admin_token`",
+        "`storage.backend`",
+        "`delivery.max_age`",
+        "`security.master_key`",
+        "`projects[0].webhooks[0].url`",
+        "`projects[0].webhooks[0].events`",
+        "`projects[0].webhooks[0].secret`",
+    ] {
+        assert!(err.contains(key), "{key} missing from: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
