@@ -89,6 +89,10 @@ fn upsert_webhook(
                 expires_ms: None,
             }],
         },
+        filter: existing
+            .as_ref()
+            .map(|e| e.filter.clone())
+            .unwrap_or_default(),
         failing_since_ms: existing.as_ref().and_then(|e| e.failing_since_ms),
         failure_alerted: existing.as_ref().is_some_and(|e| e.failure_alerted),
         created_ms: existing.as_ref().map_or(now_ms, |e| e.created_ms),

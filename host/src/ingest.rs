@@ -175,17 +175,75 @@ pub fn subscription_matches(pattern: &str, event_type: &str) -> bool {
     }
 }
 
-/// The active endpoints subscribed to `event_type`.
+/// What routing looks at: the type, and what filters may test.
+pub struct RoutedEvent<'a> {
+    /// Event type.
+    pub event_type: &'a str,
+    /// `resource`, if any.
+    pub resource: Option<&'a str>,
+    /// `resource_id`, if any.
+    pub resource_id: Option<&'a str>,
+    /// The payload.
+    pub payload: &'a serde_json::Value,
+}
+
+impl RoutedEvent<'_> {
+    /// The value at a filter path: `event`, `resource`, `resource_id`, or
+    /// `payload.a.b` (object keys; array indexes as numbers).
+    fn value_at(&self, path: &str) -> Option<serde_json::Value> {
+        match path {
+            "event" => Some(self.event_type.into()),
+            "resource" => self.resource.map(Into::into),
+            "resource_id" => self.resource_id.map(Into::into),
+            _ => {
+                let rest = path.strip_prefix("payload.")?;
+                let pointer = format!(
+                    "/{}",
+                    rest.replace('~', "~0").replace('/', "~1").replace('.', "/")
+                );
+                self.payload.pointer(&pointer).cloned()
+            }
+        }
+    }
+
+    /// True when every filter entry (path → JSON text) equals the event's value.
+    pub fn passes(&self, filter: &std::collections::BTreeMap<String, String>) -> bool {
+        filter.iter().all(|(path, expected)| {
+            let expected: Option<serde_json::Value> = serde_json::from_str(expected).ok();
+            expected.is_some() && self.value_at(path) == expected
+        })
+    }
+}
+
+/// Checks a filter path's shape.
+pub fn check_filter_path(field: &str, path: &str) -> Result<(), FieldError> {
+    let ok = matches!(path, "event" | "resource" | "resource_id")
+        || path
+            .strip_prefix("payload.")
+            .is_some_and(|rest| !rest.is_empty() && !rest.split('.').any(str::is_empty));
+    if ok {
+        Ok(())
+    } else {
+        Err(field_error(
+            field,
+            format!(
+                "`{path}` must be `event`, `resource`, `resource_id` or `payload.<key>[.<key>…]`"
+            ),
+        ))
+    }
+}
+
+/// The active endpoints subscribed to the event whose filters it passes.
 pub fn route<'a>(
     endpoints: &'a [Endpoint],
-    event_type: &str,
+    event: &'a RoutedEvent<'a>,
 ) -> impl Iterator<Item = &'a Endpoint> {
-    let event_type = event_type.to_string();
     endpoints.iter().filter(move |e| {
         e.active
             && e.events
                 .iter()
-                .any(|p| subscription_matches(p, &event_type))
+                .any(|p| subscription_matches(p, event.event_type))
+            && event.passes(&e.filter)
     })
 }
 
@@ -220,6 +278,38 @@ mod tests {
         assert!(!subscription_matches("db.*", "db"));
         assert!(subscription_matches("user.created", "user.created"));
         assert!(!subscription_matches("user.created", "user.updated"));
+    }
+
+    #[test]
+    fn filters() {
+        let payload =
+            serde_json::json!({ "plan": "pro", "seats": 3, "owner": { "country": "IN" } });
+        let event = RoutedEvent {
+            event_type: "user.created",
+            resource: Some("user"),
+            resource_id: None,
+            payload: &payload,
+        };
+        let filter = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(event.passes(&filter(&[])));
+        assert!(event.passes(&filter(&[
+            ("payload.plan", "\"pro\""),
+            ("payload.seats", "3")
+        ])));
+        assert!(event.passes(&filter(&[
+            ("payload.owner.country", "\"IN\""),
+            ("resource", "\"user\"")
+        ])));
+        assert!(!event.passes(&filter(&[("payload.plan", "\"free\"")])));
+        assert!(!event.passes(&filter(&[("payload.missing", "null")])));
+        assert!(check_filter_path("filter", "payload.a.b").is_ok());
+        assert!(check_filter_path("filter", "payload.").is_err());
+        assert!(check_filter_path("filter", "headers.x").is_err());
     }
 
     #[test]

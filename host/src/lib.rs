@@ -14,6 +14,7 @@
 //! - [`dispatch`]: the actor system: registry + one actor per endpoint; retries.
 //! - [`egress`]: the HTTP client, timeouts, SSRF guard.
 //! - [`plugin`]: the wasmtime plugin host: engine, sandbox limits, registry.
+//! - [`providers`]: provider settings checked against manifests, sealed, merged.
 //! - [`ratelimit`]: in-process token buckets (per-project ingestion limit).
 //! - [`store`]: the storage traits and the embedded (redb) backend.
 //! - [`signing`]: secrets, API keys, ids, sealing with the master key.
@@ -28,6 +29,7 @@ pub mod dispatch;
 pub mod egress;
 pub mod ingest;
 pub mod plugin;
+pub mod providers;
 pub mod ratelimit;
 pub mod server;
 pub mod signing;

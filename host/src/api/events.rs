@@ -11,7 +11,8 @@ use super::body::{decode, read_json};
 use super::error::ApiError;
 use super::{load_project, AppState};
 use crate::ingest::{
-    self, check_idempotency_key, EventInput, BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
+    self, check_idempotency_key, EventInput, RoutedEvent, BUILTIN_EVENT_TYPES,
+    OPERATIONAL_EVENT_TYPES,
 };
 use crate::signing::new_id;
 use crate::store::{self, Event, Ingested, Project};
@@ -95,7 +96,13 @@ async fn store_events(
         let batch = inputs
             .into_iter()
             .map(|(input, idempotency_key)| {
-                let targets: Vec<String> = ingest::route(&endpoints, &input.event)
+                let routed = RoutedEvent {
+                    event_type: &input.event,
+                    resource: input.resource.as_deref(),
+                    resource_id: input.resource_id.as_deref(),
+                    payload: &input.payload,
+                };
+                let targets: Vec<String> = ingest::route(&endpoints, &routed)
                     .map(|e| e.id.clone())
                     .collect();
                 woken.extend(targets.iter().cloned());

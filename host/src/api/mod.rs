@@ -5,6 +5,8 @@
 //! - webhooks: `…/integrations/webhooks` CRUD, `rotate`, `test`,
 //!   `deliveries` (+ one delivery, `replay`), `recover`;
 //! - catalogue: `GET /projects/{p}/integrations/events`;
+//! - providers: `GET …/integrations/providers`, `PUT …/providers/{name}`,
+//!   `POST …/providers/{name}/toggle`; inbound: `POST /inbound/{p}/{name}`;
 //! - ingestion: `POST /projects/{p}/events`, `POST /projects/{p}/events/bulk`.
 //!
 //! Errors are JSON `{error, message, field?}` ([`error::ApiError`]).
@@ -14,7 +16,9 @@ pub mod body;
 mod deliveries;
 pub mod error;
 mod events;
+mod inbound;
 mod projects;
+mod providers;
 mod webhooks;
 
 use crate::dispatch::Dispatcher;
@@ -62,6 +66,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     webhooks::configure(cfg);
     deliveries::configure(cfg);
     events::configure(cfg);
+    providers::configure(cfg);
+    inbound::configure(cfg);
 }
 
 /// Liveness: the process answers.

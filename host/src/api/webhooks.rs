@@ -5,9 +5,13 @@ use super::auth::authenticate;
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::{load_project, time_ms, AppState};
-use crate::dispatch::build_context;
-use crate::ingest::{check_subscription, is_known_type, OPERATIONAL_EVENT_TYPES};
+use crate::dispatch::{build_context, call_config};
+use crate::ingest::{
+    check_filter_path, check_subscription, is_known_type, OPERATIONAL_EVENT_TYPES,
+};
 use crate::plugin;
+use crate::plugin::LoadedPlugin;
+use crate::providers::check_keys;
 use crate::signing::{new_id, new_webhook_secret};
 use crate::store::{self, Endpoint, Project, SealedSecret};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -54,6 +58,8 @@ struct CreateWebhook {
     provider: Option<String>,
     #[serde(default)]
     config: BTreeMap<String, String>,
+    #[serde(default)]
+    filter: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +77,8 @@ struct UpdateWebhook {
     active: Option<bool>,
     #[serde(default)]
     config: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    filter: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -94,6 +102,7 @@ pub(super) fn view(endpoint: &Endpoint) -> serde_json::Value {
         "ordered": endpoint.ordered,
         "provider": endpoint.provider,
         "config": endpoint.config,
+        "filter": endpoint.filter.iter().map(|(k, v)| (k.clone(), serde_json::from_str::<serde_json::Value>(v).unwrap_or_default())).collect::<BTreeMap<_, _>>(),
         "failing_since": endpoint.failing_since_ms,
         "previous_secret_expires_at": previous_expires,
         "created_at": time_ms(endpoint.created_ms),
@@ -101,8 +110,39 @@ pub(super) fn view(endpoint: &Endpoint) -> serde_json::Value {
     })
 }
 
-/// Validates subscriptions against the project's catalogue.
-fn check_events(project: &Project, events: &[String]) -> Result<(), ApiError> {
+/// Checks filter paths; stores values as JSON text.
+fn check_filter(
+    filter: BTreeMap<String, serde_json::Value>,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    filter
+        .into_iter()
+        .map(|(path, value)| {
+            check_filter_path(&format!("filter.{path}"), &path)?;
+            Ok((path, value.to_string()))
+        })
+        .collect()
+}
+
+/// The plugin for `provider`, and the endpoint config checked against its manifest.
+fn check_provider<'a>(
+    state: &'a AppState,
+    provider: &str,
+    config: &BTreeMap<String, String>,
+) -> Result<&'a Arc<LoadedPlugin>, ApiError> {
+    let Some(plugin) = state.plugins.get(provider) else {
+        let loaded: Vec<&str> = state.plugins.iter().map(|p| p.name()).collect();
+        return Err(ApiError::bad(
+            "provider",
+            format!("`{provider}` is not a loaded provider; loaded: {loaded:?}"),
+        ));
+    };
+    check_keys(plugin.manifest(), config.keys(), "config", false)?;
+    Ok(plugin)
+}
+
+/// Validates subscriptions against the project's catalogue (and the
+/// `<provider>.…` types of loaded plugins, e.g. `razorpay.payment.captured`).
+fn check_events(state: &AppState, project: &Project, events: &[String]) -> Result<(), ApiError> {
     if events.is_empty() {
         return Err(ApiError::bad(
             "events",
@@ -119,7 +159,12 @@ fn check_events(project: &Project, events: &[String]) -> Result<(), ApiError> {
         let field = format!("events[{i}]");
         check_subscription(&field, pattern)?;
         let exact = pattern != "*" && !pattern.ends_with(".*");
+        let provider_type = pattern
+            .split('.')
+            .next()
+            .is_some_and(|ns| state.plugins.get(ns).is_some());
         if exact
+            && !provider_type
             && !is_known_type(project, pattern)
             && !OPERATIONAL_EVENT_TYPES.contains(&pattern.as_str())
         {
@@ -197,15 +242,10 @@ async fn create(
     let project = manage(&state, &req, &path).await?;
     let input: CreateWebhook = read_json(body, state.max_body_bytes).await?;
     check_url(&state, &input.url).await?;
-    check_events(&project, &input.events)?;
+    check_events(&state, &project, &input.events)?;
     let provider = input.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into());
-    if state.plugins.get(&provider).is_none() {
-        let loaded: Vec<&str> = state.plugins.iter().map(|p| p.name()).collect();
-        return Err(ApiError::bad(
-            "provider",
-            format!("`{provider}` is not a loaded provider; loaded: {loaded:?}"),
-        ));
-    }
+    check_provider(&state, &provider, &input.config)?;
+    let filter = check_filter(input.filter)?;
     let secret = match input.secret {
         Some(secret) => {
             check_secret(&secret)?;
@@ -229,6 +269,7 @@ async fn create(
             sealed: state.secrets.seal(&secret),
             expires_ms: None,
         }],
+        filter,
         failing_since_ms: None,
         failure_alerted: false,
         created_ms: now,
@@ -278,8 +319,11 @@ async fn update(
         endpoint.url = url;
     }
     if let Some(events) = input.events {
-        check_events(&project, &events)?;
+        check_events(&state, &project, &events)?;
         endpoint.events = events;
+    }
+    if let Some(filter) = input.filter {
+        endpoint.filter = check_filter(filter)?;
     }
     if let Some(description) = input.description {
         endpoint.description = description;
@@ -288,6 +332,7 @@ async fn update(
         endpoint.ordered = ordered;
     }
     if let Some(config) = input.config {
+        check_provider(&state, &endpoint.provider, &config)?;
         endpoint.config = config;
     }
     let reactivated = input.active == Some(true) && !endpoint.active;
@@ -375,8 +420,18 @@ async fn test(
         ApiError::Conflict(format!("provider `{}` is not loaded", endpoint.provider))
     })?;
     let now = crate::now_ms();
-    let ctx = build_context(&state.secrets, &endpoint, &new_id("dlv_test_"), 1, now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let config = call_config(state.dispatcher.core(), &endpoint)
+        .await
+        .map_err(ApiError::Conflict)?;
+    let ctx = build_context(
+        &state.secrets,
+        &endpoint,
+        config,
+        &new_id("dlv_test_"),
+        1,
+        now,
+    )
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     let event = plugin::Event {
         id: new_id("evt_test_"),
         event_type: "test.ping".into(),

@@ -7,11 +7,13 @@ use super::{Core, InFlight};
 use crate::egress::EgressError;
 use crate::ingest;
 use crate::plugin::{self, CallError, Outcome};
+use crate::providers::merged_config;
 use crate::signing::{SealError, SecretBox};
 use crate::store::{
     self, Attempt, AttemptOutcome, Delivery, DeliveryChange, Endpoint, Event, StoreError,
 };
 use rand::Rng;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -269,7 +271,18 @@ async fn run(
     let Some(plugin) = core.plugins.get(&endpoint.provider) else {
         return Verdict::retry(format!("provider `{}` is not loaded", endpoint.provider));
     };
-    let ctx = match build_context(&core.secrets, endpoint, &delivery.id, number, now_ms) {
+    let config = match call_config(core, endpoint).await {
+        Ok(config) => config,
+        Err(reason) => return Verdict::retry(reason),
+    };
+    let ctx = match build_context(
+        &core.secrets,
+        endpoint,
+        config,
+        &delivery.id,
+        number,
+        now_ms,
+    ) {
         Ok(ctx) => ctx,
         Err(e) => return Verdict::fail(e.to_string()),
     };
@@ -343,10 +356,12 @@ pub fn open_secrets(
         .collect()
 }
 
-/// The plugin call context for one attempt.
+/// The plugin call context for one attempt; `config` is the merged
+/// provider + endpoint config ([`crate::providers::merged_config`]).
 pub fn build_context(
     secrets: &SecretBox,
     endpoint: &Endpoint,
+    config: BTreeMap<String, String>,
     delivery_id: &str,
     attempt: u32,
     now_ms: u64,
@@ -360,15 +375,31 @@ pub fn build_context(
             url: endpoint.url.clone(),
             secrets: open_secrets(secrets, endpoint, now_ms)?,
         }),
-        config: endpoint
-            .config
-            .iter()
-            .map(|(key, value)| plugin::ConfigEntry {
-                key: key.clone(),
-                value: value.clone(),
-            })
+        config: config
+            .into_iter()
+            .map(|(key, value)| plugin::ConfigEntry { key, value })
             .collect(),
     })
+}
+
+/// The project's settings for the endpoint's provider, merged with the
+/// endpoint's config; `Err` names why the endpoint cannot send now.
+pub async fn call_config(
+    core: &Core,
+    endpoint: &Endpoint,
+) -> Result<BTreeMap<String, String>, String> {
+    let store = Arc::clone(&core.store);
+    let (project, provider) = (endpoint.project_id.clone(), endpoint.provider.clone());
+    let settings = store::blocking(move || store.provider_settings(&project, &provider))
+        .await
+        .map_err(|e| e.to_string())?;
+    if settings.as_ref().is_some_and(|s| !s.enabled) {
+        return Err(format!(
+            "provider `{}` is disabled for this project",
+            endpoint.provider
+        ));
+    }
+    merged_config(settings.as_ref(), &endpoint.config, &core.secrets).map_err(|e| e.to_string())
 }
 
 /// Result of a health update.
@@ -472,7 +503,13 @@ async fn emit(
     let source_id = source.id.clone();
     store::blocking(move || {
         let endpoints = store.endpoints_of(&project_id)?;
-        let targets: Vec<String> = ingest::route(&endpoints, event_type)
+        let routed = ingest::RoutedEvent {
+            event_type,
+            resource: Some("endpoint"),
+            resource_id: Some(&source_id),
+            payload: &payload,
+        };
+        let targets: Vec<String> = ingest::route(&endpoints, &routed)
             .filter(|e| e.id != source_id)
             .map(|e| e.id.clone())
             .collect();

@@ -23,7 +23,7 @@ use crate::plugin::PluginRegistry;
 use crate::signing::SecretBox;
 use crate::store::{self, Store};
 use actix::prelude::*;
-pub use deliver::{build_context, open_secrets};
+pub use deliver::{build_context, call_config, open_secrets};
 use endpoint::EndpointActor;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -138,6 +138,8 @@ pub enum CallError {
         plugin: String,
         /// The call.
         call: &'static str,
+        /// What kind of error the plugin reported.
+        kind: GuestErrorKind,
         /// The plugin's message, with its kind.
         message: String,
     },
@@ -153,13 +155,29 @@ pub enum CallError {
     },
 }
 
-/// A plugin's own error as a sentence: its kind, then its message.
-pub(crate) fn describe_guest_error(error: &super::GuestError) -> String {
+/// The kinds of error a plugin reports (`plugin-error` in the WIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestErrorKind {
+    /// A config field is missing or malformed.
+    InvalidConfig,
+    /// The event cannot be rendered.
+    InvalidEvent,
+    /// An inbound signature or timestamp check failed.
+    Unauthorized,
+    /// The call is not implemented.
+    Unsupported,
+}
+
+/// A plugin's own error: its kind, and a sentence with the kind first.
+pub(crate) fn describe_guest_error(error: &super::GuestError) -> (GuestErrorKind, String) {
     use super::GuestError as E;
     match error {
-        E::InvalidConfig(m) => format!("invalid config: {m}"),
-        E::InvalidEvent(m) => format!("invalid event: {m}"),
-        E::Unauthorized(m) => format!("unauthorized: {m}"),
-        E::Unsupported(m) => format!("unsupported: {m}"),
+        E::InvalidConfig(m) => (
+            GuestErrorKind::InvalidConfig,
+            format!("invalid config: {m}"),
+        ),
+        E::InvalidEvent(m) => (GuestErrorKind::InvalidEvent, format!("invalid event: {m}")),
+        E::Unauthorized(m) => (GuestErrorKind::Unauthorized, format!("unauthorized: {m}")),
+        E::Unsupported(m) => (GuestErrorKind::Unsupported, format!("unsupported: {m}")),
     }
 }

@@ -267,10 +267,14 @@ impl LoadedPlugin {
         call: &'static str,
         result: Result<T, super::GuestError>,
     ) -> Result<T, CallError> {
-        result.map_err(|e| CallError::Plugin {
-            plugin: self.name().to_string(),
-            call,
-            message: describe_guest_error(&e),
+        result.map_err(|e| {
+            let (kind, message) = describe_guest_error(&e);
+            CallError::Plugin {
+                plugin: self.name().to_string(),
+                call,
+                kind,
+                message,
+            }
         })
     }
 

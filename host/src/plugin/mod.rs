@@ -31,7 +31,7 @@ pub use bindings::hookmesh::plugin::types::{
     HttpResponse, InboundEvent, InboundRequest, InboundResult, Method, Outcome,
     PluginError as GuestError, PluginManifest as Manifest,
 };
-pub use errors::{CallError, LoadError};
+pub use errors::{CallError, GuestErrorKind, LoadError};
 pub use host::{PluginHost, PluginRegistry};
 pub use limits::SandboxLimits;
 pub use loaded::LoadedPlugin;

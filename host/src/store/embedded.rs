@@ -26,6 +26,7 @@ const HISTORY: TableDefinition<(&str, u64), &str> = TableDefinition::new("histor
 const ATTEMPTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("attempts");
 const IDEMPOTENCY: TableDefinition<(&str, &str), (&str, u64)> = TableDefinition::new("idempotency");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const PROVIDERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("providers");
 
 /// Key of the global ingestion sequence in `meta`.
 const SEQ_KEY: &str = "seq";
@@ -95,6 +96,7 @@ impl EmbeddedStore {
         txn.open_table(ATTEMPTS)?;
         txn.open_table(IDEMPOTENCY)?;
         txn.open_table(META)?;
+        txn.open_table(PROVIDERS)?;
         txn.commit()?;
         Ok(Self { db })
     }
@@ -464,5 +466,27 @@ impl Store for EmbeddedStore {
             found.push(decode(delivery_id, value.value())?);
         }
         Ok(found)
+    }
+
+    fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError> {
+        let bytes = encode(settings)?;
+        let txn = self.db.begin_write()?;
+        txn.open_table(PROVIDERS)?.insert(
+            (settings.project_id.as_str(), settings.provider.as_str()),
+            bytes.as_slice(),
+        )?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<Option<ProviderSettings>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PROVIDERS)?;
+        let value = table.get((project_id, provider))?;
+        value.map(|v| decode(provider, v.value())).transpose()
     }
 }

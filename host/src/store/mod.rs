@@ -80,6 +80,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<Delivery>, StoreError>;
     /// A delivery's attempts, oldest first.
     fn attempts_of(&self, delivery_id: &str) -> Result<Vec<Attempt>, StoreError>;
+
+    /// Stores a project's settings for one provider.
+    fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError>;
+    /// A project's settings for `provider`.
+    fn provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<Option<ProviderSettings>, StoreError>;
 }
 
 /// Runs a blocking store call off the async executor.

@@ -99,12 +99,35 @@ pub struct Endpoint {
     pub config: BTreeMap<String, String>,
     /// Signing secrets, newest first.
     pub secrets: Vec<SealedSecret>,
+    /// Payload filters: every dotted path (`payload.plan`) must equal its
+    /// value (JSON text, kept as text for the binary record format) for the
+    /// endpoint to receive an event. Empty: no filter.
+    pub filter: BTreeMap<String, String>,
     /// Since when every attempt has failed (Unix ms), if failing.
     pub failing_since_ms: Option<u64>,
     /// `endpoint.failing` was emitted for the current failure streak.
     pub failure_alerted: bool,
     /// Unix ms.
     pub created_ms: u64,
+    /// Unix ms.
+    pub updated_ms: u64,
+}
+
+/// A project's configuration of one provider plugin (e.g. its Slack bot
+/// token or Razorpay webhook secret). Endpoints using the provider get these
+/// values merged under their own config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderSettings {
+    /// The project.
+    pub project_id: String,
+    /// The plugin name.
+    pub provider: String,
+    /// Off: no deliveries through it, inbound refused; config kept.
+    pub enabled: bool,
+    /// Non-secret values.
+    pub config: BTreeMap<String, String>,
+    /// Secret values, sealed with the master key.
+    pub secrets: BTreeMap<String, Vec<u8>>,
     /// Unix ms.
     pub updated_ms: u64,
 }

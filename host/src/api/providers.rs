@@ -1,0 +1,173 @@
+//! Providers per project: `GET /projects/{p}/integrations/providers` (the
+//! loaded plugins, their config fields, this project's settings with
+//! secrets masked, and status), `PUT …/providers/{provider}` (configure,
+//! checked against the manifest), `POST …/providers/{provider}/toggle`.
+
+use super::auth::authenticate;
+use super::body::{read_json, read_json_or_default};
+use super::error::ApiError;
+use super::{load_project, AppState};
+use crate::plugin::wire::ManifestView;
+use crate::plugin::LoadedPlugin;
+use crate::providers::{apply_changes, masked, missing_required};
+use crate::store::{self, ProviderSettings};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    let base = "/projects/{project}/integrations/providers";
+    cfg.route(base, web::get().to(list))
+        .route(
+            &format!("{base}/{{provider}}"),
+            web::put().to(configure_one),
+        )
+        .route(
+            &format!("{base}/{{provider}}/toggle"),
+            web::post().to(toggle),
+        );
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Configure {
+    /// Field values; `null` removes a field.
+    config: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Toggle {
+    /// Set explicitly; absent: flip.
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+fn view(plugin: &LoadedPlugin, settings: Option<&ProviderSettings>) -> serde_json::Value {
+    let missing = missing_required(plugin.manifest(), settings, &BTreeMap::new());
+    let status = match settings {
+        None => "not_configured",
+        Some(s) if !s.enabled => "disabled",
+        Some(_) if !missing.is_empty() => "incomplete",
+        Some(_) => "enabled",
+    };
+    json!({
+        "name": plugin.name(),
+        "manifest": ManifestView::from(plugin.manifest()),
+        "status": status,
+        "enabled": settings.is_some_and(|s| s.enabled),
+        "config": settings.map(masked).unwrap_or_default(),
+        "missing_required": missing,
+        "updated_at": settings.map(|s| s.updated_ms),
+    })
+}
+
+async fn settings_of(
+    state: &AppState,
+    project_id: &str,
+    provider: &str,
+) -> Result<Option<ProviderSettings>, ApiError> {
+    let store = Arc::clone(&state.store);
+    let (project, provider) = (project_id.to_string(), provider.to_string());
+    Ok(store::blocking(move || store.provider_settings(&project, &provider)).await?)
+}
+
+fn plugin<'a>(state: &'a AppState, provider: &str) -> Result<&'a Arc<LoadedPlugin>, ApiError> {
+    state
+        .plugins
+        .get(provider)
+        .ok_or_else(|| ApiError::NotFound(format!("provider `{provider}` is not loaded")))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = path.into_inner();
+    authenticate(&state, &req)
+        .await?
+        .require_manage(&project_id)?;
+    load_project(&state, &project_id).await?;
+    let mut data = Vec::new();
+    for plugin in state.plugins.iter() {
+        let settings = settings_of(&state, &project_id, plugin.name()).await?;
+        data.push(view(plugin, settings.as_ref()));
+    }
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+async fn save(state: &AppState, settings: ProviderSettings) -> Result<ProviderSettings, ApiError> {
+    let store = Arc::clone(&state.store);
+    let saved = settings.clone();
+    store::blocking(move || store.put_provider_settings(&saved)).await?;
+    Ok(settings)
+}
+
+async fn configure_one(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, provider) = path.into_inner();
+    authenticate(&state, &req)
+        .await?
+        .require_manage(&project_id)?;
+    load_project(&state, &project_id).await?;
+    let plugin = plugin(&state, &provider)?;
+    let input: Configure = read_json(body, state.max_body_bytes).await?;
+    let mut settings = settings_of(&state, &project_id, &provider)
+        .await?
+        .unwrap_or(ProviderSettings {
+            project_id: project_id.clone(),
+            provider: provider.clone(),
+            enabled: true,
+            config: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            updated_ms: 0,
+        });
+    apply_changes(
+        plugin.manifest(),
+        &mut settings,
+        input.config,
+        &state.secrets,
+    )?;
+    if let Some(enabled) = input.enabled {
+        settings.enabled = enabled;
+    }
+    settings.updated_ms = crate::now_ms();
+    let settings = save(&state, settings).await?;
+    tracing::info!(project_id = %project_id, provider = %provider, "provider configured");
+    Ok(HttpResponse::Ok().json(view(plugin, Some(&settings))))
+}
+
+async fn toggle(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, provider) = path.into_inner();
+    authenticate(&state, &req)
+        .await?
+        .require_manage(&project_id)?;
+    load_project(&state, &project_id).await?;
+    let plugin = plugin(&state, &provider)?;
+    let input: Toggle = read_json_or_default(body, state.max_body_bytes).await?;
+    let mut settings = settings_of(&state, &project_id, &provider)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "provider `{provider}` is not configured for this project; PUT its config first"
+            ))
+        })?;
+    settings.enabled = input.enabled.unwrap_or(!settings.enabled);
+    settings.updated_ms = crate::now_ms();
+    let settings = save(&state, settings).await?;
+    Ok(HttpResponse::Ok().json(view(plugin, Some(&settings))))
+}

@@ -1,0 +1,134 @@
+//! Provider settings: checking config against a plugin's manifest, sealing
+//! its secret fields, masking them for display, and merging a project's
+//! provider settings under an endpoint's own config for a call.
+
+use crate::ingest::FieldError;
+use crate::plugin::{ConfigField, Manifest};
+use crate::signing::{SealError, SecretBox};
+use crate::store::ProviderSettings;
+use std::collections::BTreeMap;
+
+/// What masked secrets look like in API answers.
+pub const MASK: &str = "********";
+
+/// The manifest field `key` falls under: exact, or a pattern such as
+/// `header.<Name>` matching any `header.` key.
+pub fn field_for<'a>(manifest: &'a Manifest, key: &str) -> Option<&'a ConfigField> {
+    manifest
+        .config_fields
+        .iter()
+        .find(|f| match f.name.find('<') {
+            Some(at) => key.len() > at && key.starts_with(&f.name[..at]),
+            None => f.name == key,
+        })
+}
+
+fn field_error(field: String, message: String) -> FieldError {
+    FieldError { field, message }
+}
+
+/// Keys must be fields of the manifest; `secret_allowed = false` refuses
+/// secret fields (endpoint config is not sealed: secrets belong in the
+/// project's provider settings).
+pub fn check_keys<'a>(
+    manifest: &Manifest,
+    keys: impl IntoIterator<Item = &'a String>,
+    prefix: &str,
+    secret_allowed: bool,
+) -> Result<(), FieldError> {
+    for key in keys {
+        let field = format!("{prefix}.{key}");
+        match field_for(manifest, key) {
+            None => {
+                let names: Vec<&str> = manifest.config_fields.iter().map(|f| f.name.as_str()).collect();
+                return Err(field_error(
+                    field,
+                    format!("not a config field of provider `{}`; its fields: {names:?}", manifest.name),
+                ));
+            }
+            Some(f) if f.secret && !secret_allowed => {
+                return Err(field_error(
+                    field,
+                    format!(
+                        "is secret: set it once for the project with PUT /projects/{{p}}/integrations/providers/{}",
+                        manifest.name
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Applies `changes` (value: set; null: remove) to `settings`, sealing
+/// secret fields, then checks that required fields are present.
+pub fn apply_changes(
+    manifest: &Manifest,
+    settings: &mut ProviderSettings,
+    changes: BTreeMap<String, Option<String>>,
+    secrets: &SecretBox,
+) -> Result<(), FieldError> {
+    check_keys(manifest, changes.keys(), "config", true)?;
+    for (key, value) in changes {
+        let secret = field_for(manifest, &key).is_some_and(|f| f.secret);
+        settings.config.remove(&key);
+        settings.secrets.remove(&key);
+        match (value, secret) {
+            (Some(v), true) => {
+                settings.secrets.insert(key, secrets.seal(&v));
+            }
+            (Some(v), false) => {
+                settings.config.insert(key, v);
+            }
+            (None, _) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Required fields that neither the provider settings nor `endpoint_config` set.
+pub fn missing_required(
+    manifest: &Manifest,
+    settings: Option<&ProviderSettings>,
+    endpoint_config: &BTreeMap<String, String>,
+) -> Vec<String> {
+    manifest
+        .config_fields
+        .iter()
+        .filter(|f| f.required && !f.name.contains('<'))
+        .filter(|f| {
+            let in_settings = settings
+                .is_some_and(|s| s.config.contains_key(&f.name) || s.secrets.contains_key(&f.name));
+            !in_settings && !endpoint_config.contains_key(&f.name)
+        })
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// The config a call sees: the project's provider settings (secrets
+/// opened), overridden by the endpoint's own config.
+pub fn merged_config(
+    settings: Option<&ProviderSettings>,
+    endpoint_config: &BTreeMap<String, String>,
+    secrets: &SecretBox,
+) -> Result<BTreeMap<String, String>, SealError> {
+    let mut merged = BTreeMap::new();
+    if let Some(settings) = settings {
+        merged.extend(settings.config.clone());
+        for (key, sealed) in &settings.secrets {
+            merged.insert(key.clone(), secrets.open(sealed)?);
+        }
+    }
+    merged.extend(endpoint_config.clone());
+    Ok(merged)
+}
+
+/// The settings as the API shows them: secrets masked.
+pub fn masked(settings: &ProviderSettings) -> BTreeMap<String, String> {
+    let mut shown = settings.config.clone();
+    for key in settings.secrets.keys() {
+        shown.insert(key.clone(), MASK.to_string());
+    }
+    shown
+}
