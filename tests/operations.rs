@@ -211,3 +211,62 @@ fn config_errors_stop_start_up_naming_every_key() {
     assert!(!err.contains("panicked"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_ingestion_deliveries_retries_and_plugin_calls() {
+    let host = Host::start("metrics", HostConfig::default());
+    let project = host.create_project("acme").await;
+    let flaky = Receiver::start(|n, _| {
+        if n == 0 {
+            Reply::status(500)
+        } else {
+            Reply::status(200)
+        }
+    });
+    host.create_webhook(&project, json!({ "url": flaky.url("/"), "events": ["*"] }))
+        .await;
+    for n in 0..3 {
+        host.send_event(&project, "user.created", json!({ "n": n }))
+            .await;
+    }
+    let (status, _) = host
+        .post(
+            &format!("/projects/{}/events", project.id),
+            &project.secret_key,
+            json!({ "payload": {} }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    flaky.wait_for(3, LONG).await;
+    let text = host
+        .eventually(LONG, || async {
+            let text = host
+                .http
+                .get(host.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.contains("hookmesh_deliveries_total{outcome=\"success\"} 3")
+                .then_some(text)
+        })
+        .await;
+    for line in [
+        "hookmesh_ingest_requests_total{route=\"single\",status=\"202\"} 3",
+        "hookmesh_ingest_requests_total{route=\"single\",status=\"400\"} 1",
+        "hookmesh_ingested_events_total 3",
+        "hookmesh_deliveries_total{outcome=\"success\"} 3",
+        "hookmesh_deliveries_total{outcome=\"retry\"} 1",
+        "hookmesh_retries_scheduled_total 1",
+        "hookmesh_plugin_call_duration_seconds_count{call=\"render\",plugin=\"webhook\"} 4",
+        "hookmesh_queue_depth 0",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+    assert!(
+        text.contains("hookmesh_attempt_duration_seconds_bucket"),
+        "{text}"
+    );
+}

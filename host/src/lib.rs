@@ -13,6 +13,7 @@
 //! - [`ingest`]: event validation, catalogue, subscription routing.
 //! - [`dispatch`]: the actor system: registry + one actor per endpoint; retries.
 //! - [`egress`]: the HTTP client, timeouts, SSRF guard.
+//! - [`metrics`]: Prometheus metrics.
 //! - [`plugin`]: the wasmtime plugin host: engine, sandbox limits, registry.
 //! - [`providers`]: provider settings checked against manifests, sealed, merged.
 //! - [`ratelimit`]: in-process token buckets (per-project ingestion limit).
@@ -28,6 +29,7 @@ pub mod declare;
 pub mod dispatch;
 pub mod egress;
 pub mod ingest;
+pub mod metrics;
 pub mod plugin;
 pub mod providers;
 pub mod ratelimit;

@@ -8,6 +8,7 @@ use crate::config::{Settings, StorageSettings};
 use crate::declare;
 use crate::dispatch::{Core, Dispatcher};
 use crate::egress::Egress;
+use crate::metrics::Metrics;
 use crate::plugin::PluginHost;
 use crate::ratelimit::RateLimiter;
 use crate::signing::SecretBox;
@@ -53,12 +54,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .context("applying [[projects]] from the config")?;
     let egress = Egress::new(&settings.delivery, &settings.security)?;
+    let metrics = Arc::new(Metrics::new()?);
     let dispatcher = Dispatcher::start(Core::new(
         Arc::clone(&store),
         plugins.clone(),
         egress.clone(),
         secrets.clone(),
         settings.delivery.clone(),
+        Arc::clone(&metrics),
     ));
     let state = actix_web::web::Data::new(AppState {
         store,
@@ -70,6 +73,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_body_bytes: settings.server.max_body_bytes,
         rotation_grace: settings.security.rotation_grace,
         idempotency_ttl: settings.security.idempotency_ttl,
+        metrics,
         ingest_limiter: Arc::new(RateLimiter::new(
             settings.ingest.events_per_second,
             settings.ingest.burst,

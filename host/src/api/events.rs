@@ -59,6 +59,13 @@ fn admit(state: &AppState, project: &Project, n: usize) -> Result<(), ApiError> 
     state
         .ingest_limiter
         .try_take(&project.id, n)
+        .inspect_err(|_| {
+            state
+                .metrics
+                .rate_limited
+                .with_label_values(&["ingest"])
+                .inc()
+        })
         .map_err(|wait| ApiError::RateLimited {
             message: format!(
                 "project `{}` is over its ingestion limit; retry after the indicated time",
@@ -125,6 +132,11 @@ async fn store_events(
     })
     .await?;
     state.dispatcher.notify(woken);
+    let stored = results
+        .iter()
+        .filter(|r| matches!(r, Ingested::Stored { .. }))
+        .count();
+    state.metrics.ingested_events.inc_by(stored as u64);
     Ok(results)
 }
 
@@ -140,10 +152,45 @@ fn result_view(result: &Ingested) -> serde_json::Value {
     }
 }
 
+/// Counts an ingestion answer by route and status.
+fn count(state: &AppState, route: &str, result: &Result<HttpResponse, ApiError>) {
+    let status = match result {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => error.status_code().as_u16(),
+    };
+    state
+        .metrics
+        .ingest_requests
+        .with_label_values(&[route, &status.to_string()])
+        .inc();
+}
+
 async fn ingest_one(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let result = ingest_one_inner(&state, &req, &path, body).await;
+    count(&state, "single", &result);
+    result
+}
+
+async fn ingest_bulk(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let result = ingest_bulk_inner(&state, &req, &path, body).await;
+    count(&state, "bulk", &result);
+    result
+}
+
+async fn ingest_one_inner(
+    state: &AppState,
+    req: &HttpRequest,
+    path: &str,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let project = ingest_target(&state, &req, &path).await?;
@@ -158,10 +205,10 @@ async fn ingest_one(
     Ok(HttpResponse::Accepted().json(result_view(result)))
 }
 
-async fn ingest_bulk(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+async fn ingest_bulk_inner(
+    state: &AppState,
+    req: &HttpRequest,
+    path: &str,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let project = ingest_target(&state, &req, &path).await?;

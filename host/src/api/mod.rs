@@ -1,6 +1,6 @@
 //! The HTTP API (actix-web), at the paths of DESIGN.md:
 //!
-//! - operations: `GET /healthz`, `GET /readyz`;
+//! - operations: `GET /healthz`, `GET /readyz`, `GET /metrics`;
 //! - projects: `POST /projects` (admin), `GET /projects/{p}`;
 //! - webhooks: `…/integrations/webhooks` CRUD, `rotate`, `test`,
 //!   `deliveries` (+ one delivery, `replay`), `recover`;
@@ -23,6 +23,7 @@ mod webhooks;
 
 use crate::dispatch::Dispatcher;
 use crate::egress::Egress;
+use crate::metrics::Metrics;
 use crate::plugin::PluginRegistry;
 use crate::ratelimit::RateLimiter;
 use crate::signing::SecretBox;
@@ -56,12 +57,15 @@ pub struct AppState {
     pub idempotency_ttl: Duration,
     /// Per-project ingestion limit.
     pub ingest_limiter: Arc<RateLimiter>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
     projects::configure(cfg);
     webhooks::configure(cfg);
     deliveries::configure(cfg);
@@ -87,6 +91,26 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let endpoint_actors = state.dispatcher.live_actors().await;
     Ok(HttpResponse::Ok()
         .json(json!({ "status": "ready", "plugins": plugins, "endpoint_actors": endpoint_actors })))
+}
+
+/// Prometheus metrics; queue gauges are sampled now.
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = Arc::clone(&state.store);
+    let (depth, oldest_ms) = store::blocking(move || store.queue_stats()).await?;
+    state
+        .metrics
+        .queue_depth
+        .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    let age_ms = oldest_ms.map_or(0, |created| crate::now_ms().saturating_sub(created));
+    state.metrics.queue_oldest_age.set(age_ms as f64 / 1000.0);
+    let actors = state.dispatcher.live_actors().await;
+    state
+        .metrics
+        .endpoint_actors
+        .set(i64::try_from(actors).unwrap_or(i64::MAX));
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render()))
 }
 
 /// The project, or `404`.

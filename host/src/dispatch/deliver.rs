@@ -206,6 +206,7 @@ async fn attempt(
         outcome: outcome.clone(),
     };
     log_attempt(&record, &change);
+    record_metrics(core, &record, &change, started.elapsed());
     let dead_reason = match &change {
         DeliveryChange::DeadLetter { reason } => Some(reason.clone()),
         _ => None,
@@ -286,7 +287,14 @@ async fn run(
         Ok(ctx) => ctx,
         Err(e) => return Verdict::fail(e.to_string()),
     };
-    let requests = match plugin.render_async(plugin_event(event), ctx.clone()).await {
+    let rendered = timed(
+        core,
+        plugin.name(),
+        "render",
+        plugin.render_async(plugin_event(event), ctx.clone()),
+    )
+    .await;
+    let requests = match rendered {
         Ok(requests) => requests,
         Err(
             e @ (CallError::Plugin { .. }
@@ -311,7 +319,14 @@ async fn run(
         };
         verdict.status_code = Some(answer.response.status);
         verdict.excerpt = String::from_utf8_lossy(&answer.response.body).into_owned();
-        verdict.decision = match plugin.classify_async(answer.response, ctx.clone()).await {
+        let classified = timed(
+            core,
+            plugin.name(),
+            "classify",
+            plugin.classify_async(answer.response, ctx.clone()),
+        )
+        .await;
+        verdict.decision = match classified {
             Ok(Outcome::Success) => Decision::Success,
             Ok(Outcome::Retry(after_ms)) => Decision::Retry(after_ms.map(Duration::from_millis)),
             Ok(Outcome::Fail(failure)) => Decision::Fail {
@@ -328,6 +343,42 @@ async fn run(
         }
     }
     verdict
+}
+
+/// Runs a plugin call, recording its duration and failure.
+async fn timed<T>(
+    core: &Core,
+    plugin: &str,
+    call: &str,
+    work: impl std::future::Future<Output = Result<T, CallError>>,
+) -> Result<T, CallError> {
+    let started = Instant::now();
+    let result = work.await;
+    let labels = [plugin, call];
+    core.metrics
+        .plugin_calls
+        .with_label_values(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    if result.is_err() {
+        core.metrics
+            .plugin_failures
+            .with_label_values(&labels)
+            .inc();
+    }
+    result
+}
+
+fn record_metrics(core: &Core, attempt: &Attempt, change: &DeliveryChange, took: Duration) {
+    let outcome = match attempt.outcome {
+        AttemptOutcome::Success => "success",
+        AttemptOutcome::Retry => "retry",
+        AttemptOutcome::Failed => "failed",
+    };
+    core.metrics.deliveries.with_label_values(&[outcome]).inc();
+    core.metrics.attempt_duration.observe(took.as_secs_f64());
+    if matches!(change, DeliveryChange::Reschedule { .. }) {
+        core.metrics.retries.inc();
+    }
 }
 
 /// The stored event as the plugin sees it.

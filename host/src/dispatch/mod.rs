@@ -19,6 +19,7 @@ pub mod retry;
 
 use crate::config::DeliverySettings;
 use crate::egress::Egress;
+use crate::metrics::Metrics;
 use crate::plugin::PluginRegistry;
 use crate::signing::SecretBox;
 use crate::store::{self, Store};
@@ -42,6 +43,8 @@ pub struct Core {
     pub secrets: SecretBox,
     /// `[delivery]`
     pub settings: DeliverySettings,
+    /// Counters and histograms.
+    pub metrics: Arc<Metrics>,
     in_flight: AtomicUsize,
     draining: AtomicBool,
 }
@@ -54,6 +57,7 @@ impl Core {
         egress: Egress,
         secrets: SecretBox,
         settings: DeliverySettings,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
@@ -61,6 +65,7 @@ impl Core {
             egress,
             secrets,
             settings,
+            metrics,
             in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
         }

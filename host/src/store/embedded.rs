@@ -9,7 +9,7 @@
 
 use super::types::*;
 use super::Store;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
@@ -488,5 +488,19 @@ impl Store for EmbeddedStore {
         let table = txn.open_table(PROVIDERS)?;
         let value = table.get((project_id, provider))?;
         value.map(|v| decode(provider, v.value())).transpose()
+    }
+
+    fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError> {
+        let depth = {
+            let txn = self.db.begin_read()?;
+            txn.open_table(QUEUE)?.len()?
+        };
+        let mut oldest: Option<u64> = None;
+        for endpoint in self.endpoints_with_work()? {
+            if let Some(head) = self.queue_head(&endpoint)? {
+                oldest = Some(oldest.map_or(head.created_ms, |o| o.min(head.created_ms)));
+            }
+        }
+        Ok((depth, oldest))
     }
 }

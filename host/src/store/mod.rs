@@ -81,6 +81,10 @@ pub trait Store: Send + Sync + 'static {
     /// A delivery's attempts, oldest first.
     fn attempts_of(&self, delivery_id: &str) -> Result<Vec<Attempt>, StoreError>;
 
+    /// Deliveries queued across all endpoints, and the creation time of
+    /// the oldest queue head (Unix ms), for metrics.
+    fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError>;
+
     /// Stores a project's settings for one provider.
     fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError>;
     /// A project's settings for `provider`.
