@@ -193,12 +193,12 @@ async fn ingest_one_inner(
     path: &str,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let project = ingest_target(&state, &req, &path).await?;
+    let project = ingest_target(state, req, path).await?;
     let mut input: EventInput = read_json(body, state.max_body_bytes).await?;
     ingest::validate(&project, &input, "")?;
-    admit(&state, &project, 1)?;
-    let key = idempotency_header(&req)?.or(input.idempotency_key.take());
-    let results = store_events(&state, &project, vec![(input, key)]).await?;
+    admit(state, &project, 1)?;
+    let key = idempotency_header(req)?.or(input.idempotency_key.take());
+    let results = store_events(state, &project, vec![(input, key)]).await?;
     let result = results
         .first()
         .ok_or_else(|| ApiError::Internal("store returned no result".into()))?;
@@ -211,7 +211,7 @@ async fn ingest_bulk_inner(
     path: &str,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let project = ingest_target(&state, &req, &path).await?;
+    let project = ingest_target(state, req, path).await?;
     let limit = state.max_body_bytes.saturating_mul(16);
     let input: BulkInput = read_json(body, limit).await?;
     if input.events.is_empty() || input.events.len() > MAX_BULK_EVENTS {
@@ -254,7 +254,7 @@ async fn ingest_bulk_inner(
     let stored = if valid.is_empty() {
         Vec::new()
     } else {
-        store_events(&state, &project, valid).await?
+        store_events(state, &project, valid).await?
     };
     let all_ok = slots.iter().all(Result::is_ok);
     let data: Vec<_> = slots
