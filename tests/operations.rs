@@ -270,3 +270,31 @@ async fn metrics_count_ingestion_deliveries_retries_and_plugin_calls() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_attempt_in_flight_finish_and_record() {
+    let mut host = Host::start("sigterm", HostConfig::default());
+    let project = host.create_project("acme").await;
+    let slow = Receiver::start(|_, _| {
+        std::thread::sleep(Duration::from_millis(1500));
+        Reply::status(200)
+    });
+    host.create_webhook(&project, json!({ "url": slow.url("/"), "events": ["*"] }))
+        .await;
+    host.send_event(&project, "user.created", json!({ "n": 1 }))
+        .await;
+    host.eventually(LONG, || async { (slow.seen() == 1).then_some(()) })
+        .await;
+
+    let status = host.terminate(Duration::from_secs(30));
+    assert!(status.success(), "clean exit: {status:?}");
+    assert_eq!(slow.count(), 1, "the attempt in flight completed");
+
+    host.start_again();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        slow.seen(),
+        1,
+        "the completed attempt was recorded: no re-delivery after restart"
+    );
+}
