@@ -1,0 +1,412 @@
+//! `hookmesh-bench`: the load tool. Starts a hookmesh host (the release
+//! binary beside this one) on a throw-away embedded store, runs its own fast
+//! receiver on loopback, drives a scenario, and reports ingest throughput
+//! and `202` latency, end-to-end delivered events/s and ingest→delivered
+//! latency, errors, the host's peak RSS, and the raw ceiling: the same
+//! receiver driven by a plain HTTP client loop at the same concurrency.
+//!
+//! ```sh
+//! cargo build --release -p hookmesh
+//! target/release/hookmesh-bench --scenario ordered --events 20000 --concurrency 32
+//! ```
+//!
+//! Everything is loopback-only and bounded by `--events` and `--timeout`.
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, ValueEnum};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "bench-admin-token-0123456789";
+const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Scenario {
+    /// One ordered endpoint receives every event.
+    Ordered,
+    /// Events spread over many endpoints (one per shard, by payload filter).
+    FanIn,
+    /// Every event goes to every endpoint.
+    FanOut,
+    /// One endpoint whose receiver fails 5% of first attempts (retries on).
+    Failing,
+}
+
+/// Load tool for hookmesh.
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, value_enum, default_value = "ordered")]
+    scenario: Scenario,
+    /// Events to ingest.
+    #[arg(long, default_value_t = 10_000)]
+    events: usize,
+    /// Concurrent ingestion requests (and raw-ceiling client loops).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Endpoints (fan-in: shards; fan-out: receivers of every event).
+    #[arg(long, default_value_t = 1)]
+    endpoints: usize,
+    /// Payload padding in bytes.
+    #[arg(long, default_value_t = 512)]
+    payload_bytes: usize,
+    /// Give up after this long.
+    #[arg(long, default_value = "300s")]
+    timeout: humantime::Duration,
+    /// The hookmesh binary (default: beside this one).
+    #[arg(long)]
+    host_bin: Option<PathBuf>,
+    /// Plugins dir for the host.
+    #[arg(long, default_value = "target/plugins")]
+    plugins: PathBuf,
+}
+
+/// What the receiver saw.
+struct Sink {
+    /// Per event sequence number: arrivals (fan-out counts each endpoint).
+    arrivals: AtomicUsize,
+    /// Sum and samples of ingest→delivered latency, µs.
+    latencies_us: Mutex<Vec<u64>>,
+    /// Requests answered 500 on purpose.
+    failed_on_purpose: AtomicU64,
+    /// Send instants by sequence number (set by the ingest loop).
+    sent: Mutex<Vec<Option<Instant>>>,
+    failing: bool,
+    seen: AtomicU64,
+}
+
+async fn receive(
+    sink: actix_web::web::Data<Sink>,
+    body: actix_web::web::Bytes,
+) -> actix_web::HttpResponse {
+    let n = sink.seen.fetch_add(1, Ordering::Relaxed);
+    // Every 20th request fails: 5% of attempts, retried by hookmesh.
+    if sink.failing && n % 20 == 7 {
+        sink.failed_on_purpose.fetch_add(1, Ordering::Relaxed);
+        return actix_web::HttpResponse::InternalServerError().finish();
+    }
+    let seq = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["payload"]["seq"].as_u64());
+    if let Some(seq) = seq {
+        let sent = sink
+            .sent
+            .lock()
+            .ok()
+            .and_then(|s| s.get(seq as usize).copied().flatten());
+        if let Some(sent) = sent {
+            let us = sent.elapsed().as_micros() as u64;
+            if let Ok(mut l) = sink.latencies_us.lock() {
+                l.push(us);
+            }
+        }
+    }
+    sink.arrivals.fetch_add(1, Ordering::Relaxed);
+    actix_web::HttpResponse::NoContent().finish()
+}
+
+fn start_receiver(sink: Arc<Sink>) -> anyhow::Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let data = actix_web::web::Data::from(sink);
+            let server = actix_web::HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(data.clone())
+                    .default_service(actix_web::web::to(receive))
+            })
+            .workers(2)
+            .disable_signals()
+            .listen(listener)
+            .map(|s| s.run());
+            if let Ok(server) = server {
+                server.await.ok();
+            }
+        });
+    });
+    Ok(format!("http://{addr}"))
+}
+
+struct Host {
+    child: Child,
+    addr: String,
+    dir: PathBuf,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+fn start_host(args: &Args) -> anyhow::Result<Host> {
+    let bin = match &args.host_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?.with_file_name("hookmesh"),
+    };
+    let dir = std::env::temp_dir().join(format!("hookmesh-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN}\"\nmax_body_kb = 4096\n[storage]\npath = \"{}\"\n\
+         [plugins]\ndir = \"{}\"\n[security]\nmaster_key = \"{MASTER_KEY}\"\nhttps_only = false\nallow_private_targets = true\n\
+         [delivery]\nretry_schedule = [\"100ms\"]\njitter = 0.0\n[ingest]\nevents_per_second = 10000000\nburst = 10000000\n",
+        dir.join("bench.redb").display(),
+        std::fs::canonicalize(&args.plugins).with_context(|| format!("plugins dir {}", args.plugins.display()))?.display()
+    );
+    let config_path = dir.join("bench.toml");
+    std::fs::write(&config_path, config)?;
+    let mut child = Command::new(&bin)
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .env("RUST_LOG", "warn,hookmesh::server=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("addr=").nth(1) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            } else if line.contains("ERROR") {
+                eprintln!("[host] {line}");
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .context("host did not start")?;
+    Ok(Host {
+        child,
+        addr: format!("http://{addr}"),
+        dir,
+    })
+}
+
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn percentile(sorted: &[u64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
+    let response = client.post(url).bearer_auth(key).json(body).send().await?;
+    let status = response.status();
+    let value: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{url}: {status}: {value}");
+    }
+    Ok(value)
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let endpoints = match args.scenario {
+        Scenario::Ordered | Scenario::Failing => 1,
+        _ => args.endpoints.max(1),
+    };
+    let deliveries_expected = match args.scenario {
+        Scenario::FanOut => args.events * endpoints,
+        _ => args.events,
+    };
+    let sink = Arc::new(Sink {
+        arrivals: AtomicUsize::new(0),
+        latencies_us: Mutex::new(Vec::with_capacity(deliveries_expected)),
+        failed_on_purpose: AtomicU64::new(0),
+        sent: Mutex::new(vec![None; args.events]),
+        failing: matches!(args.scenario, Scenario::Failing),
+        seen: AtomicU64::new(0),
+    });
+    let receiver = start_receiver(Arc::clone(&sink))?;
+    let host = start_host(&args)?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+
+    let project = post(
+        &client,
+        &format!("{}/projects", host.addr),
+        ADMIN,
+        &json!({ "name": "bench", "id": "bench" }),
+    )
+    .await?;
+    let key = project["secret_key"]
+        .as_str()
+        .context("secret key")?
+        .to_string();
+    for shard in 0..endpoints {
+        let mut hook = json!({ "url": format!("{receiver}/hook/{shard}"), "events": ["*"] });
+        if matches!(args.scenario, Scenario::FanIn) {
+            hook["filter"] = json!({ "payload.shard": shard });
+        }
+        post(
+            &client,
+            &format!("{}/projects/bench/integrations/webhooks", host.addr),
+            &key,
+            &hook,
+        )
+        .await?;
+    }
+    eprintln!(
+        "scenario {:?}: {} events, {endpoints} endpoint(s), concurrency {}",
+        args.scenario, args.events, args.concurrency
+    );
+
+    let padding = "x".repeat(args.payload_bytes);
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let accepted_us = Arc::new(Mutex::new(Vec::with_capacity(args.events)));
+    let started = Instant::now();
+    let deadline = started + *args.timeout;
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, next, errors, accepted_us, sink) = (
+            client.clone(),
+            next.clone(),
+            errors.clone(),
+            accepted_us.clone(),
+            sink.clone(),
+        );
+        let url = format!("{}/projects/bench/events", host.addr);
+        let (key, padding, events, shards) = (key.clone(), padding.clone(), args.events, endpoints);
+        workers.push(tokio::spawn(async move {
+            loop {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                if seq >= events || Instant::now() > deadline {
+                    break;
+                }
+                let body = json!({ "event": "user.created", "payload": { "seq": seq, "shard": seq % shards, "padding": padding } });
+                let t = Instant::now();
+                if let Ok(mut sent) = sink.sent.lock() {
+                    sent[seq] = Some(t);
+                }
+                match client.post(&url).bearer_auth(&key).json(&body).send().await {
+                    Ok(r) if r.status().as_u16() == 202 => {
+                        if let Ok(mut a) = accepted_us.lock() {
+                            a.push(t.elapsed().as_micros() as u64);
+                        }
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    let progress = {
+        let (next, sink) = (next.clone(), sink.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                eprintln!(
+                    "  ingested {:>8}   delivered {:>8}",
+                    next.load(Ordering::Relaxed).min(args.events),
+                    sink.arrivals.load(Ordering::Relaxed)
+                );
+            }
+        })
+    };
+    for w in workers {
+        w.await?;
+    }
+    let ingest_secs = started.elapsed().as_secs_f64();
+    while sink.arrivals.load(Ordering::Relaxed) < deliveries_expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let e2e_secs = started.elapsed().as_secs_f64();
+    progress.abort();
+    let delivered = sink.arrivals.load(Ordering::Relaxed);
+    let rss = peak_rss_mib(host.child.id());
+
+    let mut accepted = accepted_us.lock().map(|a| a.clone()).unwrap_or_default();
+    accepted.sort_unstable();
+    let mut latencies = sink
+        .latencies_us
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    latencies.sort_unstable();
+
+    // The raw ceiling: the same receiver, a plain client loop, same concurrency.
+    let ceiling_started = Instant::now();
+    let counter = Arc::new(AtomicUsize::new(0));
+    let mut loops = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, counter, padding) = (client.clone(), counter.clone(), padding.clone());
+        let url = format!("{receiver}/ceiling");
+        let total = deliveries_expected;
+        loops.push(tokio::spawn(async move {
+            while counter.fetch_add(1, Ordering::Relaxed) < total {
+                let body = json!({ "event": "user.created", "payload": { "padding": padding } });
+                let _ = client.post(&url).json(&body).send().await;
+            }
+        }));
+    }
+    for l in loops {
+        l.await?;
+    }
+    let ceiling_rate = deliveries_expected as f64 / ceiling_started.elapsed().as_secs_f64();
+    let e2e_rate = delivered as f64 / e2e_secs;
+
+    println!(
+        "scenario            {:?} ({} events, {endpoints} endpoints, concurrency {})",
+        args.scenario, args.events, args.concurrency
+    );
+    println!(
+        "ingest              {:.0} events/s; 202 p50 {:.2} ms, p99 {:.2} ms; errors {}",
+        args.events as f64 / ingest_secs,
+        percentile(&accepted, 0.5),
+        percentile(&accepted, 0.99),
+        errors.load(Ordering::Relaxed)
+    );
+    println!("delivered           {delivered} of {deliveries_expected} in {e2e_secs:.2} s = {e2e_rate:.0} deliveries/s");
+    println!(
+        "ingest→delivered    p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0)
+    );
+    println!(
+        "failed on purpose   {}",
+        sink.failed_on_purpose.load(Ordering::Relaxed)
+    );
+    println!(
+        "raw ceiling         {ceiling_rate:.0} requests/s → hookmesh at {:.0}% of it",
+        100.0 * e2e_rate / ceiling_rate
+    );
+    println!(
+        "host peak RSS       {}",
+        rss.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
+    );
+    if delivered < deliveries_expected {
+        bail!("only {delivered} of {deliveries_expected} deliveries arrived before the timeout");
+    }
+    Ok(())
+}
