@@ -95,6 +95,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await?;
     tracing::info!("intake stopped; finishing attempts in flight");
     dispatcher.drain(SHUTDOWN_GRACE).await;
+    if let Err(error) = dispatcher.core().store.flush() {
+        tracing::error!(%error, "cannot flush the store at shutdown");
+    }
     tracing::info!("hookmesh stopped");
     Ok(())
 }

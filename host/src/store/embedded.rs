@@ -9,10 +9,14 @@
 
 use super::types::*;
 use super::Store;
+use redb::Durability;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
 const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
@@ -33,9 +37,25 @@ const SEQ_KEY: &str = "seq";
 /// Leading byte of every encoded record.
 const RECORD_FORMAT: u8 = 1;
 
+/// How often attempt records committed without fsync are made durable.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+
 /// The redb-backed store.
+///
+/// Ingestion commits are durable when they return (fsync). Attempt records
+/// (acks, reschedules, dead letters) are committed without fsync and made
+/// durable together every [`FLUSH_INTERVAL`] by a flusher thread, by the
+/// next ingestion commit, or by [`Store::flush`] at shutdown: a crash can
+/// lose at most that window of acks, whose deliveries are then sent again
+/// (at-least-once; receivers dedupe on `webhook-id`).
 pub struct EmbeddedStore {
-    db: Database,
+    db: Arc<Database>,
+    /// Non-durable commits are waiting for a flush.
+    dirty: Arc<AtomicBool>,
+    /// Ingestions waiting for the next group commit.
+    pending: Mutex<Vec<Arc<IngestJob>>>,
+    /// Held by the caller writing the current group.
+    leader: Mutex<()>,
 }
 
 macro_rules! backend_errors {
@@ -98,7 +118,42 @@ impl EmbeddedStore {
         txn.open_table(META)?;
         txn.open_table(PROVIDERS)?;
         txn.commit()?;
-        Ok(Self { db })
+        let db = Arc::new(db);
+        let dirty = Arc::new(AtomicBool::new(false));
+        spawn_flusher(Arc::downgrade(&db), Arc::clone(&dirty));
+        Ok(Self {
+            db,
+            dirty,
+            pending: Mutex::new(Vec::new()),
+            leader: Mutex::new(()),
+        })
+    }
+
+    /// Commits without fsync; the flusher makes it durable shortly.
+    fn commit_lazily(&self, mut txn: redb::WriteTransaction) -> Result<(), StoreError> {
+        txn.set_durability(Durability::None)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        txn.commit()?;
+        self.dirty.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Writes every job in one durable transaction; one result per job.
+    fn ingest_jobs(&self, jobs: &[Arc<IngestJob>]) -> Vec<Result<Vec<Ingested>, String>> {
+        let write = || -> Result<Vec<Vec<Ingested>>, StoreError> {
+            let txn = self.db.begin_write()?;
+            let mut all = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let batch = lock(&job.batch).take().unwrap_or_default();
+                all.push(ingest_in(&txn, batch, job.now_ms)?);
+            }
+            txn.commit()?;
+            Ok(all)
+        };
+        match write() {
+            Ok(all) => all.into_iter().map(Ok).collect(),
+            Err(e) => jobs.iter().map(|_| Err(e.to_string())).collect(),
+        }
     }
 
     fn get<T: DeserializeOwned>(
@@ -230,64 +285,28 @@ impl Store for EmbeddedStore {
     }
 
     fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {
-        let txn = self.db.begin_write()?;
-        let mut results = Vec::with_capacity(batch.len());
-        {
-            let mut events = txn.open_table(EVENTS)?;
-            let mut deliveries = txn.open_table(DELIVERIES)?;
-            let mut queue = txn.open_table(QUEUE)?;
-            let mut history = txn.open_table(HISTORY)?;
-            let mut idempotency = txn.open_table(IDEMPOTENCY)?;
-            let mut meta = txn.open_table(META)?;
-            let mut seq = meta.get(SEQ_KEY)?.map_or(0, |v| v.value());
-            for item in batch {
-                let project = item.event.project_id.as_str();
-                if let Some((key, _)) = &item.idempotency {
-                    let seen = idempotency
-                        .get((project, key.as_str()))?
-                        .map(|v| (v.value().0.to_string(), v.value().1));
-                    if let Some((event_id, expires_ms)) = seen {
-                        if expires_ms > now_ms {
-                            results.push(Ingested::Duplicate { event_id });
-                            continue;
-                        }
-                    }
-                }
-                events.insert(item.event.id.as_str(), encode(&item.event)?.as_slice())?;
-                for (endpoint_id, delivery_id) in &item.deliveries {
-                    seq += 1;
-                    let delivery = Delivery {
-                        id: delivery_id.clone(),
-                        event_id: item.event.id.clone(),
-                        endpoint_id: endpoint_id.clone(),
-                        seq,
-                        status: DeliveryStatus::Pending,
-                        attempts: 0,
-                        next_attempt_ms: now_ms,
-                        created_ms: now_ms,
-                        updated_ms: now_ms,
-                        last_status_code: None,
-                        last_error: None,
-                    };
-                    deliveries.insert(delivery_id.as_str(), encode(&delivery)?.as_slice())?;
-                    queue.insert((endpoint_id.as_str(), seq), delivery_id.as_str())?;
-                    history.insert((endpoint_id.as_str(), seq), delivery_id.as_str())?;
-                }
-                if let Some((key, expires_ms)) = &item.idempotency {
-                    idempotency.insert(
-                        (project, key.as_str()),
-                        (item.event.id.as_str(), *expires_ms),
-                    )?;
-                }
-                results.push(Ingested::Stored {
-                    event_id: item.event.id.clone(),
-                    deliveries: item.deliveries.len(),
-                });
-            }
-            meta.insert(SEQ_KEY, seq)?;
+        let job = Arc::new(IngestJob {
+            batch: Mutex::new(Some(batch)),
+            now_ms,
+            result: Mutex::new(None),
+        });
+        lock(&self.pending).push(Arc::clone(&job));
+        // Group commit: whoever holds the leader lock writes every pending
+        // job in one transaction and one fsync; a caller that gets the lock
+        // after its job was written just takes its result.
+        let _leader = lock(&self.leader);
+        if let Some(result) = lock(&job.result).take() {
+            return result.map_err(StoreError::Backend);
         }
-        txn.commit()?;
-        Ok(results)
+        let jobs = std::mem::take(&mut *lock(&self.pending));
+        let outcome = self.ingest_jobs(&jobs);
+        for (other, result) in jobs.iter().zip(outcome) {
+            *lock(&other.result) = Some(result);
+        }
+        let result = lock(&job.result).take();
+        result
+            .unwrap_or_else(|| Err("ingest job lost".into()))
+            .map_err(StoreError::Backend)
     }
 
     fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
@@ -372,7 +391,7 @@ impl Store for EmbeddedStore {
             deliveries.insert(delivery.id.as_str(), encode(&delivery)?.as_slice())?;
             delivery
         };
-        txn.commit()?;
+        self.commit_lazily(txn)?;
         Ok(delivery)
     }
 
@@ -502,5 +521,211 @@ impl Store for EmbeddedStore {
             }
         }
         Ok((depth, oldest))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        flush(&self.db, &self.dirty)
+    }
+}
+
+/// Stores one batch inside an open write transaction.
+fn ingest_in(
+    txn: &redb::WriteTransaction,
+    batch: Vec<NewEvent>,
+    now_ms: u64,
+) -> Result<Vec<Ingested>, StoreError> {
+    let mut results = Vec::with_capacity(batch.len());
+    {
+        let mut events = txn.open_table(EVENTS)?;
+        let mut deliveries = txn.open_table(DELIVERIES)?;
+        let mut queue = txn.open_table(QUEUE)?;
+        let mut history = txn.open_table(HISTORY)?;
+        let mut idempotency = txn.open_table(IDEMPOTENCY)?;
+        let mut meta = txn.open_table(META)?;
+        let mut seq = meta.get(SEQ_KEY)?.map_or(0, |v| v.value());
+        for item in batch {
+            let project = item.event.project_id.as_str();
+            if let Some((key, _)) = &item.idempotency {
+                let seen = idempotency
+                    .get((project, key.as_str()))?
+                    .map(|v| (v.value().0.to_string(), v.value().1));
+                if let Some((event_id, expires_ms)) = seen {
+                    if expires_ms > now_ms {
+                        results.push(Ingested::Duplicate { event_id });
+                        continue;
+                    }
+                }
+            }
+            events.insert(item.event.id.as_str(), encode(&item.event)?.as_slice())?;
+            for (endpoint_id, delivery_id) in &item.deliveries {
+                seq += 1;
+                let delivery = Delivery {
+                    id: delivery_id.clone(),
+                    event_id: item.event.id.clone(),
+                    endpoint_id: endpoint_id.clone(),
+                    seq,
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    next_attempt_ms: now_ms,
+                    created_ms: now_ms,
+                    updated_ms: now_ms,
+                    last_status_code: None,
+                    last_error: None,
+                };
+                deliveries.insert(delivery_id.as_str(), encode(&delivery)?.as_slice())?;
+                queue.insert((endpoint_id.as_str(), seq), delivery_id.as_str())?;
+                history.insert((endpoint_id.as_str(), seq), delivery_id.as_str())?;
+            }
+            if let Some((key, expires_ms)) = &item.idempotency {
+                idempotency.insert(
+                    (project, key.as_str()),
+                    (item.event.id.as_str(), *expires_ms),
+                )?;
+            }
+            results.push(Ingested::Stored {
+                event_id: item.event.id.clone(),
+                deliveries: item.deliveries.len(),
+            });
+        }
+        meta.insert(SEQ_KEY, seq)?;
+    }
+    Ok(results)
+}
+
+/// An ingestion waiting for the group commit.
+struct IngestJob {
+    batch: Mutex<Option<Vec<NewEvent>>>,
+    now_ms: u64,
+    result: Mutex<Option<Result<Vec<Ingested>, String>>>,
+}
+
+/// Locks, recovering from poisoning (a panicked writer leaves plain data).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Makes earlier non-durable commits durable with an empty durable commit.
+fn flush(db: &Database, dirty: &AtomicBool) -> Result<(), StoreError> {
+    if dirty.swap(false, Ordering::AcqRel) {
+        let txn = db.begin_write()?;
+        txn.commit()?;
+    }
+    Ok(())
+}
+
+/// Flushes every [`FLUSH_INTERVAL`] until the database is dropped.
+fn spawn_flusher(db: Weak<Database>, dirty: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("hookmesh-flush".into())
+        .spawn(move || loop {
+            std::thread::sleep(FLUSH_INTERVAL);
+            let Some(db) = db.upgrade() else { return };
+            if let Err(error) = flush(&db, &dirty) {
+                tracing::error!(%error, "cannot flush the store");
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the store flusher; attempt records stay durable only with the next ingestion");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("hookmesh-store-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        dir.join("store.redb")
+    }
+
+    fn new_event(project: &str, id: &str, endpoint: &str, key: Option<&str>) -> NewEvent {
+        NewEvent {
+            event: Event {
+                id: id.into(),
+                project_id: project.into(),
+                event_type: "user.created".into(),
+                resource: None,
+                resource_id: None,
+                payload: b"{}".to_vec(),
+                time_created_ms: 1,
+            },
+            deliveries: vec![(endpoint.into(), format!("dlv_{id}"))],
+            idempotency: key.map(|k| (k.to_string(), u64::MAX)),
+        }
+    }
+
+    #[test]
+    fn concurrent_ingestion_is_group_committed_in_a_total_order() {
+        let store = Arc::new(EmbeddedStore::open(&temp_path("group")).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let id = format!("evt_{t}_{i}");
+                        let key = (i % 10 == 0).then(|| "same-key".to_string());
+                        store
+                            .ingest(vec![new_event("p", &id, "ep", key.as_deref())], 1)
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let queued = store.queue_peek("ep", 1000).unwrap();
+        // 8 × 50 events, of which 40 used one idempotency key: 1 of those stored.
+        assert_eq!(queued.len(), 8 * 45 + 1);
+        let seqs: Vec<u64> = queued.iter().map(|d| d.seq).collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "queue is in sequence order"
+        );
+        for t in 0..8 {
+            let mine: Vec<u64> = queued
+                .iter()
+                .filter(|d| d.event_id.starts_with(&format!("evt_{t}_")))
+                .map(|d| d.event_id.rsplit('_').next().unwrap().parse().unwrap())
+                .collect();
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "each caller's events keep their order"
+            );
+        }
+    }
+
+    #[test]
+    fn lazily_committed_attempts_survive_a_flush_and_reopen() {
+        let path = temp_path("flush");
+        {
+            let store = EmbeddedStore::open(&path).unwrap();
+            store
+                .ingest(vec![new_event("p", "evt_1", "ep", None)], 1)
+                .unwrap();
+            let attempt = Attempt {
+                delivery_id: "dlv_evt_1".into(),
+                number: 1,
+                started_ms: 2,
+                duration_ms: 1,
+                status_code: Some(200),
+                response_excerpt: String::new(),
+                error: None,
+                outcome: AttemptOutcome::Success,
+            };
+            store.record_attempt(&attempt, DeliveryChange::Ack).unwrap();
+            store.flush().unwrap();
+        }
+        let store = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(
+            store.delivery("dlv_evt_1").unwrap().unwrap().status,
+            DeliveryStatus::Succeeded
+        );
+        assert!(store.queue_head("ep").unwrap().is_none());
+        assert_eq!(store.attempts_of("dlv_evt_1").unwrap().len(), 1);
     }
 }

@@ -85,6 +85,11 @@ pub trait Store: Send + Sync + 'static {
     /// the oldest queue head (Unix ms), for metrics.
     fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError>;
 
+    /// Makes every committed change durable now (used at shutdown).
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Stores a project's settings for one provider.
     fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError>;
     /// A project's settings for `provider`.
