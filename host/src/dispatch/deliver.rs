@@ -74,62 +74,163 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
         if core.is_draining() {
             return Drained::Stop;
         }
-        let store = Arc::clone(&core.store);
-        let id = endpoint_id.clone();
-        let peek = store::blocking(move || {
-            let Some(endpoint) = store.endpoint(&id)? else {
-                return Ok(None);
-            };
-            let window = if endpoint.ordered { 1 } else { 256 };
-            Ok(Some((store.queue_peek(&id, window)?, endpoint)))
-        })
-        .await;
-        let (queued, endpoint) = match peek {
-            Ok(Some(found)) => found,
+        let work = match load_work(&core, &endpoint_id).await {
+            Ok(Some(work)) => work,
             Ok(None) => return Drained::Stop,
             Err(error) => return Drained::StoreFailed(error),
         };
-        if !endpoint.active {
+        if !work.endpoint.active {
             return Drained::Stop;
         }
-        if queued.is_empty() {
+        if work.queued.is_empty() {
             return Drained::Empty;
         }
         let now = crate::now_ms();
-        let concurrency = if endpoint.ordered {
-            1
-        } else {
-            core.settings.unordered_concurrency
-        };
-        let due: Vec<Delivery> = queued
+        let next_due = work
+            .queued
             .iter()
-            .filter(|d| d.next_attempt_ms <= now)
-            .take(concurrency)
-            .cloned()
-            .collect();
-        if due.is_empty() {
-            let next = queued
-                .iter()
-                .map(|d| d.next_attempt_ms)
-                .min()
-                .unwrap_or(now);
-            return Drained::WaitFor(Duration::from_millis(next.saturating_sub(now)));
-        }
-        let attempts = due.into_iter().map(|d| attempt(&core, &endpoint, d));
-        let mut stop = false;
-        for result in futures_util::future::join_all(attempts).await {
-            match result {
-                Ok(effect) => {
-                    notify(effect.woken);
-                    stop |= effect.disabled;
-                }
-                Err(error) => return Drained::StoreFailed(error),
+            .map(|(d, _)| d.next_attempt_ms)
+            .min()
+            .unwrap_or(now);
+        let Work {
+            endpoint,
+            config,
+            queued,
+        } = work;
+        let outcome = if endpoint.ordered {
+            deliver_in_order(&core, &endpoint, &config, queued, &notify).await
+        } else {
+            deliver_concurrently(&core, &endpoint, &config, queued, &notify).await
+        };
+        match outcome {
+            Ok(Progress::Continue) => {}
+            Ok(Progress::Stop) => return Drained::Stop,
+            Ok(Progress::NothingDue) => {
+                return Drained::WaitFor(Duration::from_millis(next_due.saturating_sub(now)))
             }
-        }
-        if stop {
-            return Drained::Stop;
+            Err(error) => return Drained::StoreFailed(error),
         }
     }
+}
+
+/// Deliveries read per store round trip.
+const WORK_WINDOW: usize = 64;
+
+/// What a drain round reads in one store call.
+struct Work {
+    endpoint: Endpoint,
+    /// The merged provider + endpoint config, or why the endpoint cannot send.
+    config: Result<BTreeMap<String, String>, String>,
+    /// The oldest queued deliveries with their events.
+    queued: Vec<(Delivery, Option<Event>)>,
+}
+
+/// What a round of deliveries achieved.
+enum Progress {
+    /// Delivered (or scheduled) something: look at the queue again.
+    Continue,
+    /// The endpoint was disabled.
+    Stop,
+    /// Nothing was due.
+    NothingDue,
+}
+
+async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, StoreError> {
+    let store = Arc::clone(&core.store);
+    let secrets = core.secrets.clone();
+    let id = endpoint_id.to_string();
+    store::blocking(move || {
+        let Some(endpoint) = store.endpoint(&id)? else {
+            return Ok(None);
+        };
+        let settings = store.provider_settings(&endpoint.project_id, &endpoint.provider)?;
+        let config = match &settings {
+            Some(s) if !s.enabled => Err(format!(
+                "provider `{}` is disabled for this project",
+                endpoint.provider
+            )),
+            _ => merged_config(settings.as_ref(), &endpoint.config, &secrets)
+                .map_err(|e| e.to_string()),
+        };
+        let queued = store
+            .queue_peek(&id, WORK_WINDOW)?
+            .into_iter()
+            .map(|d| {
+                let event = store.event(&d.event_id)?;
+                Ok((d, event))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Some(Work {
+            endpoint,
+            config,
+            queued,
+        }))
+    })
+    .await
+}
+
+/// Head first, one at a time; stops at the first delivery not acknowledged
+/// (its next attempt is scheduled, so the queue must be read again).
+async fn deliver_in_order(
+    core: &Arc<Core>,
+    endpoint: &Endpoint,
+    config: &Result<BTreeMap<String, String>, String>,
+    queued: Vec<(Delivery, Option<Event>)>,
+    notify: &impl Fn(Vec<String>),
+) -> Result<Progress, StoreError> {
+    let mut progressed = false;
+    for (delivery, event) in queued {
+        if core.is_draining() || delivery.next_attempt_ms > crate::now_ms() {
+            break;
+        }
+        let effect = attempt(core, endpoint, config, delivery, event).await?;
+        notify(effect.woken);
+        progressed = true;
+        if effect.disabled {
+            return Ok(Progress::Stop);
+        }
+        if !effect.acked {
+            break;
+        }
+    }
+    Ok(if progressed {
+        Progress::Continue
+    } else {
+        Progress::NothingDue
+    })
+}
+
+/// Up to `unordered_concurrency` due deliveries at once.
+async fn deliver_concurrently(
+    core: &Arc<Core>,
+    endpoint: &Endpoint,
+    config: &Result<BTreeMap<String, String>, String>,
+    queued: Vec<(Delivery, Option<Event>)>,
+    notify: &impl Fn(Vec<String>),
+) -> Result<Progress, StoreError> {
+    let now = crate::now_ms();
+    let due: Vec<_> = queued
+        .into_iter()
+        .filter(|(d, _)| d.next_attempt_ms <= now)
+        .take(core.settings.unordered_concurrency)
+        .collect();
+    if due.is_empty() {
+        return Ok(Progress::NothingDue);
+    }
+    let attempts = due
+        .into_iter()
+        .map(|(d, e)| attempt(core, endpoint, config, d, e));
+    let mut stop = false;
+    for result in futures_util::future::join_all(attempts).await {
+        let effect = result?;
+        notify(effect.woken);
+        stop |= effect.disabled;
+    }
+    Ok(if stop {
+        Progress::Stop
+    } else {
+        Progress::Continue
+    })
 }
 
 /// Consequences of one attempt beyond its delivery.
@@ -138,25 +239,24 @@ struct Effect {
     woken: Vec<String>,
     /// This endpoint was disabled.
     disabled: bool,
+    /// The delivery left the queue as a success.
+    acked: bool,
 }
 
 #[tracing::instrument(skip_all, fields(endpoint_id = %endpoint.id, delivery_id = %delivery.id))]
 async fn attempt(
     core: &Arc<Core>,
     endpoint: &Endpoint,
+    config: &Result<BTreeMap<String, String>, String>,
     delivery: Delivery,
+    event: Option<Event>,
 ) -> Result<Effect, StoreError> {
     let _in_flight = InFlight::enter(&core.in_flight);
     let number = delivery.attempts + 1;
     let started_ms = crate::now_ms();
     let started = Instant::now();
-    let event = {
-        let store = Arc::clone(&core.store);
-        let event_id = delivery.event_id.clone();
-        store::blocking(move || store.event(&event_id)).await?
-    };
     let verdict = match &event {
-        Some(event) => run(core, endpoint, event, &delivery, number, started_ms).await,
+        Some(event) => run(core, endpoint, config, event, &delivery, number, started_ms).await,
         None => Verdict::fail(format!("event {} is missing", delivery.event_id)),
     };
     let now = crate::now_ms();
@@ -242,6 +342,7 @@ async fn attempt(
     Ok(Effect {
         woken,
         disabled: health.disabled,
+        acked: outcome == AttemptOutcome::Success,
     })
 }
 
@@ -264,6 +365,7 @@ fn log_attempt(attempt: &Attempt, change: &DeliveryChange) {
 async fn run(
     core: &Arc<Core>,
     endpoint: &Endpoint,
+    config: &Result<BTreeMap<String, String>, String>,
     event: &Event,
     delivery: &Delivery,
     number: u32,
@@ -272,9 +374,9 @@ async fn run(
     let Some(plugin) = core.plugins.get(&endpoint.provider) else {
         return Verdict::retry(format!("provider `{}` is not loaded", endpoint.provider));
     };
-    let config = match call_config(core, endpoint).await {
-        Ok(config) => config,
-        Err(reason) => return Verdict::retry(reason),
+    let config = match config {
+        Ok(config) => config.clone(),
+        Err(reason) => return Verdict::retry(reason.clone()),
     };
     let ctx = match build_context(
         &core.secrets,
