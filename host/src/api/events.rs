@@ -97,7 +97,7 @@ async fn store_events(
     let project_id = project.id.clone();
     let ttl_ms = u64::try_from(state.idempotency_ttl.as_millis()).unwrap_or(u64::MAX / 2);
     let (results, woken) = store::blocking(move || {
-        let endpoints = store.endpoints_of(&project_id)?;
+        let endpoints = store.routes_of(&project_id)?;
         let now = crate::now_ms();
         let mut woken: Vec<String> = Vec::new();
         let batch = inputs

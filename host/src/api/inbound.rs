@@ -106,7 +106,7 @@ async fn receive(
         })?;
     }
     let stored = store::blocking(move || {
-        let endpoints = store.endpoints_of(&project.id)?;
+        let endpoints = store.routes_of(&project.id)?;
         for inbound in events {
             let payload: serde_json::Value =
                 serde_json::from_slice(&inbound.payload).unwrap_or(serde_json::Value::Null);

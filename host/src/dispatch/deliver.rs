@@ -655,7 +655,7 @@ async fn emit(
     let project_id = source.project_id.clone();
     let source_id = source.id.clone();
     store::blocking(move || {
-        let endpoints = store.endpoints_of(&project_id)?;
+        let endpoints = store.routes_of(&project_id)?;
         let routed = ingest::RoutedEvent {
             event_type,
             resource: Some("endpoint"),

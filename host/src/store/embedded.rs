@@ -13,8 +13,9 @@ use redb::Durability;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -52,10 +53,14 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     /// Non-durable commits are waiting for a flush.
     dirty: Arc<AtomicBool>,
-    /// Ingestions waiting for the next group commit.
-    pending: Mutex<Vec<Arc<IngestJob>>>,
+    /// Writes waiting for the next group commit.
+    pending: Mutex<Vec<Arc<WriteJob>>>,
     /// Held by the caller writing the current group.
     leader: Mutex<()>,
+    /// Routing tables by project, dropped when one of its endpoints changes.
+    routes: Mutex<HashMap<String, Arc<Vec<Endpoint>>>>,
+    /// Bumped by every endpoint change: a table read before a change is not cached.
+    routes_generation: AtomicU64,
 }
 
 macro_rules! backend_errors {
@@ -126,34 +131,80 @@ impl EmbeddedStore {
             dirty,
             pending: Mutex::new(Vec::new()),
             leader: Mutex::new(()),
+            routes: Mutex::new(HashMap::new()),
+            routes_generation: AtomicU64::new(0),
         })
     }
 
-    /// Commits without fsync; the flusher makes it durable shortly.
-    fn commit_lazily(&self, mut txn: redb::WriteTransaction) -> Result<(), StoreError> {
-        txn.set_durability(Durability::None)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        txn.commit()?;
-        self.dirty.store(true, Ordering::Release);
-        Ok(())
+    /// Group commit: the caller holding the leader lock writes every
+    /// pending job in one transaction (durable when any job is an
+    /// ingestion); a caller whose job was written meanwhile takes its result.
+    fn submit(&self, op: WriteOp) -> Result<WriteDone, StoreError> {
+        let job = Arc::new(WriteJob {
+            op: Mutex::new(Some(op)),
+            result: Mutex::new(None),
+        });
+        lock(&self.pending).push(Arc::clone(&job));
+        let _leader = lock(&self.leader);
+        if let Some(result) = lock(&job.result).take() {
+            return result.map_err(StoreError::Backend);
+        }
+        let jobs = std::mem::take(&mut *lock(&self.pending));
+        let ops: Vec<WriteOp> = jobs.iter().filter_map(|j| lock(&j.op).take()).collect();
+        let results = match self.write_group(&ops) {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            // One job failed: the group is rolled back; write each alone so
+            // only the failing one reports an error.
+            Err(_) if ops.len() > 1 => ops
+                .iter()
+                .map(|op| {
+                    self.write_group(std::slice::from_ref(op))
+                        .map(|mut r| r.remove(0))
+                        .map_err(|e| e.to_string())
+                })
+                .collect(),
+            Err(e) => vec![Err(e.to_string())],
+        };
+        for (other, result) in jobs.iter().zip(results) {
+            *lock(&other.result) = Some(result);
+        }
+        let result = lock(&job.result).take();
+        result
+            .unwrap_or_else(|| Err("write job lost".into()))
+            .map_err(StoreError::Backend)
     }
 
-    /// Writes every job in one durable transaction; one result per job.
-    fn ingest_jobs(&self, jobs: &[Arc<IngestJob>]) -> Vec<Result<Vec<Ingested>, String>> {
-        let write = || -> Result<Vec<Vec<Ingested>>, StoreError> {
-            let txn = self.db.begin_write()?;
-            let mut all = Vec::with_capacity(jobs.len());
-            for job in jobs {
-                let batch = lock(&job.batch).take().unwrap_or_default();
-                all.push(ingest_in(&txn, batch, job.now_ms)?);
-            }
-            txn.commit()?;
-            Ok(all)
-        };
-        match write() {
-            Ok(all) => all.into_iter().map(Ok).collect(),
-            Err(e) => jobs.iter().map(|_| Err(e.to_string())).collect(),
+    /// After an endpoint change commits: drop every cached routing table
+    /// (changes are rare; reads racing this one will not cache).
+    fn forget_routes(&self) {
+        let mut cache = lock(&self.routes);
+        self.routes_generation.fetch_add(1, Ordering::AcqRel);
+        cache.clear();
+    }
+
+    fn write_group(&self, ops: &[WriteOp]) -> Result<Vec<WriteDone>, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        let mut done = Vec::with_capacity(ops.len());
+        for op in ops {
+            done.push(match op {
+                WriteOp::Ingest { batch, now_ms } => {
+                    WriteDone::Ingested(ingest_in(&txn, batch.clone(), *now_ms)?)
+                }
+                WriteOp::Attempt { attempt, change } => {
+                    WriteDone::Recorded(attempt_in(&txn, attempt, change.clone())?)
+                }
+            });
         }
+        let durable = ops.iter().any(|op| matches!(op, WriteOp::Ingest { .. }));
+        if durable {
+            txn.commit()?;
+        } else {
+            txn.set_durability(Durability::None)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            txn.commit()?;
+            self.dirty.store(true, Ordering::Release);
+        }
+        Ok(done)
     }
 
     fn get<T: DeserializeOwned>(
@@ -220,6 +271,19 @@ impl Store for EmbeddedStore {
         self.get(API_KEYS, hash)
     }
 
+    fn routes_of(&self, project_id: &str) -> Result<Arc<Vec<Endpoint>>, StoreError> {
+        if let Some(routes) = lock(&self.routes).get(project_id) {
+            return Ok(Arc::clone(routes));
+        }
+        let generation = self.routes_generation.load(Ordering::Acquire);
+        let routes = Arc::new(self.endpoints_of(project_id)?);
+        let mut cache = lock(&self.routes);
+        if self.routes_generation.load(Ordering::Acquire) == generation {
+            cache.insert(project_id.to_string(), Arc::clone(&routes));
+        }
+        Ok(routes)
+    }
+
     fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         let bytes = encode(endpoint)?;
         let txn = self.db.begin_write()?;
@@ -228,6 +292,7 @@ impl Store for EmbeddedStore {
         txn.open_table(PROJECT_ENDPOINTS)?
             .insert((endpoint.project_id.as_str(), endpoint.id.as_str()), ())?;
         txn.commit()?;
+        self.forget_routes();
         Ok(())
     }
 
@@ -281,32 +346,17 @@ impl Store for EmbeddedStore {
             true
         };
         txn.commit()?;
+        self.forget_routes();
         Ok(existed)
     }
 
     fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {
-        let job = Arc::new(IngestJob {
-            batch: Mutex::new(Some(batch)),
-            now_ms,
-            result: Mutex::new(None),
-        });
-        lock(&self.pending).push(Arc::clone(&job));
-        // Group commit: whoever holds the leader lock writes every pending
-        // job in one transaction and one fsync; a caller that gets the lock
-        // after its job was written just takes its result.
-        let _leader = lock(&self.leader);
-        if let Some(result) = lock(&job.result).take() {
-            return result.map_err(StoreError::Backend);
+        match self.submit(WriteOp::Ingest { batch, now_ms })? {
+            WriteDone::Ingested(results) => Ok(results),
+            WriteDone::Recorded(_) => {
+                Err(StoreError::Backend("write group mixed up results".into()))
+            }
         }
-        let jobs = std::mem::take(&mut *lock(&self.pending));
-        let outcome = self.ingest_jobs(&jobs);
-        for (other, result) in jobs.iter().zip(outcome) {
-            *lock(&other.result) = Some(result);
-        }
-        let result = lock(&job.result).take();
-        result
-            .unwrap_or_else(|| Err("ingest job lost".into()))
-            .map_err(StoreError::Backend)
     }
 
     fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
@@ -360,39 +410,15 @@ impl Store for EmbeddedStore {
         attempt: &Attempt,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError> {
-        let txn = self.db.begin_write()?;
-        let delivery = {
-            let mut deliveries = txn.open_table(DELIVERIES)?;
-            let mut delivery = load_delivery(&deliveries, &attempt.delivery_id)?;
-            txn.open_table(ATTEMPTS)?.insert(
-                (attempt.delivery_id.as_str(), attempt.number),
-                encode(attempt)?.as_slice(),
-            )?;
-            delivery.attempts = delivery.attempts.max(attempt.number);
-            delivery.last_status_code = attempt.status_code;
-            delivery.last_error = attempt.error.clone();
-            delivery.updated_ms = attempt.started_ms + attempt.duration_ms;
-            match change {
-                DeliveryChange::Ack => {
-                    delivery.status = DeliveryStatus::Succeeded;
-                    txn.open_table(QUEUE)?
-                        .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
-                }
-                DeliveryChange::Reschedule { next_attempt_ms } => {
-                    delivery.next_attempt_ms = next_attempt_ms;
-                }
-                DeliveryChange::DeadLetter { reason } => {
-                    delivery.status = DeliveryStatus::Failed;
-                    delivery.last_error = Some(reason);
-                    txn.open_table(QUEUE)?
-                        .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
-                }
+        match self.submit(WriteOp::Attempt {
+            attempt: attempt.clone(),
+            change,
+        })? {
+            WriteDone::Recorded(delivery) => Ok(delivery),
+            WriteDone::Ingested(_) => {
+                Err(StoreError::Backend("write group mixed up results".into()))
             }
-            deliveries.insert(delivery.id.as_str(), encode(&delivery)?.as_slice())?;
-            delivery
-        };
-        self.commit_lazily(txn)?;
-        Ok(delivery)
+        }
     }
 
     fn requeue(
@@ -592,11 +618,66 @@ fn ingest_in(
     Ok(results)
 }
 
-/// An ingestion waiting for the group commit.
-struct IngestJob {
-    batch: Mutex<Option<Vec<NewEvent>>>,
-    now_ms: u64,
-    result: Mutex<Option<Result<Vec<Ingested>, String>>>,
+/// Records one attempt and applies its change inside an open write transaction.
+fn attempt_in(
+    txn: &redb::WriteTransaction,
+    attempt: &Attempt,
+    change: DeliveryChange,
+) -> Result<Delivery, StoreError> {
+    let delivery = {
+        let mut deliveries = txn.open_table(DELIVERIES)?;
+        let mut delivery = load_delivery(&deliveries, &attempt.delivery_id)?;
+        txn.open_table(ATTEMPTS)?.insert(
+            (attempt.delivery_id.as_str(), attempt.number),
+            encode(attempt)?.as_slice(),
+        )?;
+        delivery.attempts = delivery.attempts.max(attempt.number);
+        delivery.last_status_code = attempt.status_code;
+        delivery.last_error = attempt.error.clone();
+        delivery.updated_ms = attempt.started_ms + attempt.duration_ms;
+        match change {
+            DeliveryChange::Ack => {
+                delivery.status = DeliveryStatus::Succeeded;
+                txn.open_table(QUEUE)?
+                    .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
+            }
+            DeliveryChange::Reschedule { next_attempt_ms } => {
+                delivery.next_attempt_ms = next_attempt_ms;
+            }
+            DeliveryChange::DeadLetter { reason } => {
+                delivery.status = DeliveryStatus::Failed;
+                delivery.last_error = Some(reason);
+                txn.open_table(QUEUE)?
+                    .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
+            }
+        }
+        deliveries.insert(delivery.id.as_str(), encode(&delivery)?.as_slice())?;
+        delivery
+    };
+    Ok(delivery)
+}
+
+/// A write waiting for the group commit.
+enum WriteOp {
+    /// Durable: events with their deliveries.
+    Ingest { batch: Vec<NewEvent>, now_ms: u64 },
+    /// Lazily durable: an attempt and its consequence.
+    Attempt {
+        attempt: Attempt,
+        change: DeliveryChange,
+    },
+}
+
+/// What a [`WriteOp`] produced.
+enum WriteDone {
+    Ingested(Vec<Ingested>),
+    Recorded(Delivery),
+}
+
+/// A submitted write and, once written, its result.
+struct WriteJob {
+    op: Mutex<Option<WriteOp>>,
+    result: Mutex<Option<Result<WriteDone, String>>>,
 }
 
 /// Locks, recovering from poisoning (a panicked writer leaves plain data).

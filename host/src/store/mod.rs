@@ -37,6 +37,11 @@ pub trait Store: Send + Sync + 'static {
     fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
     /// The endpoints of a project, oldest first.
     fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError>;
+    /// The project's endpoints for routing, shared: backends may cache
+    /// this (ingestion reads it for every event).
+    fn routes_of(&self, project_id: &str) -> Result<std::sync::Arc<Vec<Endpoint>>, StoreError> {
+        Ok(std::sync::Arc::new(self.endpoints_of(project_id)?))
+    }
     /// Removes an endpoint and its queue (its history stays readable by
     /// delivery id). False when it did not exist.
     fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError>;
