@@ -78,7 +78,14 @@ fn an_infinite_loop_is_stopped_by_the_deadline() {
 
 #[test]
 fn a_memory_bomb_hits_the_cap() {
-    let (host, misbehave) = host_and_misbehave();
+    // A generous deadline: on a loaded machine filling 32 MiB can take
+    // longer than the usual 50 ms, and this test is about the memory cap.
+    let host = PluginHost::new(SandboxLimits {
+        call_timeout: Duration::from_secs(10),
+        ..limits()
+    })
+    .unwrap();
+    let misbehave = host.load_file(&test_plugin("misbehave")).unwrap();
     let err = render_mode(&misbehave, "membomb").unwrap_err();
     match &err {
         CallError::MemoryCap {
