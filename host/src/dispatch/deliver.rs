@@ -10,7 +10,8 @@ use crate::plugin::{self, CallError, Outcome};
 use crate::providers::merged_config;
 use crate::signing::{SealError, SecretBox};
 use crate::store::{
-    self, Attempt, AttemptOutcome, Delivery, DeliveryChange, Endpoint, Event, StoreError,
+    self, Attempt, AttemptOutcome, Delivery, DeliveryChange, Endpoint, Event, ProviderSettings,
+    StoreError,
 };
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -144,14 +145,7 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
             return Ok(None);
         };
         let settings = store.provider_settings(&endpoint.project_id, &endpoint.provider)?;
-        let config = match &settings {
-            Some(s) if !s.enabled => Err(format!(
-                "provider `{}` is disabled for this project",
-                endpoint.provider
-            )),
-            _ => merged_config(settings.as_ref(), &endpoint.config, &secrets)
-                .map_err(|e| e.to_string()),
-        };
+        let config = sendable_config(settings.as_ref(), &endpoint, &secrets);
         let queued = store
             .queue_peek(&id, WORK_WINDOW)?
             .into_iter()
@@ -306,7 +300,7 @@ async fn attempt(
         outcome: outcome.clone(),
     };
     log_attempt(&record, &change);
-    record_metrics(core, &record, &change, started.elapsed());
+    let rescheduled = matches!(change, DeliveryChange::Reschedule { .. });
     let dead_reason = match &change {
         DeliveryChange::DeadLetter { reason } => Some(reason.clone()),
         _ => None,
@@ -315,6 +309,8 @@ async fn attempt(
         let store = Arc::clone(&core.store);
         store::blocking(move || store.record_attempt(&record, change)).await?;
     }
+    // Counted once recorded, so metrics never run ahead of the store.
+    record_metrics(core, &outcome, rescheduled, started.elapsed());
     let disable_reason = match verdict.decision {
         Decision::Fail {
             reason,
@@ -470,15 +466,15 @@ async fn timed<T>(
     result
 }
 
-fn record_metrics(core: &Core, attempt: &Attempt, change: &DeliveryChange, took: Duration) {
-    let outcome = match attempt.outcome {
+fn record_metrics(core: &Core, outcome: &AttemptOutcome, rescheduled: bool, took: Duration) {
+    let outcome = match outcome {
         AttemptOutcome::Success => "success",
         AttemptOutcome::Retry => "retry",
         AttemptOutcome::Failed => "failed",
     };
     core.metrics.deliveries.with_label_values(&[outcome]).inc();
     core.metrics.attempt_duration.observe(took.as_secs_f64());
-    if matches!(change, DeliveryChange::Reschedule { .. }) {
+    if rescheduled {
         core.metrics.retries.inc();
     }
 }
@@ -546,13 +542,23 @@ pub async fn call_config(
     let settings = store::blocking(move || store.provider_settings(&project, &provider))
         .await
         .map_err(|e| e.to_string())?;
-    if settings.as_ref().is_some_and(|s| !s.enabled) {
+    sendable_config(settings.as_ref(), endpoint, &core.secrets)
+}
+
+/// The config for a call through `endpoint`, or why it cannot send now
+/// (provider disabled for the project, secret that does not open).
+fn sendable_config(
+    settings: Option<&ProviderSettings>,
+    endpoint: &Endpoint,
+    secrets: &SecretBox,
+) -> Result<BTreeMap<String, String>, String> {
+    if settings.is_some_and(|s| !s.enabled) {
         return Err(format!(
             "provider `{}` is disabled for this project",
             endpoint.provider
         ));
     }
-    merged_config(settings.as_ref(), &endpoint.config, &core.secrets).map_err(|e| e.to_string())
+    merged_config(settings, &endpoint.config, secrets).map_err(|e| e.to_string())
 }
 
 /// Result of a health update.

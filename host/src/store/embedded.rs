@@ -439,25 +439,13 @@ impl Store for EmbeddedStore {
             let mut meta = txn.open_table(META)?;
             let seq = meta.get(SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
             meta.insert(SEQ_KEY, seq)?;
-            let delivery = Delivery {
-                id: delivery_id.to_string(),
-                event_id: event_id.to_string(),
-                endpoint_id: endpoint_id.to_string(),
-                seq,
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                next_attempt_ms: now_ms,
-                created_ms: now_ms,
-                updated_ms: now_ms,
-                last_status_code: None,
-                last_error: None,
-            };
-            txn.open_table(DELIVERIES)?
-                .insert(delivery_id, encode(&delivery)?.as_slice())?;
-            txn.open_table(QUEUE)?
-                .insert((endpoint_id, seq), delivery_id)?;
-            txn.open_table(HISTORY)?
-                .insert((endpoint_id, seq), delivery_id)?;
+            let delivery = Delivery::queued(delivery_id, event_id, endpoint_id, seq, now_ms);
+            enqueue(
+                &mut txn.open_table(DELIVERIES)?,
+                &mut txn.open_table(QUEUE)?,
+                &mut txn.open_table(HISTORY)?,
+                &delivery,
+            )?;
             delivery
         };
         txn.commit()?;
@@ -585,22 +573,9 @@ fn ingest_in(
             events.insert(item.event.id.as_str(), encode(&item.event)?.as_slice())?;
             for (endpoint_id, delivery_id) in &item.deliveries {
                 seq += 1;
-                let delivery = Delivery {
-                    id: delivery_id.clone(),
-                    event_id: item.event.id.clone(),
-                    endpoint_id: endpoint_id.clone(),
-                    seq,
-                    status: DeliveryStatus::Pending,
-                    attempts: 0,
-                    next_attempt_ms: now_ms,
-                    created_ms: now_ms,
-                    updated_ms: now_ms,
-                    last_status_code: None,
-                    last_error: None,
-                };
-                deliveries.insert(delivery_id.as_str(), encode(&delivery)?.as_slice())?;
-                queue.insert((endpoint_id.as_str(), seq), delivery_id.as_str())?;
-                history.insert((endpoint_id.as_str(), seq), delivery_id.as_str())?;
+                let delivery =
+                    Delivery::queued(delivery_id, &item.event.id, endpoint_id, seq, now_ms);
+                enqueue(&mut deliveries, &mut queue, &mut history, &delivery)?;
             }
             if let Some((key, expires_ms)) = &item.idempotency {
                 idempotency.insert(
@@ -616,6 +591,20 @@ fn ingest_in(
         meta.insert(SEQ_KEY, seq)?;
     }
     Ok(results)
+}
+
+/// Stores a new delivery and puts it in its endpoint's queue and history.
+fn enqueue(
+    deliveries: &mut redb::Table<&str, &[u8]>,
+    queue: &mut redb::Table<(&str, u64), &str>,
+    history: &mut redb::Table<(&str, u64), &str>,
+    delivery: &Delivery,
+) -> Result<(), StoreError> {
+    let key = (delivery.endpoint_id.as_str(), delivery.seq);
+    deliveries.insert(delivery.id.as_str(), encode(delivery)?.as_slice())?;
+    queue.insert(key, delivery.id.as_str())?;
+    history.insert(key, delivery.id.as_str())?;
+    Ok(())
 }
 
 /// Records one attempt and applies its change inside an open write transaction.

@@ -228,6 +228,25 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
+impl Delivery {
+    /// A new delivery, queued at `seq` and due now.
+    pub fn queued(id: &str, event_id: &str, endpoint_id: &str, seq: u64, now_ms: u64) -> Self {
+        Self {
+            id: id.to_string(),
+            event_id: event_id.to_string(),
+            endpoint_id: endpoint_id.to_string(),
+            seq,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_ms: now_ms,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            last_status_code: None,
+            last_error: None,
+        }
+    }
+}
+
 /// The result of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptOutcome {
