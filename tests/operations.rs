@@ -213,7 +213,7 @@ fn config_errors_stop_start_up_naming_every_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_count_ingestion_deliveries_retries_and_plugin_calls() {
+async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls() {
     let host = Host::start("metrics", HostConfig::default());
     let project = host.create_project("acme").await;
     let flaky = Receiver::start(|n, _| {

@@ -7,6 +7,7 @@
 //! - catalogue: `GET /projects/{p}/integrations/events`;
 //! - providers: `GET …/integrations/providers`, `PUT …/providers/{name}`,
 //!   `POST …/providers/{name}/toggle`; inbound: `POST /inbound/{p}/{name}`;
+//! - health: `GET /projects/{p}/stats`, `GET …/webhooks/{id}/stats`;
 //! - ingestion: `POST /projects/{p}/events`, `POST /projects/{p}/events/bulk`.
 //!
 //! Errors are JSON `{error, message, field?}` ([`error::ApiError`]).
@@ -19,6 +20,7 @@ mod events;
 mod inbound;
 mod projects;
 mod providers;
+mod stats;
 mod webhooks;
 
 use crate::dispatch::Dispatcher;
@@ -72,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     events::configure(cfg);
     providers::configure(cfg);
     inbound::configure(cfg);
+    stats::configure(cfg);
 }
 
 /// Liveness: the process answers.

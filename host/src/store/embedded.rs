@@ -32,6 +32,10 @@ const ATTEMPTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("atte
 const IDEMPOTENCY: TableDefinition<(&str, &str), (&str, u64)> = TableDefinition::new("idempotency");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const PROVIDERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("providers");
+const STATS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("stats");
+
+/// Stats are kept per endpoint and minute.
+const STATS_RESOLUTION_MS: u64 = 60_000;
 
 /// Key of the global ingestion sequence in `meta`.
 const SEQ_KEY: &str = "seq";
@@ -122,6 +126,7 @@ impl EmbeddedStore {
         txn.open_table(IDEMPOTENCY)?;
         txn.open_table(META)?;
         txn.open_table(PROVIDERS)?;
+        txn.open_table(STATS)?;
         txn.commit()?;
         let db = Arc::new(db);
         let dirty = Arc::new(AtomicBool::new(false));
@@ -537,6 +542,18 @@ impl Store for EmbeddedStore {
         Ok((depth, oldest))
     }
 
+    fn endpoint_stats(&self, endpoint_id: &str, since_ms: u64) -> Result<Stats, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STATS)?;
+        let mut total = Stats::default();
+        let from = since_ms / STATS_RESOLUTION_MS;
+        for row in table.range((endpoint_id, from)..=(endpoint_id, u64::MAX))? {
+            let (_, value) = row?;
+            total.add(&decode::<Stats>(endpoint_id, value.value())?);
+        }
+        Ok(total)
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         flush(&self.db, &self.dirty)
     }
@@ -643,6 +660,16 @@ fn attempt_in(
         deliveries.insert(delivery.id.as_str(), encode(&delivery)?.as_slice())?;
         delivery
     };
+    let minute = attempt.started_ms / STATS_RESOLUTION_MS;
+    let mut stats_table = txn.open_table(STATS)?;
+    let key = (delivery.endpoint_id.as_str(), minute);
+    let previous: Option<Stats> = stats_table
+        .get(key)?
+        .map(|value| decode(&delivery.endpoint_id, value.value()))
+        .transpose()?;
+    let mut stats = previous.unwrap_or_default();
+    stats.record(&attempt.outcome, attempt.duration_ms);
+    stats_table.insert(key, encode(&stats)?.as_slice())?;
     Ok(delivery)
 }
 

@@ -90,6 +90,9 @@ pub trait Store: Send + Sync + 'static {
     /// the oldest queue head (Unix ms), for metrics.
     fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError>;
 
+    /// An endpoint's attempt statistics from `since_ms` on (minute resolution).
+    fn endpoint_stats(&self, endpoint_id: &str, since_ms: u64) -> Result<Stats, StoreError>;
+
     /// Makes every committed change durable now (used at shutdown).
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())

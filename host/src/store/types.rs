@@ -296,6 +296,75 @@ pub enum DeliveryChange {
     },
 }
 
+/// Upper bounds (ms) of the attempt-latency buckets kept in [`Stats`].
+pub const LATENCY_BUCKETS_MS: [u64; 15] = [
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
+];
+
+/// Attempt counters and a latency histogram: kept per endpoint and minute,
+/// summed over a window for the stats API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Attempts made.
+    pub attempts: u64,
+    /// Attempts that succeeded.
+    pub successes: u64,
+    /// Attempts that will be retried.
+    pub retries: u64,
+    /// Attempts that gave up (dead letters).
+    pub failures: u64,
+    /// Attempts per latency bucket ([`LATENCY_BUCKETS_MS`], then one for slower).
+    pub latency: Vec<u64>,
+}
+
+impl Stats {
+    /// Counts one attempt.
+    pub fn record(&mut self, outcome: &AttemptOutcome, duration_ms: u64) {
+        self.attempts += 1;
+        match outcome {
+            AttemptOutcome::Success => self.successes += 1,
+            AttemptOutcome::Retry => self.retries += 1,
+            AttemptOutcome::Failed => self.failures += 1,
+        }
+        self.latency.resize(LATENCY_BUCKETS_MS.len() + 1, 0);
+        let bucket = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|&b| duration_ms <= b)
+            .unwrap_or(LATENCY_BUCKETS_MS.len());
+        self.latency[bucket] += 1;
+    }
+
+    /// Adds another window's counts.
+    pub fn add(&mut self, other: &Stats) {
+        self.attempts += other.attempts;
+        self.successes += other.successes;
+        self.retries += other.retries;
+        self.failures += other.failures;
+        self.latency.resize(LATENCY_BUCKETS_MS.len() + 1, 0);
+        for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
+            *mine += theirs;
+        }
+    }
+
+    /// The latency (bucket upper bound, ms) under which a `q` fraction of
+    /// attempts fall; `None` without attempts or past the last bound.
+    pub fn latency_quantile_ms(&self, q: f64) -> Option<u64> {
+        let total: u64 = self.latency.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let wanted = (q * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, count) in self.latency.iter().enumerate() {
+            seen += count;
+            if seen >= wanted {
+                return LATENCY_BUCKETS_MS.get(i).copied();
+            }
+        }
+        None
+    }
+}
+
 /// Filter and cursor for [`super::Store::deliveries_of`].
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryQuery {
@@ -316,4 +385,31 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `before_seq` for the next page; `None` at the end.
     pub next_cursor: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_quantiles_come_from_bucket_bounds() {
+        let mut stats = Stats::default();
+        assert_eq!(stats.latency_quantile_ms(0.5), None);
+        for ms in [1, 3, 3, 4, 40, 40, 40, 40, 40, 900] {
+            stats.record(&AttemptOutcome::Success, ms);
+        }
+        assert_eq!(stats.latency_quantile_ms(0.5), Some(50));
+        assert_eq!(stats.latency_quantile_ms(0.2), Some(5));
+        assert_eq!(stats.latency_quantile_ms(0.99), Some(1_000));
+        let mut sum = Stats::default();
+        sum.add(&stats);
+        sum.add(&stats);
+        assert_eq!((sum.attempts, sum.successes), (20, 20));
+        stats.record(&AttemptOutcome::Retry, 120_000);
+        assert_eq!(
+            stats.latency_quantile_ms(1.0),
+            None,
+            "slower than the last bound"
+        );
+    }
 }
