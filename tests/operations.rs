@@ -298,3 +298,66 @@ async fn sigterm_lets_the_attempt_in_flight_finish_and_record() {
         "the completed attempt was recorded: no re-delivery after restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_every_route_and_every_listed_route_is_served() {
+    let host = Host::start("openapi", HostConfig::default());
+    let (status, doc) = host.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{method} {path}"
+            );
+            let concrete = path
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = host
+                .http
+                .request(method.clone(), host.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            let code = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            // The router's own 404/405 have no JSON body; a handler always answers JSON or text it chose.
+            assert!(
+                !(code == 404 || code == 405) || body.contains("\"error\""),
+                "{method} {path} is documented but not routed ({code}: {body})"
+            );
+        }
+    }
+    for expected in [
+        "/projects",
+        "/projects/{project}/events",
+        "/projects/{project}/integrations/webhooks/{id}/rotate",
+        "/inbound/{project}/{provider}",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(expected), "{expected} missing");
+    }
+    assert_eq!(
+        operations,
+        hookmesh::api::routes().len(),
+        "one operation per registered route"
+    );
+    let unknown = host
+        .http
+        .get(host.url("/definitely/not/a/route"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    assert!(
+        !unknown.text().await.unwrap().contains("\"error\""),
+        "the router's 404 is told apart from a handler's"
+    );
+}

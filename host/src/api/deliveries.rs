@@ -6,6 +6,7 @@
 use super::auth::authenticate;
 use super::body::read_json;
 use super::error::ApiError;
+use super::openapi::{doc, object, Auth, RouteDoc};
 use super::{time_ms, AppState};
 use crate::signing::new_id;
 use crate::store::{self, Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus};
@@ -20,18 +21,53 @@ const MAX_PAGE: usize = 250;
 /// Most deliveries one `recover` call re-queues.
 const MAX_RECOVER: usize = 10_000;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    let base = "/projects/{project}/integrations/webhooks/{id}";
-    cfg.route(&format!("{base}/deliveries"), web::get().to(list))
-        .route(
-            &format!("{base}/deliveries/{{delivery}}"),
-            web::get().to(show),
-        )
-        .route(
-            &format!("{base}/deliveries/{{delivery}}/replay"),
-            web::post().to(replay),
-        )
-        .route(&format!("{base}/recover"), web::post().to(recover));
+pub(super) fn routes() -> Vec<RouteDoc> {
+    vec![
+        doc(
+            "get",
+            "/projects/{project}/integrations/webhooks/{id}/deliveries",
+            "Delivery history with attempts (?status, since, limit, cursor)",
+            Auth::Manage,
+            None,
+            &[200, 400, 401, 403, 404],
+            || web::get().to(list),
+        ),
+        doc(
+            "get",
+            "/projects/{project}/integrations/webhooks/{id}/deliveries/{delivery}",
+            "One delivery with every attempt",
+            Auth::Manage,
+            None,
+            &[200, 401, 403, 404],
+            || web::get().to(show),
+        ),
+        doc(
+            "post",
+            "/projects/{project}/integrations/webhooks/{id}/deliveries/{delivery}/replay",
+            "Deliver that event again",
+            Auth::Manage,
+            None,
+            &[202, 401, 403, 404],
+            || web::post().to(replay),
+        ),
+        doc(
+            "post",
+            "/projects/{project}/integrations/webhooks/{id}/recover",
+            "Re-deliver every failed delivery since a time",
+            Auth::Manage,
+            Some(|| {
+                object(
+                    &["since"],
+                    &[(
+                        "since",
+                        serde_json::json!({ "type": "integer", "description": "Unix ms" }),
+                    )],
+                )
+            }),
+            &[202, 400, 401, 403, 404],
+            || web::post().to(recover),
+        ),
+    ]
 }
 
 #[derive(Deserialize)]

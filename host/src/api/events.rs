@@ -9,6 +9,7 @@
 use super::auth::authenticate;
 use super::body::{decode, read_json};
 use super::error::ApiError;
+use super::openapi::{doc, object, string, Auth, RouteDoc};
 use super::{load_project, AppState};
 use crate::ingest::{
     self, check_idempotency_key, EventInput, RoutedEvent, BUILTIN_EVENT_TYPES,
@@ -26,16 +27,58 @@ pub const MAX_BULK_EVENTS: usize = 1000;
 /// The idempotency header.
 const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/projects/{project}/events", web::post().to(ingest_one))
-        .route(
+/// One event as apps send it.
+fn event_schema() -> serde_json::Value {
+    object(
+        &["event", "payload"],
+        &[
+            ("event", string()),
+            ("payload", serde_json::json!({ "type": "object" })),
+            ("resource", string()),
+            ("resource_id", string()),
+            ("idempotency_key", string()),
+        ],
+    )
+}
+
+pub(super) fn routes() -> Vec<RouteDoc> {
+    vec![
+        doc(
+            "post",
+            "/projects/{project}/events",
+            "Ingest one event (Idempotency-Key header); 202 when durable",
+            Auth::Ingest,
+            Some(event_schema),
+            &[202, 400, 401, 403, 404, 413, 429, 503],
+            || web::post().to(ingest_one),
+        ),
+        doc(
+            "post",
             "/projects/{project}/events/bulk",
-            web::post().to(ingest_bulk),
-        )
-        .route(
+            "Ingest up to 1,000 events; 207 with per-item results when some fail",
+            Auth::Ingest,
+            Some(|| {
+                object(
+                    &["events"],
+                    &[(
+                        "events",
+                        serde_json::json!({ "type": "array", "items": event_schema(), "maxItems": MAX_BULK_EVENTS }),
+                    )],
+                )
+            }),
+            &[202, 207, 400, 401, 403, 404, 413, 429, 503],
+            || web::post().to(ingest_bulk),
+        ),
+        doc(
+            "get",
             "/projects/{project}/integrations/events",
-            web::get().to(catalogue),
-        );
+            "Subscribable event types",
+            Auth::Ingest,
+            None,
+            &[200, 401, 403, 404],
+            || web::get().to(catalogue),
+        ),
+    ]
 }
 
 #[derive(Deserialize)]

@@ -5,6 +5,7 @@
 //! event id (`dedupe_id`) is remembered so a retried webhook is routed once.
 
 use super::error::ApiError;
+use super::openapi::{doc, Auth, RouteDoc};
 use super::{load_project, AppState};
 use crate::ingest::{self, check_type_name, RoutedEvent};
 use crate::plugin::{self, CallError, Capability, GuestErrorKind, Header, InboundRequest};
@@ -16,8 +17,16 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/inbound/{project}/{provider}", web::post().to(receive));
+pub(super) fn routes() -> Vec<RouteDoc> {
+    vec![doc(
+        "post",
+        "/inbound/{project}/{provider}",
+        "A provider's webhook, verified by its plugin and routed as events",
+        Auth::Public,
+        None,
+        &[200, 400, 401, 404, 409],
+        || web::post().to(receive),
+    )]
 }
 
 fn call_error(error: CallError) -> ApiError {

@@ -1,6 +1,6 @@
 //! The HTTP API (actix-web), at the paths of DESIGN.md:
 //!
-//! - operations: `GET /healthz`, `GET /readyz`, `GET /metrics`;
+//! - operations: `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /openapi.json`;
 //! - projects: `POST /projects` (admin), `GET /projects/{p}`;
 //! - webhooks: `…/integrations/webhooks` CRUD, `rotate`, `test`,
 //!   `deliveries` (+ one delivery, `replay`), `recover`;
@@ -18,6 +18,7 @@ mod deliveries;
 pub mod error;
 mod events;
 mod inbound;
+pub mod openapi;
 mod projects;
 mod providers;
 mod stats;
@@ -63,18 +64,62 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
-/// Registers every route.
+/// Every route, documented: the router and `/openapi.json` both come from here.
+pub fn routes() -> Vec<openapi::RouteDoc> {
+    use openapi::{doc, Auth};
+    let mut routes = vec![
+        doc(
+            "get",
+            "/healthz",
+            "Liveness",
+            Auth::Public,
+            None,
+            &[200],
+            || web::get().to(healthz),
+        ),
+        doc(
+            "get",
+            "/readyz",
+            "Readiness: store answers, plugins loaded, live endpoint actors",
+            Auth::Public,
+            None,
+            &[200, 503],
+            || web::get().to(readyz),
+        ),
+        doc(
+            "get",
+            "/metrics",
+            "Prometheus metrics",
+            Auth::Public,
+            None,
+            &[200, 503],
+            || web::get().to(metrics),
+        ),
+        doc(
+            "get",
+            "/openapi.json",
+            "This document",
+            Auth::Public,
+            None,
+            &[200],
+            || web::get().to(openapi::serve),
+        ),
+    ];
+    routes.extend(projects::routes());
+    routes.extend(webhooks::routes());
+    routes.extend(deliveries::routes());
+    routes.extend(events::routes());
+    routes.extend(providers::routes());
+    routes.extend(inbound::routes());
+    routes.extend(stats::routes());
+    routes
+}
+
+/// Registers every route of [`routes`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
-    projects::configure(cfg);
-    webhooks::configure(cfg);
-    deliveries::configure(cfg);
-    events::configure(cfg);
-    providers::configure(cfg);
-    inbound::configure(cfg);
-    stats::configure(cfg);
+    for route in routes() {
+        cfg.route(route.path, (route.route)());
+    }
 }
 
 /// Liveness: the process answers.

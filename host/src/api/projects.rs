@@ -4,6 +4,7 @@
 use super::auth::authenticate;
 use super::body::read_json;
 use super::error::ApiError;
+use super::openapi::{doc, object, string, strings, Auth, RouteDoc};
 use super::{load_project, time_ms, AppState};
 use crate::ingest::check_type_name;
 use crate::signing::{hash_api_key, new_api_key, new_id};
@@ -18,9 +19,36 @@ pub const SECRET_KEY_PREFIX: &str = "hm_sk_";
 /// Prefix of publishable keys.
 pub const PUBLISHABLE_KEY_PREFIX: &str = "hm_pk_";
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/projects", web::post().to(create))
-        .route("/projects/{project}", web::get().to(show));
+pub(super) fn routes() -> Vec<RouteDoc> {
+    vec![
+        doc(
+            "post",
+            "/projects",
+            "Create a project; returns its secret and publishable keys once",
+            Auth::Admin,
+            Some(|| {
+                object(
+                    &["name"],
+                    &[
+                        ("name", string()),
+                        ("id", string()),
+                        ("custom_event_types", strings()),
+                    ],
+                )
+            }),
+            &[201, 400, 401, 403, 409],
+            || web::post().to(create),
+        ),
+        doc(
+            "get",
+            "/projects/{project}",
+            "Read a project",
+            Auth::Manage,
+            None,
+            &[200, 401, 403, 404],
+            || web::get().to(show),
+        ),
+    ]
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,7 @@
 use super::auth::authenticate;
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
+use super::openapi::{doc, object, Auth, RouteDoc};
 use super::{load_project, AppState};
 use crate::plugin::wire::ManifestView;
 use crate::plugin::LoadedPlugin;
@@ -17,17 +18,52 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    let base = "/projects/{project}/integrations/providers";
-    cfg.route(base, web::get().to(list))
-        .route(
-            &format!("{base}/{{provider}}"),
-            web::put().to(configure_one),
-        )
-        .route(
-            &format!("{base}/{{provider}}/toggle"),
-            web::post().to(toggle),
-        );
+pub(super) fn routes() -> Vec<RouteDoc> {
+    vec![
+        doc(
+            "get",
+            "/projects/{project}/integrations/providers",
+            "Providers from the loaded plugins, their fields, settings (secrets masked) and status",
+            Auth::Manage,
+            None,
+            &[200, 401, 403, 404],
+            || web::get().to(list),
+        ),
+        doc(
+            "put",
+            "/projects/{project}/integrations/providers/{provider}",
+            "Configure a provider (checked against its manifest)",
+            Auth::Manage,
+            Some(|| {
+                object(
+                    &["config"],
+                    &[
+                        (
+                            "config",
+                            serde_json::json!({ "type": "object", "additionalProperties": { "type": ["string", "null"] } }),
+                        ),
+                        ("enabled", serde_json::json!({ "type": "boolean" })),
+                    ],
+                )
+            }),
+            &[200, 400, 401, 403, 404],
+            || web::put().to(configure_one),
+        ),
+        doc(
+            "post",
+            "/projects/{project}/integrations/providers/{provider}/toggle",
+            "Enable or disable a provider, keeping its config",
+            Auth::Manage,
+            Some(|| {
+                object(
+                    &[],
+                    &[("enabled", serde_json::json!({ "type": "boolean" }))],
+                )
+            }),
+            &[200, 401, 403, 404, 409],
+            || web::post().to(toggle),
+        ),
+    ]
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@
 
 use super::auth::authenticate;
 use super::error::ApiError;
+use super::openapi::{doc, Auth, RouteDoc};
 use super::{load_project, AppState};
 use crate::store::{self, Stats};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -20,12 +21,27 @@ const DEFAULT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// Longest window.
 const MAX_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/projects/{project}/stats", web::get().to(project_stats))
-        .route(
+pub(super) fn routes() -> Vec<RouteDoc> {
+    vec![
+        doc(
+            "get",
+            "/projects/{project}/stats",
+            "Webhook health per project and endpoint (?window=24h)",
+            Auth::Manage,
+            None,
+            &[200, 400, 401, 403, 404],
+            || web::get().to(project_stats),
+        ),
+        doc(
+            "get",
             "/projects/{project}/integrations/webhooks/{id}/stats",
-            web::get().to(endpoint_stats),
-        );
+            "One endpoint's health (?window=1h)",
+            Auth::Manage,
+            None,
+            &[200, 400, 401, 403, 404],
+            || web::get().to(endpoint_stats),
+        ),
+    ]
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@
 use super::auth::authenticate;
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
+use super::openapi::{doc, object, string, string_map, strings, Auth, RouteDoc};
 use super::{load_project, time_ms, AppState};
 use crate::dispatch::{build_context, call_config};
 use crate::ingest::{
@@ -30,15 +31,94 @@ const TEST_EXCERPT_BYTES: usize = 1024;
 /// The default provider.
 const DEFAULT_PROVIDER: &str = "webhook";
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    let base = "/projects/{project}/integrations/webhooks";
-    cfg.route(base, web::post().to(create))
-        .route(base, web::get().to(list))
-        .route(&format!("{base}/{{id}}"), web::get().to(show))
-        .route(&format!("{base}/{{id}}"), web::put().to(update))
-        .route(&format!("{base}/{{id}}"), web::delete().to(revoke))
-        .route(&format!("{base}/{{id}}/rotate"), web::post().to(rotate))
-        .route(&format!("{base}/{{id}}/test"), web::post().to(test));
+/// Body of create (and, all optional, of update).
+fn webhook_schema() -> serde_json::Value {
+    object(
+        &["url", "events"],
+        &[
+            ("url", string()),
+            ("events", strings()),
+            ("secret", string()),
+            ("description", string()),
+            ("ordered", serde_json::json!({ "type": "boolean" })),
+            ("active", serde_json::json!({ "type": "boolean" })),
+            ("provider", string()),
+            ("config", string_map()),
+            ("filter", serde_json::json!({ "type": "object" })),
+        ],
+    )
+}
+
+pub(super) fn routes() -> Vec<RouteDoc> {
+    vec![
+        doc(
+            "post",
+            "/projects/{project}/integrations/webhooks",
+            "Register a webhook; its secret is returned once",
+            Auth::Manage,
+            Some(webhook_schema),
+            &[201, 400, 401, 403, 404],
+            || web::post().to(create),
+        ),
+        doc(
+            "get",
+            "/projects/{project}/integrations/webhooks",
+            "List webhooks",
+            Auth::Manage,
+            None,
+            &[200, 401, 403, 404],
+            || web::get().to(list),
+        ),
+        doc(
+            "get",
+            "/projects/{project}/integrations/webhooks/{id}",
+            "Read a webhook (never its secret)",
+            Auth::Manage,
+            None,
+            &[200, 401, 403, 404],
+            || web::get().to(show),
+        ),
+        doc(
+            "put",
+            "/projects/{project}/integrations/webhooks/{id}",
+            "Update url, events, description, ordered, active, config or filter",
+            Auth::Manage,
+            Some(|| {
+                let mut s = webhook_schema();
+                s["required"] = serde_json::json!([]);
+                s
+            }),
+            &[200, 400, 401, 403, 404],
+            || web::put().to(update),
+        ),
+        doc(
+            "delete",
+            "/projects/{project}/integrations/webhooks/{id}",
+            "Revoke a webhook",
+            Auth::Manage,
+            None,
+            &[204, 401, 403, 404],
+            || web::delete().to(revoke),
+        ),
+        doc(
+            "post",
+            "/projects/{project}/integrations/webhooks/{id}/rotate",
+            "New secret, returned once; the old one signs during the grace",
+            Auth::Manage,
+            Some(|| object(&[], &[("grace", string())])),
+            &[200, 400, 401, 403, 404],
+            || web::post().to(rotate),
+        ),
+        doc(
+            "post",
+            "/projects/{project}/integrations/webhooks/{id}/test",
+            "Send test.ping now: status, body excerpt, timing",
+            Auth::Manage,
+            None,
+            &[200, 401, 403, 404, 409],
+            || web::post().to(test),
+        ),
+    ]
 }
 
 #[derive(Deserialize)]
