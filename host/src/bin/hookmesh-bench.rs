@@ -34,8 +34,10 @@ enum Scenario {
     FanIn,
     /// Every event goes to every endpoint.
     FanOut,
-    /// One endpoint whose receiver fails 5% of first attempts (retries on).
+    /// One endpoint whose receiver fails 5% of requests (retries on).
     Failing,
+    /// Register `--endpoints` endpoints, then restart: start-up time and RSS.
+    Endpoints,
 }
 
 /// Load tool for hookmesh.
@@ -137,6 +139,21 @@ struct Host {
     child: Child,
     addr: String,
     dir: PathBuf,
+    bin: PathBuf,
+    config: PathBuf,
+}
+
+impl Host {
+    /// Kills and starts the host again on the same store; returns the start-up time.
+    fn restart(&mut self) -> anyhow::Result<Duration> {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        let started = Instant::now();
+        let (child, addr) = spawn_host(&self.bin, &self.config)?;
+        self.child = child;
+        self.addr = addr;
+        Ok(started.elapsed())
+    }
 }
 
 impl Drop for Host {
@@ -163,9 +180,24 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
     );
     let config_path = dir.join("bench.toml");
     std::fs::write(&config_path, config)?;
-    let mut child = Command::new(&bin)
+    let (child, addr) = spawn_host(&bin, &config_path)?;
+    Ok(Host {
+        child,
+        addr,
+        dir,
+        bin,
+        config: config_path,
+    })
+}
+
+/// Starts the host binary and waits for its address.
+fn spawn_host(
+    bin: &std::path::Path,
+    config_path: &std::path::Path,
+) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(bin)
         .args(["serve", "--config"])
-        .arg(&config_path)
+        .arg(config_path)
         .env("RUST_LOG", "warn,hookmesh::server=info")
         .stderr(Stdio::piped())
         .spawn()
@@ -187,18 +219,18 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
         }
     });
     let addr = rx
-        .recv_timeout(Duration::from_secs(60))
+        .recv_timeout(Duration::from_secs(600))
         .context("host did not start")?;
-    Ok(Host {
-        child,
-        addr: format!("http://{addr}"),
-        dir,
-    })
+    Ok((child, format!("http://{addr}")))
 }
 
 fn peak_rss_mib(pid: u32) -> Option<f64> {
+    proc_status_mib(pid, "VmHWM:")
+}
+
+fn proc_status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
@@ -225,11 +257,110 @@ async fn post(
     Ok(value)
 }
 
+/// Registers `--endpoints` idle endpoints, then measures a restart.
+async fn endpoint_scale(
+    args: &Args,
+    client: &reqwest::Client,
+    host: &mut Host,
+    key: &str,
+    receiver: &str,
+) -> anyhow::Result<()> {
+    let total = args.endpoints;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, next, key) = (client.clone(), next.clone(), key.to_string());
+        let url = format!("{}/projects/bench/integrations/webhooks", host.addr);
+        let hook = json!({ "url": format!("{receiver}/idle"), "events": ["user.created"], "filter": { "payload.never": true } });
+        workers.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                post(&client, &url, &key, &hook).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let progress = {
+        let next = next.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                eprintln!(
+                    "  registered {:>8}",
+                    next.load(Ordering::Relaxed).min(total)
+                );
+            }
+        })
+    };
+    for w in workers {
+        w.await??;
+    }
+    progress.abort();
+    let register_secs = started.elapsed().as_secs_f64();
+    let rss_registered = proc_status_mib(host.child.id(), "VmRSS:");
+    let startup = host.restart()?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_idle = proc_status_mib(host.child.id(), "VmRSS:");
+    // One event is routed through all of them (none matches the filter).
+    let t = Instant::now();
+    post(
+        client,
+        &format!("{}/projects/bench/events", host.addr),
+        key,
+        &json!({ "event": "user.created", "payload": {} }),
+    )
+    .await?;
+    let first_route = t.elapsed();
+    let t = Instant::now();
+    post(
+        client,
+        &format!("{}/projects/bench/events", host.addr),
+        key,
+        &json!({ "event": "user.created", "payload": {} }),
+    )
+    .await?;
+    let cached_route = t.elapsed();
+    let ready: Value = client
+        .get(format!("{}/readyz", host.addr))
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!(
+        "scenario            Endpoints ({total} registered, concurrency {})",
+        args.concurrency
+    );
+    println!(
+        "registration        {:.0} endpoints/s ({register_secs:.1} s)",
+        total as f64 / register_secs
+    );
+    println!(
+        "RSS after register  {}",
+        rss_registered.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
+    );
+    println!("restart to ready    {:.2} s", startup.as_secs_f64());
+    println!(
+        "RSS idle, restarted {}",
+        rss_idle.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
+    );
+    println!(
+        "first event routed  {:.1} ms (loads the routing table), next {:.1} ms",
+        first_route.as_secs_f64() * 1e3,
+        cached_route.as_secs_f64() * 1e3
+    );
+    println!("endpoint actors     {}", ready["endpoint_actors"]);
+    println!(
+        "host peak RSS       {}",
+        peak_rss_mib(host.child.id()).map_or("n/a".into(), |r| format!("{r:.1} MiB"))
+    );
+    Ok(())
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let endpoints = match args.scenario {
-        Scenario::Ordered | Scenario::Failing => 1,
+        Scenario::Ordered | Scenario::Failing | Scenario::Endpoints => 1,
         _ => args.endpoints.max(1),
     };
     let deliveries_expected = match args.scenario {
@@ -245,7 +376,7 @@ async fn main() -> anyhow::Result<()> {
         seen: AtomicU64::new(0),
     });
     let receiver = start_receiver(Arc::clone(&sink))?;
-    let host = start_host(&args)?;
+    let mut host = start_host(&args)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
@@ -261,6 +392,9 @@ async fn main() -> anyhow::Result<()> {
         .as_str()
         .context("secret key")?
         .to_string();
+    if matches!(args.scenario, Scenario::Endpoints) {
+        return endpoint_scale(&args, &client, &mut host, &key, &receiver).await;
+    }
     for shard in 0..endpoints {
         let mut hook = json!({ "url": format!("{receiver}/hook/{shard}"), "events": ["*"] });
         if matches!(args.scenario, Scenario::FanIn) {

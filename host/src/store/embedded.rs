@@ -142,8 +142,9 @@ impl EmbeddedStore {
     }
 
     /// Group commit: the caller holding the leader lock writes every
-    /// pending job in one transaction (durable when any job is an
-    /// ingestion); a caller whose job was written meanwhile takes its result.
+    /// pending job in one transaction (durable unless every job is an
+    /// attempt record); a caller whose job was written meanwhile takes its
+    /// result.
     fn submit(&self, op: WriteOp) -> Result<WriteDone, StoreError> {
         let job = Arc::new(WriteJob {
             op: Mutex::new(Some(op)),
@@ -198,11 +199,22 @@ impl EmbeddedStore {
                 WriteOp::Attempt { attempt, change } => {
                     WriteDone::Recorded(attempt_in(&txn, attempt, change.clone())?)
                 }
+                WriteOp::PutEndpoint(endpoint) => {
+                    let bytes = encode(endpoint.as_ref())?;
+                    txn.open_table(ENDPOINTS)?
+                        .insert(endpoint.id.as_str(), bytes.as_slice())?;
+                    txn.open_table(PROJECT_ENDPOINTS)?
+                        .insert((endpoint.project_id.as_str(), endpoint.id.as_str()), ())?;
+                    WriteDone::Stored
+                }
             });
         }
-        let durable = ops.iter().any(|op| matches!(op, WriteOp::Ingest { .. }));
+        let durable = ops.iter().any(|op| !matches!(op, WriteOp::Attempt { .. }));
         if durable {
             txn.commit()?;
+            if ops.iter().any(|op| matches!(op, WriteOp::PutEndpoint(_))) {
+                self.forget_routes();
+            }
         } else {
             txn.set_durability(Durability::None)
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
@@ -290,15 +302,10 @@ impl Store for EmbeddedStore {
     }
 
     fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        let bytes = encode(endpoint)?;
-        let txn = self.db.begin_write()?;
-        txn.open_table(ENDPOINTS)?
-            .insert(endpoint.id.as_str(), bytes.as_slice())?;
-        txn.open_table(PROJECT_ENDPOINTS)?
-            .insert((endpoint.project_id.as_str(), endpoint.id.as_str()), ())?;
-        txn.commit()?;
-        self.forget_routes();
-        Ok(())
+        match self.submit(WriteOp::PutEndpoint(Box::new(endpoint.clone())))? {
+            WriteDone::Stored => Ok(()),
+            _ => Err(StoreError::Backend("write group mixed up results".into())),
+        }
     }
 
     fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
@@ -358,9 +365,7 @@ impl Store for EmbeddedStore {
     fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {
         match self.submit(WriteOp::Ingest { batch, now_ms })? {
             WriteDone::Ingested(results) => Ok(results),
-            WriteDone::Recorded(_) => {
-                Err(StoreError::Backend("write group mixed up results".into()))
-            }
+            _ => Err(StoreError::Backend("write group mixed up results".into())),
         }
     }
 
@@ -420,9 +425,7 @@ impl Store for EmbeddedStore {
             change,
         })? {
             WriteDone::Recorded(delivery) => Ok(delivery),
-            WriteDone::Ingested(_) => {
-                Err(StoreError::Backend("write group mixed up results".into()))
-            }
+            _ => Err(StoreError::Backend("write group mixed up results".into())),
         }
     }
 
@@ -682,12 +685,15 @@ enum WriteOp {
         attempt: Attempt,
         change: DeliveryChange,
     },
+    /// Durable: an endpoint created or changed.
+    PutEndpoint(Box<Endpoint>),
 }
 
 /// What a [`WriteOp`] produced.
 enum WriteDone {
     Ingested(Vec<Ingested>),
     Recorded(Delivery),
+    Stored,
 }
 
 /// A submitted write and, once written, its result.
