@@ -172,14 +172,34 @@ async fn deliver_in_order(
     queued: Vec<(Delivery, Option<Event>)>,
     notify: &impl Fn(Vec<String>),
 ) -> Result<Progress, StoreError> {
-    let mut progressed = false;
+    // Successes of a healthy endpoint are recorded in the background while
+    // the next delivery goes out (their order on the wire is what matters);
+    // all of them are recorded before the queue is read again.
+    let mut recording = Vec::new();
+    let mut progress = Progress::NothingDue;
     for (delivery, event) in queued {
         if core.is_draining() || delivery.next_attempt_ms > crate::now_ms() {
             break;
         }
-        let effect = attempt(core, endpoint, config, delivery, event).await?;
+        let tried = try_once(core, endpoint, config, delivery, event).await;
+        progress = Progress::Continue;
+        if tried.succeeded() && endpoint.failing_since_ms.is_none() {
+            let core = Arc::clone(core);
+            recording.push(tokio::spawn(async move {
+                let Tried {
+                    record: attempt,
+                    change,
+                    started,
+                    _in_flight,
+                    ..
+                } = tried;
+                record(&core, attempt, change, started).await
+            }));
+            continue;
+        }
+        finish(recording.drain(..)).await?;
+        let effect = settle(core, endpoint, tried).await?;
         notify(effect.woken);
-        progressed = true;
         if effect.disabled {
             return Ok(Progress::Stop);
         }
@@ -187,11 +207,25 @@ async fn deliver_in_order(
             break;
         }
     }
-    Ok(if progressed {
-        Progress::Continue
-    } else {
-        Progress::NothingDue
-    })
+    finish(recording.drain(..)).await?;
+    Ok(progress)
+}
+
+/// Waits for background records; the first error wins.
+async fn finish(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<Result<(), StoreError>>>,
+) -> Result<(), StoreError> {
+    let mut first_error = None;
+    for handle in handles {
+        let result = handle
+            .await
+            .map_err(|e| StoreError::Backend(format!("record task failed: {e}")))
+            .and_then(|r| r);
+        if let (Err(e), None) = (result, &first_error) {
+            first_error = Some(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Up to `unordered_concurrency` due deliveries at once.
@@ -245,7 +279,37 @@ async fn attempt(
     delivery: Delivery,
     event: Option<Event>,
 ) -> Result<Effect, StoreError> {
-    let _in_flight = InFlight::enter(&core.in_flight);
+    let tried = try_once(core, endpoint, config, delivery, event).await;
+    settle(core, endpoint, tried).await
+}
+
+/// One attempt made, not yet recorded.
+struct Tried {
+    record: Attempt,
+    change: DeliveryChange,
+    delivery: Delivery,
+    event: Option<Event>,
+    disable_reason: Option<String>,
+    started: Instant,
+    now_ms: u64,
+    _in_flight: InFlight,
+}
+
+impl Tried {
+    fn succeeded(&self) -> bool {
+        self.record.outcome == AttemptOutcome::Success
+    }
+}
+
+/// Render, send, classify, and decide what the answer does to the delivery.
+async fn try_once(
+    core: &Arc<Core>,
+    endpoint: &Endpoint,
+    config: &Result<BTreeMap<String, String>, String>,
+    delivery: Delivery,
+    event: Option<Event>,
+) -> Tried {
+    let in_flight = InFlight::enter(Arc::clone(core));
     let number = delivery.attempts + 1;
     let started_ms = crate::now_ms();
     let started = Instant::now();
@@ -253,11 +317,49 @@ async fn attempt(
         Some(event) => run(core, endpoint, config, event, &delivery, number, started_ms).await,
         None => Verdict::fail(format!("event {} is missing", delivery.event_id)),
     };
-    let now = crate::now_ms();
-    let (change, outcome) = match &verdict.decision {
+    let now_ms = crate::now_ms();
+    let (change, outcome) = decide(core, &verdict, number, delivery.created_ms, now_ms);
+    let record = Attempt {
+        delivery_id: delivery.id.clone(),
+        number,
+        started_ms,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        status_code: verdict.status_code,
+        response_excerpt: verdict.excerpt,
+        error: verdict.error,
+        outcome,
+    };
+    log_attempt(&record, &change);
+    let disable_reason = match verdict.decision {
+        Decision::Fail {
+            reason,
+            disable: true,
+        } => Some(reason),
+        _ => None,
+    };
+    Tried {
+        record,
+        change,
+        delivery,
+        event,
+        disable_reason,
+        started,
+        now_ms,
+        _in_flight: in_flight,
+    }
+}
+
+/// The delivery's change and the attempt's outcome for a verdict.
+fn decide(
+    core: &Core,
+    verdict: &Verdict,
+    number: u32,
+    created_ms: u64,
+    now_ms: u64,
+) -> (DeliveryChange, AttemptOutcome) {
+    match &verdict.decision {
         Decision::Success => (DeliveryChange::Ack, AttemptOutcome::Success),
-        Decision::Retry(after) => match exhausted(&core.settings, number, delivery.created_ms, now)
-        {
+        Decision::Retry(after) => match exhausted(&core.settings, number, created_ms, now_ms) {
             Some(reason) => {
                 let last = verdict
                     .error
@@ -275,7 +377,8 @@ async fn attempt(
             None => {
                 let noise = rand::rng().random_range(-1.0..=1.0);
                 let wait = backoff(&core.settings, number, *after, noise);
-                let next_attempt_ms = now + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 2);
+                let next_attempt_ms =
+                    now_ms + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 2);
                 (
                     DeliveryChange::Reschedule { next_attempt_ms },
                     AttemptOutcome::Retry,
@@ -288,36 +391,43 @@ async fn attempt(
             },
             AttemptOutcome::Failed,
         ),
-    };
-    let record = Attempt {
-        delivery_id: delivery.id.clone(),
-        number,
-        started_ms,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        status_code: verdict.status_code,
-        response_excerpt: verdict.excerpt.clone(),
-        error: verdict.error.clone(),
-        outcome: outcome.clone(),
-    };
-    log_attempt(&record, &change);
+    }
+}
+
+/// Records the attempt (metrics only once it is recorded).
+async fn record(
+    core: &Arc<Core>,
+    record: Attempt,
+    change: DeliveryChange,
+    started: Instant,
+) -> Result<(), StoreError> {
     let rescheduled = matches!(change, DeliveryChange::Reschedule { .. });
+    let outcome = record.outcome.clone();
+    let store = Arc::clone(&core.store);
+    store::blocking(move || store.record_attempt(&record, change)).await?;
+    record_metrics(core, &outcome, rescheduled, started.elapsed());
+    Ok(())
+}
+
+/// Records the attempt, then alerts and updates the endpoint's health.
+async fn settle(core: &Arc<Core>, endpoint: &Endpoint, tried: Tried) -> Result<Effect, StoreError> {
+    let Tried {
+        record: attempt,
+        change,
+        delivery,
+        event,
+        disable_reason,
+        started,
+        now_ms,
+        _in_flight,
+    } = tried;
+    let succeeded = attempt.outcome == AttemptOutcome::Success;
+    let number = attempt.number;
     let dead_reason = match &change {
         DeliveryChange::DeadLetter { reason } => Some(reason.clone()),
         _ => None,
     };
-    {
-        let store = Arc::clone(&core.store);
-        store::blocking(move || store.record_attempt(&record, change)).await?;
-    }
-    // Counted once recorded, so metrics never run ahead of the store.
-    record_metrics(core, &outcome, rescheduled, started.elapsed());
-    let disable_reason = match verdict.decision {
-        Decision::Fail {
-            reason,
-            disable: true,
-        } => Some(reason),
-        _ => None,
-    };
+    record(core, attempt, change, started).await?;
     let mut woken = Vec::new();
     if let (Some(reason), Some(event)) = (&dead_reason, &event) {
         let payload = serde_json::json!({
@@ -326,19 +436,12 @@ async fn attempt(
         });
         woken.extend(emit(core, endpoint, "delivery.exhausted", payload).await?);
     }
-    let health = update_health(
-        core,
-        endpoint,
-        outcome == AttemptOutcome::Success,
-        disable_reason,
-        now,
-    )
-    .await?;
+    let health = update_health(core, endpoint, succeeded, disable_reason, now_ms).await?;
     woken.extend(health.woken);
     Ok(Effect {
         woken,
         disabled: health.disabled,
-        acked: outcome == AttemptOutcome::Success,
+        acked: succeeded,
     })
 }
 

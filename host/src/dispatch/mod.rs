@@ -76,19 +76,19 @@ impl Core {
     }
 }
 
-/// Counts an attempt in flight for the lifetime of the guard.
-struct InFlight<'a>(&'a AtomicUsize);
+/// Counts an attempt in flight (until it is recorded) for the lifetime of the guard.
+struct InFlight(Arc<Core>);
 
-impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Self(counter)
+impl InFlight {
+    fn enter(core: Arc<Core>) -> Self {
+        core.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(core)
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
