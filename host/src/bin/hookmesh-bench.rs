@@ -54,6 +54,9 @@ struct Args {
     /// Endpoints (fan-in: shards; fan-out: receivers of every event).
     #[arg(long, default_value_t = 1)]
     endpoints: usize,
+    /// Pace ingestion at this many events/s (default: as fast as possible).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Payload padding in bytes.
     #[arg(long, default_value_t = 512)]
     payload_bytes: usize,
@@ -429,12 +432,16 @@ async fn main() -> anyhow::Result<()> {
             sink.clone(),
         );
         let url = format!("{}/projects/bench/events", host.addr);
-        let (key, padding, events, shards) = (key.clone(), padding.clone(), args.events, endpoints);
+        let (key, padding, events, shards, rate) = (key.clone(), padding.clone(), args.events, endpoints, args.rate);
         workers.push(tokio::spawn(async move {
             loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed);
                 if seq >= events || Instant::now() > deadline {
                     break;
+                }
+                if let Some(rate) = rate {
+                    let due = started + Duration::from_secs_f64(seq as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
                 }
                 let body = json!({ "event": "user.created", "payload": { "seq": seq, "shard": seq % shards, "padding": padding } });
                 let t = Instant::now();
