@@ -1,0 +1,438 @@
+//! One conformance suite for every storage backend: the same tests, run
+//! against each (`conformance!(name, opener)`), so backends agree on FIFO
+//! order, scheduling, acknowledgement, dead letters, idempotency, replay,
+//! paging and recovery after a restart. The Redis backend (issue #4) joins
+//! with one more `conformance!` line.
+
+#![allow(clippy::unwrap_used)]
+
+use hookmesh::store::embedded::EmbeddedStore;
+use hookmesh::store::*;
+use std::path::{Path, PathBuf};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "hookmesh-conformance-{name}-{}",
+        std::process::id()
+    ));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn event(id: &str) -> Event {
+    Event {
+        id: id.into(),
+        project_id: "p".into(),
+        event_type: "user.created".into(),
+        resource: None,
+        resource_id: None,
+        payload: format!(r#"{{"id":"{id}"}}"#).into_bytes(),
+        time_created_ms: 1,
+    }
+}
+
+fn new_event(id: &str, endpoints: &[&str], key: Option<(&str, u64)>) -> NewEvent {
+    NewEvent {
+        event: event(id),
+        deliveries: endpoints
+            .iter()
+            .map(|e| (e.to_string(), format!("dlv_{id}_{e}")))
+            .collect(),
+        idempotency: key.map(|(k, exp)| (k.to_string(), exp)),
+    }
+}
+
+fn attempt(delivery_id: &str, number: u32, outcome: AttemptOutcome) -> Attempt {
+    Attempt {
+        delivery_id: delivery_id.into(),
+        number,
+        started_ms: 100,
+        duration_ms: 7,
+        status_code: Some(if outcome == AttemptOutcome::Success {
+            200
+        } else {
+            503
+        }),
+        response_excerpt: "ok".into(),
+        error: None,
+        outcome,
+    }
+}
+
+fn ids(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries.iter().map(|d| d.id.clone()).collect()
+}
+
+fn fifo_per_endpoint(store: &dyn Store) {
+    store
+        .ingest(
+            vec![
+                new_event("e1", &["a", "b"], None),
+                new_event("e2", &["a"], None),
+            ],
+            10,
+        )
+        .unwrap();
+    store
+        .ingest(vec![new_event("e3", &["a", "b"], None)], 11)
+        .unwrap();
+    assert_eq!(
+        ids(&store.queue_peek("a", 10).unwrap()),
+        ["dlv_e1_a", "dlv_e2_a", "dlv_e3_a"]
+    );
+    assert_eq!(
+        ids(&store.queue_peek("b", 10).unwrap()),
+        ["dlv_e1_b", "dlv_e3_b"]
+    );
+    let mut with_work = store.endpoints_with_work().unwrap();
+    with_work.sort();
+    assert_eq!(with_work, ["a", "b"]);
+    assert_eq!(
+        store.event("e2").unwrap().unwrap().payload,
+        br#"{"id":"e2"}"#
+    );
+    assert_eq!(store.queue_stats().unwrap().0, 5);
+}
+
+fn ack_reschedule_and_dead_letter(store: &dyn Store) {
+    store
+        .ingest(
+            vec![
+                new_event("e1", &["a"], None),
+                new_event("e2", &["a"], None),
+                new_event("e3", &["a"], None),
+            ],
+            10,
+        )
+        .unwrap();
+    let d = store
+        .record_attempt(
+            &attempt("dlv_e1_a", 1, AttemptOutcome::Retry),
+            DeliveryChange::Reschedule {
+                next_attempt_ms: 500,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (d.status, d.attempts, d.next_attempt_ms),
+        (DeliveryStatus::Pending, 1, 500)
+    );
+    let head = store.queue_head("a").unwrap().unwrap();
+    assert_eq!(
+        (head.id.as_str(), head.next_attempt_ms),
+        ("dlv_e1_a", 500),
+        "a rescheduled head stays the head"
+    );
+    store
+        .record_attempt(
+            &attempt("dlv_e1_a", 2, AttemptOutcome::Success),
+            DeliveryChange::Ack,
+        )
+        .unwrap();
+    store
+        .record_attempt(
+            &attempt("dlv_e2_a", 1, AttemptOutcome::Failed),
+            DeliveryChange::DeadLetter {
+                reason: "gave up".into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(ids(&store.queue_peek("a", 10).unwrap()), ["dlv_e3_a"]);
+    let done = store.delivery("dlv_e1_a").unwrap().unwrap();
+    assert_eq!((done.status, done.attempts), (DeliveryStatus::Succeeded, 2));
+    let dead = store.delivery("dlv_e2_a").unwrap().unwrap();
+    assert_eq!(
+        (dead.status, dead.last_error.as_deref()),
+        (DeliveryStatus::Failed, Some("gave up"))
+    );
+    let log = store.attempts_of("dlv_e1_a").unwrap();
+    assert_eq!(log.iter().map(|a| a.number).collect::<Vec<_>>(), [1, 2]);
+    let stats = store.endpoint_stats("a", 0).unwrap();
+    assert_eq!(
+        (
+            stats.attempts,
+            stats.successes,
+            stats.retries,
+            stats.failures
+        ),
+        (3, 1, 1, 1)
+    );
+    assert!(store
+        .record_attempt(
+            &attempt("dlv_missing", 1, AttemptOutcome::Success),
+            DeliveryChange::Ack
+        )
+        .is_err());
+}
+
+fn idempotency(store: &dyn Store) {
+    let first = store
+        .ingest(vec![new_event("e1", &["a"], Some(("k", 1000)))], 10)
+        .unwrap();
+    let again = store
+        .ingest(vec![new_event("e2", &["a"], Some(("k", 1000)))], 20)
+        .unwrap();
+    assert_eq!(
+        first,
+        [Ingested::Stored {
+            event_id: "e1".into(),
+            deliveries: 1
+        }]
+    );
+    assert_eq!(
+        again,
+        [Ingested::Duplicate {
+            event_id: "e1".into()
+        }]
+    );
+    assert_eq!(
+        store.queue_peek("a", 10).unwrap().len(),
+        1,
+        "a duplicate queues nothing"
+    );
+    let expired = store
+        .ingest(vec![new_event("e3", &["a"], Some(("k", 5000)))], 2000)
+        .unwrap();
+    assert_eq!(
+        expired,
+        [Ingested::Stored {
+            event_id: "e3".into(),
+            deliveries: 1
+        }],
+        "an expired key is free again"
+    );
+    let same_batch = store
+        .ingest(
+            vec![
+                new_event("e4", &["a"], Some(("j", 9000))),
+                new_event("e5", &["a"], Some(("j", 9000))),
+            ],
+            30,
+        )
+        .unwrap();
+    assert_eq!(
+        same_batch[1],
+        Ingested::Duplicate {
+            event_id: "e4".into()
+        }
+    );
+}
+
+fn replay_and_paging(store: &dyn Store) {
+    for i in 0..5 {
+        store
+            .ingest(vec![new_event(&format!("e{i}"), &["a"], None)], 10 + i)
+            .unwrap();
+    }
+    store
+        .record_attempt(
+            &attempt("dlv_e0_a", 1, AttemptOutcome::Failed),
+            DeliveryChange::DeadLetter { reason: "x".into() },
+        )
+        .unwrap();
+    let replay = store.requeue("e0", "a", "dlv_replay", 50).unwrap();
+    assert_eq!(
+        store.queue_peek("a", 10).unwrap().last().unwrap().id,
+        "dlv_replay",
+        "a replay joins the tail"
+    );
+    assert!(replay.seq > store.delivery("dlv_e4_a").unwrap().unwrap().seq);
+    assert!(matches!(
+        store.requeue("nope", "a", "dlv_x", 50),
+        Err(StoreError::NotFound { .. })
+    ));
+
+    let first = store
+        .deliveries_of(
+            "a",
+            &DeliveryQuery {
+                limit: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        ids(&first.items),
+        ["dlv_replay", "dlv_e4_a", "dlv_e3_a", "dlv_e2_a"],
+        "newest first"
+    );
+    let second = store
+        .deliveries_of(
+            "a",
+            &DeliveryQuery {
+                limit: 4,
+                before_seq: first.next_cursor,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(ids(&second.items), ["dlv_e1_a", "dlv_e0_a"]);
+    assert_eq!(second.next_cursor, None);
+    let failed = store
+        .deliveries_of(
+            "a",
+            &DeliveryQuery {
+                limit: 10,
+                status: Some(DeliveryStatus::Failed),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(ids(&failed.items), ["dlv_e0_a"]);
+}
+
+fn catalog_records(store: &dyn Store) {
+    let project = Project {
+        id: "p".into(),
+        name: "P".into(),
+        custom_event_types: vec!["order.paid".into()],
+        created_ms: 1,
+    };
+    store.put_project(&project).unwrap();
+    assert_eq!(store.project("p").unwrap(), Some(project));
+    let key = ApiKey {
+        hash: "h".into(),
+        project_id: "p".into(),
+        kind: KeyKind::Publishable,
+        prefix: "hm_pk_".into(),
+        created_ms: 1,
+    };
+    store.put_api_key(&key).unwrap();
+    assert_eq!(store.api_key("h").unwrap(), Some(key));
+    let endpoint = |id: &str, created_ms| Endpoint {
+        id: id.into(),
+        project_id: "p".into(),
+        url: "https://x.example".into(),
+        description: String::new(),
+        events: vec!["*".into()],
+        active: true,
+        disabled_reason: None,
+        ordered: true,
+        provider: "webhook".into(),
+        config: Default::default(),
+        secrets: vec![SealedSecret {
+            sealed: vec![1, 2, 3],
+            expires_ms: None,
+        }],
+        filter: Default::default(),
+        failing_since_ms: None,
+        failure_alerted: false,
+        created_ms,
+        updated_ms: created_ms,
+    };
+    store.put_endpoint(&endpoint("ep2", 2)).unwrap();
+    store.put_endpoint(&endpoint("ep1", 1)).unwrap();
+    assert_eq!(
+        store
+            .endpoints_of("p")
+            .unwrap()
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        ["ep1", "ep2"]
+    );
+    assert_eq!(store.routes_of("p").unwrap().len(), 2);
+    store
+        .ingest(vec![new_event("e1", &["ep1"], None)], 5)
+        .unwrap();
+    assert!(store.delete_endpoint("ep1").unwrap());
+    assert!(!store.delete_endpoint("ep1").unwrap());
+    assert_eq!(
+        store.routes_of("p").unwrap().len(),
+        1,
+        "routing sees the deletion"
+    );
+    assert!(store.queue_head("ep1").unwrap().is_none());
+    assert_eq!(
+        store.delivery("dlv_e1_ep1").unwrap().unwrap().status,
+        DeliveryStatus::Failed
+    );
+    let settings = ProviderSettings {
+        project_id: "p".into(),
+        provider: "slack".into(),
+        enabled: false,
+        config: [("channel".to_string(), "#ops".to_string())].into(),
+        secrets: Default::default(),
+        updated_ms: 1,
+    };
+    store.put_provider_settings(&settings).unwrap();
+    assert_eq!(
+        store.provider_settings("p", "slack").unwrap(),
+        Some(settings)
+    );
+}
+
+fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Store>, dir: &Path) {
+    {
+        let store = open(dir);
+        store
+            .ingest(
+                vec![new_event("e1", &["a"], None), new_event("e2", &["a"], None)],
+                10,
+            )
+            .unwrap();
+        store
+            .record_attempt(
+                &attempt("dlv_e1_a", 1, AttemptOutcome::Success),
+                DeliveryChange::Ack,
+            )
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = open(dir);
+    assert_eq!(ids(&store.queue_peek("a", 10).unwrap()), ["dlv_e2_a"]);
+    assert_eq!(store.endpoints_with_work().unwrap(), ["a"]);
+    assert_eq!(
+        store.delivery("dlv_e1_a").unwrap().unwrap().status,
+        DeliveryStatus::Succeeded
+    );
+}
+
+macro_rules! conformance {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+
+            fn fresh(test: &str) -> Box<dyn Store> {
+                let open: &dyn Fn(&Path) -> Box<dyn Store> = &$open;
+                open(&scratch(&format!("{}-{test}", stringify!($backend))))
+            }
+
+            #[test]
+            fn fifo_per_endpoint() {
+                super::fifo_per_endpoint(fresh("fifo").as_ref());
+            }
+
+            #[test]
+            fn ack_reschedule_and_dead_letter() {
+                super::ack_reschedule_and_dead_letter(fresh("ack").as_ref());
+            }
+
+            #[test]
+            fn idempotency() {
+                super::idempotency(fresh("idem").as_ref());
+            }
+
+            #[test]
+            fn replay_and_paging() {
+                super::replay_and_paging(fresh("replay").as_ref());
+            }
+
+            #[test]
+            fn catalog_records() {
+                super::catalog_records(fresh("catalog").as_ref());
+            }
+
+            #[test]
+            fn survives_restart() {
+                let dir = scratch(&format!("{}-restart", stringify!($backend)));
+                super::survives_restart(&$open, &dir);
+            }
+        }
+    };
+}
+
+conformance!(embedded, |dir: &Path| -> Box<dyn Store> {
+    Box::new(EmbeddedStore::open(&dir.join("store.redb")).unwrap())
+});
