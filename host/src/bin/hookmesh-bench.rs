@@ -432,7 +432,13 @@ async fn main() -> anyhow::Result<()> {
             sink.clone(),
         );
         let url = format!("{}/projects/bench/events", host.addr);
-        let (key, padding, events, shards, rate) = (key.clone(), padding.clone(), args.events, endpoints, args.rate);
+        let (key, padding, events, shards, rate) = (
+            key.clone(),
+            padding.clone(),
+            args.events,
+            endpoints,
+            args.rate,
+        );
         workers.push(tokio::spawn(async move {
             loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed);
