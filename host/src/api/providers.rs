@@ -137,10 +137,24 @@ async fn list(
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
+/// Stores the settings; when the provider is on, wakes the project's
+/// endpoints that use it (their deliveries waited while it was off).
 async fn save(state: &AppState, settings: ProviderSettings) -> Result<ProviderSettings, ApiError> {
     let store = Arc::clone(&state.store);
     let saved = settings.clone();
-    store::blocking(move || store.put_provider_settings(&saved)).await?;
+    let users = store::blocking(move || {
+        store.put_provider_settings(&saved)?;
+        Ok(store
+            .endpoints_of(&saved.project_id)?
+            .into_iter()
+            .filter(|e| e.provider == saved.provider)
+            .map(|e| e.id)
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    if settings.enabled {
+        state.dispatcher.notify(users);
+    }
     Ok(settings)
 }
 

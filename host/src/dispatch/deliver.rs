@@ -80,7 +80,7 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
             Ok(None) => return Drained::Stop,
             Err(error) => return Drained::StoreFailed(error),
         };
-        if !work.endpoint.active {
+        if !work.endpoint.active || !work.provider_enabled {
             return Drained::Stop;
         }
         if work.queued.is_empty() {
@@ -97,6 +97,7 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
             endpoint,
             config,
             queued,
+            ..
         } = work;
         let outcome = if endpoint.ordered {
             deliver_in_order(&core, &endpoint, &config, queued, &notify).await
@@ -120,6 +121,9 @@ const WORK_WINDOW: usize = 64;
 /// What a drain round reads in one store call.
 struct Work {
     endpoint: Endpoint,
+    /// False when the project turned the endpoint's provider off: its
+    /// deliveries wait, untried, until it is turned on again.
+    provider_enabled: bool,
     /// The merged provider + endpoint config, or why the endpoint cannot send.
     config: Result<BTreeMap<String, String>, String>,
     /// The oldest queued deliveries with their events.
@@ -145,6 +149,7 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
             return Ok(None);
         };
         let settings = store.provider_settings(&endpoint.project_id, &endpoint.provider)?;
+        let provider_enabled = settings.as_ref().is_none_or(|s| s.enabled);
         let config = sendable_config(settings.as_ref(), &endpoint, &secrets);
         let queued = store
             .queue_peek(&id, WORK_WINDOW)?
@@ -156,6 +161,7 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
             .collect::<Result<_, StoreError>>()?;
         Ok(Some(Work {
             endpoint,
+            provider_enabled,
             config,
             queued,
         }))
