@@ -1,20 +1,92 @@
-//! The `discord` provider plugin: Discord execute-webhook with content and embeds.
+//! The `discord` provider plugin: posts events to a Discord channel through
+//! an execute-webhook URL (the endpoint URL,
+//! `https://discord.com/api/webhooks/{id}/{token}`).
 //!
-//! Not implemented yet: the manifest is real so the host lists the provider,
-//! and every call answers `unsupported` with a clear message.
+//! The message's `content` (a text template) and `embeds` (a JSON template
+//! rendering to an array of embed objects) are minijinja templates over the
+//! event; see [`template`] for the context and the JSON escaping rules.
+//! Without either, the content is a one-line summary with the event type
+//! and id. `username` and `avatar_url` override the webhook's defaults.
+//!
+//! Mentions in the rendered text do not ping unless config
+//! `allowed_mentions` lists the kinds that may (`users`, `roles`,
+//! `everyone`), so event data cannot ping `@everyone`.
+//!
+//! Discord's limits (content 2,000 characters, 10 embeds, 6,000 characters
+//! across embeds…) are checked while rendering: see [`limits`].
+//!
+//! # Layout
+//! - [`template`]: the template engine and context.
+//! - [`render`]: events → the execute-webhook request.
+//! - [`limits`]: Discord's message limits.
+//! - [`classify`]: Discord's answers → success, retry or failure.
 
-use hookmesh_sdk::{export_plugin, Manifest, Plugin};
+pub mod classify;
+pub mod limits;
+pub mod render;
+pub mod template;
 
-struct Provider;
+use hookmesh_sdk::{
+    Context, Event, HttpRequest, HttpResponse, Manifest, Outcome, Plugin, PluginError,
+};
 
-impl Plugin for Provider {
+/// The `discord` plugin.
+pub struct Discord;
+
+impl Plugin for Discord {
     fn manifest() -> Manifest {
         Manifest::outbound(
             "discord",
             env!("CARGO_PKG_VERSION"),
-            "Discord execute-webhook with content and embeds (not implemented yet)",
+            "Discord messages with content and embeds from templates, via execute-webhook URLs",
         )
+        .allow_host("discord.com")
+        .allow_host("*.discord.com")
+        .allow_host("discordapp.com")
+        .config_field(
+            "content",
+            "message text template (minijinja) over `event`, `id`, `resource`, \
+             `resource_id`, `payload`, `time_created`; ≤ 2,000 characters",
+            false,
+            false,
+        )
+        .config_field(
+            "embeds",
+            "embeds: a JSON template rendering to an array of embed objects (≤ 10)",
+            false,
+            false,
+        )
+        .config_field(
+            "username",
+            "overrides the webhook's name (a template; ≤ 80 characters)",
+            false,
+            false,
+        )
+        .config_field(
+            "avatar_url",
+            "overrides the webhook's avatar (a template)",
+            false,
+            false,
+        )
+        .config_field(
+            "allowed_mentions",
+            "comma-separated mention kinds that may ping: `users`, `roles`, `everyone`; \
+             default: none",
+            false,
+            false,
+        )
+    }
+
+    fn render(event: Event, ctx: Context) -> Result<Vec<HttpRequest>, PluginError> {
+        render::render(&event, &ctx).map(|request| vec![request])
+    }
+
+    fn classify(response: HttpResponse, ctx: Context) -> Outcome {
+        classify::classify(&response, ctx.now_ms)
     }
 }
 
-export_plugin!(Provider);
+// Native builds (unit tests) skip the export: its symbol names are for
+// wasm components only, and native linkers refuse them.
+#[cfg(target_arch = "wasm32")]
+hookmesh_sdk::export_plugin!(Discord);
