@@ -1,0 +1,217 @@
+//! The provider plugins end to end: the real host delivering through the
+//! real Slack, Discord and Razorpay wasm plugins to mock provider servers on
+//! loopback that answer the way the real ones document.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::host::{Host, HostConfig, TestProject};
+use common::receiver::{Receiver, Reply};
+use serde_json::json;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// Slack's incoming webhooks answer `200 ok` in plain text.
+fn slack_ok() -> Reply {
+    Reply {
+        status: 200,
+        headers: Vec::new(),
+        body: "ok".into(),
+    }
+}
+
+async fn provider_endpoint(
+    host: &Host,
+    project: &TestProject,
+    provider: &str,
+    url: &str,
+    events: &[&str],
+    config: serde_json::Value,
+) -> String {
+    let (id, _) = host
+        .create_webhook(
+            project,
+            json!({ "url": url, "events": events, "provider": provider, "config": config }),
+        )
+        .await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_renders_templates_and_a_429_holds_only_its_endpoint() {
+    let host = Host::start("slack", HostConfig::default());
+    let project = host.create_project("shop").await;
+    let slack = Receiver::start(|n, _| {
+        if n == 0 {
+            Reply {
+                status: 429,
+                headers: vec![("Retry-After".into(), "2".into())],
+                body: "rate_limited".into(),
+            }
+        } else {
+            slack_ok()
+        }
+    });
+    let other = Receiver::ok();
+    let template = "New order {{ payload.order_id }} — {{ payload.total_cents // 100 }} {{ payload.currency | upper }}";
+    provider_endpoint(
+        &host,
+        &project,
+        "slack",
+        &slack.url("/services/T000/B000/XXXX"),
+        &["order.paid"],
+        json!({ "text": template }),
+    )
+    .await;
+    host.create_webhook(
+        &project,
+        json!({ "url": other.url("/"), "events": ["order.paid"] }),
+    )
+    .await;
+    for n in 0..3 {
+        host.send_event(
+            &project,
+            "order.paid",
+            json!({ "order_id": format!("A-{n}"), "total_cents": 2500, "currency": "inr" }),
+        )
+        .await;
+    }
+    let others = other.wait_for(3, LONG).await;
+    let messages = slack.wait_for(3, LONG).await;
+    let texts: Vec<String> = messages
+        .iter()
+        .map(|m| m.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "New order A-0 — 25 INR",
+            "New order A-1 — 25 INR",
+            "New order A-2 — 25 INR"
+        ]
+    );
+    assert_eq!(slack.seen(), 4, "one 429, then three messages");
+    let waited = messages[0].at.duration_since(others[0].at);
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "the 429's Retry-After: 2 was honoured ({waited:?} after the other endpoint)"
+    );
+    assert!(
+        others[2].at < messages[0].at,
+        "the other endpoint did not wait for Slack's rate limit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_limits_retry_after_and_gone_webhooks() {
+    let host = Host::start("discord", HostConfig {
+        delivery: "retry_schedule = [\"100ms\"]\nmax_attempts = 3\njitter = 0.0\ntimeout = \"5s\"\nconnect_timeout = \"1s\"".into(),
+        ..HostConfig::default()
+    });
+    let project = host.create_project("guild").await;
+
+    // Limits: a 2,001-character content is refused at render, with the reason logged.
+    let sink = Receiver::ok();
+    let long = provider_endpoint(
+        &host,
+        &project,
+        "discord",
+        &sink.url("/api/webhooks/1/a"),
+        &["user.created"],
+        json!({ "content": "{{ payload.text }}" }),
+    )
+    .await;
+    host.send_event(
+        &project,
+        "user.created",
+        json!({ "text": "x".repeat(2001) }),
+    )
+    .await;
+    let path = format!(
+        "/projects/{}/integrations/webhooks/{long}/deliveries?status=failed",
+        project.id
+    );
+    let failed = host
+        .eventually(LONG, || async {
+            let (_, page) = host.get(&path, &project.secret_key).await;
+            page["data"].as_array().and_then(|d| d.first().cloned())
+        })
+        .await;
+    let reason = failed["last_error"].as_str().unwrap();
+    assert!(
+        reason.contains("2000") || reason.contains("2,000"),
+        "{reason}"
+    );
+    assert_eq!(sink.seen(), 0, "nothing was sent");
+
+    // 429 with retry_after: 1.5 (seconds, JSON body) is honoured.
+    let limited = Receiver::start(|n, _| {
+        if n == 0 {
+            Reply {
+                status: 429,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body:
+                    r#"{"message":"You are being rate limited.","retry_after":1.5,"global":false}"#
+                        .into(),
+            }
+        } else {
+            Reply::status(204)
+        }
+    });
+    provider_endpoint(
+        &host,
+        &project,
+        "discord",
+        &limited.url("/api/webhooks/2/b"),
+        &["user.updated"],
+        json!({ "content": "updated {{ payload.id }}" }),
+    )
+    .await;
+    let sent = std::time::Instant::now();
+    host.send_event(&project, "user.updated", json!({ "id": "u1" }))
+        .await;
+    let got = limited.wait_for(1, LONG).await;
+    assert!(
+        got[0].at.duration_since(sent) >= Duration::from_millis(1450),
+        "retry_after 1.5 s honoured"
+    );
+    assert_eq!(got[0].json()["content"], "updated u1");
+
+    // 404: the webhook was deleted; the endpoint is disabled with the reason.
+    let deleted = Receiver::start(|_, _| Reply {
+        status: 404,
+        headers: Vec::new(),
+        body: r#"{"message":"Unknown Webhook","code":10015}"#.into(),
+    });
+    let gone = provider_endpoint(
+        &host,
+        &project,
+        "discord",
+        &deleted.url("/api/webhooks/3/c"),
+        &["user.deleted"],
+        json!({ "content": "bye" }),
+    )
+    .await;
+    host.send_event(&project, "user.deleted", json!({})).await;
+    let endpoint = host
+        .eventually(LONG, || async {
+            let (_, e) = host
+                .get(
+                    &format!("/projects/{}/integrations/webhooks/{gone}", project.id),
+                    &project.secret_key,
+                )
+                .await;
+            (e["active"] == false).then_some(e)
+        })
+        .await;
+    assert!(
+        endpoint["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("404"),
+        "{endpoint}"
+    );
+    assert_eq!(deleted.seen(), 1, "a deleted webhook is not retried");
+}
