@@ -215,3 +215,146 @@ async fn discord_limits_retry_after_and_gone_webhooks() {
     );
     assert_eq!(deleted.seen(), 1, "a deleted webhook is not retried");
 }
+
+fn razorpay_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn razorpay_inbound_webhooks_are_verified_routed_and_deduplicated() {
+    const SECRET: &str = "rzp_webhook_s3cret";
+    let host = Host::start("razorpay", HostConfig::default());
+    let project = host.create_project("store").await;
+    let base = format!("/projects/{}/integrations/providers/razorpay", project.id);
+    let (status, configured) = host
+        .call(
+            reqwest::Method::PUT,
+            &base,
+            Some(&project.secret_key),
+            Some(&json!({ "config": { "webhook_secret": SECRET } })),
+        )
+        .await;
+    assert_eq!(status, 200, "{configured}");
+    assert_eq!(
+        configured["config"]["webhook_secret"], "********",
+        "secrets are masked"
+    );
+
+    let (status, refused) = host
+        .post(
+            &format!("/projects/{}/integrations/webhooks", project.id),
+            &project.secret_key,
+            json!({ "url": "http://127.0.0.1:9/x", "events": ["order.paid"], "provider": "razorpay", "config": { "key_secret": "plain" } }),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["field"], "config.key_secret");
+
+    let finance = Receiver::ok();
+    host.create_webhook(
+        &project,
+        json!({ "url": finance.url("/payments"), "events": ["razorpay.payment.captured"] }),
+    )
+    .await;
+
+    let body = serde_json::to_vec(&json!({
+        "entity": "event", "account_id": "acc_BFQ7uQEaa7j2z7", "event": "payment.captured",
+        "contains": ["payment"], "created_at": 1_700_000_000,
+        "payload": { "payment": { "entity": { "id": "pay_29QQoUBi66xm2f", "amount": 50000, "currency": "INR", "status": "captured" } } },
+    }))
+    .unwrap();
+    let inbound = format!("/inbound/{}/razorpay", project.id);
+    let send = |body: Vec<u8>, signature: Option<String>, event_id: &'static str| {
+        let mut request = host
+            .http
+            .post(host.url(&inbound))
+            .header("content-type", "application/json")
+            .header("x-razorpay-event-id", event_id)
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("X-Razorpay-Signature", signature);
+        }
+        request.send()
+    };
+
+    let ok = send(
+        body.clone(),
+        Some(razorpay_signature(SECRET, &body)),
+        "evt_rzp_1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let got = finance.wait_for(1, LONG).await;
+    let delivered = got[0].json();
+    assert_eq!(delivered["event"], "razorpay.payment.captured");
+    assert_eq!(delivered["resource"], "payment");
+    assert_eq!(delivered["resource_id"], "pay_29QQoUBi66xm2f");
+
+    let mut tampered = body.clone();
+    let at = tampered.iter().position(|b| *b == b'5').unwrap();
+    tampered[at] = b'9';
+    for (case, body, signature) in [
+        (
+            "tampered body",
+            tampered,
+            Some(razorpay_signature(SECRET, &body)),
+        ),
+        (
+            "wrong secret",
+            body.clone(),
+            Some(razorpay_signature("not-the-secret", &body)),
+        ),
+        ("missing header", body.clone(), None),
+    ] {
+        let response = send(body, signature, "evt_rzp_2").await.unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{case}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "unauthorized", "{case}: {error}");
+    }
+
+    let again = send(
+        body.clone(),
+        Some(razorpay_signature(SECRET, &body)),
+        "evt_rzp_1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["duplicates"], 1, "{again}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        finance.count(),
+        1,
+        "a repeated Razorpay event id is routed once"
+    );
+
+    let (_, toggled) = host
+        .post(
+            &format!("{base}/toggle"),
+            &project.secret_key,
+            json!({ "enabled": false }),
+        )
+        .await;
+    assert_eq!(toggled["enabled"], false);
+    let off = send(
+        body.clone(),
+        Some(razorpay_signature(SECRET, &body)),
+        "evt_rzp_3",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        off.status().as_u16(),
+        404,
+        "inbound refused while the provider is off"
+    );
+}
