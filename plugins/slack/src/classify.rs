@@ -35,7 +35,7 @@ const MAX_QUOTED: usize = 200;
 /// Classifies `response` as described in the module doc.
 pub fn classify(response: &HttpResponse, now_ms: u64) -> Outcome {
     let status = response.status;
-    let error = error_code(&response.body);
+    let error = error_code(&response.body, (200..300).contains(&status));
     let retry_after =
         || header_value(&response.headers, "retry-after").and_then(|v| retry_after_ms(v, now_ms));
     if (200..300).contains(&status) && error.is_none() {
@@ -53,8 +53,8 @@ pub fn classify(response: &HttpResponse, now_ms: u64) -> Outcome {
 }
 
 /// The error code in a Slack answer: `error` of a JSON body with
-/// `"ok": false`, or a non-`ok` plain-text body.
-fn error_code(body: &[u8]) -> Option<String> {
+/// `"ok": false`, or (unless `success`) a non-`ok` plain-text body.
+fn error_code(body: &[u8], success: bool) -> Option<String> {
     if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
         if json.get("ok").and_then(serde_json::Value::as_bool) != Some(false) {
             return None;
@@ -64,7 +64,7 @@ fn error_code(body: &[u8]) -> Option<String> {
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
-    if text.is_empty() || text == "ok" {
+    if success || text.is_empty() || text == "ok" {
         return None;
     }
     Some(truncate(text))
@@ -146,6 +146,7 @@ mod tests {
             Outcome::Success
         ));
         assert!(matches!(answer(204, "", &[]), Outcome::Success));
+        assert!(matches!(answer(202, "accepted", &[]), Outcome::Success));
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub fn slack_escape(s: &str) -> Cow<'_, str> {
 /// The request that posts `event` as configured.
 pub fn render(event: &Event, ctx: &Context) -> Result<HttpRequest, PluginError> {
     let mode = Mode::from_config(ctx)?;
-    let message = message(event, ctx)?;
+    let tctx = template::context(event)?;
+    let message = message(event, ctx, &tctx)?;
     let mut body = Map::new();
     match mode {
         Mode::IncomingWebhook => {
@@ -60,7 +61,6 @@ pub fn render(event: &Event, ctx: &Context) -> Result<HttpRequest, PluginError> 
         Mode::PostMessage => {
             let token = required(ctx, "bot_token")?;
             let channel_source = required(ctx, "channel")?;
-            let tctx = template::context(event)?;
             let channel = template::render_text("channel", channel_source, &tctx, no_escape)?;
             let channel = channel.trim();
             if channel.is_empty() {
@@ -76,12 +76,15 @@ pub fn render(event: &Event, ctx: &Context) -> Result<HttpRequest, PluginError> 
     }
 }
 
-/// `text` and `blocks` of the message.
-pub fn message(event: &Event, ctx: &Context) -> Result<Map<String, Value>, PluginError> {
-    let tctx = template::context(event)?;
+/// `text` and `blocks` of the message; `tctx` is the template context.
+pub fn message(
+    event: &Event,
+    ctx: &Context,
+    tctx: &minijinja::Value,
+) -> Result<Map<String, Value>, PluginError> {
     let mut message = Map::new();
     let text = match ctx.config_value("text").filter(|t| !t.trim().is_empty()) {
-        Some(source) => template::render_text("text", source, &tctx, slack_escape)?,
+        Some(source) => template::render_text("text", source, tctx, slack_escape)?,
         None => String::new(),
     };
     let text = if text.trim().is_empty() {
@@ -91,7 +94,7 @@ pub fn message(event: &Event, ctx: &Context) -> Result<Map<String, Value>, Plugi
     };
     message.insert("text".into(), Value::String(text));
     if let Some(source) = ctx.config_value("blocks").filter(|b| !b.trim().is_empty()) {
-        let blocks = match template::render_json("blocks", source, &tctx, slack_escape)? {
+        let blocks = match template::render_json("blocks", source, tctx, slack_escape)? {
             Value::Object(mut o) if o.get("blocks").is_some_and(Value::is_array) => {
                 o.remove("blocks").unwrap_or_default()
             }
@@ -116,7 +119,7 @@ pub fn message(event: &Event, ctx: &Context) -> Result<Map<String, Value>, Plugi
     Ok(message)
 }
 
-/// The text when no template is configured: ``order.created` event evt_1 (order ord_7)`.
+/// The text when no template is configured, e.g. `` `order.created` event evt_1 (order ord_7) ``.
 pub fn default_text(event: &Event) -> String {
     let mut text = format!(
         "`{}` event {}",
