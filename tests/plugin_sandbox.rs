@@ -251,3 +251,30 @@ async fn concurrent_async_calls_each_get_an_instance() {
         Err(CallError::Deadline { .. })
     ));
 }
+
+#[test]
+fn compiled_plugins_are_cached_but_never_stale() {
+    let dir = std::env::temp_dir().join(format!("hookmesh-cache-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("provider.wasm");
+    let host = PluginHost::new(limits()).unwrap();
+
+    std::fs::copy(plugin("webhook"), &path).unwrap();
+    assert_eq!(host.load_file(&path).unwrap().name(), "webhook");
+    let cached: Vec<_> = std::fs::read_dir(dir.join(".cache")).unwrap().collect();
+    assert_eq!(cached.len(), 1, "the compiled artifact is kept");
+    assert_eq!(
+        host.load_file(&path).unwrap().name(),
+        "webhook",
+        "loads from the cache"
+    );
+
+    std::fs::copy(test_plugin("misbehave"), &path).unwrap();
+    assert_eq!(
+        host.load_file(&path).unwrap().name(),
+        "misbehave",
+        "a changed file is compiled again"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -56,7 +56,7 @@ impl PluginHost {
             source,
         })?;
         let component =
-            Component::from_binary(&self.engine, &bytes).map_err(|e| LoadError::Invalid {
+            super::cache::load(&self.engine, path, &bytes).map_err(|e| LoadError::Invalid {
                 path: path.to_path_buf(),
                 reason: format!("{e:#}"),
             })?;

@@ -4,7 +4,8 @@
 //!
 //! - one [`wasmtime::Engine`] per process ([`PluginHost`]), with an epoch
 //!   ticker thread for CPU deadlines;
-//! - components are compiled and pre-instantiated once at load
+//! - components are compiled (or loaded from the compiled-artifact cache in
+//!   `<plugins dir>/.cache/`) and pre-instantiated once at load
 //!   ([`LoadedPlugin`]); the contract version is checked there;
 //! - plugins import nothing: they are linked on an empty linker, so they
 //!   have no WASI, no filesystem, no network and no clock;
@@ -19,6 +20,7 @@
 //! and friends, which run them on the blocking pool, never on the executor.
 
 mod bindings;
+mod cache;
 mod errors;
 mod host;
 mod limits;
