@@ -4,7 +4,8 @@
 #   plugins/build.sh
 #
 # Output: one `<name>.wasm` component per plugin in target/plugins/ (the
-# default `[plugins] dir`), test plugins in target/plugins/test/.
+# default `[plugins] dir`), the template in target/plugins/examples/, test
+# plugins in target/plugins/test/.
 # Installs what is missing: a wasm32 toolchain (rustup's target where it can
 # be added, else Debian's rustc-web + rust-web-src + lld-16 with -Zbuild-std)
 # and wasm-tools (to wrap core modules into components).
@@ -20,6 +21,8 @@ target_dir="$root/target/wasm"
 out_dir="$root/target/plugins"
 
 plugins=(webhook slack discord razorpay)
+# Built, but kept out of the default plugins dir (they are not providers).
+example_plugins=(template)
 test_plugins=(misbehave wrong-abi)
 
 log() { printf '\033[1m[plugins]\033[0m %s\n' "$*" >&2; }
@@ -88,12 +91,13 @@ main() {
   ensure_wasm_tools
   setup_toolchain
   local packages=()
-  for p in "${plugins[@]}"; do packages+=(-p "hookmesh-plugin-$p"); done
+  for p in "${plugins[@]}" "${example_plugins[@]}"; do packages+=(-p "hookmesh-plugin-$p"); done
   for p in "${test_plugins[@]}"; do packages+=(-p "hookmesh-testplugin-$p"); done
-  log "compiling ${#plugins[@]} plugins and ${#test_plugins[@]} test plugins for $TARGET"
+  log "compiling ${#plugins[@]} plugins, ${#example_plugins[@]} example and ${#test_plugins[@]} test plugins for $TARGET"
   cargo build --quiet --profile "$PROFILE" --target "$TARGET" --target-dir "$target_dir" \
     "${build_std[@]}" "${packages[@]}"
   for p in "${plugins[@]}"; do componentize "plugins/$p" "$out_dir/$p.wasm"; done
+  for p in "${example_plugins[@]}"; do componentize "plugins/$p" "$out_dir/examples/$p.wasm"; done
   for p in "${test_plugins[@]}"; do componentize "tests/plugins/$p" "$out_dir/test/$p.wasm"; done
 }
 

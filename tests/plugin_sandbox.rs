@@ -206,12 +206,26 @@ fn the_plugins_dir_loads_every_provider() {
 
 #[test]
 fn unimplemented_calls_say_so() {
-    let slack = load(&plugin("slack"), limits());
-    let err = slack
-        .render(&event("evt_1", "{}"), &context(URL, &[], &[], now_ms()))
+    let discord = load(&plugin("discord"), limits());
+    let request = hookmesh::plugin::InboundRequest {
+        headers: Vec::new(),
+        body: b"{}".to_vec(),
+    };
+    let err = discord
+        .verify_inbound(&request, &context(URL, &[], &[], now_ms()))
         .unwrap_err();
     assert!(
-        err.to_string().contains("`render` not implemented"),
+        matches!(
+            err,
+            CallError::Plugin {
+                kind: hookmesh::plugin::GuestErrorKind::Unsupported,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("`verify_inbound` not implemented"),
         "{err}"
     );
 }

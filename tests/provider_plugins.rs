@@ -358,3 +358,70 @@ async fn razorpay_inbound_webhooks_are_verified_routed_and_deduplicated() {
         "inbound refused while the provider is off"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_built_from_the_template_loads_and_delivers() {
+    // A third party's plugins dir: the template plugin beside the webhook plugin.
+    let dir = std::env::temp_dir().join(format!("hookmesh-it-thirdparty-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(common::plugin("webhook"), dir.join("webhook.wasm")).unwrap();
+    std::fs::copy(
+        common::example_plugin("template"),
+        dir.join("template.wasm"),
+    )
+    .unwrap();
+    let host = Host::start(
+        "template",
+        HostConfig {
+            plugins: Some(dir.clone()),
+            ..HostConfig::default()
+        },
+    );
+    let project = host.create_project("acme").await;
+
+    let (_, providers) = host
+        .get(
+            &format!("/projects/{}/integrations/providers", project.id),
+            &project.secret_key,
+        )
+        .await;
+    let template = providers["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "template")
+        .cloned()
+        .unwrap();
+    assert_eq!(template["missing_required"], json!(["token"]), "{template}");
+    let (status, configured) = host
+        .call(
+            reqwest::Method::PUT,
+            &format!("/projects/{}/integrations/providers/template", project.id),
+            Some(&project.secret_key),
+            Some(&json!({ "config": { "token": "t0ken-from-the-vault" } })),
+        )
+        .await;
+    assert_eq!(status, 200, "{configured}");
+    assert_eq!(configured["status"], "enabled");
+
+    let receiver = Receiver::ok();
+    provider_endpoint(
+        &host,
+        &project,
+        "template",
+        &receiver.url("/in"),
+        &["user.created"],
+        json!({}),
+    )
+    .await;
+    host.send_event(&project, "user.created", json!({ "id": "usr_1" }))
+        .await;
+    let got = receiver.wait_for(1, LONG).await;
+    assert_eq!(
+        got[0].header("authorization"),
+        Some("Bearer t0ken-from-the-vault")
+    );
+    assert_eq!(got[0].json()["payload"]["id"], "usr_1");
+    std::fs::remove_dir_all(&dir).ok();
+}

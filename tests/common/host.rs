@@ -20,6 +20,8 @@ pub struct HostConfig {
     pub ingest: String,
     /// Extra TOML appended at the end (e.g. `[[projects]]`).
     pub extra: String,
+    /// Plugins dir; the built plugins when `None`.
+    pub plugins: Option<PathBuf>,
 }
 
 impl Default for HostConfig {
@@ -29,6 +31,7 @@ impl Default for HostConfig {
             delivery: "retry_schedule = [\"100ms\"]\njitter = 0.0\ntimeout = \"5s\"\nconnect_timeout = \"1s\"".into(),
             ingest: "events_per_second = 100000\nburst = 100000".into(),
             extra: String::new(),
+            plugins: None,
         }
     }
 }
@@ -71,7 +74,7 @@ impl Host {
              [security]\nmaster_key = \"{MASTER_KEY}\"\n{security}\n[delivery]\n{delivery}\n\
              [ingest]\n{ingest}\n{extra}\n",
             store = dir.join("hookmesh.redb").display(),
-            plugins = plugins_dir().display(),
+            plugins = config.plugins.clone().unwrap_or_else(plugins_dir).display(),
             security = config.security,
             delivery = config.delivery,
             ingest = config.ingest,

@@ -50,6 +50,13 @@ pub fn plugin(name: &str) -> PathBuf {
     path
 }
 
+/// Path of an example plugin (`template`).
+pub fn example_plugin(name: &str) -> PathBuf {
+    let path = plugins_dir().join("examples").join(format!("{name}.wasm"));
+    ensure_built(&path);
+    path
+}
+
 /// Path of a test plugin (`misbehave`, `wrong-abi`).
 pub fn test_plugin(name: &str) -> PathBuf {
     let path = plugins_dir().join("test").join(format!("{name}.wasm"));
