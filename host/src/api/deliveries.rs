@@ -7,7 +7,7 @@ use super::auth::authenticate;
 use super::body::read_json;
 use super::error::ApiError;
 use super::openapi::{doc, object, Auth, RouteDoc};
-use super::{time_ms, AppState};
+use super::{load_endpoint, time_ms, AppState};
 use crate::signing::new_id;
 use crate::store::{self, Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -142,14 +142,9 @@ async fn endpoint_in_project(
     endpoint_id: &str,
 ) -> Result<(), ApiError> {
     authenticate(state, req).await?.require_manage(project_id)?;
-    let store = Arc::clone(&state.store);
-    let id = endpoint_id.to_string();
-    match store::blocking(move || store.endpoint(&id)).await? {
-        Some(e) if e.project_id == project_id => Ok(()),
-        _ => Err(ApiError::NotFound(format!(
-            "webhook `{endpoint_id}` not found in project `{project_id}`"
-        ))),
-    }
+    load_endpoint(state, project_id, endpoint_id)
+        .await
+        .map(|_| ())
 }
 
 async fn list(

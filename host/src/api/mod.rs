@@ -170,6 +170,35 @@ async fn load_project(state: &AppState, project_id: &str) -> Result<Project, Api
         .ok_or_else(|| ApiError::NotFound(format!("project `{project_id}` not found")))
 }
 
+/// Authenticates for management of `project_id` (admin token or the
+/// project's secret key) and loads the project.
+async fn manage(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    project_id: &str,
+) -> Result<Project, ApiError> {
+    auth::authenticate(state, req)
+        .await?
+        .require_manage(project_id)?;
+    load_project(state, project_id).await
+}
+
+/// The project's endpoint `id`, or `404` (also when it belongs to another project).
+async fn load_endpoint(
+    state: &AppState,
+    project_id: &str,
+    id: &str,
+) -> Result<store::Endpoint, ApiError> {
+    let store = Arc::clone(&state.store);
+    let key = id.to_string();
+    match store::blocking(move || store.endpoint(&key)).await? {
+        Some(endpoint) if endpoint.project_id == project_id => Ok(endpoint),
+        _ => Err(ApiError::NotFound(format!(
+            "webhook `{id}` not found in project `{project_id}`"
+        ))),
+    }
+}
+
 /// Unix ms as the API shows times.
 fn time_ms(ms: u64) -> serde_json::Value {
     json!(ms)

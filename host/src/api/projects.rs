@@ -5,7 +5,7 @@ use super::auth::authenticate;
 use super::body::read_json;
 use super::error::ApiError;
 use super::openapi::{doc, object, string, strings, Auth, RouteDoc};
-use super::{load_project, time_ms, AppState};
+use super::{manage, time_ms, AppState};
 use crate::ingest::check_type_name;
 use crate::signing::{hash_api_key, new_api_key, new_id};
 use crate::store::{self, ApiKey, KeyKind, Project, Store};
@@ -150,10 +150,7 @@ async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
-    authenticate(&state, &req)
-        .await?
-        .require_manage(&project_id)?;
-    let project = load_project(&state, &project_id).await?;
+    let project = manage(&state, &req, &project_id).await?;
     Ok(HttpResponse::Ok().json(json!({
         "id": project.id,
         "name": project.name,

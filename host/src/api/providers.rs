@@ -3,11 +3,10 @@
 //! secrets masked, and status), `PUT …/providers/{provider}` (configure,
 //! checked against the manifest), `POST …/providers/{provider}/toggle`.
 
-use super::auth::authenticate;
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::openapi::{doc, object, Auth, RouteDoc};
-use super::{load_project, AppState};
+use super::{manage, AppState};
 use crate::plugin::wire::ManifestView;
 use crate::plugin::LoadedPlugin;
 use crate::providers::{apply_changes, masked, missing_required};
@@ -125,10 +124,7 @@ async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
-    authenticate(&state, &req)
-        .await?
-        .require_manage(&project_id)?;
-    load_project(&state, &project_id).await?;
+    manage(&state, &req, &project_id).await?;
     let mut data = Vec::new();
     for plugin in state.plugins.iter() {
         let settings = settings_of(&state, &project_id, plugin.name()).await?;
@@ -165,10 +161,7 @@ async fn configure_one(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, provider) = path.into_inner();
-    authenticate(&state, &req)
-        .await?
-        .require_manage(&project_id)?;
-    load_project(&state, &project_id).await?;
+    manage(&state, &req, &project_id).await?;
     let plugin = plugin(&state, &provider)?;
     let input: Configure = read_json(body, state.max_body_bytes).await?;
     let mut settings = settings_of(&state, &project_id, &provider)
@@ -203,10 +196,7 @@ async fn toggle(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, provider) = path.into_inner();
-    authenticate(&state, &req)
-        .await?
-        .require_manage(&project_id)?;
-    load_project(&state, &project_id).await?;
+    manage(&state, &req, &project_id).await?;
     let plugin = plugin(&state, &provider)?;
     let input: Toggle = read_json_or_default(body, state.max_body_bytes).await?;
     let mut settings = settings_of(&state, &project_id, &provider)

@@ -8,7 +8,7 @@
 use super::auth::authenticate;
 use super::error::ApiError;
 use super::openapi::{doc, Auth, RouteDoc};
-use super::{load_project, AppState};
+use super::{manage, AppState};
 use crate::store::{self, Stats};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -118,10 +118,7 @@ async fn project_stats(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
-    authenticate(&state, &req)
-        .await?
-        .require_manage(&project_id)?;
-    load_project(&state, &project_id).await?;
+    manage(&state, &req, &project_id).await?;
     let window = window(&req)?;
     let store = Arc::clone(&state.store);
     let rows = store::blocking(move || {

@@ -1,11 +1,10 @@
 //! `…/integrations/webhooks`: register, list, read, update, revoke, rotate
 //! the secret, send a test ping. Secrets are shown only by create and rotate.
 
-use super::auth::authenticate;
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::openapi::{doc, object, string, string_map, strings, Auth, RouteDoc};
-use super::{load_project, time_ms, AppState};
+use super::{load_endpoint, manage, time_ms, AppState};
 use crate::dispatch::{build_context, call_config};
 use crate::ingest::{
     check_filter_path, check_subscription, is_known_type, OPERATIONAL_EVENT_TYPES,
@@ -283,27 +282,6 @@ fn check_secret(secret: &str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-async fn load_endpoint(state: &AppState, project_id: &str, id: &str) -> Result<Endpoint, ApiError> {
-    let store = Arc::clone(&state.store);
-    let key = id.to_string();
-    match store::blocking(move || store.endpoint(&key)).await? {
-        Some(endpoint) if endpoint.project_id == project_id => Ok(endpoint),
-        _ => Err(ApiError::NotFound(format!(
-            "webhook `{id}` not found in project `{project_id}`"
-        ))),
-    }
-}
-
-/// Authenticates for management of `project_id` and loads the project.
-async fn manage(
-    state: &AppState,
-    req: &HttpRequest,
-    project_id: &str,
-) -> Result<Project, ApiError> {
-    authenticate(state, req).await?.require_manage(project_id)?;
-    load_project(state, project_id).await
 }
 
 async fn save(state: &AppState, endpoint: Endpoint) -> Result<Endpoint, ApiError> {
