@@ -12,5 +12,6 @@ log() { printf '\033[1m[tests]\033[0m %s\n' "$*" >&2; }
 
 bash plugins/build.sh
 log "cargo test"
-# The root's default members: the host (unit + tests/*.rs) and the SDK.
-cargo test "$@"
+# Every crate: the host (unit + tests/*.rs), the SDK, and the plugins'
+# native unit tests (signature vectors, limits, templates).
+cargo test --workspace "$@"

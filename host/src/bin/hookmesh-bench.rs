@@ -238,6 +238,41 @@ fn proc_status_mib(pid: u32, field: &str) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Mean attempt, render and classify times from the host's own metrics.
+async fn breakdown(client: &reqwest::Client, host: &str) -> String {
+    let Ok(response) = client.get(format!("{host}/metrics")).send().await else {
+        return "n/a".into();
+    };
+    let text = response.text().await.unwrap_or_default();
+    let value = |name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let mean_us = |metric: &str, labels: &str| -> String {
+        match (
+            value(&format!("{metric}_sum{labels}")),
+            value(&format!("{metric}_count{labels}")),
+        ) {
+            (Some(sum), Some(count)) if count > 0.0 => format!("{:.0} µs", sum / count * 1e6),
+            _ => "n/a".into(),
+        }
+    };
+    format!(
+        "attempt incl. its record {} (render {}, classify {})",
+        mean_us("hookmesh_attempt_duration_seconds", ""),
+        mean_us(
+            "hookmesh_plugin_call_duration_seconds",
+            "{call=\"render\",plugin=\"webhook\"}"
+        ),
+        mean_us(
+            "hookmesh_plugin_call_duration_seconds",
+            "{call=\"classify\",plugin=\"webhook\"}"
+        ),
+    )
+}
+
 fn percentile(sorted: &[u64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -491,6 +526,7 @@ async fn main() -> anyhow::Result<()> {
     progress.abort();
     let delivered = sink.arrivals.load(Ordering::Relaxed);
     let rss = peak_rss_mib(host.child.id());
+    let breakdown = breakdown(&client, &host.addr).await;
 
     let mut accepted = accepted_us.lock().map(|a| a.clone()).unwrap_or_default();
     accepted.sort_unstable();
@@ -548,6 +584,7 @@ async fn main() -> anyhow::Result<()> {
         "raw ceiling         {ceiling_rate:.0} requests/s → hookmesh at {:.0}% of it",
         100.0 * e2e_rate / ceiling_rate
     );
+    println!("mean per attempt    {breakdown}");
     println!(
         "host peak RSS       {}",
         rss.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
