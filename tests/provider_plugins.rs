@@ -425,3 +425,111 @@ async fn a_plugin_built_from_the_template_loads_and_delivers() {
     assert_eq!(got[0].json()["payload"]["id"], "usr_1");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn slack_signature(secret: &str, timestamp: u64, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    format!(
+        "v0={}",
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_inbound_requests_and_failure_alerts_to_slack() {
+    const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    let host = Host::start("slack-inbound", HostConfig {
+        delivery: "retry_schedule = [\"50ms\"]\nmax_attempts = 2\njitter = 0.0\ntimeout = \"5s\"\nconnect_timeout = \"1s\"".into(),
+        ..HostConfig::default()
+    });
+    let project = host.create_project("ops").await;
+    let (status, _) = host
+        .call(
+            reqwest::Method::PUT,
+            &format!("/projects/{}/integrations/providers/slack", project.id),
+            Some(&project.secret_key),
+            Some(&json!({ "config": { "signing_secret": SIGNING_SECRET } })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let inbound = format!("/inbound/{}/slack", project.id);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let post = |body: String, timestamp: u64, signature: String| {
+        host.http
+            .post(host.url(&inbound))
+            .header("content-type", "application/json")
+            .header("X-Slack-Request-Timestamp", timestamp.to_string())
+            .header("X-Slack-Signature", signature)
+            .body(body)
+            .send()
+    };
+
+    // Slack's url_verification handshake is answered with the challenge.
+    let challenge = r#"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let answer = post(
+        challenge.into(),
+        now,
+        slack_signature(SIGNING_SECRET, now, challenge),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    assert!(answer
+        .text()
+        .await
+        .unwrap()
+        .contains("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"));
+    // A tampered body and a stale timestamp are refused.
+    let stale = now - 600;
+    assert_eq!(
+        post(
+            challenge.into(),
+            stale,
+            slack_signature(SIGNING_SECRET, stale, challenge)
+        )
+        .await
+        .unwrap()
+        .status()
+        .as_u16(),
+        401
+    );
+    assert_eq!(
+        post(
+            challenge.replace("x", "y"),
+            now,
+            slack_signature(SIGNING_SECRET, now, challenge)
+        )
+        .await
+        .unwrap()
+        .status()
+        .as_u16(),
+        401
+    );
+
+    // Failure alerts: a dead endpoint's exhausted delivery reaches the project's Slack channel.
+    let slack = Receiver::start(|_, _| slack_ok());
+    provider_endpoint(&host, &project, "slack", &slack.url("/services/T/B/X"), &["delivery.exhausted"], json!({ "text": ":rotating_light: {{ payload.endpoint_id }} gave up: {{ payload.reason }}" })).await;
+    let dead = Receiver::start(|_, _| Reply::status(500));
+    let (dead_id, _) = host
+        .create_webhook(
+            &project,
+            json!({ "url": dead.url("/"), "events": ["user.*"] }),
+        )
+        .await;
+    host.send_event(&project, "user.created", json!({})).await;
+    let alert = slack.wait_for(1, LONG).await;
+    let text = alert[0].json()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.starts_with(&format!(":rotating_light: {dead_id} gave up:")),
+        "{text}"
+    );
+    assert!(text.contains("gave up after 2 attempts"), "{text}");
+}
