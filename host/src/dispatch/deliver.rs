@@ -183,11 +183,20 @@ async fn deliver_in_order(
     // all of them are recorded before the queue is read again.
     let mut recording = Vec::new();
     let mut progress = Progress::NothingDue;
-    for (delivery, event) in queued {
-        if core.is_draining() || delivery.next_attempt_ms > crate::now_ms() {
+    let now = crate::now_ms();
+    let due: Vec<_> = queued
+        .into_iter()
+        .take_while(|(d, _)| d.next_attempt_ms <= now)
+        .collect();
+    let mut prerendered = prerender(core, endpoint, config, &due, now)
+        .await
+        .into_iter();
+    for (delivery, event) in due {
+        if core.is_draining() {
             break;
         }
-        let tried = try_once(core, endpoint, config, delivery, event).await;
+        let rendered = prerendered.next().flatten();
+        let tried = try_once(core, endpoint, config, delivery, event, rendered).await;
         progress = Progress::Continue;
         if tried.succeeded() && endpoint.failing_since_ms.is_none() {
             let core = Arc::clone(core);
@@ -232,6 +241,67 @@ async fn finish(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// What a render produced.
+type Rendered = Result<Vec<plugin::HttpRequest>, CallError>;
+
+/// Deliveries rendered ahead in one hand-off to the blocking pool.
+const PRERENDER_WINDOW: usize = 16;
+
+/// Renders up to [`PRERENDER_WINDOW`] due deliveries in one blocking call
+/// (one hand-off instead of one per delivery). `None` where a delivery is
+/// left to render itself (no event, no plugin, config not usable).
+async fn prerender(
+    core: &Arc<Core>,
+    endpoint: &Endpoint,
+    config: &Result<BTreeMap<String, String>, String>,
+    due: &[(Delivery, Option<Event>)],
+    now_ms: u64,
+) -> Vec<Option<Rendered>> {
+    let (Some(plugin), Ok(config)) = (core.plugins.get(&endpoint.provider), config) else {
+        return Vec::new();
+    };
+    let calls: Vec<Option<(plugin::Event, plugin::Context)>> = due
+        .iter()
+        .take(PRERENDER_WINDOW)
+        .map(|(delivery, event)| {
+            let event = event.as_ref()?;
+            let ctx = build_context(
+                &core.secrets,
+                endpoint,
+                config.clone(),
+                &delivery.id,
+                delivery.attempts + 1,
+                now_ms,
+            )
+            .ok()?;
+            Some((plugin_event(event), ctx))
+        })
+        .collect();
+    let plugin = Arc::clone(plugin);
+    let metrics = Arc::clone(&core.metrics);
+    let rendered = tokio::task::spawn_blocking(move || {
+        calls
+            .into_iter()
+            .map(|call| {
+                let (event, ctx) = call?;
+                let started = Instant::now();
+                let result = plugin.render(&event, &ctx);
+                let labels = [plugin.name(), "render"];
+                metrics
+                    .plugin_calls
+                    .with_label_values(&labels)
+                    .observe(started.elapsed().as_secs_f64());
+                if result.is_err() {
+                    metrics.plugin_failures.with_label_values(&labels).inc();
+                }
+                Some(result)
+            })
+            .collect()
+    })
+    .await;
+    rendered.unwrap_or_default()
 }
 
 /// Up to `unordered_concurrency` due deliveries at once.
@@ -285,7 +355,7 @@ async fn attempt(
     delivery: Delivery,
     event: Option<Event>,
 ) -> Result<Effect, StoreError> {
-    let tried = try_once(core, endpoint, config, delivery, event).await;
+    let tried = try_once(core, endpoint, config, delivery, event, None).await;
     settle(core, endpoint, tried).await
 }
 
@@ -314,13 +384,26 @@ async fn try_once(
     config: &Result<BTreeMap<String, String>, String>,
     delivery: Delivery,
     event: Option<Event>,
+    prerendered: Option<Rendered>,
 ) -> Tried {
     let in_flight = InFlight::enter(Arc::clone(core));
     let number = delivery.attempts + 1;
     let started_ms = crate::now_ms();
     let started = Instant::now();
     let verdict = match &event {
-        Some(event) => run(core, endpoint, config, event, &delivery, number, started_ms).await,
+        Some(event) => {
+            run(
+                core,
+                endpoint,
+                config,
+                event,
+                &delivery,
+                number,
+                started_ms,
+                prerendered,
+            )
+            .await
+        }
         None => Verdict::fail(format!("event {} is missing", delivery.event_id)),
     };
     let now_ms = crate::now_ms();
@@ -467,6 +550,7 @@ fn log_attempt(attempt: &Attempt, change: &DeliveryChange) {
 }
 
 /// Render through the plugin, send every request, classify each answer.
+#[allow(clippy::too_many_arguments)]
 async fn run(
     core: &Arc<Core>,
     endpoint: &Endpoint,
@@ -475,6 +559,7 @@ async fn run(
     delivery: &Delivery,
     number: u32,
     now_ms: u64,
+    prerendered: Option<Rendered>,
 ) -> Verdict {
     let Some(plugin) = core.plugins.get(&endpoint.provider) else {
         return Verdict::retry(format!("provider `{}` is not loaded", endpoint.provider));
@@ -494,13 +579,18 @@ async fn run(
         Ok(ctx) => ctx,
         Err(e) => return Verdict::fail(e.to_string()),
     };
-    let rendered = timed(
-        core,
-        plugin.name(),
-        "render",
-        plugin.render_async(plugin_event(event), ctx.clone()),
-    )
-    .await;
+    let rendered = match prerendered {
+        Some(rendered) => rendered,
+        None => {
+            timed(
+                core,
+                plugin.name(),
+                "render",
+                plugin.render_async(plugin_event(event), ctx.clone()),
+            )
+            .await
+        }
+    };
     let requests = match rendered {
         Ok(requests) => requests,
         Err(
