@@ -41,12 +41,15 @@
 //! - [`classify`]: the default success/retry/fail decision.
 //! - [`signing`]: Standard Webhooks v1 and hex HMAC-SHA256.
 //! - [`envelope`]: the delivered JSON body and helpers on [`Event`]/[`Context`].
+//! - `template` (feature `templates`): minijinja templates over an event.
 
 pub mod bindings;
 pub mod classify;
 pub mod envelope;
 pub mod http;
 pub mod signing;
+#[cfg(feature = "templates")]
+pub mod template;
 
 pub use bindings::exports::hookmesh::plugin::provider::Guest as __Guest;
 pub use bindings::hookmesh::plugin::types::{

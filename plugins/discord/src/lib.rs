@@ -4,7 +4,7 @@
 //!
 //! The message's `content` (a text template) and `embeds` (a JSON template
 //! rendering to an array of embed objects) are minijinja templates over the
-//! event; see [`template`] for the context and the JSON escaping rules.
+//! event; see [`hookmesh_sdk::template`] for the context and the JSON escaping rules.
 //! Without either, the content is a one-line summary with the event type
 //! and id. `username` and `avatar_url` override the webhook's defaults.
 //!
@@ -16,7 +16,6 @@
 //! across embeds…) are checked while rendering: see [`limits`].
 //!
 //! # Layout
-//! - [`template`]: the template engine and context.
 //! - [`render`]: events → the execute-webhook request.
 //! - [`limits`]: Discord's message limits.
 //! - [`classify`]: Discord's answers → success, retry or failure.
@@ -24,7 +23,6 @@
 pub mod classify;
 pub mod limits;
 pub mod render;
-pub mod template;
 
 use hookmesh_sdk::{
     Context, Event, HttpRequest, HttpResponse, Manifest, Outcome, Plugin, PluginError,

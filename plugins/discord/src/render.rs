@@ -1,8 +1,8 @@
 //! Events → a Discord execute-webhook request.
 
 use crate::limits;
-use crate::template::{self, no_escape};
 use hookmesh_sdk::http::RequestBuilder;
+use hookmesh_sdk::template::{self, no_escape};
 use hookmesh_sdk::{Context, Event, HttpRequest, PluginError};
 use serde_json::{json, Map, Value};
 

@@ -17,7 +17,7 @@
 //!
 //! The JSON body comes from config entries `map.<field>`, each a minijinja
 //! template over the event (`event`, `id`, `resource`, `resource_id`,
-//! `payload`, `time_created`; see [`template`]):
+//! `payload`, `time_created`; see [`hookmesh_sdk::template`]):
 //!
 //! ```text
 //! map.amount           = "{{ payload.total_cents }}"        → "amount": 4999
@@ -48,7 +48,6 @@
 //! becomes the failure reason.
 //!
 //! # Layout
-//! - [`template`]: the template engine and context.
 //! - [`render`]: actions and the field mapping.
 //! - [`classify`]: API answers → success, retry or failure.
 //! - [`inbound`]: signature check and normalization.
@@ -56,7 +55,6 @@
 pub mod classify;
 pub mod inbound;
 pub mod render;
-pub mod template;
 
 use hookmesh_sdk::{
     Capability, Context, Event, HttpRequest, HttpResponse, InboundRequest, InboundResult, Manifest,

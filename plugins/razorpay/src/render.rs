@@ -1,8 +1,8 @@
 //! Events → Razorpay API calls: the `action`, and its body from the
 //! `map.<field>` config entries.
 
-use crate::template;
 use hookmesh_sdk::http::RequestBuilder;
+use hookmesh_sdk::template;
 use hookmesh_sdk::{Context, Event, HttpRequest, PluginError};
 use serde_json::{Map, Value};
 

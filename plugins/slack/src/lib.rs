@@ -11,7 +11,7 @@
 //!   "blocks"?}`; the endpoint URL is not used.
 //!
 //! The message `text` and the optional Block Kit `blocks` are minijinja
-//! templates over the event (see [`template`] for the context and the
+//! templates over the event (see [`hookmesh_sdk::template`] for the context and the
 //! escaping rules), e.g.
 //! `New order {{ payload.order_id }} — {{ payload.total_cents / 100 }} {{ payload.currency | upper }}`.
 //! Without a `text` template (or when it renders empty) the text is a
@@ -24,7 +24,6 @@
 //! [`inbound`] for how bodies become events.
 //!
 //! # Layout
-//! - [`template`]: the template engine and context.
 //! - [`render`]: events → requests.
 //! - [`classify`]: Slack's answers → success, retry or failure.
 //! - [`inbound`]: signature check and normalization; [`form`]: form bodies.
@@ -33,7 +32,6 @@ pub mod classify;
 pub mod form;
 pub mod inbound;
 pub mod render;
-pub mod template;
 
 use hookmesh_sdk::{
     Capability, Context, Event, HttpRequest, HttpResponse, InboundRequest, InboundResult, Manifest,

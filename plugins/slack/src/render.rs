@@ -1,7 +1,7 @@
 //! Events → Slack messages: an incoming-webhook post or a `chat.postMessage` call.
 
-use crate::template::{self, no_escape};
 use hookmesh_sdk::http::RequestBuilder;
+use hookmesh_sdk::template::{self, no_escape};
 use hookmesh_sdk::{Context, Event, HttpRequest, PluginError};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -80,7 +80,7 @@ pub fn render(event: &Event, ctx: &Context) -> Result<HttpRequest, PluginError> 
 pub fn message(
     event: &Event,
     ctx: &Context,
-    tctx: &minijinja::Value,
+    tctx: &template::Value,
 ) -> Result<Map<String, Value>, PluginError> {
     let mut message = Map::new();
     let text = match ctx.config_value("text").filter(|t| !t.trim().is_empty()) {

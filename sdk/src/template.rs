@@ -1,10 +1,9 @@
 //! Templates over an event, rendered with minijinja (Jinja2 syntax).
 //!
-//! The same file is in the `slack`, `discord` and `razorpay` plugins (the
-//! last with expression mappings); keep the copies alike until the SDK
-//! offers templates.
+//! Available with the `templates` feature of `hookmesh-sdk` (off by
+//! default: it adds minijinja to the plugin's WebAssembly).
 //!
-//! The context every template sees:
+//! The context every template sees (built by [`context`]):
 //!
 //! | name | value |
 //! |---|---|
@@ -14,25 +13,34 @@
 //! | `payload` | the event payload (parsed JSON) |
 //! | `time_created` | Unix milliseconds when hookmesh accepted the event |
 //!
-//! Undefined lookups are chainable (`payload.a.b` of a missing `a` is empty,
-//! not an error) and `none`/undefined print as nothing. Every interpolated
-//! string passes through the caller's [`Escape`] (Slack's `&`, `<`, `>`
-//! entities; none for Discord); `| safe` opts a value out.
+//! Undefined lookups are chainable (`payload.a.b` of a missing `a` is
+//! undefined, not an error) and `none`/undefined print as nothing. Every
+//! interpolated string passes through the caller's [`Escape`] (e.g. Slack's
+//! `&`, `<`, `>` entities; [`no_escape`] for none); `| safe` opts a value out.
 //!
-//! JSON templates (Slack `blocks`, Discord `embeds`) are rendered as text
-//! and then parsed. Inside them `{{ … }}` output is escaped for a JSON
-//! string, so
-//! `"text": "Order {{ payload.note }}"` stays valid whatever the note holds;
-//! numbers and booleans print as themselves, lists and objects as JSON, and
-//! `| tojson` prints any value as a complete JSON value (quotes included).
+//! Three ways to render:
+//!
+//! - [`render_text`]: a text template.
+//! - [`render_json`]: a JSON template (e.g. Slack `blocks`, Discord
+//!   `embeds`), rendered as text and then parsed. Inside it `{{ … }}` output
+//!   is escaped for a JSON string, so `"text": "Order {{ payload.note }}"`
+//!   stays valid whatever the note holds; numbers and booleans print as
+//!   themselves, lists and objects as JSON, and `| tojson` prints any value
+//!   as a complete JSON value (quotes included).
+//! - [`render_value`]: keeps types. A source that is exactly one
+//!   `{{ expression }}` evaluates to the expression's value (a number stays a
+//!   number, an object an object); any other source renders as text.
 //!
 //! A syntax error is a config error naming the field; a failure that depends
 //! on the event (a type error, JSON that does not parse) is an event error.
 
-use hookmesh_sdk::{Event, PluginError};
-use minijinja::value::{Value, ValueKind};
+use crate::{Event, PluginError};
+use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
 use std::borrow::Cow;
+
+/// The context templates render against, as built by [`context`].
+pub use minijinja::Value;
 
 /// Escapes an interpolated string for its destination.
 pub type Escape = fn(&str) -> Cow<'_, str>;
@@ -83,6 +91,41 @@ pub fn render_json(
             excerpt(&text)
         ))
     })
+}
+
+/// Renders config field `field` keeping the value's type when the source
+/// is a single `{{ expression }}` (see the module doc); `None` when the
+/// value is undefined or `none`.
+pub fn render_value(
+    field: &str,
+    source: &str,
+    ctx: &Value,
+) -> Result<Option<serde_json::Value>, PluginError> {
+    let Some(expression) = single_expression(source) else {
+        return render_text(field, source, ctx, no_escape).map(|t| Some(t.into()));
+    };
+    let env = environment(false, no_escape);
+    let value = env
+        .compile_expression(expression)
+        .and_then(|e| e.eval(ctx))
+        .map_err(|e| template_error(field, &e))?;
+    if value.is_undefined() || value.is_none() {
+        return Ok(None);
+    }
+    serde_json::to_value(&value).map(Some).map_err(|e| {
+        PluginError::InvalidEvent(format!("`{field}` rendered a value that is not JSON: {e}"))
+    })
+}
+
+/// `expr` of a source that is exactly `{{ expr }}` (with no other tags).
+fn single_expression(source: &str) -> Option<&str> {
+    let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    let nested = ["{{", "}}", "{%", "%}", "{#"]
+        .iter()
+        .any(|t| inner.contains(t));
+    (!nested && !inner.trim().is_empty()).then_some(inner)
 }
 
 fn environment(json: bool, escape: Escape) -> Environment<'static> {
@@ -228,6 +271,33 @@ mod tests {
     }
 
     #[test]
+    fn single_expressions_keep_their_type() {
+        let ctx = context(&event(
+            r#"{"amount": 4999, "total": 49.99, "customer": {"name": "A"}, "ok": true}"#,
+        ))
+        .unwrap();
+        let value = |source: &str| render_value("map.x", source, &ctx).unwrap();
+        assert_eq!(value("{{ payload.amount }}"), Some(4999.into()));
+        assert_eq!(value(" {{- payload.amount * 2 -}} "), Some(9998.into()));
+        assert_eq!(
+            value("{{ (payload.total * 100) | round | int }}"),
+            Some(4999.into())
+        );
+        assert_eq!(
+            value("{{ payload.customer }}"),
+            Some(serde_json::json!({"name": "A"}))
+        );
+        assert_eq!(value("{{ payload.ok }}"), Some(true.into()));
+        assert_eq!(value("{{ payload.missing }}"), None);
+        assert_eq!(
+            value("{{ payload.amount }} paise"),
+            Some("4999 paise".into())
+        );
+        assert_eq!(value("{{ 1 }}{{ 2 }}"), Some("12".into()));
+        assert_eq!(value("INR"), Some("INR".into()));
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let ctx = context(&event("{}")).unwrap();
         match render_text("text", "{{ oops", &ctx, no_escape) {
@@ -236,6 +306,10 @@ mod tests {
         }
         match render_json("blocks", "[{{ payload.x }}", &ctx, no_escape) {
             Err(PluginError::InvalidEvent(m)) => assert!(m.contains("`blocks`"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match render_value("map.amount", "{{ payload.x + }}", &ctx) {
+            Err(PluginError::InvalidConfig(m)) => assert!(m.contains("`map.amount`"), "{m}"),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
