@@ -138,9 +138,15 @@ impl Manifest {
 
 /// Exports a [`Plugin`] implementation as the component's
 /// `hookmesh:plugin/provider` interface. Use once per plugin crate.
+///
+/// The export is emitted only when compiling for `wasm32`: its symbol names
+/// are for wasm components, and native linkers refuse them. Native builds
+/// (e.g. `cargo test` of a `crate-type = ["cdylib", "rlib"]` plugin) get
+/// nothing, so no `#[cfg]` is needed around the call.
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct HookmeshExport;
 

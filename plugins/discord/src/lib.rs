@@ -84,7 +84,4 @@ impl Plugin for Discord {
     }
 }
 
-// Native builds (unit tests) skip the export: its symbol names are for
-// wasm components only, and native linkers refuse them.
-#[cfg(target_arch = "wasm32")]
 hookmesh_sdk::export_plugin!(Discord);

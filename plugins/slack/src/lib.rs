@@ -105,7 +105,4 @@ impl Plugin for Slack {
     }
 }
 
-// Native builds (unit tests) skip the export: its symbol names are for
-// wasm components only, and native linkers refuse them.
-#[cfg(target_arch = "wasm32")]
 hookmesh_sdk::export_plugin!(Slack);

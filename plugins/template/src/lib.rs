@@ -77,9 +77,7 @@ impl Plugin for Template {
 }
 
 // Exports `Template` as the component's `hookmesh:plugin/provider`
-// interface. Only for wasm: the export's symbol names are for components,
-// and native linkers (used by `cargo test`) refuse them.
-#[cfg(target_arch = "wasm32")]
+// interface (only when building for wasm, so `cargo test` runs natively).
 hookmesh_sdk::export_plugin!(Template);
 
 // Native unit tests call the plugin like the host would.
