@@ -10,4 +10,7 @@ wit_bindgen::generate!({
     default_bindings_module: "hookmesh_sdk::bindings",
     pub_export_macro: true,
     export_macro_name: "__export_plugin_world",
+    // So tests can `assert_eq!` on `Outcome`, `PluginError` and the records
+    // (the contract has no floats or resources, so every type can derive it).
+    additional_derives: [PartialEq],
 });

@@ -78,4 +78,23 @@ mod tests {
             Outcome::Fail(_)
         ));
     }
+
+    #[test]
+    fn outcomes_compare_with_assert_eq() {
+        assert_eq!(
+            default_outcome(&response(429, &[("Retry-After", "2")]), 0),
+            Outcome::Retry(Some(2000))
+        );
+        assert_eq!(
+            default_outcome(&response(410, &[]), 0),
+            Outcome::Fail(Failure {
+                reason: "endpoint answered 410 Gone".into(),
+                disable_endpoint: true,
+            })
+        );
+        assert_ne!(
+            crate::PluginError::InvalidConfig("x".into()),
+            crate::PluginError::InvalidEvent("x".into())
+        );
+    }
 }
