@@ -61,6 +61,21 @@ impl Context {
             .map(|entry| entry.value.as_str())
     }
 
+    /// The config fields whose key starts with `prefix`, in order, as
+    /// `(key without the prefix, value)`; e.g. with `prefix = "map."`,
+    /// `map.amount = 42` yields `("amount", "42")`.
+    pub fn config_prefixed<'a, 'p>(
+        &'a self,
+        prefix: &'p str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a, 'p> {
+        self.config.iter().filter_map(move |entry| {
+            entry
+                .key
+                .strip_prefix(prefix)
+                .map(|rest| (rest, entry.value.as_str()))
+        })
+    }
+
     /// The value of config field `key`, or an error naming it.
     pub fn require_config(&self, key: &str) -> Result<&str, PluginError> {
         self.config_value(key)
@@ -104,6 +119,31 @@ mod tests {
             String::from_utf8(body).unwrap(),
             r#"{"uuid":"evt_1","event":"user.signup","resource":"user","resource_id":null,"payload":{"b": 1, "a": [true]},"time_created":10,"time_sent":20}"#
         );
+    }
+
+    #[test]
+    fn config_prefixed_strips_the_prefix_and_keeps_order() {
+        let entry = |key: &str, value: &str| crate::ConfigEntry {
+            key: key.into(),
+            value: value.into(),
+        };
+        let ctx = Context {
+            now_ms: 0,
+            delivery_id: "dlv_1".into(),
+            attempt: 1,
+            endpoint: None,
+            config: vec![
+                entry("map.b", "2"),
+                entry("key_id", "k"),
+                entry("map.a.c", "{{ id }}"),
+                entry("map.", ""),
+                entry("mapx", "no"),
+            ],
+        };
+        let prefix = String::from("map.");
+        let fields: Vec<_> = ctx.config_prefixed(&prefix).collect();
+        assert_eq!(fields, [("b", "2"), ("a.c", "{{ id }}"), ("", "")]);
+        assert_eq!(ctx.config_prefixed("none.").count(), 0);
     }
 
     #[test]

@@ -126,24 +126,21 @@ pub fn body(
 ) -> Result<Map<String, Value>, PluginError> {
     let tctx = template::context(event)?;
     let mut body = Map::new();
-    for entry in &ctx.config {
-        let Some(path) = entry.key.strip_prefix(MAP_PREFIX) else {
-            continue;
-        };
+    for (path, source) in ctx.config_prefixed(MAP_PREFIX) {
+        let key = format!("{MAP_PREFIX}{path}");
         if path.is_empty() || path.split('.').any(str::is_empty) {
             return Err(PluginError::InvalidConfig(format!(
-                "`{}` is not a valid field path",
-                entry.key
+                "`{key}` is not a valid field path"
             )));
         }
-        let Some(value) = template::render_value(&entry.key, &entry.value, &tctx)? else {
+        let Some(value) = template::render_value(&key, source, &tctx)? else {
             continue;
         };
-        let value = coerce(action, &entry.key, path, value)?;
+        let value = coerce(action, &key, path, value)?;
         if value.as_str().is_some_and(str::is_empty) {
             continue;
         }
-        insert(&mut body, &entry.key, path, value)?;
+        insert(&mut body, &key, path, value)?;
     }
     for (path, value) in action.defaults() {
         if lookup(&body, path).is_none() {
