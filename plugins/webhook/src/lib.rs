@@ -31,7 +31,8 @@ const RESERVED_HEADERS: &[&str] = &[
     "x-hookmesh-signature-previous",
 ];
 
-struct Webhook;
+/// The generic webhook provider.
+pub struct Webhook;
 
 impl Plugin for Webhook {
     fn manifest() -> Manifest {

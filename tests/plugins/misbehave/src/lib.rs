@@ -12,7 +12,8 @@ use hookmesh_sdk::{
     export_plugin, http::RequestBuilder, Context, Event, HttpRequest, Manifest, Plugin, PluginError,
 };
 
-struct Misbehave;
+/// The misbehaving provider.
+pub struct Misbehave;
 
 impl Plugin for Misbehave {
     fn manifest() -> Manifest {
