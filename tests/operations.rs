@@ -34,10 +34,11 @@ async fn send_order(host: &Host, n: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declared_projects_and_webhooks_work_and_survive_restarts() {
     let receiver = Receiver::ok();
-    std::env::set_var("HOOKMESH_IT_DECLARED_SECRET", WEBHOOK_SECRET);
+    std::env::set_var("HOOKMESH_IT_DECLARED_HEADER", "from-the-toml");
     let extra = format!(
         "[[projects]]\nid = \"declared\"\nname = \"Declared Co\"\nsecret_key = \"{SECRET_KEY}\"\n\
          publishable_key = \"{PUBLISHABLE_KEY}\"\ncustom_event_types = [\"order.paid\"]\n\
+         [projects.providers.webhook]\nconfig = {{ \"header.X-Declared\" = \"env:HOOKMESH_IT_DECLARED_HEADER\" }}\n\
          [[projects.webhooks]]\nid = \"ep_declared_orders\"\nurl = \"{}\"\nevents = [\"order.*\"]\n\
          secret = \"{WEBHOOK_SECRET}\"\nconfig = {{ \"header.X-Env\" = \"it\" }}\n",
         receiver.url("/orders")
@@ -56,6 +57,11 @@ async fn declared_projects_and_webhooks_work_and_survive_restarts() {
         .verify(&got[0].body, &got[0].header_map())
         .unwrap();
     assert_eq!(got[0].header("x-env"), Some("it"));
+    assert_eq!(
+        got[0].header("x-declared"),
+        Some("from-the-toml"),
+        "declared provider settings apply"
+    );
     let (status, hook) = host
         .get(
             "/projects/declared/integrations/webhooks/ep_declared_orders",

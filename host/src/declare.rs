@@ -2,17 +2,40 @@
 //! updates each declared project, key and webhook, so the TOML alone
 //! reproduces a deployment. Objects created through the API are left alone.
 
-use crate::config::{ProjectSpec, WebhookSpec};
+use crate::config::{ProjectSpec, ProviderSpec, WebhookSpec};
+use crate::plugin::PluginRegistry;
+use crate::providers::apply_changes;
 use crate::signing::{hash_api_key, SecretBox};
-use crate::store::{ApiKey, Endpoint, KeyKind, Project, SealedSecret, Store, StoreError};
+use crate::store::{
+    ApiKey, Endpoint, KeyKind, Project, ProviderSettings, SealedSecret, Store, StoreError,
+};
+
+/// A declared project could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DeclareError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A declared provider is not loaded, or its config does not fit its manifest.
+    #[error("projects `{project}`: providers.{provider}: {message}")]
+    Provider {
+        /// The project.
+        project: String,
+        /// The provider.
+        provider: String,
+        /// What is wrong.
+        message: String,
+    },
+}
 
 /// Upserts every declared project; returns how many webhooks were written.
 pub fn apply(
     store: &dyn Store,
     secrets: &SecretBox,
+    plugins: &PluginRegistry,
     specs: &[ProjectSpec],
     now_ms: u64,
-) -> Result<usize, StoreError> {
+) -> Result<usize, DeclareError> {
     let mut webhooks = 0;
     for spec in specs {
         let created_ms = store.project(&spec.id)?.map_or(now_ms, |p| p.created_ms);
@@ -36,6 +59,9 @@ pub fn apply(
                 })?;
             }
         }
+        for (name, provider) in &spec.providers {
+            apply_provider(store, secrets, plugins, &spec.id, name, provider, now_ms)?;
+        }
         for webhook in &spec.webhooks {
             upsert_webhook(store, secrets, &spec.id, webhook, now_ms)?;
             webhooks += 1;
@@ -43,6 +69,42 @@ pub fn apply(
         tracing::info!(project_id = %spec.id, webhooks = spec.webhooks.len(), "declared project applied");
     }
     Ok(webhooks)
+}
+
+fn apply_provider(
+    store: &dyn Store,
+    secrets: &SecretBox,
+    plugins: &PluginRegistry,
+    project_id: &str,
+    name: &str,
+    spec: &ProviderSpec,
+    now_ms: u64,
+) -> Result<(), DeclareError> {
+    let fail = |message: String| DeclareError::Provider {
+        project: project_id.to_string(),
+        provider: name.to_string(),
+        message,
+    };
+    let plugin = plugins
+        .get(name)
+        .ok_or_else(|| fail("no such provider is loaded".into()))?;
+    let mut settings = ProviderSettings {
+        project_id: project_id.to_string(),
+        provider: name.to_string(),
+        enabled: spec.enabled,
+        config: Default::default(),
+        secrets: Default::default(),
+        updated_ms: now_ms,
+    };
+    let changes = spec
+        .config
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    apply_changes(plugin.manifest(), &mut settings, changes, secrets)
+        .map_err(|e| fail(e.to_string()))?;
+    store.put_provider_settings(&settings)?;
+    Ok(())
 }
 
 fn upsert_webhook(

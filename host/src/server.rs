@@ -49,6 +49,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     declare::apply(
         store.as_ref(),
         &secrets,
+        &plugins,
         &settings.projects,
         crate::now_ms(),
     )

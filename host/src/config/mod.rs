@@ -8,7 +8,7 @@ mod projects;
 use crate::plugin::SandboxLimits;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
-pub use projects::{IngestSettings, ProjectSpec, WebhookSpec};
+pub use projects::{IngestSettings, ProjectSpec, ProviderSpec, WebhookSpec};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;

@@ -10,6 +10,9 @@
 //! publishable_key = "env:ACME_PUBLISHABLE_KEY"  # hm_pk_…
 //! custom_event_types = ["order.paid"]
 //!
+//! [projects.providers.slack]                   # provider settings
+//! config = { signing_secret = "env:ACME_SLACK_SIGNING_SECRET" }
+//!
 //! [[projects.webhooks]]
 //! id = "ep_acme_orders"
 //! url = "https://acme.example/hooks"
@@ -45,6 +48,18 @@ pub struct ProjectSpec {
     pub custom_event_types: Vec<String>,
     /// Its webhooks.
     pub webhooks: Vec<WebhookSpec>,
+    /// Its provider settings, by provider name.
+    pub providers: BTreeMap<String, ProviderSpec>,
+}
+
+/// A project's settings for one provider, declared in the config
+/// (`[projects.providers.slack]`); values may be `env:NAME` or `file:PATH`.
+#[derive(Debug, Clone)]
+pub struct ProviderSpec {
+    /// On or off.
+    pub enabled: bool,
+    /// Resolved values (checked against the plugin's manifest at start-up).
+    pub config: BTreeMap<String, String>,
 }
 
 /// A webhook declared in the config.
@@ -86,6 +101,17 @@ pub(super) struct RawProject {
     custom_event_types: Vec<String>,
     #[serde(default)]
     webhooks: Vec<RawWebhook>,
+    #[serde(default)]
+    providers: BTreeMap<String, RawProvider>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -197,7 +223,32 @@ pub(super) fn validate_projects(
                     )
                 })
                 .collect();
+            let providers = project
+                .providers
+                .into_iter()
+                .map(|(name, raw)| {
+                    let config = raw
+                        .config
+                        .into_iter()
+                        .map(|(key, value)| {
+                            let resolved = check.secret(
+                                &format!("{at}.providers.{name}.config.{key}"),
+                                Some(&value),
+                            );
+                            (key, resolved)
+                        })
+                        .collect();
+                    (
+                        name,
+                        ProviderSpec {
+                            enabled: raw.enabled,
+                            config,
+                        },
+                    )
+                })
+                .collect();
             ProjectSpec {
+                providers,
                 name: project.name.unwrap_or_else(|| project.id.clone()),
                 secret_key: key(
                     check,
