@@ -15,6 +15,7 @@
 
 mod deliver;
 mod endpoint;
+mod health;
 pub mod retry;
 
 use crate::config::DeliverySettings;

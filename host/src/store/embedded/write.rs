@@ -1,0 +1,263 @@
+//! Writes: the group commit that batches ingestions, endpoint changes and
+//! attempt records from concurrent callers into one transaction, the
+//! transaction bodies themselves, and the flusher that makes lazily
+//! committed attempt records durable.
+
+use super::*;
+
+impl EmbeddedStore {
+    /// Group commit: the caller holding the leader lock writes every
+    /// pending job in one transaction (durable unless every job is an
+    /// attempt record); a caller whose job was written meanwhile takes its
+    /// result.
+    pub(super) fn submit(&self, op: WriteOp) -> Result<WriteDone, StoreError> {
+        let job = Arc::new(WriteJob {
+            op: Mutex::new(Some(op)),
+            result: Mutex::new(None),
+        });
+        lock(&self.pending).push(Arc::clone(&job));
+        let _leader = lock(&self.leader);
+        if let Some(result) = lock(&job.result).take() {
+            return result.map_err(StoreError::Backend);
+        }
+        let jobs = std::mem::take(&mut *lock(&self.pending));
+        let ops: Vec<WriteOp> = jobs.iter().filter_map(|j| lock(&j.op).take()).collect();
+        let results = match self.write_group(&ops) {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            // One job failed: the group is rolled back; write each alone so
+            // only the failing one reports an error.
+            Err(_) if ops.len() > 1 => ops
+                .iter()
+                .map(|op| {
+                    self.write_group(std::slice::from_ref(op))
+                        .map(|mut r| r.remove(0))
+                        .map_err(|e| e.to_string())
+                })
+                .collect(),
+            Err(e) => vec![Err(e.to_string())],
+        };
+        for (other, result) in jobs.iter().zip(results) {
+            *lock(&other.result) = Some(result);
+        }
+        let result = lock(&job.result).take();
+        result
+            .unwrap_or_else(|| Err("write job lost".into()))
+            .map_err(StoreError::Backend)
+    }
+
+    /// After an endpoint change commits: drop every cached routing table
+    /// (changes are rare; reads racing this one will not cache).
+    pub(super) fn forget_routes(&self) {
+        let mut cache = lock(&self.routes);
+        self.routes_generation.fetch_add(1, Ordering::AcqRel);
+        cache.clear();
+    }
+
+    fn write_group(&self, ops: &[WriteOp]) -> Result<Vec<WriteDone>, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        let mut done = Vec::with_capacity(ops.len());
+        for op in ops {
+            done.push(match op {
+                WriteOp::Ingest { batch, now_ms } => {
+                    WriteDone::Ingested(ingest_in(&txn, batch.clone(), *now_ms)?)
+                }
+                WriteOp::Attempt { attempt, change } => {
+                    WriteDone::Recorded(attempt_in(&txn, attempt, change.clone())?)
+                }
+                WriteOp::PutEndpoint(endpoint) => {
+                    let bytes = encode(endpoint.as_ref())?;
+                    txn.open_table(ENDPOINTS)?
+                        .insert(endpoint.id.as_str(), bytes.as_slice())?;
+                    txn.open_table(PROJECT_ENDPOINTS)?
+                        .insert((endpoint.project_id.as_str(), endpoint.id.as_str()), ())?;
+                    WriteDone::Stored
+                }
+            });
+        }
+        let durable = ops.iter().any(|op| !matches!(op, WriteOp::Attempt { .. }));
+        if durable {
+            txn.commit()?;
+            if ops.iter().any(|op| matches!(op, WriteOp::PutEndpoint(_))) {
+                self.forget_routes();
+            }
+        } else {
+            txn.set_durability(Durability::None)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            txn.commit()?;
+            self.dirty.store(true, Ordering::Release);
+        }
+        Ok(done)
+    }
+}
+
+/// Stores one batch inside an open write transaction.
+pub(super) fn ingest_in(
+    txn: &redb::WriteTransaction,
+    batch: Vec<NewEvent>,
+    now_ms: u64,
+) -> Result<Vec<Ingested>, StoreError> {
+    let mut results = Vec::with_capacity(batch.len());
+    {
+        let mut events = txn.open_table(EVENTS)?;
+        let mut deliveries = txn.open_table(DELIVERIES)?;
+        let mut queue = txn.open_table(QUEUE)?;
+        let mut history = txn.open_table(HISTORY)?;
+        let mut idempotency = txn.open_table(IDEMPOTENCY)?;
+        let mut meta = txn.open_table(META)?;
+        let mut seq = meta.get(SEQ_KEY)?.map_or(0, |v| v.value());
+        for item in batch {
+            let project = item.event.project_id.as_str();
+            if let Some((key, _)) = &item.idempotency {
+                let seen = idempotency
+                    .get((project, key.as_str()))?
+                    .map(|v| (v.value().0.to_string(), v.value().1));
+                if let Some((event_id, expires_ms)) = seen {
+                    if expires_ms > now_ms {
+                        results.push(Ingested::Duplicate { event_id });
+                        continue;
+                    }
+                }
+            }
+            events.insert(item.event.id.as_str(), encode(&item.event)?.as_slice())?;
+            for (endpoint_id, delivery_id) in &item.deliveries {
+                seq += 1;
+                let delivery =
+                    Delivery::queued(delivery_id, &item.event.id, endpoint_id, seq, now_ms);
+                enqueue(&mut deliveries, &mut queue, &mut history, &delivery)?;
+            }
+            if let Some((key, expires_ms)) = &item.idempotency {
+                idempotency.insert(
+                    (project, key.as_str()),
+                    (item.event.id.as_str(), *expires_ms),
+                )?;
+            }
+            results.push(Ingested::Stored {
+                event_id: item.event.id.clone(),
+                deliveries: item.deliveries.len(),
+            });
+        }
+        meta.insert(SEQ_KEY, seq)?;
+    }
+    Ok(results)
+}
+
+/// Stores a new delivery and puts it in its endpoint's queue and history.
+pub(super) fn enqueue(
+    deliveries: &mut redb::Table<&str, &[u8]>,
+    queue: &mut redb::Table<(&str, u64), &str>,
+    history: &mut redb::Table<(&str, u64), &str>,
+    delivery: &Delivery,
+) -> Result<(), StoreError> {
+    let key = (delivery.endpoint_id.as_str(), delivery.seq);
+    deliveries.insert(delivery.id.as_str(), encode(delivery)?.as_slice())?;
+    queue.insert(key, delivery.id.as_str())?;
+    history.insert(key, delivery.id.as_str())?;
+    Ok(())
+}
+
+/// Records one attempt and applies its change inside an open write transaction.
+pub(super) fn attempt_in(
+    txn: &redb::WriteTransaction,
+    attempt: &Attempt,
+    change: DeliveryChange,
+) -> Result<Delivery, StoreError> {
+    let delivery = {
+        let mut deliveries = txn.open_table(DELIVERIES)?;
+        let mut delivery = load_delivery(&deliveries, &attempt.delivery_id)?;
+        txn.open_table(ATTEMPTS)?.insert(
+            (attempt.delivery_id.as_str(), attempt.number),
+            encode(attempt)?.as_slice(),
+        )?;
+        delivery.attempts = delivery.attempts.max(attempt.number);
+        delivery.last_status_code = attempt.status_code;
+        delivery.last_error = attempt.error.clone();
+        delivery.updated_ms = attempt.started_ms + attempt.duration_ms;
+        match change {
+            DeliveryChange::Ack => {
+                delivery.status = DeliveryStatus::Succeeded;
+                txn.open_table(QUEUE)?
+                    .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
+            }
+            DeliveryChange::Reschedule { next_attempt_ms } => {
+                delivery.next_attempt_ms = next_attempt_ms;
+            }
+            DeliveryChange::DeadLetter { reason } => {
+                delivery.status = DeliveryStatus::Failed;
+                delivery.last_error = Some(reason);
+                txn.open_table(QUEUE)?
+                    .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
+            }
+        }
+        deliveries.insert(delivery.id.as_str(), encode(&delivery)?.as_slice())?;
+        delivery
+    };
+    let minute = attempt.started_ms / STATS_RESOLUTION_MS;
+    let mut stats_table = txn.open_table(STATS)?;
+    let key = (delivery.endpoint_id.as_str(), minute);
+    let previous: Option<Stats> = stats_table
+        .get(key)?
+        .map(|value| decode(&delivery.endpoint_id, value.value()))
+        .transpose()?;
+    let mut stats = previous.unwrap_or_default();
+    stats.record(&attempt.outcome, attempt.duration_ms);
+    stats_table.insert(key, encode(&stats)?.as_slice())?;
+    Ok(delivery)
+}
+
+/// A write waiting for the group commit.
+pub(super) enum WriteOp {
+    /// Durable: events with their deliveries.
+    Ingest { batch: Vec<NewEvent>, now_ms: u64 },
+    /// Lazily durable: an attempt and its consequence.
+    Attempt {
+        attempt: Attempt,
+        change: DeliveryChange,
+    },
+    /// Durable: an endpoint created or changed.
+    PutEndpoint(Box<Endpoint>),
+}
+
+/// What a [`WriteOp`] produced.
+pub(super) enum WriteDone {
+    Ingested(Vec<Ingested>),
+    Recorded(Delivery),
+    Stored,
+}
+
+/// A submitted write and, once written, its result.
+pub(super) struct WriteJob {
+    op: Mutex<Option<WriteOp>>,
+    result: Mutex<Option<Result<WriteDone, String>>>,
+}
+
+/// Locks, recovering from poisoning (a panicked writer leaves plain data).
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Makes earlier non-durable commits durable with an empty durable commit.
+pub(super) fn flush(db: &Database, dirty: &AtomicBool) -> Result<(), StoreError> {
+    if dirty.swap(false, Ordering::AcqRel) {
+        let txn = db.begin_write()?;
+        txn.commit()?;
+    }
+    Ok(())
+}
+
+/// Flushes every [`FLUSH_INTERVAL`] until the database is dropped.
+pub(super) fn spawn_flusher(db: Weak<Database>, dirty: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("hookmesh-flush".into())
+        .spawn(move || loop {
+            std::thread::sleep(FLUSH_INTERVAL);
+            let Some(db) = db.upgrade() else { return };
+            if let Err(error) = flush(&db, &dirty) {
+                tracing::error!(%error, "cannot flush the store");
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the store flusher; attempt records stay durable only with the next ingestion");
+    }
+}
