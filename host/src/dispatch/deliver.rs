@@ -2,16 +2,15 @@
 //! endpoint's plugin, send, classify, record the attempt and its
 //! consequence, keep the endpoint's health, and emit operational events.
 
+use super::call::{
+    build_context, plugin_event, record_metrics, run, sendable_config, Decision, Rendered, Verdict,
+};
 use super::health::{emit, update_health};
 use super::retry::{backoff, exhausted};
 use super::{Core, InFlight};
-use crate::egress::EgressError;
-use crate::plugin::{self, CallError, Outcome};
-use crate::providers::merged_config;
-use crate::signing::{SealError, SecretBox};
+use crate::plugin::{self};
 use crate::store::{
-    self, Attempt, AttemptOutcome, Delivery, DeliveryChange, Endpoint, Event, ProviderSettings,
-    StoreError,
+    self, Attempt, AttemptOutcome, Delivery, DeliveryChange, Endpoint, Event, StoreError,
 };
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -28,44 +27,6 @@ pub enum Drained {
     WaitFor(Duration),
     /// The store failed; try again later.
     StoreFailed(StoreError),
-}
-
-/// What an attempt's answer means.
-enum Decision {
-    Success,
-    Retry(Option<Duration>),
-    Fail { reason: String, disable: bool },
-}
-
-/// The result of render → send → classify.
-struct Verdict {
-    status_code: Option<u16>,
-    excerpt: String,
-    error: Option<String>,
-    decision: Decision,
-}
-
-impl Verdict {
-    fn retry(error: String) -> Self {
-        Self {
-            status_code: None,
-            excerpt: String::new(),
-            error: Some(error),
-            decision: Decision::Retry(None),
-        }
-    }
-
-    fn fail(reason: String) -> Self {
-        Self {
-            status_code: None,
-            excerpt: String::new(),
-            error: Some(reason.clone()),
-            decision: Decision::Fail {
-                reason,
-                disable: false,
-            },
-        }
-    }
 }
 
 /// Delivers due work of `endpoint_id` until the queue is empty or the head
@@ -242,9 +203,6 @@ async fn finish(
     }
     first_error.map_or(Ok(()), Err)
 }
-
-/// What a render produced.
-type Rendered = Result<Vec<plugin::HttpRequest>, CallError>;
 
 /// Deliveries rendered ahead in one hand-off to the blocking pool.
 const PRERENDER_WINDOW: usize = 16;
@@ -547,215 +505,4 @@ fn log_attempt(attempt: &Attempt, change: &DeliveryChange) {
             attempt = attempt.number, status = ?attempt.status_code, %reason, "delivery given up"
         ),
     }
-}
-
-/// Render through the plugin, send every request, classify each answer.
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    core: &Arc<Core>,
-    endpoint: &Endpoint,
-    config: &Result<BTreeMap<String, String>, String>,
-    event: &Event,
-    delivery: &Delivery,
-    number: u32,
-    now_ms: u64,
-    prerendered: Option<Rendered>,
-) -> Verdict {
-    let Some(plugin) = core.plugins.get(&endpoint.provider) else {
-        return Verdict::retry(format!("provider `{}` is not loaded", endpoint.provider));
-    };
-    let config = match config {
-        Ok(config) => config.clone(),
-        Err(reason) => return Verdict::retry(reason.clone()),
-    };
-    let ctx = match build_context(
-        &core.secrets,
-        endpoint,
-        config,
-        &delivery.id,
-        number,
-        now_ms,
-    ) {
-        Ok(ctx) => ctx,
-        Err(e) => return Verdict::fail(e.to_string()),
-    };
-    let rendered = match prerendered {
-        Some(rendered) => rendered,
-        None => {
-            timed(
-                core,
-                plugin.name(),
-                "render",
-                plugin.render_async(plugin_event(event), ctx.clone()),
-            )
-            .await
-        }
-    };
-    let requests = match rendered {
-        Ok(requests) => requests,
-        Err(
-            e @ (CallError::Plugin { .. }
-            | CallError::ForbiddenTarget { .. }
-            | CallError::OutputCap { .. }),
-        ) => return Verdict::fail(e.to_string()),
-        Err(e) => return Verdict::retry(e.to_string()),
-    };
-    let mut verdict = Verdict {
-        status_code: None,
-        excerpt: String::new(),
-        error: None,
-        decision: Decision::Success,
-    };
-    for request in requests {
-        let answer = match core.egress.send(&request).await {
-            Ok(answer) => answer,
-            Err(e @ (EgressError::Forbidden { .. } | EgressError::BadUrl { .. })) => {
-                return Verdict::fail(e.to_string())
-            }
-            Err(e) => return Verdict::retry(e.to_string()),
-        };
-        verdict.status_code = Some(answer.response.status);
-        verdict.excerpt = String::from_utf8_lossy(&answer.response.body).into_owned();
-        let classified = timed(
-            core,
-            plugin.name(),
-            "classify",
-            plugin.classify_async(answer.response, ctx.clone()),
-        )
-        .await;
-        verdict.decision = match classified {
-            Ok(Outcome::Success) => Decision::Success,
-            Ok(Outcome::Retry(after_ms)) => Decision::Retry(after_ms.map(Duration::from_millis)),
-            Ok(Outcome::Fail(failure)) => Decision::Fail {
-                reason: failure.reason,
-                disable: failure.disable_endpoint,
-            },
-            Err(e) => {
-                verdict.error = Some(e.to_string());
-                Decision::Retry(None)
-            }
-        };
-        if !matches!(verdict.decision, Decision::Success) {
-            break;
-        }
-    }
-    verdict
-}
-
-/// Runs a plugin call, recording its duration and failure.
-async fn timed<T>(
-    core: &Core,
-    plugin: &str,
-    call: &str,
-    work: impl std::future::Future<Output = Result<T, CallError>>,
-) -> Result<T, CallError> {
-    let started = Instant::now();
-    let result = work.await;
-    let labels = [plugin, call];
-    core.metrics
-        .plugin_calls
-        .with_label_values(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    if result.is_err() {
-        core.metrics
-            .plugin_failures
-            .with_label_values(&labels)
-            .inc();
-    }
-    result
-}
-
-fn record_metrics(core: &Core, outcome: &AttemptOutcome, rescheduled: bool, took: Duration) {
-    let outcome = match outcome {
-        AttemptOutcome::Success => "success",
-        AttemptOutcome::Retry => "retry",
-        AttemptOutcome::Failed => "failed",
-    };
-    core.metrics.deliveries.with_label_values(&[outcome]).inc();
-    core.metrics.attempt_duration.observe(took.as_secs_f64());
-    if rescheduled {
-        core.metrics.retries.inc();
-    }
-}
-
-/// The stored event as the plugin sees it.
-fn plugin_event(event: &Event) -> plugin::Event {
-    plugin::Event {
-        id: event.id.clone(),
-        event_type: event.event_type.clone(),
-        resource: event.resource.clone(),
-        resource_id: event.resource_id.clone(),
-        payload: event.payload.clone(),
-        time_created_ms: event.time_created_ms,
-    }
-}
-
-/// The endpoint's signing secrets that are still valid at `now_ms`, newest first.
-pub fn open_secrets(
-    secrets: &SecretBox,
-    endpoint: &Endpoint,
-    now_ms: u64,
-) -> Result<Vec<String>, SealError> {
-    endpoint
-        .secrets
-        .iter()
-        .filter(|s| s.expires_ms.is_none_or(|at| at > now_ms))
-        .map(|s| secrets.open(&s.sealed))
-        .collect()
-}
-
-/// The plugin call context for one attempt; `config` is the merged
-/// provider + endpoint config ([`crate::providers::merged_config`]).
-pub fn build_context(
-    secrets: &SecretBox,
-    endpoint: &Endpoint,
-    config: BTreeMap<String, String>,
-    delivery_id: &str,
-    attempt: u32,
-    now_ms: u64,
-) -> Result<plugin::Context, SealError> {
-    Ok(plugin::Context {
-        now_ms,
-        delivery_id: delivery_id.to_string(),
-        attempt,
-        endpoint: Some(plugin::Endpoint {
-            id: endpoint.id.clone(),
-            url: endpoint.url.clone(),
-            secrets: open_secrets(secrets, endpoint, now_ms)?,
-        }),
-        config: config
-            .into_iter()
-            .map(|(key, value)| plugin::ConfigEntry { key, value })
-            .collect(),
-    })
-}
-
-/// The project's settings for the endpoint's provider, merged with the
-/// endpoint's config; `Err` names why the endpoint cannot send now.
-pub async fn call_config(
-    core: &Core,
-    endpoint: &Endpoint,
-) -> Result<BTreeMap<String, String>, String> {
-    let store = Arc::clone(&core.store);
-    let (project, provider) = (endpoint.project_id.clone(), endpoint.provider.clone());
-    let settings = store::blocking(move || store.provider_settings(&project, &provider))
-        .await
-        .map_err(|e| e.to_string())?;
-    sendable_config(settings.as_ref(), endpoint, &core.secrets)
-}
-
-/// The config for a call through `endpoint`, or why it cannot send now
-/// (provider disabled for the project, secret that does not open).
-fn sendable_config(
-    settings: Option<&ProviderSettings>,
-    endpoint: &Endpoint,
-    secrets: &SecretBox,
-) -> Result<BTreeMap<String, String>, String> {
-    if settings.is_some_and(|s| !s.enabled) {
-        return Err(format!(
-            "provider `{}` is disabled for this project",
-            endpoint.provider
-        ));
-    }
-    merged_config(settings, &endpoint.config, secrets).map_err(|e| e.to_string())
 }

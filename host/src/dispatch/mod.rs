@@ -13,6 +13,7 @@
 //! - A delivery leaves the queue only after its attempt is recorded
 //!   (at-least-once; receivers dedupe on `webhook-id`).
 
+mod call;
 mod deliver;
 mod endpoint;
 mod health;
@@ -25,7 +26,7 @@ use crate::plugin::PluginRegistry;
 use crate::signing::SecretBox;
 use crate::store::{self, Store};
 use actix::prelude::*;
-pub use deliver::{build_context, call_config, open_secrets};
+pub use call::{build_context, call_config, open_secrets};
 use endpoint::EndpointActor;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
