@@ -2,7 +2,7 @@
 //! name the field, the event-type catalogue, subscription matching and
 //! routing (one delivery per matching active endpoint).
 
-use crate::store::{Endpoint, Event, NewEvent, Project};
+use crate::store::{Endpoint, Event, Ingested, NewEvent, Project, Store, StoreError};
 use serde::Deserialize;
 
 /// The built-in event types every project accepts.
@@ -245,6 +245,67 @@ pub fn route<'a>(
                 .any(|p| subscription_matches(p, event.event_type))
             && event.passes(&e.filter)
     })
+}
+
+/// An event about to be routed and stored (from the API or a provider).
+pub struct Incoming {
+    /// Event type.
+    pub event_type: String,
+    /// e.g. `user`.
+    pub resource: Option<String>,
+    /// e.g. `usr_2048`.
+    pub resource_id: Option<String>,
+    /// The payload.
+    pub payload: serde_json::Value,
+    /// Idempotency key and its expiry (Unix ms).
+    pub idempotency: Option<(String, u64)>,
+}
+
+/// Routes each event over the project's endpoints and stores them all in
+/// one atomic write. Returns the store's result per event and the
+/// endpoints that got new deliveries (sorted, once each).
+pub fn route_and_store(
+    store: &dyn Store,
+    project_id: &str,
+    incoming: Vec<Incoming>,
+    now_ms: u64,
+) -> Result<(Vec<Ingested>, Vec<String>), StoreError> {
+    let endpoints = store.routes_of(project_id)?;
+    let mut targets_per_event = Vec::with_capacity(incoming.len());
+    let batch = incoming
+        .into_iter()
+        .map(|item| {
+            let routed = RoutedEvent {
+                event_type: &item.event_type,
+                resource: item.resource.as_deref(),
+                resource_id: item.resource_id.as_deref(),
+                payload: &item.payload,
+            };
+            let targets: Vec<String> = route(&endpoints, &routed).map(|e| e.id.clone()).collect();
+            targets_per_event.push(targets.clone());
+            let event = Event {
+                id: crate::signing::new_id("evt_"),
+                project_id: project_id.to_string(),
+                event_type: item.event_type,
+                resource: item.resource,
+                resource_id: item.resource_id,
+                payload: item.payload.to_string().into_bytes(),
+                time_created_ms: now_ms,
+            };
+            new_event(event, targets, item.idempotency)
+        })
+        .collect();
+    let results = store.ingest(batch, now_ms)?;
+    // Idempotent repeats queued nothing: only stored events wake endpoints.
+    let mut woken: Vec<String> = results
+        .iter()
+        .zip(targets_per_event)
+        .filter(|(result, _)| matches!(result, Ingested::Stored { .. }))
+        .flat_map(|(_, targets)| targets)
+        .collect();
+    woken.sort();
+    woken.dedup();
+    Ok((results, woken))
 }
 
 /// Builds the record to store: the event plus one delivery per endpoint.

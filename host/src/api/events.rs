@@ -12,11 +12,9 @@ use super::error::ApiError;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
 use super::{load_project, AppState};
 use crate::ingest::{
-    self, check_idempotency_key, EventInput, RoutedEvent, BUILTIN_EVENT_TYPES,
-    OPERATIONAL_EVENT_TYPES,
+    self, check_idempotency_key, EventInput, Incoming, BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
-use crate::signing::new_id;
-use crate::store::{self, Event, Ingested, Project};
+use crate::store::{self, Ingested, Project};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::json;
@@ -139,39 +137,19 @@ async fn store_events(
     let store = Arc::clone(&state.store);
     let project_id = project.id.clone();
     let ttl_ms = u64::try_from(state.idempotency_ttl.as_millis()).unwrap_or(u64::MAX / 2);
+    let now = crate::now_ms();
+    let incoming = inputs
+        .into_iter()
+        .map(|(input, idempotency_key)| Incoming {
+            event_type: input.event,
+            resource: input.resource,
+            resource_id: input.resource_id,
+            payload: input.payload,
+            idempotency: idempotency_key.map(|k| (k, now + ttl_ms)),
+        })
+        .collect();
     let (results, woken) = store::blocking(move || {
-        let endpoints = store.routes_of(&project_id)?;
-        let now = crate::now_ms();
-        let mut woken: Vec<String> = Vec::new();
-        let batch = inputs
-            .into_iter()
-            .map(|(input, idempotency_key)| {
-                let routed = RoutedEvent {
-                    event_type: &input.event,
-                    resource: input.resource.as_deref(),
-                    resource_id: input.resource_id.as_deref(),
-                    payload: &input.payload,
-                };
-                let targets: Vec<String> = ingest::route(&endpoints, &routed)
-                    .map(|e| e.id.clone())
-                    .collect();
-                woken.extend(targets.iter().cloned());
-                let event = Event {
-                    id: new_id("evt_"),
-                    project_id: project_id.clone(),
-                    event_type: input.event,
-                    resource: input.resource,
-                    resource_id: input.resource_id,
-                    payload: input.payload.to_string().into_bytes(),
-                    time_created_ms: now,
-                };
-                ingest::new_event(event, targets, idempotency_key.map(|k| (k, now + ttl_ms)))
-            })
-            .collect();
-        let results = store.ingest(batch, now)?;
-        woken.sort();
-        woken.dedup();
-        Ok((results, woken))
+        ingest::route_and_store(store.as_ref(), &project_id, incoming, now)
     })
     .await?;
     state.dispatcher.notify(woken);

@@ -7,11 +7,11 @@
 use super::error::ApiError;
 use super::openapi::{doc, Auth, RouteDoc};
 use super::{load_project, AppState};
-use crate::ingest::{self, check_type_name, RoutedEvent};
+use crate::ingest::{self, check_type_name, Incoming};
 use crate::plugin::{self, CallError, Capability, GuestErrorKind, Header, InboundRequest};
 use crate::providers::merged_config;
 use crate::signing::new_id;
-use crate::store::{self, Event, Ingested};
+use crate::store::{self, Ingested};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -104,8 +104,6 @@ async fn receive(
         .verify_inbound_async(request, ctx)
         .await
         .map_err(call_error)?;
-    let mut batch = Vec::new();
-    let mut woken = Vec::new();
     let store = Arc::clone(&state.store);
     let ttl_ms = u64::try_from(state.idempotency_ttl.as_millis()).unwrap_or(u64::MAX / 2);
     let events = result.events;
@@ -114,53 +112,27 @@ async fn receive(
             ApiError::Internal(format!("plugin `{provider}` produced a bad event: {e}"))
         })?;
     }
-    let stored = store::blocking(move || {
-        let endpoints = store.routes_of(&project.id)?;
-        for inbound in events {
-            let payload: serde_json::Value =
-                serde_json::from_slice(&inbound.payload).unwrap_or(serde_json::Value::Null);
-            let routed = RoutedEvent {
-                event_type: &inbound.event_type,
-                resource: inbound.resource.as_deref(),
-                resource_id: inbound.resource_id.as_deref(),
-                payload: &payload,
-            };
-            let targets: Vec<String> = ingest::route(&endpoints, &routed)
-                .map(|e| e.id.clone())
-                .collect();
-            woken.extend(targets.iter().cloned());
-            let idempotency = inbound
+    let incoming = events
+        .into_iter()
+        .map(|inbound| Incoming {
+            payload: serde_json::from_slice(&inbound.payload).unwrap_or(serde_json::Value::Null),
+            idempotency: inbound
                 .dedupe_id
-                .as_ref()
-                .map(|id| (format!("inbound:{}:{id}", provider), now + ttl_ms));
-            let event = Event {
-                id: new_id("evt_"),
-                project_id: project.id.clone(),
-                event_type: inbound.event_type,
-                resource: inbound.resource,
-                resource_id: inbound.resource_id,
-                payload: payload.to_string().into_bytes(),
-                time_created_ms: now,
-            };
-            batch.push(ingest::new_event(event, targets, idempotency));
-        }
-        let results = store.ingest(batch, now)?;
-        Ok((results, woken))
+                .map(|id| (format!("inbound:{provider}:{id}"), now + ttl_ms)),
+            event_type: inbound.event_type,
+            resource: inbound.resource,
+            resource_id: inbound.resource_id,
+        })
+        .collect();
+    let (results, woken) = store::blocking(move || {
+        ingest::route_and_store(store.as_ref(), &project.id, incoming, now)
     })
     .await?;
-    let (results, mut woken) = stored;
-    woken.sort();
-    woken.dedup();
     let duplicates = results
         .iter()
         .filter(|r| matches!(r, Ingested::Duplicate { .. }))
         .count();
-    // Duplicates were stored (and routed) the first time: wake nobody for them.
-    state.dispatcher.notify(if duplicates == results.len() {
-        Vec::new()
-    } else {
-        woken
-    });
+    state.dispatcher.notify(woken);
     if let Some(reply) = result.reply {
         let mut response = HttpResponse::build(
             actix_web::http::StatusCode::from_u16(reply.status)
