@@ -133,9 +133,13 @@ async fn list(
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
-/// Stores the settings; when the provider is on, wakes the project's
+/// Stamps and stores the settings; when the provider is on, wakes the project's
 /// endpoints that use it (their deliveries waited while it was off).
-async fn save(state: &AppState, settings: ProviderSettings) -> Result<ProviderSettings, ApiError> {
+async fn save(
+    state: &AppState,
+    mut settings: ProviderSettings,
+) -> Result<ProviderSettings, ApiError> {
+    settings.updated_ms = crate::now_ms();
     let store = Arc::clone(&state.store);
     let saved = settings.clone();
     let users = store::blocking(move || {
@@ -183,7 +187,6 @@ async fn configure_one(
     if let Some(enabled) = input.enabled {
         settings.enabled = enabled;
     }
-    settings.updated_ms = crate::now_ms();
     let settings = save(&state, settings).await?;
     tracing::info!(project_id = %project_id, provider = %provider, "provider configured");
     Ok(HttpResponse::Ok().json(view(plugin, Some(&settings))))
@@ -207,7 +210,6 @@ async fn toggle(
             ))
         })?;
     settings.enabled = input.enabled.unwrap_or(!settings.enabled);
-    settings.updated_ms = crate::now_ms();
     let settings = save(&state, settings).await?;
     Ok(HttpResponse::Ok().json(view(plugin, Some(&settings))))
 }
