@@ -10,6 +10,31 @@ cd "$root"
 
 log() { printf '\033[1m[tests]\033[0m %s\n' "$*" >&2; }
 
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_ensure() {
+  local missing=()
+  for pkg in "$@"; do
+    # Not `dpkg -s` alone: it succeeds for a removed package whose config
+    # files are left ("deinstall ok config-files").
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q ' installed$' \
+      || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} (apt)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# The Redis store tests start their own redis-server processes (and
+# redis-cli for clusters) from PATH, on free loopback ports: see
+# tests/common/redis.rs. A system redis the package may start on 6379 is
+# never used, and left alone.
+apt_ensure redis-server redis-tools
+
 bash plugins/build.sh
 log "cargo test"
 # Every crate: the host (unit + tests/*.rs), the SDK, and the plugins'

@@ -1,14 +1,24 @@
 //! One conformance suite for every storage backend: the same tests, run
 //! against each (`conformance!(name, opener)`), so backends agree on FIFO
 //! order, scheduling, acknowledgement, dead letters, idempotency, replay,
-//! paging and recovery after a restart. The Redis backend (issue #4) joins
-//! with one more `conformance!` line.
+//! paging and recovery after a restart. The Redis backend runs them on a
+//! real `redis-server` started by the test (each test under its own key
+//! prefix); `redis_shared` then checks what only a shared store does:
+//! leases with fencing, and rate-limit buckets shared by instances.
 
 #![allow(clippy::unwrap_used)]
 
+#[allow(dead_code)]
+#[path = "common/redis.rs"]
+mod redis_server;
+
 use hookmesh::store::embedded::EmbeddedStore;
+use hookmesh::store::redis::{RedisOptions, RedisStore};
 use hookmesh::store::*;
+use redis_server::RedisServer;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -108,6 +118,7 @@ fn ack_reschedule_and_dead_letter(store: &dyn Store) {
         .unwrap();
     let d = store
         .record_attempt(
+            "a",
             &attempt("dlv_e1_a", 1, AttemptOutcome::Retry),
             DeliveryChange::Reschedule {
                 next_attempt_ms: 500,
@@ -126,12 +137,14 @@ fn ack_reschedule_and_dead_letter(store: &dyn Store) {
     );
     store
         .record_attempt(
+            "a",
             &attempt("dlv_e1_a", 2, AttemptOutcome::Success),
             DeliveryChange::Ack,
         )
         .unwrap();
     store
         .record_attempt(
+            "a",
             &attempt("dlv_e2_a", 1, AttemptOutcome::Failed),
             DeliveryChange::DeadLetter {
                 reason: "gave up".into(),
@@ -139,14 +152,14 @@ fn ack_reschedule_and_dead_letter(store: &dyn Store) {
         )
         .unwrap();
     assert_eq!(ids(&store.queue_peek("a", 10).unwrap()), ["dlv_e3_a"]);
-    let done = store.delivery("dlv_e1_a").unwrap().unwrap();
+    let done = store.delivery("a", "dlv_e1_a").unwrap().unwrap();
     assert_eq!((done.status, done.attempts), (DeliveryStatus::Succeeded, 2));
-    let dead = store.delivery("dlv_e2_a").unwrap().unwrap();
+    let dead = store.delivery("a", "dlv_e2_a").unwrap().unwrap();
     assert_eq!(
         (dead.status, dead.last_error.as_deref()),
         (DeliveryStatus::Failed, Some("gave up"))
     );
-    let log = store.attempts_of("dlv_e1_a").unwrap();
+    let log = store.attempts_of("a", "dlv_e1_a").unwrap();
     assert_eq!(log.iter().map(|a| a.number).collect::<Vec<_>>(), [1, 2]);
     let stats = store.endpoint_stats("a", 0).unwrap();
     assert_eq!(
@@ -160,6 +173,7 @@ fn ack_reschedule_and_dead_letter(store: &dyn Store) {
     );
     assert!(store
         .record_attempt(
+            "a",
             &attempt("dlv_missing", 1, AttemptOutcome::Success),
             DeliveryChange::Ack
         )
@@ -227,6 +241,7 @@ fn replay_and_paging(store: &dyn Store) {
     }
     store
         .record_attempt(
+            "a",
             &attempt("dlv_e0_a", 1, AttemptOutcome::Failed),
             DeliveryChange::DeadLetter { reason: "x".into() },
         )
@@ -237,7 +252,7 @@ fn replay_and_paging(store: &dyn Store) {
         "dlv_replay",
         "a replay joins the tail"
     );
-    assert!(replay.seq > store.delivery("dlv_e4_a").unwrap().unwrap().seq);
+    assert!(replay.seq > store.delivery("a", "dlv_e4_a").unwrap().unwrap().seq);
     assert!(matches!(
         store.requeue("nope", "a", "dlv_x", 50),
         Err(StoreError::NotFound { .. })
@@ -316,6 +331,7 @@ fn catalog_records(store: &dyn Store) {
             expires_ms: None,
         }],
         filter: Default::default(),
+        rate_limit: None,
         failing_since_ms: None,
         failure_alerted: false,
         created_ms,
@@ -345,7 +361,7 @@ fn catalog_records(store: &dyn Store) {
     );
     assert!(store.queue_head("ep1").unwrap().is_none());
     assert_eq!(
-        store.delivery("dlv_e1_ep1").unwrap().unwrap().status,
+        store.delivery("ep1", "dlv_e1_ep1").unwrap().unwrap().status,
         DeliveryStatus::Failed
     );
     let settings = ProviderSettings {
@@ -374,6 +390,7 @@ fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Store>, dir: &Path) {
             .unwrap();
         store
             .record_attempt(
+                "a",
                 &attempt("dlv_e1_a", 1, AttemptOutcome::Success),
                 DeliveryChange::Ack,
             )
@@ -384,7 +401,7 @@ fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Store>, dir: &Path) {
     assert_eq!(ids(&store.queue_peek("a", 10).unwrap()), ["dlv_e2_a"]);
     assert_eq!(store.endpoints_with_work().unwrap(), ["a"]);
     assert_eq!(
-        store.delivery("dlv_e1_a").unwrap().unwrap().status,
+        store.delivery("a", "dlv_e1_a").unwrap().unwrap().status,
         DeliveryStatus::Succeeded
     );
 }
@@ -436,3 +453,133 @@ macro_rules! conformance {
 conformance!(embedded, |dir: &Path| -> Box<dyn Store> {
     Box::new(EmbeddedStore::open(&dir.join("store.redb")).unwrap())
 });
+
+/// One server for the whole test binary; tests keep apart by key prefix.
+fn shared_redis() -> &'static RedisServer {
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
+    SERVER.get_or_init(|| RedisServer::start("conformance"))
+}
+
+fn redis_store(prefix: &str, lease_ttl: Duration) -> RedisStore {
+    RedisStore::open(RedisOptions {
+        urls: vec![shared_redis().url()],
+        cluster: false,
+        prefix: prefix.to_string(),
+        lease_ttl,
+        retention: Duration::from_secs(3600),
+    })
+    .unwrap()
+}
+
+conformance!(redis, |dir: &Path| -> Box<dyn Store> {
+    let name = dir.file_name().unwrap().to_string_lossy().replace('-', "_");
+    Box::new(redis_store(&name, Duration::from_secs(5)))
+});
+
+mod redis_shared {
+    use super::*;
+
+    #[test]
+    fn one_instance_holds_an_endpoint_and_a_lost_lease_cannot_acknowledge() {
+        let ttl = Duration::from_millis(600);
+        let a = redis_store("lease_fence", ttl);
+        let b = redis_store("lease_fence", ttl);
+        a.ingest(
+            vec![
+                new_event("e1", &["ep"], None),
+                new_event("e2", &["ep"], None),
+            ],
+            10,
+        )
+        .unwrap();
+        assert!(a.claim("ep").unwrap());
+        assert!(!b.claim("ep").unwrap(), "held by a");
+        assert!(a.claim("ep").unwrap(), "a keeps it");
+        std::thread::sleep(ttl * 2);
+        assert!(!b.claim("ep").unwrap(), "a renews while alive");
+        a.record_attempt(
+            "ep",
+            &attempt("dlv_e1_ep", 1, AttemptOutcome::Success),
+            DeliveryChange::Ack,
+        )
+        .unwrap();
+
+        // a loses the lease behind its back (as if paused past the TTL):
+        // b takes over, and a's acknowledgement is refused.
+        shared_redis().command(&["DEL", "lease_fence:{ep:ep}:lease"]);
+        assert!(b.claim("ep").unwrap());
+        let refused = a.record_attempt(
+            "ep",
+            &attempt("dlv_e2_ep", 1, AttemptOutcome::Success),
+            DeliveryChange::Ack,
+        );
+        assert!(
+            matches!(refused, Err(StoreError::LeaseLost(_))),
+            "{refused:?}"
+        );
+        assert!(!a.claim("ep").unwrap(), "a must not deliver any more");
+        assert_eq!(
+            ids(&b.queue_peek("ep", 10).unwrap()),
+            ["dlv_e2_ep"],
+            "nothing acked by a"
+        );
+        b.record_attempt(
+            "ep",
+            &attempt("dlv_e2_ep", 1, AttemptOutcome::Success),
+            DeliveryChange::Ack,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_dead_instances_endpoints_become_unowned_after_the_ttl() {
+        let ttl = Duration::from_millis(600);
+        let b = redis_store("lease_dead", ttl);
+        {
+            let a = redis_store("lease_dead", ttl);
+            a.ingest(vec![new_event("e1", &["ep"], None)], 10).unwrap();
+            assert!(a.claim("ep").unwrap());
+            assert!(b.unowned_work().unwrap().is_empty(), "a holds it");
+        } // a dies: nobody renews its lease
+        std::thread::sleep(ttl + Duration::from_millis(400));
+        assert_eq!(b.unowned_work().unwrap(), ["ep"]);
+        assert!(b.claim("ep").unwrap());
+    }
+
+    #[test]
+    fn release_keeps_the_lease_while_work_is_queued() {
+        let ttl = Duration::from_secs(5);
+        let a = redis_store("lease_release", ttl);
+        let b = redis_store("lease_release", ttl);
+        a.ingest(vec![new_event("e1", &["ep"], None)], 10).unwrap();
+        assert!(a.claim("ep").unwrap());
+        assert!(!a.release("ep").unwrap(), "work is queued");
+        a.record_attempt(
+            "ep",
+            &attempt("dlv_e1_ep", 1, AttemptOutcome::Success),
+            DeliveryChange::Ack,
+        )
+        .unwrap();
+        assert!(a.release("ep").unwrap());
+        assert!(b.claim("ep").unwrap(), "released: anyone may take it");
+    }
+
+    #[test]
+    fn rate_limit_buckets_are_shared_by_instances() {
+        let a = redis_store("buckets", Duration::from_secs(5));
+        let b = redis_store("buckets", Duration::from_secs(5));
+        let rate = Rate::parse("5/s").unwrap();
+        let bucket = Bucket::Endpoint("ep".into());
+        let granted = (0..10)
+            .filter(|i| {
+                let store = if i % 2 == 0 { &a } else { &b };
+                store.take_tokens(&bucket, rate, 1).unwrap().is_ok()
+            })
+            .count();
+        assert_eq!(granted, 5, "one burst between both instances");
+        let wait = a.take_tokens(&bucket, rate, 1).unwrap().unwrap_err();
+        assert!(wait <= Duration::from_millis(200), "{wait:?}");
+        std::thread::sleep(wait);
+        assert!(b.take_tokens(&bucket, rate, 1).unwrap().is_ok());
+    }
+}

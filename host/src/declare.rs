@@ -142,6 +142,7 @@ fn upsert_webhook(
         active: existing.as_ref().is_none_or(|e| e.active),
         disabled_reason: existing.as_ref().and_then(|e| e.disabled_reason.clone()),
         ordered: spec.ordered,
+        rate_limit: spec.rate_limit,
         provider: spec.provider.clone(),
         config: spec.config.clone(),
         secrets: match (&existing, same_secret) {

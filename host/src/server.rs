@@ -10,9 +10,10 @@ use crate::dispatch::{Core, Dispatcher};
 use crate::egress::Egress;
 use crate::metrics::Metrics;
 use crate::plugin::PluginHost;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::Rate;
 use crate::signing::SecretBox;
 use crate::store::embedded::EmbeddedStore;
+use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::Store;
 use anyhow::Context as _;
 use std::sync::Arc;
@@ -30,8 +31,17 @@ pub fn open_store(settings: &StorageSettings) -> anyhow::Result<Arc<dyn Store>> 
             tracing::info!(path = %path.display(), "embedded store open");
             Ok(Arc::new(store))
         }
-        StorageSettings::Redis { .. } => {
-            anyhow::bail!("storage.backend = \"redis\" is not available in this build yet")
+        StorageSettings::Redis(redis) => {
+            let store = RedisStore::open(RedisOptions {
+                urls: redis.urls.clone(),
+                cluster: redis.cluster,
+                prefix: redis.prefix.clone(),
+                lease_ttl: redis.lease_ttl,
+                retention: redis.retention,
+            })
+            .with_context(|| format!("connecting to Redis at {}", redis.urls.join(", ")))?;
+            tracing::info!(urls = ?redis.urls, cluster = redis.cluster, owner = store.owner(), "redis store open");
+            Ok(Arc::new(store))
         }
     }
 }
@@ -75,10 +85,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         rotation_grace: settings.security.rotation_grace,
         idempotency_ttl: settings.security.idempotency_ttl,
         metrics,
-        ingest_limiter: Arc::new(RateLimiter::new(
-            settings.ingest.events_per_second,
+        ingest_rate: Rate::new(
+            f64::from(settings.ingest.events_per_second),
             settings.ingest.burst,
-        )),
+        ),
     });
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()

@@ -18,6 +18,9 @@ pub struct HostConfig {
     pub security: String,
     pub delivery: String,
     pub ingest: String,
+    /// Extra `[storage]` keys (e.g. the Redis backend); the embedded
+    /// store in the host's own directory when empty.
+    pub storage: String,
     /// Extra TOML appended at the end (e.g. `[[projects]]`).
     pub extra: String,
     /// Plugins dir; the built plugins when `None`.
@@ -30,6 +33,7 @@ impl Default for HostConfig {
             security: "https_only = false\nallow_private_targets = true".into(),
             delivery: "retry_schedule = [\"100ms\"]\njitter = 0.0\ntimeout = \"5s\"\nconnect_timeout = \"1s\"".into(),
             ingest: "events_per_second = 100000\nburst = 100000".into(),
+            storage: String::new(),
             extra: String::new(),
             plugins: None,
         }
@@ -70,10 +74,11 @@ impl Host {
         let dir = unique_dir(name);
         let toml = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN_TOKEN}\"\n\
-             [storage]\npath = \"{store}\"\n[plugins]\ndir = \"{plugins}\"\n\
+             [storage]\npath = \"{store}\"\n{storage}\n[plugins]\ndir = \"{plugins}\"\n\
              [security]\nmaster_key = \"{MASTER_KEY}\"\n{security}\n[delivery]\n{delivery}\n\
              [ingest]\n{ingest}\n{extra}\n",
             store = dir.join("hookmesh.redb").display(),
+            storage = config.storage,
             plugins = config.plugins.clone().unwrap_or_else(plugins_dir).display(),
             security = config.security,
             delivery = config.delivery,

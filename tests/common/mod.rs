@@ -111,3 +111,5 @@ pub fn now_ms() -> u64 {
 
 pub mod host;
 pub mod receiver;
+#[path = "redis.rs"]
+pub mod redis_server;

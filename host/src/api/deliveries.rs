@@ -171,7 +171,7 @@ async fn list(
         let attempts = page
             .items
             .iter()
-            .map(|d| store.attempts_of(&d.id))
+            .map(|d| store.attempts_of(&endpoint_id, &d.id))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((page, attempts))
     })
@@ -200,11 +200,12 @@ async fn load_delivery(
 ) -> Result<(Delivery, Vec<Attempt>), ApiError> {
     let store = Arc::clone(&state.store);
     let id = delivery_id.to_string();
+    let endpoint = endpoint_id.to_string();
     let found = store::blocking(move || {
-        let Some(delivery) = store.delivery(&id)? else {
+        let Some(delivery) = store.delivery(&endpoint, &id)? else {
             return Ok(None);
         };
-        let attempts = store.attempts_of(&id)?;
+        let attempts = store.attempts_of(&endpoint, &id)?;
         Ok(Some((delivery, attempts)))
     })
     .await?;

@@ -14,7 +14,7 @@ use super::{load_project, AppState};
 use crate::ingest::{
     self, check_idempotency_key, EventInput, Incoming, BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
-use crate::store::{self, Ingested, Project};
+use crate::store::{self, Bucket, Ingested, Project};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::json;
@@ -94,12 +94,14 @@ async fn ingest_target(
     load_project(state, project_id).await
 }
 
-/// Takes `n` events from the project's ingestion budget, or answers 429.
-fn admit(state: &AppState, project: &Project, n: usize) -> Result<(), ApiError> {
+/// Takes `n` events from the project's ingestion budget (shared by every
+/// instance on a shared store), or answers 429.
+async fn admit(state: &AppState, project: &Project, n: usize) -> Result<(), ApiError> {
     let n = u32::try_from(n).unwrap_or(u32::MAX);
-    state
-        .ingest_limiter
-        .try_take(&project.id, n)
+    let store = Arc::clone(&state.store);
+    let (bucket, rate) = (Bucket::Ingest(project.id.clone()), state.ingest_rate);
+    let taken = store::blocking(move || store.take_tokens(&bucket, rate, n)).await?;
+    taken
         .inspect_err(|_| {
             state
                 .metrics
@@ -217,7 +219,7 @@ async fn ingest_one_inner(
     let project = ingest_target(state, req, path).await?;
     let mut input: EventInput = read_json(body, state.max_body_bytes).await?;
     ingest::validate(&project, &input, "")?;
-    admit(state, &project, 1)?;
+    admit(state, &project, 1).await?;
     let key = idempotency_header(req)?.or(input.idempotency_key.take());
     let results = store_events(state, &project, vec![(input, key)]).await?;
     let result = results
@@ -275,6 +277,7 @@ async fn ingest_bulk_inner(
     let stored = if valid.is_empty() {
         Vec::new()
     } else {
+        admit(state, &project, valid.len()).await?;
         store_events(state, &project, valid).await?
     };
     let all_ok = slots.iter().all(Result::is_ok);

@@ -28,7 +28,7 @@ use crate::dispatch::Dispatcher;
 use crate::egress::Egress;
 use crate::metrics::Metrics;
 use crate::plugin::PluginRegistry;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::Rate;
 use crate::signing::SecretBox;
 use crate::store::{self, Project, Store};
 use actix_web::{web, HttpResponse, Responder};
@@ -58,8 +58,8 @@ pub struct AppState {
     pub rotation_grace: Duration,
     /// Memory of idempotency keys.
     pub idempotency_ttl: Duration,
-    /// Per-project ingestion limit.
-    pub ingest_limiter: Arc<RateLimiter>,
+    /// Per-project ingestion limit (its buckets are in the store).
+    pub ingest_rate: Rate,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }

@@ -12,6 +12,7 @@ use crate::ingest::{
 use crate::plugin;
 use crate::plugin::LoadedPlugin;
 use crate::providers::check_keys;
+use crate::ratelimit::Rate;
 use crate::signing::{new_id, new_webhook_secret};
 use crate::store::{self, Endpoint, Project, SealedSecret};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -40,6 +41,10 @@ fn webhook_schema() -> serde_json::Value {
             ("secret", string()),
             ("description", string()),
             ("ordered", serde_json::json!({ "type": "boolean" })),
+            (
+                "rate_limit",
+                serde_json::json!({ "type": ["string", "null"], "examples": ["10/s", "600/m"] }),
+            ),
             ("active", serde_json::json!({ "type": "boolean" })),
             ("provider", string()),
             ("config", string_map()),
@@ -132,6 +137,8 @@ struct CreateWebhook {
     #[serde(default)]
     ordered: Option<bool>,
     #[serde(default)]
+    rate_limit: Option<String>,
+    #[serde(default)]
     active: Option<bool>,
     #[serde(default)]
     provider: Option<String>,
@@ -152,6 +159,9 @@ struct UpdateWebhook {
     description: Option<String>,
     #[serde(default)]
     ordered: Option<bool>,
+    /// A rate (`"10/s"`), or `null` to remove the limit.
+    #[serde(default)]
+    rate_limit: Option<serde_json::Value>,
     #[serde(default)]
     active: Option<bool>,
     #[serde(default)]
@@ -179,6 +189,7 @@ pub(super) fn view(endpoint: &Endpoint) -> serde_json::Value {
         "active": endpoint.active,
         "disabled_reason": endpoint.disabled_reason,
         "ordered": endpoint.ordered,
+        "rate_limit": endpoint.rate_limit.map(|r| r.to_text()),
         "provider": endpoint.provider,
         "config": endpoint.config,
         "filter": endpoint.filter.iter().map(|(k, v)| (k.clone(), serde_json::from_str::<serde_json::Value>(v).unwrap_or_default())).collect::<BTreeMap<_, _>>(),
@@ -187,6 +198,11 @@ pub(super) fn view(endpoint: &Endpoint) -> serde_json::Value {
         "created_at": time_ms(endpoint.created_ms),
         "updated_at": time_ms(endpoint.updated_ms),
     })
+}
+
+/// Reads `rate_limit` (`"10/s"`, `"600/m"`, `"100/h"`).
+fn check_rate(text: &str) -> Result<Rate, ApiError> {
+    Rate::parse(text).map_err(|e| ApiError::bad("rate_limit", e.to_string()))
 }
 
 /// Checks filter paths; stores values as JSON text.
@@ -304,6 +320,7 @@ async fn create(
     let provider = input.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into());
     check_provider(&state, &provider, &input.config)?;
     let filter = check_filter(input.filter)?;
+    let rate_limit = input.rate_limit.as_deref().map(check_rate).transpose()?;
     let secret = match input.secret {
         Some(secret) => {
             check_secret(&secret)?;
@@ -328,6 +345,7 @@ async fn create(
             expires_ms: None,
         }],
         filter,
+        rate_limit,
         failing_since_ms: None,
         failure_alerted: false,
         created_ms: now,
@@ -388,6 +406,17 @@ async fn update(
     }
     if let Some(ordered) = input.ordered {
         endpoint.ordered = ordered;
+    }
+    match input.rate_limit {
+        None => {}
+        Some(serde_json::Value::Null) => endpoint.rate_limit = None,
+        Some(serde_json::Value::String(text)) => endpoint.rate_limit = Some(check_rate(&text)?),
+        Some(_) => {
+            return Err(ApiError::bad(
+                "rate_limit",
+                "must be a rate such as \"10/s\", or null to remove the limit",
+            ))
+        }
     }
     if let Some(config) = input.config {
         check_provider(&state, &endpoint.provider, &config)?;

@@ -69,6 +69,10 @@ struct Args {
     /// Plugins dir for the host.
     #[arg(long, default_value = "target/plugins")]
     plugins: PathBuf,
+    /// Run the host on this Redis (`redis://127.0.0.1:6379/`) instead of
+    /// the embedded store (keys under a fresh `bench<pid>` prefix per run).
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 /// What the receiver saw.
@@ -174,8 +178,15 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
     };
     let dir = std::env::temp_dir().join(format!("hookmesh-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    let redis = match &args.redis_url {
+        Some(url) => format!(
+            "backend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"bench{}\"\n",
+            std::process::id()
+        ),
+        None => String::new(),
+    };
     let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN}\"\nmax_body_kb = 4096\n[storage]\npath = \"{}\"\n\
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN}\"\nmax_body_kb = 4096\n[storage]\npath = \"{}\"\n{redis}\
          [plugins]\ndir = \"{}\"\n[security]\nmaster_key = \"{MASTER_KEY}\"\nhttps_only = false\nallow_private_targets = true\n\
          [delivery]\nretry_schedule = [\"100ms\"]\njitter = 0.0\n[ingest]\nevents_per_second = 10000000\nburst = 10000000\n",
         dir.join("bench.redb").display(),

@@ -92,11 +92,23 @@ pub enum StorageSettings {
         /// The file.
         path: PathBuf,
     },
-    /// A Redis server or cluster.
-    Redis {
-        /// Connection URL.
-        url: String,
-    },
+    /// A Redis server or cluster, shared by any number of instances.
+    Redis(RedisSettings),
+}
+
+/// `[storage]` with `backend = "redis"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis_url`, or the `redis_cluster` seed URLs.
+    pub urls: Vec<String>,
+    /// The URLs are seeds of a Redis Cluster.
+    pub cluster: bool,
+    /// Prefix of every key.
+    pub prefix: String,
+    /// Endpoint lease TTL (failover bound).
+    pub lease_ttl: Duration,
+    /// How long finished deliveries, attempts, events and stats are kept.
+    pub retention: Duration,
 }
 
 /// `[plugins]`
@@ -175,6 +187,11 @@ struct RawStorage {
     backend: String,
     path: PathBuf,
     redis_url: Option<String>,
+    #[serde(default)]
+    redis_cluster: Vec<String>,
+    redis_prefix: String,
+    lease_ttl: String,
+    retention: String,
 }
 
 #[derive(Deserialize)]
@@ -357,22 +374,7 @@ fn validate_server(check: &mut Check, raw: RawServer) -> ServerSettings {
 fn validate_storage(check: &mut Check, raw: RawStorage) -> StorageSettings {
     match raw.backend.as_str() {
         "embedded" => StorageSettings::Embedded { path: raw.path },
-        "redis" => match raw.redis_url {
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                StorageSettings::Redis { url }
-            }
-            Some(url) => {
-                check.problem(
-                    "storage.redis_url",
-                    format!("`{url}` is not a redis:// or rediss:// URL"),
-                );
-                StorageSettings::Redis { url }
-            }
-            None => {
-                check.problem("storage.redis_url", "is required when backend = \"redis\"");
-                StorageSettings::Redis { url: String::new() }
-            }
-        },
+        "redis" => StorageSettings::Redis(validate_redis(check, raw)),
         other => {
             check.problem(
                 "storage.backend",
@@ -380,6 +382,71 @@ fn validate_storage(check: &mut Check, raw: RawStorage) -> StorageSettings {
             );
             StorageSettings::Embedded { path: raw.path }
         }
+    }
+}
+
+fn validate_redis(check: &mut Check, raw: RawStorage) -> RedisSettings {
+    let (key, urls, cluster) = match (raw.redis_url, raw.redis_cluster.is_empty()) {
+        (Some(url), true) => ("storage.redis_url", vec![url], false),
+        (None, false) => ("storage.redis_cluster", raw.redis_cluster, true),
+        (Some(_), false) => {
+            check.problem(
+                "storage.redis_cluster",
+                "give either redis_url (one server) or redis_cluster (seed nodes), not both",
+            );
+            ("storage.redis_cluster", raw.redis_cluster, true)
+        }
+        (None, true) => {
+            check.problem(
+                "storage.redis_url",
+                "is required when backend = \"redis\" (or redis_cluster = [seed URLs])",
+            );
+            ("storage.redis_url", Vec::new(), false)
+        }
+    };
+    for (i, url) in urls.iter().enumerate() {
+        let key = if cluster {
+            format!("{key}[{i}]")
+        } else {
+            key.to_string()
+        };
+        if url.starts_with("rediss://") {
+            check.problem(
+                &key,
+                "TLS (rediss://) is not supported yet; use redis:// on a private network",
+            );
+        } else if !url.starts_with("redis://") || url::Url::parse(url).is_err() {
+            check.problem(&key, format!("`{url}` is not a redis:// URL"));
+        }
+    }
+    let prefix_ok = (1..=32).contains(&raw.redis_prefix.len())
+        && raw
+            .redis_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !prefix_ok {
+        check.problem(
+            "storage.redis_prefix",
+            format!(
+                "`{}` must be 1-32 letters, digits, `_` or `-`",
+                raw.redis_prefix
+            ),
+        );
+    }
+    let lease_ttl = check.duration("storage.lease_ttl", &raw.lease_ttl);
+    if !(Duration::from_millis(500)..=Duration::from_secs(60)).contains(&lease_ttl) {
+        check.problem("storage.lease_ttl", "must be between 500ms and 60s");
+    }
+    let retention = check.duration("storage.retention", &raw.retention);
+    if retention < Duration::from_secs(3600) {
+        check.problem("storage.retention", "must be at least 1h");
+    }
+    RedisSettings {
+        urls,
+        cluster,
+        prefix: raw.redis_prefix,
+        lease_ttl,
+        retention,
     }
 }
 
@@ -526,6 +593,51 @@ mod tests {
                 "security.master_key"
             ]
         );
+    }
+
+    #[test]
+    fn redis_storage_is_checked() {
+        let base = format!(
+            "[server]\nadmin_token = \"0123456789abcdef0123\"\n[security]\nmaster_key = \"{}\"\n",
+            "A".repeat(43) + "="
+        );
+        let s = load_str(&format!(
+            "{base}[storage]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6380/\"\nlease_ttl = \"2s\""
+        ))
+        .unwrap();
+        let StorageSettings::Redis(redis) = s.storage else {
+            panic!("expected redis");
+        };
+        assert_eq!(redis.urls, ["redis://127.0.0.1:6380/"]);
+        assert!(!redis.cluster);
+        assert_eq!(
+            (redis.prefix.as_str(), redis.lease_ttl),
+            ("hm", Duration::from_secs(2))
+        );
+        let cluster = load_str(&format!(
+            "{base}[storage]\nbackend = \"redis\"\nredis_cluster = [\"redis://127.0.0.1:7000\", \"redis://127.0.0.1:7001\"]"
+        ))
+        .unwrap();
+        assert!(matches!(
+            cluster.storage,
+            StorageSettings::Redis(RedisSettings { cluster: true, .. })
+        ));
+        let err = load_str(&format!(
+            "{base}[storage]\nbackend = \"redis\"\nredis_cluster = [\"http://x\"]\nredis_prefix = \"a{{b}}\"\nlease_ttl = \"1h\""
+        ))
+        .unwrap_err()
+        .to_string();
+        for key in [
+            "storage.redis_cluster[0]",
+            "storage.redis_prefix",
+            "storage.lease_ttl",
+        ] {
+            assert!(err.contains(key), "{key} in {err}");
+        }
+        let err = load_str(&format!("{base}[storage]\nbackend = \"redis\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("storage.redis_url"), "{err}");
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub struct WebhookSpec {
     pub secret: String,
     /// Deliver in order.
     pub ordered: bool,
+    /// Deliveries per time (`"10/s"`), shared by every instance.
+    pub rate_limit: Option<crate::ratelimit::Rate>,
     /// Plugin name.
     pub provider: String,
     /// Provider config.
@@ -123,6 +125,8 @@ struct RawWebhook {
     secret: Option<String>,
     #[serde(default = "yes")]
     ordered: bool,
+    #[serde(default)]
+    rate_limit: Option<String>,
     #[serde(default = "webhook")]
     provider: String,
     #[serde(default)]
@@ -313,12 +317,23 @@ fn validate_webhook(
     if !secret.is_empty() && hookmesh_sdk::signing::standard_webhooks_key(&secret).is_err() {
         check.problem(&format!("{at}.secret"), "must be a `whsec_<base64>` secret");
     }
+    let rate_limit =
+        w.rate_limit
+            .as_deref()
+            .and_then(|text| match crate::ratelimit::Rate::parse(text) {
+                Ok(rate) => Some(rate),
+                Err(e) => {
+                    check.problem(&format!("{at}.rate_limit"), e.to_string());
+                    None
+                }
+            });
     WebhookSpec {
         id: w.id,
         url: w.url,
         events: w.events,
         secret,
         ordered: w.ordered,
+        rate_limit,
         provider: w.provider,
         config: w.config,
         description: w.description,

@@ -10,7 +10,7 @@ use super::retry::{backoff, exhausted};
 use super::{Core, InFlight};
 use crate::plugin::{self};
 use crate::store::{
-    self, Attempt, AttemptOutcome, Delivery, DeliveryChange, Endpoint, Event, StoreError,
+    self, Attempt, AttemptOutcome, Bucket, Delivery, DeliveryChange, Endpoint, Event, StoreError,
 };
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -23,6 +23,8 @@ pub enum Drained {
     Empty,
     /// Endpoint deleted, disabled, or the host is shutting down.
     Stop,
+    /// Another instance holds the endpoint's lease and delivers it.
+    NotOwner,
     /// The next delivery is due after this wait.
     WaitFor(Duration),
     /// The store failed; try again later.
@@ -36,6 +38,11 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
         if core.is_draining() {
             return Drained::Stop;
         }
+        match claim(&core, &endpoint_id).await {
+            Ok(true) => {}
+            Ok(false) => return Drained::NotOwner,
+            Err(error) => return Drained::StoreFailed(error),
+        }
         let work = match load_work(&core, &endpoint_id).await {
             Ok(Some(work)) => work,
             Ok(None) => return Drained::Stop,
@@ -45,7 +52,11 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
             return Drained::Stop;
         }
         if work.queued.is_empty() {
-            return Drained::Empty;
+            match release(&core, &endpoint_id).await {
+                Ok(true) => return Drained::Empty,
+                Ok(false) => continue, // work arrived: the lease is kept
+                Err(error) => return Drained::StoreFailed(error),
+            }
         }
         let now = crate::now_ms();
         let next_due = work
@@ -71,7 +82,48 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
             Ok(Progress::NothingDue) => {
                 return Drained::WaitFor(Duration::from_millis(next_due.saturating_sub(now)))
             }
+            Err(StoreError::LeaseLost(_)) => return Drained::NotOwner,
             Err(error) => return Drained::StoreFailed(error),
+        }
+    }
+}
+
+/// Takes or keeps this instance's lease on the endpoint (always granted on
+/// a store for one process).
+async fn claim(core: &Arc<Core>, endpoint_id: &str) -> Result<bool, StoreError> {
+    let store = Arc::clone(&core.store);
+    let id = endpoint_id.to_string();
+    store::blocking(move || store.claim(&id)).await
+}
+
+/// Gives the lease up if the queue is still empty; false when work came.
+async fn release(core: &Arc<Core>, endpoint_id: &str) -> Result<bool, StoreError> {
+    let store = Arc::clone(&core.store);
+    let id = endpoint_id.to_string();
+    store::blocking(move || store.release(&id)).await
+}
+
+/// Waits for the endpoint's rate limit (`rate_limit`, shared by every
+/// instance on a shared store) to allow one more request.
+async fn pace(core: &Arc<Core>, endpoint: &Endpoint) -> Result<(), StoreError> {
+    let Some(rate) = endpoint.rate_limit else {
+        return Ok(());
+    };
+    loop {
+        let store = Arc::clone(&core.store);
+        let bucket = Bucket::Endpoint(endpoint.id.clone());
+        match store::blocking(move || store.take_tokens(&bucket, rate, 1)).await? {
+            Ok(()) => return Ok(()),
+            Err(wait) => {
+                core.metrics
+                    .rate_limited
+                    .with_label_values(&["delivery"])
+                    .inc();
+                if core.is_draining() {
+                    return Ok(());
+                }
+                tokio::time::sleep(wait).await;
+            }
         }
     }
 }
@@ -112,14 +164,10 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
         let settings = store.provider_settings(&endpoint.project_id, &endpoint.provider)?;
         let provider_enabled = settings.as_ref().is_none_or(|s| s.enabled);
         let config = sendable_config(settings.as_ref(), &endpoint, &secrets);
-        let queued = store
-            .queue_peek(&id, WORK_WINDOW)?
-            .into_iter()
-            .map(|d| {
-                let event = store.event(&d.event_id)?;
-                Ok((d, event))
-            })
-            .collect::<Result<_, StoreError>>()?;
+        let deliveries = store.queue_peek(&id, WORK_WINDOW)?;
+        let event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+        let events = store.events(&event_ids)?;
+        let queued = deliveries.into_iter().zip(events).collect();
         Ok(Some(Work {
             endpoint,
             provider_enabled,
@@ -157,10 +205,12 @@ async fn deliver_in_order(
             break;
         }
         let rendered = prerendered.next().flatten();
+        pace(core, endpoint).await?;
         let tried = try_once(core, endpoint, config, delivery, event, rendered).await;
         progress = Progress::Continue;
         if tried.succeeded() && endpoint.failing_since_ms.is_none() {
             let core = Arc::clone(core);
+            let endpoint_id = endpoint.id.clone();
             recording.push(tokio::spawn(async move {
                 let Tried {
                     record: attempt,
@@ -169,7 +219,7 @@ async fn deliver_in_order(
                     _in_flight,
                     ..
                 } = tried;
-                record(&core, attempt, change, started).await
+                record(&core, &endpoint_id, attempt, change, started).await
             }));
             continue;
         }
@@ -220,6 +270,11 @@ async fn prerender(
     let (Some(plugin), Ok(config)) = (core.plugins.get(&endpoint.provider), config) else {
         return Vec::new();
     };
+    if endpoint.rate_limit.is_some() {
+        // Paced sends may wait long: sign each when it leaves, so its
+        // timestamp is fresh.
+        return Vec::new();
+    }
     let calls: Vec<Option<(plugin::Event, plugin::Context)>> = due
         .iter()
         .take(PRERENDER_WINDOW)
@@ -313,6 +368,7 @@ async fn attempt(
     delivery: Delivery,
     event: Option<Event>,
 ) -> Result<Effect, StoreError> {
+    pace(core, endpoint).await?;
     let tried = try_once(core, endpoint, config, delivery, event, None).await;
     settle(core, endpoint, tried).await
 }
@@ -444,6 +500,7 @@ fn decide(
 /// Records the attempt (metrics only once it is recorded).
 async fn record(
     core: &Arc<Core>,
+    endpoint_id: &str,
     record: Attempt,
     change: DeliveryChange,
     started: Instant,
@@ -451,7 +508,8 @@ async fn record(
     let rescheduled = matches!(change, DeliveryChange::Reschedule { .. });
     let outcome = record.outcome.clone();
     let store = Arc::clone(&core.store);
-    store::blocking(move || store.record_attempt(&record, change)).await?;
+    let endpoint_id = endpoint_id.to_string();
+    store::blocking(move || store.record_attempt(&endpoint_id, &record, change)).await?;
     record_metrics(core, &outcome, rescheduled, started.elapsed());
     Ok(())
 }
@@ -474,7 +532,7 @@ async fn settle(core: &Arc<Core>, endpoint: &Endpoint, tried: Tried) -> Result<E
         DeliveryChange::DeadLetter { reason } => Some(reason.clone()),
         _ => None,
     };
-    record(core, attempt, change, started).await?;
+    record(core, &endpoint.id, attempt, change, started).await?;
     let mut woken = Vec::new();
     if let (Some(reason), Some(event)) = (&dead_reason, &event) {
         let payload = serde_json::json!({

@@ -27,6 +27,8 @@ pub struct EndpointActor {
     woken_while_running: bool,
     /// The pending timer to the head's next attempt.
     timer: Option<SpawnHandle>,
+    /// Stopped because another instance delivers this endpoint.
+    owned_elsewhere: bool,
 }
 
 impl EndpointActor {
@@ -38,6 +40,7 @@ impl EndpointActor {
             running: false,
             woken_while_running: false,
             timer: None,
+            owned_elsewhere: false,
         }
     }
 
@@ -61,11 +64,15 @@ impl EndpointActor {
     }
 
     fn after_drain(&mut self, outcome: Drained, ctx: &mut Context<Self>) {
-        if self.woken_while_running && !matches!(outcome, Drained::Stop) {
+        if self.woken_while_running && !matches!(outcome, Drained::Stop | Drained::NotOwner) {
             return self.kick(ctx);
         }
         match outcome {
             Drained::Empty | Drained::Stop => ctx.stop(),
+            Drained::NotOwner => {
+                self.owned_elsewhere = true;
+                ctx.stop();
+            }
             Drained::WaitFor(wait) => self.sleep(wait, ctx),
             Drained::StoreFailed(error) => {
                 tracing::error!(endpoint_id = %self.endpoint_id, %error, "store failed; pausing this endpoint");
@@ -90,7 +97,10 @@ impl Actor for EndpointActor {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.registry.do_send(Gone(self.endpoint_id.clone()));
+        self.registry.do_send(Gone {
+            endpoint_id: self.endpoint_id.clone(),
+            recheck: !self.owned_elsewhere,
+        });
     }
 }
 

@@ -12,6 +12,10 @@
 //!   starts the endpoint's actor.
 //! - A delivery leaves the queue only after its attempt is recorded
 //!   (at-least-once; receivers dedupe on `webhook-id`).
+//! - On a shared store (Redis, several instances) an actor delivers only
+//!   while its instance holds the endpoint's lease; new work announced by
+//!   any instance wakes the actors here, and a periodic scan picks up
+//!   endpoints whose owner died.
 
 mod call;
 mod deliver;
@@ -102,7 +106,12 @@ pub struct Notify(pub Vec<String>);
 /// An endpoint actor stopped.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Gone(String);
+struct Gone {
+    endpoint_id: String,
+    /// Look for work that arrived while it stopped (not when another
+    /// instance owns the endpoint: that one delivers it).
+    recheck: bool,
+}
 
 /// How many endpoint actors are alive.
 #[derive(Message)]
@@ -113,6 +122,8 @@ pub struct LiveActors;
 pub struct Registry {
     core: Arc<Core>,
     actors: HashMap<String, Addr<EndpointActor>>,
+    /// A scan for unowned work is running.
+    scanning: bool,
 }
 
 impl Actor for Registry {
@@ -127,6 +138,33 @@ impl Actor for Registry {
                 ctx.notify(Notify(endpoints));
             }
             Err(error) => tracing::error!(%error, "cannot list queued work at start-up"),
+        }));
+        if let Some(every) = self.core.store.scan_interval() {
+            ctx.run_interval(every, |this, ctx| this.scan_unowned(ctx));
+        }
+    }
+}
+
+impl Registry {
+    /// Shared stores: picks up endpoints with work that no instance holds
+    /// (their owner died, or an announcement was missed).
+    fn scan_unowned(&mut self, ctx: &mut Context<Self>) {
+        if self.scanning || self.core.is_draining() {
+            return;
+        }
+        self.scanning = true;
+        let store = Arc::clone(&self.core.store);
+        let scan = async move { store::blocking(move || store.unowned_work()).await };
+        ctx.spawn(scan.into_actor(self).map(|found, this, ctx| {
+            this.scanning = false;
+            match found {
+                Ok(endpoints) if !endpoints.is_empty() => {
+                    tracing::info!(endpoints = endpoints.len(), "picking up unowned work");
+                    ctx.notify(Notify(endpoints));
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot scan for unowned work"),
+            }
         }));
     }
 }
@@ -158,13 +196,16 @@ impl Handler<Gone> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Gone, ctx: &mut Self::Context) {
-        let endpoint_id = msg.0;
+        let endpoint_id = msg.endpoint_id;
         if self
             .actors
             .get(&endpoint_id)
             .is_some_and(|a| !a.connected())
         {
             self.actors.remove(&endpoint_id);
+        }
+        if !msg.recheck {
+            return;
         }
         // Work that arrived while the actor was stopping would otherwise wait
         // for the next event: look once more.
@@ -201,8 +242,12 @@ impl Dispatcher {
         let registry = Registry {
             core: Arc::clone(&core),
             actors: HashMap::new(),
+            scanning: false,
         }
         .start();
+        let wake = registry.clone();
+        core.store
+            .subscribe(Box::new(move |endpoints| wake.do_send(Notify(endpoints))));
         Self { registry, core }
     }
 

@@ -9,9 +9,18 @@
 //!
 //! Every call that changes more than one record does so in one atomic
 //! transaction: an event is never stored without its deliveries, an attempt
-//! never recorded without the delivery's new state.
+//! never recorded without the delivery's new state. (The Redis backend
+//! makes each endpoint's change atomic and completes an event's fan-out
+//! from an intent record; see [`redis`].)
+//!
+//! Shared backends also own what several instances must agree on: which
+//! instance delivers an endpoint (a lease, [`Store::claim`]), where new work
+//! is announced ([`Store::subscribe`]), and the token buckets of rate limits
+//! ([`Store::take_tokens`]).
 
+mod codec;
 pub mod embedded;
+pub mod redis;
 mod types;
 
 pub use types::*;
@@ -52,6 +61,11 @@ pub trait Store: Send + Sync + 'static {
     fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError>;
     /// An event by id.
     fn event(&self, id: &str) -> Result<Option<Event>, StoreError>;
+    /// Several events by id, in the same order (one round trip where the
+    /// backend is remote).
+    fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
+        ids.iter().map(|id| self.event(id)).collect()
+    }
 
     /// The oldest queued delivery of an endpoint.
     fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError>;
@@ -63,6 +77,7 @@ pub trait Store: Send + Sync + 'static {
     /// the queue, atomically.
     fn record_attempt(
         &self,
+        endpoint_id: &str,
         attempt: &Attempt,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError>;
@@ -75,8 +90,8 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> Result<Delivery, StoreError>;
 
-    /// A delivery by id.
-    fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// A delivery of an endpoint by id.
+    fn delivery(&self, endpoint_id: &str, id: &str) -> Result<Option<Delivery>, StoreError>;
     /// An endpoint's deliveries, newest first, `limit` per page.
     fn deliveries_of(
         &self,
@@ -84,7 +99,8 @@ pub trait Store: Send + Sync + 'static {
         query: &DeliveryQuery,
     ) -> Result<Page<Delivery>, StoreError>;
     /// A delivery's attempts, oldest first.
-    fn attempts_of(&self, delivery_id: &str) -> Result<Vec<Attempt>, StoreError>;
+    fn attempts_of(&self, endpoint_id: &str, delivery_id: &str)
+        -> Result<Vec<Attempt>, StoreError>;
 
     /// Deliveries queued across all endpoints, and the creation time of
     /// the oldest queue head (Unix ms), for metrics.
@@ -106,7 +122,52 @@ pub trait Store: Send + Sync + 'static {
         project_id: &str,
         provider: &str,
     ) -> Result<Option<ProviderSettings>, StoreError>;
+
+    /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
+    /// Shared backends keep buckets where every instance sees them.
+    fn take_tokens(
+        &self,
+        bucket: &Bucket,
+        rate: Rate,
+        n: u32,
+    ) -> Result<Result<(), std::time::Duration>, StoreError>;
+
+    /// Takes (or keeps) this instance's lease on an endpoint's queue: only
+    /// its holder delivers it, so order holds across instances. False when
+    /// another instance holds it. A backend for one process always says yes.
+    fn claim(&self, _endpoint_id: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    /// Gives the endpoint's lease up when its queue is empty; false (lease
+    /// kept) when work is queued, so the caller goes on delivering.
+    fn release(&self, _endpoint_id: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    /// Several instances share this store: how often each looks for work
+    /// nobody delivers ([`Store::unowned_work`]). `None` for one process.
+    fn scan_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Endpoints with queued work that no instance holds (e.g. their owner
+    /// died); also finishes ingestions interrupted half-way. Shared backends only.
+    fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Calls `wake` with endpoint ids whenever any instance queues work for
+    /// them. Shared backends only: one process wakes its endpoints itself.
+    fn subscribe(&self, _wake: Box<dyn Fn(Vec<String>) + Send + Sync>) {}
 }
+
+/// A rate-limit bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bucket {
+    /// A project's ingestion.
+    Ingest(String),
+    /// Deliveries to an endpoint.
+    Endpoint(String),
+}
+
+pub use crate::ratelimit::Rate;
 
 /// Runs a blocking store call off the async executor.
 pub async fn blocking<T, F>(f: F) -> Result<T, StoreError>

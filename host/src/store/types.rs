@@ -17,6 +17,10 @@ pub enum StoreError {
         /// Decoder message.
         reason: String,
     },
+    /// This instance no longer holds the endpoint's lease: another instance
+    /// delivers it now, and this attempt's record was refused (fencing).
+    #[error("lease on endpoint `{0}` lost to another instance")]
+    LeaseLost(String),
     /// A record the operation needs does not exist.
     #[error("{what} `{id}` not found")]
     NotFound {
@@ -75,7 +79,7 @@ pub struct SealedSecret {
 }
 
 /// A destination: a customer webhook or a provider integration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     /// `ep_…`
     pub id: String,
@@ -103,6 +107,8 @@ pub struct Endpoint {
     /// value (JSON text, kept as text for the binary record format) for the
     /// endpoint to receive an event. Empty: no filter.
     pub filter: BTreeMap<String, String>,
+    /// Deliveries per time shared by every instance (`"10/s"`); `None`: no limit.
+    pub rate_limit: Option<crate::ratelimit::Rate>,
     /// Since when every attempt has failed (Unix ms), if failing.
     pub failing_since_ms: Option<u64>,
     /// `endpoint.failing` was emitted for the current failure streak.

@@ -6,11 +6,14 @@
 //! `project_endpoints` (project, endpoint); `queue` and `history`
 //! (endpoint, seq) → delivery id; `attempts` (delivery, n);
 //! `idempotency` (project, key) → (event id, expiry); `meta` counters.
+//! Rate-limit buckets live in memory (one process).
 
 mod write;
 
+use super::codec::{decode, encode};
 use super::types::*;
-use super::Store;
+use super::{Bucket, Rate, Store};
+use crate::ratelimit::RateLimiter;
 use redb::Durability;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -42,8 +45,6 @@ const STATS_RESOLUTION_MS: u64 = 60_000;
 
 /// Key of the global ingestion sequence in `meta`.
 const SEQ_KEY: &str = "seq";
-/// Leading byte of every encoded record.
-const RECORD_FORMAT: u8 = 1;
 
 /// How often attempt records committed without fsync are made durable.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -68,6 +69,8 @@ pub struct EmbeddedStore {
     routes: Mutex<HashMap<String, Arc<Vec<Endpoint>>>>,
     /// Bumped by every endpoint change: a table read before a change is not cached.
     routes_generation: AtomicU64,
+    /// Rate-limit buckets (one process: in memory).
+    limiter: RateLimiter,
 }
 
 macro_rules! backend_errors {
@@ -86,26 +89,6 @@ backend_errors!(
     redb::StorageError,
     redb::CommitError
 );
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    let mut bytes = vec![RECORD_FORMAT];
-    postcard::to_io(value, &mut bytes).map_err(|e| StoreError::Backend(format!("encode: {e}")))?;
-    Ok(bytes)
-}
-
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        key: key.to_string(),
-        reason,
-    };
-    match bytes.split_first() {
-        Some((&RECORD_FORMAT, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))
-        }
-        Some((other, _)) => Err(corrupt(format!("unknown record format {other}"))),
-        None => Err(corrupt("empty record".into())),
-    }
-}
 
 impl EmbeddedStore {
     /// Opens (or creates) the store file, creating missing parent folders.
@@ -141,6 +124,7 @@ impl EmbeddedStore {
             leader: Mutex::new(()),
             routes: Mutex::new(HashMap::new()),
             routes_generation: AtomicU64::new(0),
+            limiter: RateLimiter::new(),
         })
     }
 
@@ -337,6 +321,7 @@ impl Store for EmbeddedStore {
 
     fn record_attempt(
         &self,
+        _endpoint_id: &str,
         attempt: &Attempt,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError> {
@@ -380,8 +365,9 @@ impl Store for EmbeddedStore {
         Ok(delivery)
     }
 
-    fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
-        self.get(DELIVERIES, id)
+    fn delivery(&self, endpoint_id: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let found: Option<Delivery> = self.get(DELIVERIES, id)?;
+        Ok(found.filter(|d| d.endpoint_id == endpoint_id))
     }
 
     fn deliveries_of(
@@ -418,7 +404,11 @@ impl Store for EmbeddedStore {
         Ok(Page { items, next_cursor })
     }
 
-    fn attempts_of(&self, delivery_id: &str) -> Result<Vec<Attempt>, StoreError> {
+    fn attempts_of(
+        &self,
+        _endpoint_id: &str,
+        delivery_id: &str,
+    ) -> Result<Vec<Attempt>, StoreError> {
         let txn = self.db.begin_read()?;
         let attempts = txn.open_table(ATTEMPTS)?;
         let mut found = Vec::new();
@@ -479,6 +469,19 @@ impl Store for EmbeddedStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         flush(&self.db, &self.dirty)
+    }
+
+    fn take_tokens(
+        &self,
+        bucket: &Bucket,
+        rate: Rate,
+        n: u32,
+    ) -> Result<Result<(), Duration>, StoreError> {
+        let key = match bucket {
+            Bucket::Ingest(project) => format!("ingest:{project}"),
+            Bucket::Endpoint(endpoint) => format!("endpoint:{endpoint}"),
+        };
+        Ok(self.limiter.try_take(&key, rate, n))
     }
 }
 

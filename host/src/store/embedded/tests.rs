@@ -82,14 +82,16 @@ fn lazily_committed_attempts_survive_a_flush_and_reopen() {
             error: None,
             outcome: AttemptOutcome::Success,
         };
-        store.record_attempt(&attempt, DeliveryChange::Ack).unwrap();
+        store
+            .record_attempt("ep", &attempt, DeliveryChange::Ack)
+            .unwrap();
         store.flush().unwrap();
     }
     let store = EmbeddedStore::open(&path).unwrap();
     assert_eq!(
-        store.delivery("dlv_evt_1").unwrap().unwrap().status,
+        store.delivery("ep", "dlv_evt_1").unwrap().unwrap().status,
         DeliveryStatus::Succeeded
     );
     assert!(store.queue_head("ep").unwrap().is_none());
-    assert_eq!(store.attempts_of("dlv_evt_1").unwrap().len(), 1);
+    assert_eq!(store.attempts_of("ep", "dlv_evt_1").unwrap().len(), 1);
 }

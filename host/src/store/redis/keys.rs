@@ -1,0 +1,124 @@
+//! Key names. Everything of one endpoint shares the hash tag `{ep:ID}`,
+//! everything of one project's ingestion `{p:ID}`, an event and its
+//! intent `{ev:ID}`: each script's keys land in one Cluster slot.
+//!
+//! ```text
+//! P:{ep:E}:rec        endpoint record          P:{p:X}:eps      its endpoint ids (set)
+//! P:{ep:E}:q          queue (zset seq → dlv)   P:{p:X}:ver      routing version (counter)
+//! P:{ep:E}:h          history (zset seq → dlv) P:{p:X}:idem:K   idempotency reservation
+//! P:{ep:E}:seq        sequence counter         P:{p:X}:rl       ingestion token bucket
+//! P:{ep:E}:d:D        delivery (hash)          P:{p:X}:prov:N   provider settings
+//! P:{ep:E}:a:D        attempts (list)          P:{ev:V}         event record
+//! P:{ep:E}:sm:MINUTE  stats per minute (hash)  P:{ev:V}:intent  fan-out not finished yet
+//! P:{ep:E}:sh:HOUR    stats per hour (hash)    P:project:X, P:projects, P:apikey:H
+//! P:{ep:E}:smi, shi   minutes, hours with stats (zsets)
+//! P:{ep:E}:lease      owner/token, with TTL    P:work           endpoints that may have work (set)
+//! P:{ep:E}:fence      lease token counter      P:pending        intents by time (zset)
+//! P:{ep:E}:rl         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
+//! ```
+
+/// Builds key names under one prefix.
+#[derive(Debug, Clone)]
+pub(super) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub(super) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_string(),
+        }
+    }
+
+    fn endpoint(&self, id: &str, what: &str) -> String {
+        format!("{}:{{ep:{id}}}:{what}", self.prefix)
+    }
+
+    fn project(&self, id: &str, what: &str) -> String {
+        format!("{}:{{p:{id}}}:{what}", self.prefix)
+    }
+
+    pub(super) fn endpoint_record(&self, id: &str) -> String {
+        self.endpoint(id, "rec")
+    }
+    pub(super) fn queue(&self, id: &str) -> String {
+        self.endpoint(id, "q")
+    }
+    pub(super) fn history(&self, id: &str) -> String {
+        self.endpoint(id, "h")
+    }
+    pub(super) fn seq(&self, id: &str) -> String {
+        self.endpoint(id, "seq")
+    }
+    /// Prefix of an endpoint's delivery keys (scripts append the id).
+    pub(super) fn delivery_prefix(&self, endpoint_id: &str) -> String {
+        self.endpoint(endpoint_id, "d:")
+    }
+    pub(super) fn delivery(&self, endpoint_id: &str, delivery_id: &str) -> String {
+        format!("{}{delivery_id}", self.delivery_prefix(endpoint_id))
+    }
+    pub(super) fn attempts(&self, endpoint_id: &str, delivery_id: &str) -> String {
+        self.endpoint(endpoint_id, &format!("a:{delivery_id}"))
+    }
+    pub(super) fn minute_stats(&self, endpoint_id: &str, minute: u64) -> String {
+        self.endpoint(endpoint_id, &format!("sm:{minute}"))
+    }
+    pub(super) fn hour_stats(&self, endpoint_id: &str, hour: u64) -> String {
+        self.endpoint(endpoint_id, &format!("sh:{hour}"))
+    }
+    /// Minutes (or hours) with stats, as a zset.
+    pub(super) fn stats_index(&self, endpoint_id: &str, hourly: bool) -> String {
+        self.endpoint(endpoint_id, if hourly { "shi" } else { "smi" })
+    }
+    pub(super) fn lease(&self, id: &str) -> String {
+        self.endpoint(id, "lease")
+    }
+    pub(super) fn fence(&self, id: &str) -> String {
+        self.endpoint(id, "fence")
+    }
+    pub(super) fn endpoint_bucket(&self, id: &str) -> String {
+        self.endpoint(id, "rl")
+    }
+
+    pub(super) fn project_endpoints(&self, id: &str) -> String {
+        self.project(id, "eps")
+    }
+    pub(super) fn routes_version(&self, id: &str) -> String {
+        self.project(id, "ver")
+    }
+    pub(super) fn idempotency(&self, project_id: &str, key: &str) -> String {
+        self.project(project_id, &format!("idem:{key}"))
+    }
+    pub(super) fn ingest_bucket(&self, id: &str) -> String {
+        self.project(id, "rl")
+    }
+    pub(super) fn provider(&self, project_id: &str, provider: &str) -> String {
+        self.project(project_id, &format!("prov:{provider}"))
+    }
+
+    pub(super) fn event(&self, id: &str) -> String {
+        format!("{}:{{ev:{id}}}", self.prefix)
+    }
+    pub(super) fn intent(&self, id: &str) -> String {
+        format!("{}:{{ev:{id}}}:intent", self.prefix)
+    }
+
+    pub(super) fn project_record(&self, id: &str) -> String {
+        format!("{}:project:{id}", self.prefix)
+    }
+    pub(super) fn projects(&self) -> String {
+        format!("{}:projects", self.prefix)
+    }
+    pub(super) fn api_key(&self, hash: &str) -> String {
+        format!("{}:apikey:{hash}", self.prefix)
+    }
+    pub(super) fn work(&self) -> String {
+        format!("{}:work", self.prefix)
+    }
+    pub(super) fn pending(&self) -> String {
+        format!("{}:pending", self.prefix)
+    }
+    pub(super) fn wake_channel(&self) -> String {
+        format!("{}:wake", self.prefix)
+    }
+}

@@ -1,0 +1,266 @@
+//! Endpoint ownership across instances, and the wake-up channel.
+//!
+//! - An instance delivers an endpoint only while it holds the endpoint's
+//!   lease (`owner/token`, with a TTL). A background thread renews every
+//!   held lease each third of the TTL; an instance that dies stops
+//!   renewing, and after the TTL another instance's scan claims the
+//!   endpoint. Each claim takes a new token from the endpoint's fencing
+//!   counter, and recording an attempt checks the lease value, so an
+//!   instance that lost its lease (paused, partitioned) cannot acknowledge
+//!   anything afterwards.
+//! - New work is announced on a pub/sub channel; every instance listens
+//!   and wakes its own actor for the endpoint (which claims, or stops when
+//!   another instance holds the lease).
+
+use super::scripts::{eval, CLAIM, RELEASE, RENEW};
+use super::{Shared, StoreError};
+use redis::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+/// A lease this instance took.
+#[derive(Debug, Clone)]
+pub(super) struct Held {
+    /// `owner/token` as stored.
+    pub(super) value: String,
+    /// Last confirmed (taken or renewed).
+    renewed: Instant,
+    /// Renewal found it gone or taken: records under it will be refused.
+    lost: bool,
+}
+
+/// Leases by endpoint.
+#[derive(Default)]
+pub(super) struct Leases {
+    held: Mutex<HashMap<String, Held>>,
+}
+
+impl Leases {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Held>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The lease value to check when recording for `endpoint_id` (empty:
+    /// never claimed here, unchecked).
+    pub(super) fn fence(&self, endpoint_id: &str) -> String {
+        self.lock()
+            .get(endpoint_id)
+            .map(|h| h.value.clone())
+            .unwrap_or_default()
+    }
+
+    /// Held and confirmed within `fresh`: no round trip needed to keep it.
+    fn fresh(&self, endpoint_id: &str, fresh: Duration) -> bool {
+        self.lock()
+            .get(endpoint_id)
+            .is_some_and(|h| !h.lost && h.renewed.elapsed() < fresh)
+    }
+
+    fn set(&self, endpoint_id: &str, value: String) {
+        self.lock().insert(
+            endpoint_id.to_string(),
+            Held {
+                value,
+                renewed: Instant::now(),
+                lost: false,
+            },
+        );
+    }
+
+    /// Renewed: only an entry still holding `value` is refreshed.
+    fn confirm(&self, endpoint_id: &str, value: &str) {
+        if let Some(held) = self.lock().get_mut(endpoint_id) {
+            if held.value == value {
+                held.renewed = Instant::now();
+            }
+        }
+    }
+
+    /// Recording found the lease gone: claim again before delivering.
+    pub(super) fn mark_lost(&self, endpoint_id: &str) {
+        if let Some(held) = self.lock().get_mut(endpoint_id) {
+            held.lost = true;
+        }
+    }
+
+    fn forget(&self, endpoint_id: &str) {
+        self.lock().remove(endpoint_id);
+    }
+
+    fn live(&self) -> Vec<(String, String)> {
+        self.lock()
+            .iter()
+            .filter(|(_, h)| !h.lost)
+            .map(|(id, h)| (id.clone(), h.value.clone()))
+            .collect()
+    }
+}
+
+impl Shared {
+    fn ttl_ms(&self) -> String {
+        self.lease_ttl.as_millis().to_string()
+    }
+
+    /// Takes or keeps the lease on `endpoint_id`.
+    pub(super) fn claim(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        if self.leases.fresh(endpoint_id, self.lease_ttl / 3) {
+            return Ok(true);
+        }
+        let (lease, fence) = (self.keys.lease(endpoint_id), self.keys.fence(endpoint_id));
+        let ttl = self.ttl_ms();
+        let answer = self.pool.run(&eval(
+            CLAIM,
+            &[&lease, &fence],
+            &[self.owner.as_bytes(), ttl.as_bytes()],
+        ))?;
+        match answer {
+            Value::BulkString(value) => {
+                self.leases
+                    .set(endpoint_id, String::from_utf8_lossy(&value).into_owned());
+                Ok(true)
+            }
+            _ => {
+                self.leases.mark_lost(endpoint_id);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Releases the lease if the queue is empty.
+    pub(super) fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        let value = self.leases.fence(endpoint_id);
+        if value.is_empty() {
+            return Ok(true);
+        }
+        let (lease, queue) = (self.keys.lease(endpoint_id), self.keys.queue(endpoint_id));
+        let released = self
+            .pool
+            .run(&eval(RELEASE, &[&lease, &queue], &[value.as_bytes()]))?;
+        if matches!(released, Value::Int(0)) {
+            return Ok(false);
+        }
+        self.leases.forget(endpoint_id);
+        Ok(true)
+    }
+
+    /// Renews every live lease once.
+    fn renew_all(&self) -> Result<(), StoreError> {
+        let live = self.leases.live();
+        if live.is_empty() {
+            return Ok(());
+        }
+        let ttl = self.ttl_ms();
+        let cmds: Vec<_> = live
+            .iter()
+            .map(|(id, value)| {
+                eval(
+                    RENEW,
+                    &[&self.keys.lease(id)],
+                    &[value.as_bytes(), ttl.as_bytes()],
+                )
+            })
+            .collect();
+        let answers = self.pool.pipeline(&cmds)?;
+        for ((id, value), answer) in live.iter().zip(answers) {
+            if matches!(answer, Value::Int(1)) {
+                self.leases.confirm(id, value);
+            } else {
+                tracing::warn!(endpoint_id = %id, "lease lost to another instance");
+                self.leases.mark_lost(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Leases not confirmed within the TTL are lost (Redis unreachable).
+    fn expire_unconfirmed(&self) {
+        let mut held = self.leases.lock();
+        for (id, lease) in held.iter_mut() {
+            if !lease.lost && lease.renewed.elapsed() >= self.lease_ttl {
+                tracing::warn!(endpoint_id = %id, "lease not renewed within its TTL; giving it up");
+                lease.lost = true;
+            }
+        }
+    }
+}
+
+/// Renews held leases every third of the TTL until the store is dropped.
+pub(super) fn spawn_renewer(shared: Weak<Shared>, every: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("hookmesh-leases".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if let Err(error) = shared.renew_all() {
+                tracing::error!(%error, "cannot renew endpoint leases");
+            }
+            shared.expire_unconfirmed();
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the lease renewer");
+    }
+}
+
+/// Listens on the wake channel, reconnecting (through every seed in turn)
+/// until the store is dropped; calls `wake` with each message's endpoints.
+pub(super) fn spawn_listener(shared: Weak<Shared>, wake: Arc<dyn Fn(Vec<String>) + Send + Sync>) {
+    let spawned = std::thread::Builder::new()
+        .name("hookmesh-wake".into())
+        .spawn(move || {
+            let mut attempt = 0usize;
+            loop {
+                let Some((url, channel)) = shared.upgrade().map(|s| {
+                    let urls = s.pool.urls();
+                    (urls[attempt % urls.len()].clone(), s.keys.wake_channel())
+                }) else {
+                    return;
+                };
+                attempt += 1;
+                if let Err(error) = listen(&shared, &url, &channel, wake.as_ref()) {
+                    tracing::warn!(%error, %url, "wake channel lost; reconnecting");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the wake listener");
+    }
+}
+
+fn listen(
+    shared: &Weak<Shared>,
+    url: &str,
+    channel: &str,
+    wake: &(dyn Fn(Vec<String>) + Send + Sync),
+) -> Result<(), redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
+    let mut pubsub = conn.as_pubsub();
+    pubsub.subscribe(channel)?;
+    pubsub.set_read_timeout(Some(Duration::from_secs(1)))?;
+    loop {
+        if shared.strong_count() == 0 {
+            return Ok(());
+        }
+        match pubsub.get_message() {
+            Ok(message) => {
+                let payload: String = message.get_payload().unwrap_or_default();
+                let endpoints: Vec<String> = payload
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if !endpoints.is_empty() {
+                    wake(endpoints);
+                }
+            }
+            Err(e) if e.is_timeout() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}

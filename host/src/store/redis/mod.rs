@@ -1,0 +1,468 @@
+//! The Redis backend: every queue, schedule, idempotency key, lease and
+//! rate-limit bucket, and the catalog (projects, hashed keys, endpoints
+//! with sealed secrets, events, deliveries, attempts, stats), in one Redis
+//! server or Redis Cluster shared by any number of `hookmesh` instances.
+//!
+//! - Each endpoint's change is one Lua script over keys with the
+//!   endpoint's hash tag ([`keys`]), so it is atomic and Cluster-safe.
+//! - An event going to several endpoints spans slots: its record and an
+//!   *intent* (the fan-out to do) are written first, then each endpoint's
+//!   queue (idempotently), then the intent is removed. An ingestion cut
+//!   off half-way (Redis or the instance died) is finished by any instance
+//!   within seconds ([`Store::unowned_work`]), so an event whose record
+//!   was written reaches all its endpoints; a `202` is only sent when all
+//!   of it is written.
+//! - Per-endpoint order across instances comes from leases ([`lease`]).
+//! - Durability is Redis's: run it with `appendonly yes` (see the README).
+
+mod conn;
+mod ingest;
+mod keys;
+mod lease;
+mod queue;
+mod scripts;
+
+use super::codec::{decode, encode};
+use super::types::*;
+use super::{Bucket, Rate, Store};
+use conn::Pool;
+use keys::Keys;
+use lease::Leases;
+use redis::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How to reach Redis and how this instance behaves on it.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// One server's URL, or a cluster's seed URLs.
+    pub urls: Vec<String>,
+    /// The URLs are seeds of a Redis Cluster.
+    pub cluster: bool,
+    /// Prefix of every key (several deployments can share one Redis).
+    pub prefix: String,
+    /// Lease TTL: how soon a dead instance's endpoints move to another.
+    pub lease_ttl: Duration,
+    /// How long finished deliveries, attempts, events and stats are kept.
+    pub retention: Duration,
+}
+
+/// The Redis-backed store; cheap to share (`Arc` inside).
+pub struct RedisStore {
+    shared: Arc<Shared>,
+}
+
+/// State shared with the background threads (lease renewal, wake listener).
+pub(super) struct Shared {
+    pool: Pool,
+    keys: Keys,
+    /// This instance's lease owner id.
+    owner: String,
+    lease_ttl: Duration,
+    retention_ms: u64,
+    leases: Leases,
+    /// Routing tables by project, with the version they were read at.
+    routes: Mutex<HashMap<String, (i64, Arc<Vec<Endpoint>>)>>,
+}
+
+impl RedisStore {
+    /// Connects (checking the server answers) and starts lease renewal.
+    pub fn open(options: RedisOptions) -> Result<Self, StoreError> {
+        let pool = Pool::new(&options.urls, options.cluster)?;
+        pool.run(&redis::cmd("PING"))?;
+        let shared = Arc::new(Shared {
+            pool,
+            keys: Keys::new(&options.prefix),
+            owner: crate::signing::new_id("inst_"),
+            lease_ttl: options.lease_ttl.max(Duration::from_millis(300)),
+            retention_ms: u64::try_from(options.retention.as_millis()).unwrap_or(u64::MAX),
+            leases: Leases::default(),
+            routes: Mutex::new(HashMap::new()),
+        });
+        lease::spawn_renewer(Arc::downgrade(&shared), shared.lease_ttl / 3);
+        Ok(Self { shared })
+    }
+
+    /// This instance's owner id in leases.
+    pub fn owner(&self) -> &str {
+        &self.shared.owner
+    }
+}
+
+/// Reads an answer as bytes (`None` for nil).
+fn bytes(value: Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        _ => None,
+    }
+}
+
+/// Reads an answer as text list (arrays and sets).
+fn strings(value: Value) -> Vec<String> {
+    match value {
+        Value::Array(items) | Value::Set(items) => items
+            .into_iter()
+            .filter_map(bytes)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads an integer answer (0 for nil).
+fn int(value: &Value) -> i64 {
+    match value {
+        Value::Int(i) => *i,
+        Value::BulkString(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Reads a flat field/value array (or a map) into a map.
+fn fields(value: Value) -> HashMap<String, Vec<u8>> {
+    let pairs: Vec<(Value, Value)> = match value {
+        Value::Map(pairs) => pairs,
+        Value::Array(items) => {
+            let mut items = items.into_iter();
+            let mut pairs = Vec::new();
+            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                pairs.push((k, v));
+            }
+            pairs
+        }
+        _ => Vec::new(),
+    };
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| Some((String::from_utf8_lossy(&bytes(k)?).into_owned(), bytes(v)?)))
+        .collect()
+}
+
+impl Shared {
+    fn get_record<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let value = self.pool.run(redis::cmd("GET").arg(key))?;
+        bytes(value).map(|b| decode(key, &b)).transpose()
+    }
+
+    fn set_record<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.pool
+            .run(redis::cmd("SET").arg(key).arg(encode(value)?))
+            .map(drop)
+    }
+
+    /// Reads records by key in one round trip; missing ones are `None`.
+    fn get_records<T: serde::de::DeserializeOwned>(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<T>>, StoreError> {
+        let cmds: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(k);
+                cmd
+            })
+            .collect();
+        self.pool
+            .pipeline(&cmds)?
+            .into_iter()
+            .zip(keys)
+            .map(|(value, key)| bytes(value).map(|b| decode(key, &b)).transpose())
+            .collect()
+    }
+
+    fn publish_work(&self, endpoints: &[String]) {
+        if endpoints.is_empty() {
+            return;
+        }
+        let message = endpoints.join(",");
+        let publish = redis::cmd("PUBLISH")
+            .arg(self.keys.wake_channel())
+            .arg(message)
+            .to_owned();
+        if let Err(error) = self.pool.run(&publish) {
+            // Owners find the work at their next scan instead.
+            tracing::warn!(%error, "cannot announce new work");
+        }
+    }
+
+    fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        let ids = strings(
+            self.pool
+                .run(redis::cmd("SMEMBERS").arg(self.keys.project_endpoints(project_id)))?,
+        );
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.endpoint_record(id)).collect();
+        let mut found: Vec<Endpoint> = self
+            .get_records(&keys)?
+            .into_iter()
+            .flatten()
+            .filter(|e: &Endpoint| e.project_id == project_id)
+            .collect();
+        found.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(found)
+    }
+}
+
+impl Store for RedisStore {
+    fn put_project(&self, project: &Project) -> Result<(), StoreError> {
+        let s = &self.shared;
+        let mut set = redis::cmd("SET");
+        set.arg(s.keys.project_record(&project.id))
+            .arg(encode(project)?);
+        let mut add = redis::cmd("SADD");
+        add.arg(s.keys.projects()).arg(&project.id);
+        s.pool.phases(vec![vec![set], vec![add]]).map(drop)
+    }
+
+    fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
+        self.shared.get_record(&self.shared.keys.project_record(id))
+    }
+
+    fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        let s = &self.shared;
+        let ids = strings(s.pool.run(redis::cmd("SMEMBERS").arg(s.keys.projects()))?);
+        let keys: Vec<String> = ids.iter().map(|id| s.keys.project_record(id)).collect();
+        let mut projects: Vec<Project> = s.get_records(&keys)?.into_iter().flatten().collect();
+        projects.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(projects)
+    }
+
+    fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.shared
+            .set_record(&self.shared.keys.api_key(&key.hash), key)
+    }
+
+    fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.shared.get_record(&self.shared.keys.api_key(hash))
+    }
+
+    fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let s = &self.shared;
+        let mut set = redis::cmd("SET");
+        set.arg(s.keys.endpoint_record(&endpoint.id))
+            .arg(encode(endpoint)?);
+        let mut add = redis::cmd("SADD");
+        add.arg(s.keys.project_endpoints(&endpoint.project_id))
+            .arg(&endpoint.id);
+        let mut bump = redis::cmd("INCR");
+        bump.arg(s.keys.routes_version(&endpoint.project_id));
+        s.pool.phases(vec![vec![set, add], vec![bump]]).map(drop)
+    }
+
+    fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        self.shared
+            .get_record(&self.shared.keys.endpoint_record(id))
+    }
+
+    fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        self.shared.endpoints_of(project_id)
+    }
+
+    fn routes_of(&self, project_id: &str) -> Result<Arc<Vec<Endpoint>>, StoreError> {
+        let s = &self.shared;
+        let version = int(&s
+            .pool
+            .run(redis::cmd("GET").arg(s.keys.routes_version(project_id)))?);
+        let lock = || {
+            s.routes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((cached, routes)) = lock().get(project_id) {
+            if *cached == version {
+                return Ok(Arc::clone(routes));
+            }
+        }
+        let routes = Arc::new(s.endpoints_of(project_id)?);
+        lock().insert(project_id.to_string(), (version, Arc::clone(&routes)));
+        Ok(routes)
+    }
+
+    fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
+        let s = &self.shared;
+        let Some(endpoint) = self.endpoint(id)? else {
+            return Ok(false);
+        };
+        let (record, queue, lease) = (
+            s.keys.endpoint_record(id),
+            s.keys.queue(id),
+            s.keys.lease(id),
+        );
+        let (prefix, now, retention) = (
+            s.keys.delivery_prefix(id),
+            crate::now_ms().to_string(),
+            s.retention_ms.to_string(),
+        );
+        let existed = s.pool.run(&scripts::eval(
+            scripts::DELETE_ENDPOINT,
+            &[&record, &queue, &lease],
+            &[prefix.as_bytes(), now.as_bytes(), retention.as_bytes()],
+        ))?;
+        let mut remove = redis::cmd("SREM");
+        remove
+            .arg(s.keys.project_endpoints(&endpoint.project_id))
+            .arg(id);
+        let mut bump = redis::cmd("INCR");
+        bump.arg(s.keys.routes_version(&endpoint.project_id));
+        s.pool.phases(vec![vec![remove], vec![bump]])?;
+        Ok(int(&existed) == 1)
+    }
+
+    fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {
+        self.shared.ingest(batch, now_ms)
+    }
+
+    fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        self.shared.get_record(&self.shared.keys.event(id))
+    }
+
+    fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
+        let keys: Vec<String> = ids.iter().map(|id| self.shared.keys.event(id)).collect();
+        self.shared.get_records(&keys)
+    }
+
+    fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.queue_peek(endpoint_id, 1)?.into_iter().next())
+    }
+
+    fn queue_peek(&self, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.shared.queue_peek(endpoint_id, limit)
+    }
+
+    fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {
+        self.shared.endpoints_with_work()
+    }
+
+    fn record_attempt(
+        &self,
+        endpoint_id: &str,
+        attempt: &Attempt,
+        change: DeliveryChange,
+    ) -> Result<Delivery, StoreError> {
+        self.shared.record_attempt(endpoint_id, attempt, change)
+    }
+
+    fn requeue(
+        &self,
+        event_id: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+        now_ms: u64,
+    ) -> Result<Delivery, StoreError> {
+        self.shared
+            .requeue(event_id, endpoint_id, delivery_id, now_ms)
+    }
+
+    fn delivery(&self, endpoint_id: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
+        self.shared.delivery(endpoint_id, id)
+    }
+
+    fn deliveries_of(
+        &self,
+        endpoint_id: &str,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
+        self.shared.deliveries_of(endpoint_id, query)
+    }
+
+    fn attempts_of(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+    ) -> Result<Vec<Attempt>, StoreError> {
+        self.shared.attempts_of(endpoint_id, delivery_id)
+    }
+
+    fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError> {
+        self.shared.queue_stats()
+    }
+
+    fn endpoint_stats(&self, endpoint_id: &str, since_ms: u64) -> Result<Stats, StoreError> {
+        self.shared.endpoint_stats(endpoint_id, since_ms)
+    }
+
+    fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError> {
+        let key = self
+            .shared
+            .keys
+            .provider(&settings.project_id, &settings.provider);
+        self.shared.set_record(&key, settings)
+    }
+
+    fn provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<Option<ProviderSettings>, StoreError> {
+        self.shared
+            .get_record(&self.shared.keys.provider(project_id, provider))
+    }
+
+    fn take_tokens(
+        &self,
+        bucket: &Bucket,
+        rate: Rate,
+        n: u32,
+    ) -> Result<Result<(), Duration>, StoreError> {
+        let s = &self.shared;
+        let key = match bucket {
+            Bucket::Ingest(project) => s.keys.ingest_bucket(project),
+            Bucket::Endpoint(endpoint) => s.keys.endpoint_bucket(endpoint),
+        };
+        let (per_second, burst, n) = (
+            rate.per_second.to_string(),
+            rate.burst.to_string(),
+            n.to_string(),
+        );
+        let wait = int(&s.pool.run(&scripts::eval(
+            scripts::TAKE_TOKENS,
+            &[&key],
+            &[per_second.as_bytes(), burst.as_bytes(), n.as_bytes()],
+        ))?);
+        Ok(match u64::try_from(wait) {
+            Ok(0) | Err(_) => Ok(()),
+            Ok(ms) => Err(Duration::from_millis(ms)),
+        })
+    }
+
+    fn claim(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        self.shared.claim(endpoint_id)
+    }
+
+    fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        self.shared.release(endpoint_id)
+    }
+
+    fn scan_interval(&self) -> Option<Duration> {
+        Some(self.shared.lease_ttl / 3)
+    }
+
+    fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
+        let s = &self.shared;
+        s.finish_interrupted()?;
+        let with_work = s.endpoints_with_work()?;
+        let cmds: Vec<_> = with_work
+            .iter()
+            .map(|id| redis::cmd("EXISTS").arg(s.keys.lease(id)).to_owned())
+            .collect();
+        let leased = s.pool.pipeline(&cmds)?;
+        Ok(with_work
+            .into_iter()
+            .zip(leased)
+            .filter(|(_, leased)| int(leased) == 0)
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    fn subscribe(&self, wake: Box<dyn Fn(Vec<String>) + Send + Sync>) {
+        lease::spawn_listener(Arc::downgrade(&self.shared), Arc::from(wake));
+    }
+}

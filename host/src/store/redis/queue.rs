@@ -1,0 +1,409 @@
+//! Queues, deliveries, attempts and stats on Redis: reading an endpoint's
+//! queue, recording attempts (fenced by the lease), the history pages and
+//! the per-minute and per-hour stats.
+
+use super::scripts::{eval, PEEK, RECORD};
+use super::{bytes, fields, int, strings, Shared, StoreError};
+use crate::store::codec::{decode, encode};
+use crate::store::types::*;
+use redis::{Cmd, Value};
+use std::collections::HashMap;
+
+/// Stats windows up to this long are summed per minute; longer ones per hour.
+const MINUTE_STATS_KEPT_MS: u64 = 25 * 3600 * 1000;
+/// Deliveries read per round trip when paging history.
+const HISTORY_CHUNK: usize = 100;
+
+fn cmd(name: &str) -> Cmd {
+    redis::cmd(name)
+}
+
+fn text(map: &HashMap<String, Vec<u8>>, field: &str) -> Option<String> {
+    map.get(field)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+fn number(map: &HashMap<String, Vec<u8>>, field: &str) -> Option<u64> {
+    text(map, field).and_then(|t| t.parse().ok())
+}
+
+/// A delivery hash (see [`super::scripts`]) as a [`Delivery`]; `None` when empty.
+fn delivery_from(key: &str, value: Value) -> Result<Option<Delivery>, StoreError> {
+    let map = fields(value);
+    if map.is_empty() {
+        return Ok(None);
+    }
+    let corrupt = |field: &str| StoreError::Corrupt {
+        key: key.to_string(),
+        reason: format!("field `{field}` missing or invalid"),
+    };
+    let status = match text(&map, "status").as_deref() {
+        Some("pending") => DeliveryStatus::Pending,
+        Some("succeeded") => DeliveryStatus::Succeeded,
+        Some("failed") => DeliveryStatus::Failed,
+        _ => return Err(corrupt("status")),
+    };
+    let need = |field: &str| number(&map, field).ok_or_else(|| corrupt(field));
+    Ok(Some(Delivery {
+        id: text(&map, "id").ok_or_else(|| corrupt("id"))?,
+        event_id: text(&map, "event").ok_or_else(|| corrupt("event"))?,
+        endpoint_id: text(&map, "endpoint").ok_or_else(|| corrupt("endpoint"))?,
+        seq: need("seq")?,
+        status,
+        attempts: u32::try_from(need("attempts")?).map_err(|_| corrupt("attempts"))?,
+        next_attempt_ms: need("next")?,
+        created_ms: need("created")?,
+        updated_ms: need("updated")?,
+        last_status_code: number(&map, "code").and_then(|c| u16::try_from(c).ok()),
+        last_error: text(&map, "error"),
+    }))
+}
+
+/// A stats hash as [`Stats`].
+fn stats_from(value: Value) -> Stats {
+    let map = fields(value);
+    let count = |field: &str| number(&map, field).unwrap_or(0);
+    let mut stats = Stats {
+        attempts: count("attempts"),
+        successes: count("s"),
+        retries: count("r"),
+        failures: count("f"),
+        latency: vec![0; LATENCY_BUCKETS_MS.len() + 1],
+    };
+    for (i, slot) in stats.latency.iter_mut().enumerate() {
+        *slot = count(&format!("b{i}"));
+    }
+    stats
+}
+
+fn latency_bucket(duration_ms: u64) -> usize {
+    LATENCY_BUCKETS_MS
+        .iter()
+        .position(|&b| duration_ms <= b)
+        .unwrap_or(LATENCY_BUCKETS_MS.len())
+}
+
+impl Shared {
+    pub(super) fn queue_peek(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let queue = self.keys.queue(endpoint_id);
+        let (limit, prefix) = (
+            limit.max(1).to_string(),
+            self.keys.delivery_prefix(endpoint_id),
+        );
+        let answer = self.pool.run(&eval(
+            PEEK,
+            &[&queue],
+            &[limit.as_bytes(), prefix.as_bytes()],
+        ))?;
+        let Value::Array(items) = answer else {
+            return Ok(Vec::new());
+        };
+        items
+            .into_iter()
+            .filter_map(|item| delivery_from(&queue, item).transpose())
+            .collect()
+    }
+
+    /// Endpoints whose queue is not empty (pruning the `work` set).
+    pub(super) fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {
+        let candidates = strings(self.pool.run(cmd("SMEMBERS").arg(self.keys.work()))?);
+        let sizes = self.queue_sizes(&candidates)?;
+        let (busy, idle): (Vec<_>, Vec<_>) = candidates
+            .into_iter()
+            .zip(sizes)
+            .partition(|(_, size)| *size > 0);
+        let mut busy: Vec<String> = busy.into_iter().map(|(id, _)| id).collect();
+        let idle: Vec<String> = idle.into_iter().map(|(id, _)| id).collect();
+        if !idle.is_empty() {
+            // Remove, then look again: an enqueue racing the removal re-adds
+            // itself after its queue write, or shows up in the second look.
+            self.pool
+                .run(cmd("SREM").arg(self.keys.work()).arg(&idle))?;
+            let again = self.queue_sizes(&idle)?;
+            let refilled: Vec<String> = idle
+                .into_iter()
+                .zip(again)
+                .filter(|(_, size)| *size > 0)
+                .map(|(id, _)| id)
+                .collect();
+            if !refilled.is_empty() {
+                self.pool
+                    .run(cmd("SADD").arg(self.keys.work()).arg(&refilled))?;
+                busy.extend(refilled);
+            }
+        }
+        busy.sort();
+        Ok(busy)
+    }
+
+    fn queue_sizes(&self, endpoints: &[String]) -> Result<Vec<i64>, StoreError> {
+        let cmds: Vec<Cmd> = endpoints
+            .iter()
+            .map(|id| cmd("ZCARD").arg(self.keys.queue(id)).to_owned())
+            .collect();
+        Ok(self.pool.pipeline(&cmds)?.iter().map(int).collect())
+    }
+
+    pub(super) fn record_attempt(
+        &self,
+        endpoint_id: &str,
+        attempt: &Attempt,
+        change: DeliveryChange,
+    ) -> Result<Delivery, StoreError> {
+        let delivery_key = self.keys.delivery(endpoint_id, &attempt.delivery_id);
+        let minute = attempt.started_ms / 60_000;
+        let keys = [
+            delivery_key.clone(),
+            self.keys.queue(endpoint_id),
+            self.keys.attempts(endpoint_id, &attempt.delivery_id),
+            self.keys.minute_stats(endpoint_id, minute),
+            self.keys.hour_stats(endpoint_id, minute / 60),
+            self.keys.lease(endpoint_id),
+            self.keys.stats_index(endpoint_id, false),
+            self.keys.stats_index(endpoint_id, true),
+        ];
+        let (kind, next, reason) = match &change {
+            DeliveryChange::Ack => ("ack", String::new(), String::new()),
+            DeliveryChange::Reschedule { next_attempt_ms } => {
+                ("retry", next_attempt_ms.to_string(), String::new())
+            }
+            DeliveryChange::DeadLetter { reason } => ("dead", String::new(), reason.clone()),
+        };
+        let outcome = match attempt.outcome {
+            AttemptOutcome::Success => "s",
+            AttemptOutcome::Retry => "r",
+            AttemptOutcome::Failed => "f",
+        };
+        let fence = self.leases.fence(endpoint_id);
+        let hours_kept = self.retention_ms / 3_600_000 + 1;
+        let args: [String; 17] = [
+            fence,
+            String::new(), // the record, as bytes below
+            attempt.number.to_string(),
+            attempt
+                .status_code
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            attempt.error.clone().unwrap_or_default(),
+            (attempt.started_ms + attempt.duration_ms).to_string(),
+            kind.to_string(),
+            next,
+            reason,
+            outcome.to_string(),
+            format!("b{}", latency_bucket(attempt.duration_ms)),
+            self.retention_ms.to_string(),
+            MINUTE_STATS_KEPT_MS.to_string(),
+            minute.to_string(),
+            (minute / 60).to_string(),
+            (MINUTE_STATS_KEPT_MS / 60_000).to_string(),
+            hours_kept.to_string(),
+        ];
+        let record = encode(attempt)?;
+        let mut argv: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
+        argv[1] = &record;
+        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        match self.pool.run(&eval(RECORD, &key_refs, &argv)) {
+            Ok(answer) => {
+                delivery_from(&delivery_key, answer)?.ok_or_else(|| StoreError::NotFound {
+                    what: "delivery",
+                    id: attempt.delivery_id.clone(),
+                })
+            }
+            Err(StoreError::Backend(message)) if message.contains("HMLEASE") => {
+                self.leases.mark_lost(endpoint_id);
+                Err(StoreError::LeaseLost(endpoint_id.to_string()))
+            }
+            Err(StoreError::Backend(message)) if message.contains("HMNOTFOUND") => {
+                Err(StoreError::NotFound {
+                    what: "delivery",
+                    id: attempt.delivery_id.clone(),
+                })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    pub(super) fn delivery(
+        &self,
+        endpoint_id: &str,
+        id: &str,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let key = self.keys.delivery(endpoint_id, id);
+        delivery_from(&key, self.pool.run(cmd("HGETALL").arg(&key))?)
+    }
+
+    pub(super) fn attempts_of(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+    ) -> Result<Vec<Attempt>, StoreError> {
+        let key = self.keys.attempts(endpoint_id, delivery_id);
+        let answer = self.pool.run(cmd("LRANGE").arg(&key).arg(0).arg(-1))?;
+        let Value::Array(items) = answer else {
+            return Ok(Vec::new());
+        };
+        items
+            .into_iter()
+            .filter_map(bytes)
+            .map(|b| decode(&key, &b))
+            .collect()
+    }
+
+    pub(super) fn deliveries_of(
+        &self,
+        endpoint_id: &str,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let history = self.keys.history(endpoint_id);
+        let limit = query.limit.max(1);
+        let mut upper = query
+            .before_seq
+            .map_or_else(|| "+inf".to_string(), |s| format!("({s}"));
+        let mut items: Vec<Delivery> = Vec::new();
+        loop {
+            let ids = strings(
+                self.pool.run(
+                    cmd("ZREVRANGEBYSCORE")
+                        .arg(&history)
+                        .arg(&upper)
+                        .arg("-inf")
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(HISTORY_CHUNK),
+                )?,
+            );
+            if ids.is_empty() {
+                return Ok(Page {
+                    items,
+                    next_cursor: None,
+                });
+            }
+            let cmds: Vec<Cmd> = ids
+                .iter()
+                .map(|id| {
+                    cmd("HGETALL")
+                        .arg(self.keys.delivery(endpoint_id, id))
+                        .to_owned()
+                })
+                .collect();
+            let mut expired = Vec::new();
+            let mut lowest = None;
+            for (id, answer) in ids.iter().zip(self.pool.pipeline(&cmds)?) {
+                let Some(delivery) = delivery_from(&history, answer)? else {
+                    expired.push(id.clone());
+                    continue;
+                };
+                lowest = Some(delivery.seq);
+                if query
+                    .since_ms
+                    .is_some_and(|since| delivery.created_ms < since)
+                {
+                    return Ok(Page {
+                        items,
+                        next_cursor: None,
+                    });
+                }
+                if query.status.is_some_and(|s| s != delivery.status) {
+                    continue;
+                }
+                if items.len() == limit {
+                    let next_cursor = items.last().map(|d| d.seq);
+                    return Ok(Page { items, next_cursor });
+                }
+                items.push(delivery);
+            }
+            if !expired.is_empty() {
+                // Past retention: drop them from the index too.
+                self.pool.run(cmd("ZREM").arg(&history).arg(&expired))?;
+            }
+            if ids.len() < HISTORY_CHUNK {
+                return Ok(Page {
+                    items,
+                    next_cursor: None,
+                });
+            }
+            match lowest {
+                Some(seq) => upper = format!("({seq}"),
+                None => continue, // a whole chunk expired and was removed
+            }
+        }
+    }
+
+    pub(super) fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError> {
+        let endpoints = strings(self.pool.run(cmd("SMEMBERS").arg(self.keys.work()))?);
+        let depth: i64 = self.queue_sizes(&endpoints)?.iter().sum();
+        let heads: Vec<Cmd> = endpoints
+            .iter()
+            .map(|id| {
+                cmd("ZRANGE")
+                    .arg(self.keys.queue(id))
+                    .arg(0)
+                    .arg(0)
+                    .to_owned()
+            })
+            .collect();
+        let created: Vec<Cmd> = endpoints
+            .iter()
+            .zip(self.pool.pipeline(&heads)?)
+            .filter_map(|(endpoint, head)| {
+                let head = strings(head).into_iter().next()?;
+                Some(
+                    cmd("HGET")
+                        .arg(self.keys.delivery(endpoint, &head))
+                        .arg("created")
+                        .to_owned(),
+                )
+            })
+            .collect();
+        let oldest = self
+            .pool
+            .pipeline(&created)?
+            .iter()
+            .filter_map(|v| u64::try_from(int(v)).ok().filter(|&ms| ms > 0))
+            .min();
+        Ok((u64::try_from(depth).unwrap_or(0), oldest))
+    }
+
+    pub(super) fn endpoint_stats(
+        &self,
+        endpoint_id: &str,
+        since_ms: u64,
+    ) -> Result<Stats, StoreError> {
+        let now = crate::now_ms();
+        let hourly = now.saturating_sub(since_ms) > MINUTE_STATS_KEPT_MS - 3_600_000;
+        let from = if hourly {
+            since_ms / 3_600_000
+        } else {
+            since_ms / 60_000
+        };
+        let index = self.keys.stats_index(endpoint_id, hourly);
+        let units = strings(
+            self.pool
+                .run(cmd("ZRANGEBYSCORE").arg(&index).arg(from).arg("+inf"))?,
+        );
+        let keys: Vec<String> = units
+            .iter()
+            .filter_map(|u| u.parse::<u64>().ok())
+            .map(|u| {
+                if hourly {
+                    self.keys.hour_stats(endpoint_id, u)
+                } else {
+                    self.keys.minute_stats(endpoint_id, u)
+                }
+            })
+            .collect();
+        let cmds: Vec<Cmd> = keys
+            .iter()
+            .map(|k| cmd("HGETALL").arg(k).to_owned())
+            .collect();
+        let mut total = Stats::default();
+        for answer in self.pool.pipeline(&cmds)? {
+            total.add(&stats_from(answer));
+        }
+        Ok(total)
+    }
+}

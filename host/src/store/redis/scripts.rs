@@ -1,0 +1,201 @@
+//! The Lua scripts that make each multi-key change atomic. Every script's
+//! keys share one hash tag (one endpoint, one project or one event), so it
+//! touches one slot and runs unchanged on Redis Cluster. Scripts are sent
+//! with `EVAL` (Redis caches them by digest), so a restarted server or a
+//! new cluster node needs no loading step.
+//!
+//! A delivery is a hash: `id event endpoint seq status attempts next
+//! created updated` and, when set, `code error`.
+
+use redis::Cmd;
+
+/// Builds `EVAL script numkeys keys… args…`.
+pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script).arg(keys.len());
+    for key in keys {
+        cmd.arg(*key);
+    }
+    for arg in args {
+        cmd.arg(*arg);
+    }
+    cmd
+}
+
+/// Queues a delivery unless it exists (so finishing an interrupted
+/// ingestion twice queues it once). Returns its sequence number.
+/// KEYS: seq, queue, history, delivery. ARGV: id, event, endpoint, now.
+pub(super) const ENQUEUE: &str = r#"
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  return tonumber(redis.call('HGET', KEYS[4], 'seq'))
+end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[4], 'id', ARGV[1], 'event', ARGV[2], 'endpoint', ARGV[3],
+  'seq', seq, 'status', 'pending', 'attempts', 0, 'next', ARGV[4],
+  'created', ARGV[4], 'updated', ARGV[4])
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
+return seq
+"#;
+
+/// Records an attempt and applies its change, fenced by the lease.
+/// KEYS: delivery, queue, attempts, minute stats, hour stats, lease,
+/// minute index, hour index (zsets of the minutes and hours with stats).
+/// ARGV: expected lease ('' = unchecked), attempt record, number, status
+/// code ('' = none), error ('' = none), updated ms, change (ack | retry |
+/// dead), next attempt ms, dead-letter reason, outcome field, latency
+/// bucket field, retention ms, minute-stats ttl ms, minute, hour,
+/// minutes kept, hours kept.
+/// Returns the delivery as a flat field/value array.
+pub(super) const RECORD: &str = r#"
+if ARGV[1] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[1] then
+  return redis.error_reply('HMLEASE lease lost')
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('HMNOTFOUND delivery')
+end
+redis.call('RPUSH', KEYS[3], ARGV[2])
+local n = tonumber(ARGV[3])
+if n > tonumber(redis.call('HGET', KEYS[1], 'attempts')) then
+  redis.call('HSET', KEYS[1], 'attempts', n)
+end
+if ARGV[4] == '' then redis.call('HDEL', KEYS[1], 'code') else redis.call('HSET', KEYS[1], 'code', ARGV[4]) end
+if ARGV[5] == '' then redis.call('HDEL', KEYS[1], 'error') else redis.call('HSET', KEYS[1], 'error', ARGV[5]) end
+redis.call('HSET', KEYS[1], 'updated', ARGV[6])
+local id = redis.call('HGET', KEYS[1], 'id')
+local done = false
+if ARGV[7] == 'ack' then
+  redis.call('HSET', KEYS[1], 'status', 'succeeded')
+  redis.call('ZREM', KEYS[2], id)
+  done = true
+elseif ARGV[7] == 'retry' then
+  redis.call('HSET', KEYS[1], 'next', ARGV[8])
+else
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[9])
+  redis.call('ZREM', KEYS[2], id)
+  done = true
+end
+local retention = tonumber(ARGV[12])
+if done and retention > 0 then
+  redis.call('PEXPIRE', KEYS[1], retention)
+  redis.call('PEXPIRE', KEYS[3], retention)
+end
+for i = 4, 5 do
+  redis.call('HINCRBY', KEYS[i], 'attempts', 1)
+  redis.call('HINCRBY', KEYS[i], ARGV[10], 1)
+  redis.call('HINCRBY', KEYS[i], ARGV[11], 1)
+end
+redis.call('PEXPIRE', KEYS[4], ARGV[13])
+if retention > 0 then redis.call('PEXPIRE', KEYS[5], retention) end
+redis.call('ZADD', KEYS[7], ARGV[14], ARGV[14])
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', tonumber(ARGV[14]) - tonumber(ARGV[16]))
+redis.call('ZADD', KEYS[8], ARGV[15], ARGV[15])
+redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[15]) - tonumber(ARGV[17]))
+return redis.call('HGETALL', KEYS[1])
+"#;
+
+/// Up to ARGV[1] oldest queued deliveries, each as a flat field/value
+/// array. KEYS: queue. ARGV: limit, key prefix of the endpoint's deliveries.
+/// (Delivery keys are built here; they share the queue's hash tag.)
+pub(super) const PEEK: &str = r#"
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local out = {}
+for _, id in ipairs(ids) do
+  local d = redis.call('HGETALL', ARGV[2] .. id)
+  if #d > 0 then table.insert(out, d) end
+end
+return out
+"#;
+
+/// Removes an endpoint: its queued deliveries fail ("endpoint deleted"),
+/// its queue, record and lease go; history stays readable.
+/// KEYS: record, queue, lease. ARGV: delivery key prefix, now, retention ms.
+/// Returns 1 when it existed.
+pub(super) const DELETE_ENDPOINT: &str = r#"
+local existed = redis.call('DEL', KEYS[1])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local key = ARGV[1] .. id
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSET', key, 'status', 'failed', 'error', 'endpoint deleted', 'updated', ARGV[2])
+    if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', key, ARGV[3]) end
+  end
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+return existed
+"#;
+
+/// Reserves an idempotency key for an event, unless an unexpired
+/// reservation exists: then returns that event's id.
+/// KEYS: idempotency key. ARGV: event id, expires ms, now ms, ttl ms.
+pub(super) const IDEMPOTENCY: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if v then
+  local sep = string.find(v, '|', 1, true)
+  if sep and tonumber(string.sub(v, sep + 1)) > tonumber(ARGV[3]) then
+    return string.sub(v, 1, sep - 1)
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[4])
+return false
+"#;
+
+/// Takes or keeps a lease. KEYS: lease, fencing counter.
+/// ARGV: owner, ttl ms. Returns the lease value `owner/token` when this
+/// owner holds it now, nil when another does.
+pub(super) const CLAIM: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if v then
+  if string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. '/' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return v
+  end
+  return false
+end
+local token = redis.call('INCR', KEYS[2])
+v = ARGV[1] .. '/' .. token
+redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
+return v
+"#;
+
+/// Extends a lease still held. KEYS: lease. ARGV: value, ttl ms. 1 or 0.
+pub(super) const RENEW: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"#;
+
+/// Gives a lease up when the queue is empty. KEYS: lease, queue.
+/// ARGV: value. 1: released (or no longer ours); 0: work queued, kept.
+pub(super) const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 1 end
+if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"#;
+
+/// A token bucket on the server's clock (shared by every instance).
+/// KEYS: bucket. ARGV: tokens per second, burst, tokens wanted.
+/// Returns 0 when taken, else the wait in ms.
+pub(super) const TAKE_TOKENS: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) / 1000 * rate)
+local need = math.min(n, burst)
+local wait = 0
+if tokens >= need then
+  tokens = tokens - n
+else
+  wait = math.ceil((need - tokens) / rate * 1000)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 60000)
+return wait
+"#;
