@@ -43,11 +43,16 @@ impl Default for HostConfig {
 /// A running hookmesh process.
 pub struct Host {
     child: Option<Child>,
+    /// The host's log lines (the latest [`LOG_LINES_KEPT`]).
+    logs: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
     pub addr: String,
     pub dir: PathBuf,
     config: PathBuf,
     pub http: reqwest::Client,
 }
+
+/// Log lines a [`Host`] keeps for [`Host::log_value`].
+const LOG_LINES_KEPT: usize = 2_000;
 
 /// A project created through the API.
 #[derive(Debug, Clone)]
@@ -90,6 +95,7 @@ impl Host {
         let _ = super::plugin("webhook");
         let mut host = Self {
             child: None,
+            logs: Default::default(),
             addr: String::new(),
             dir,
             config: config_path,
@@ -114,11 +120,18 @@ impl Host {
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let echo = std::env::var_os("HOOKMESH_TEST_LOG").is_some();
+        let logs = std::sync::Arc::clone(&self.logs);
         std::thread::spawn(move || {
             // Keep draining so the host never blocks on a full pipe.
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if echo {
                     eprintln!("[host] {line}");
+                }
+                if let Ok(mut logs) = logs.lock() {
+                    if logs.len() == LOG_LINES_KEPT {
+                        logs.pop_front();
+                    }
+                    logs.push_back(line.clone());
                 }
                 if let Some(rest) = line.split("addr=").nth(1) {
                     let _ = tx.send(
@@ -175,6 +188,18 @@ impl Host {
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "host still running");
         self.spawn();
+    }
+
+    /// The value of the last `key=value` field logged under `key`
+    /// (e.g. `owner` from the Redis store's start-up line).
+    pub fn log_value(&self, key: &str) -> Option<String> {
+        let needle = format!("{key}=");
+        let logs = self.logs.lock().unwrap();
+        logs.iter().rev().find_map(|line| {
+            let rest = line.split(&needle).nth(1)?;
+            let value = rest.split_whitespace().next()?;
+            Some(value.trim_matches('"').to_string())
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
