@@ -24,8 +24,29 @@ use std::collections::HashMap;
 const INTERRUPTED_AFTER_MS: u64 = 10_000;
 /// Intents finished per scan.
 const FINISH_PER_SCAN: usize = 100;
+/// Longest idempotency reservation (Redis refuses expiries past its range).
+const IDEMPOTENCY_MAX_TTL_MS: u64 = 366 * 24 * 3600 * 1000;
 /// Idempotency reservations outlive their expiry by this much (clock skew).
 const IDEMPOTENCY_SLACK_MS: u64 = 60_000;
+
+/// For each item, the earlier item of the batch with the same idempotency key.
+fn repeats(batch: &[NewEvent]) -> Vec<Option<usize>> {
+    let mut first_with_key: HashMap<&str, usize> = HashMap::new();
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let key = item.idempotency.as_ref().map(|(key, _)| key.as_str())?;
+            match first_with_key.get(key) {
+                Some(first) => Some(*first),
+                None => {
+                    first_with_key.insert(key, i);
+                    None
+                }
+            }
+        })
+        .collect()
+}
 
 /// The fan-out still to do for one event.
 #[derive(Debug, Serialize, Deserialize)]
@@ -52,28 +73,45 @@ impl Shared {
         batch: Vec<NewEvent>,
         now_ms: u64,
     ) -> Result<Vec<Ingested>, StoreError> {
-        // A key repeated inside the batch: later items repeat the first.
-        let mut first_with_key: HashMap<&str, usize> = HashMap::new();
-        let mut repeat_of: Vec<Option<usize>> = Vec::with_capacity(batch.len());
-        for (i, item) in batch.iter().enumerate() {
-            let first = item
-                .idempotency
-                .as_ref()
-                .and_then(|(key, _)| first_with_key.get(key.as_str()).copied());
-            if let (None, Some((key, _))) = (first, &item.idempotency) {
-                first_with_key.insert(key, i);
-            }
-            repeat_of.push(first);
-        }
+        let repeat_of = repeats(&batch);
         let leaders: Vec<&NewEvent> = batch
             .iter()
             .zip(&repeat_of)
             .filter(|(_, r)| r.is_none())
             .map(|(item, _)| item)
             .collect();
+        let earlier = self.write_intents(&leaders, now_ms)?;
+        self.fan_out(&leaders, &earlier, now_ms)?;
+        Ok(batch
+            .iter()
+            .zip(&repeat_of)
+            .map(|(item, repeat)| {
+                let leader = repeat.map_or(item, |i| &batch[i]);
+                match earlier.get(&leader.event.id) {
+                    Some(event_id) => Ingested::Duplicate {
+                        event_id: event_id.clone(),
+                    },
+                    None if repeat.is_some() => Ingested::Duplicate {
+                        event_id: leader.event.id.clone(),
+                    },
+                    None => Ingested::Stored {
+                        event_id: item.event.id.clone(),
+                        deliveries: item.deliveries.len(),
+                    },
+                }
+            })
+            .collect())
+    }
 
+    /// Steps 1 and 2: records, intents and idempotency reservations.
+    /// Returns, by event id, the earlier event holding its idempotency key.
+    fn write_intents(
+        &self,
+        leaders: &[&NewEvent],
+        now_ms: u64,
+    ) -> Result<HashMap<String, String>, StoreError> {
         let mut records = Vec::new();
-        for item in &leaders {
+        for item in leaders {
             let id = &item.event.id;
             let intent = Intent {
                 project_id: item.event.project_id.clone(),
@@ -103,42 +141,48 @@ impl Shared {
                     .to_owned(),
             );
         }
-        let keyed: Vec<&NewEvent> = leaders
+        let keyed: Vec<(&NewEvent, &(String, u64))> = leaders
             .iter()
-            .copied()
-            .filter(|i| i.idempotency.is_some())
+            .filter_map(|item| Some((*item, item.idempotency.as_ref()?)))
             .collect();
         let reservations: Vec<Cmd> = keyed
             .iter()
-            .filter_map(|item| {
-                let (key, expires) = item.idempotency.as_ref()?;
-                Some(self.reserve(
+            .map(|(item, (key, expires))| {
+                self.reserve(
                     &item.event.project_id,
                     key,
                     *expires,
                     &item.event.id,
                     now_ms,
-                ))
+                )
             })
             .collect();
         let answers = self.pool.phases(vec![records, reservations])?;
-        let mut earlier: HashMap<&str, String> = HashMap::new();
-        for (item, answer) in keyed
+        let reserved = answers.into_iter().nth(1).unwrap_or_default();
+        Ok(keyed
             .iter()
-            .zip(answers.into_iter().nth(1).unwrap_or_default())
-        {
-            if let Some(existing) = bytes(answer) {
-                earlier.insert(
-                    &item.event.id,
+            .zip(reserved)
+            .filter_map(|((item, _), answer)| {
+                let existing = bytes(answer)?;
+                Some((
+                    item.event.id.clone(),
                     String::from_utf8_lossy(&existing).into_owned(),
-                );
-            }
-        }
+                ))
+            })
+            .collect())
+    }
 
+    /// Steps 3 and 4: the enqueues, then the intents removed; announces the work.
+    fn fan_out(
+        &self,
+        leaders: &[&NewEvent],
+        earlier: &HashMap<String, String>,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
         let mut enqueues = Vec::new();
         let mut cleanup = Vec::new();
         let mut woken = Vec::new();
-        for item in &leaders {
+        for item in leaders {
             let id = item.event.id.as_str();
             if earlier.contains_key(id) {
                 cleanup.push(cmd("DEL").arg(self.keys.event(id)).to_owned());
@@ -158,27 +202,7 @@ impl Shared {
         }
         self.pool.phases(vec![enqueues, cleanup])?;
         self.publish_work(&woken);
-
-        let results = batch
-            .iter()
-            .zip(&repeat_of)
-            .map(|(item, repeat)| {
-                let leader = repeat.map_or(item, |i| &batch[i]);
-                match earlier.get(leader.event.id.as_str()) {
-                    Some(event_id) => Ingested::Duplicate {
-                        event_id: event_id.clone(),
-                    },
-                    None if repeat.is_some() => Ingested::Duplicate {
-                        event_id: leader.event.id.clone(),
-                    },
-                    None => Ingested::Stored {
-                        event_id: item.event.id.clone(),
-                        deliveries: item.deliveries.len(),
-                    },
-                }
-            })
-            .collect();
-        Ok(results)
+        Ok(())
     }
 
     fn reserve(
@@ -189,7 +213,10 @@ impl Shared {
         event_id: &str,
         now_ms: u64,
     ) -> Cmd {
-        let ttl = expires_ms.saturating_sub(now_ms).max(1) + IDEMPOTENCY_SLACK_MS;
+        let ttl = expires_ms
+            .saturating_sub(now_ms)
+            .clamp(1, IDEMPOTENCY_MAX_TTL_MS)
+            + IDEMPOTENCY_SLACK_MS;
         let (expires, now, ttl) = (expires_ms.to_string(), now_ms.to_string(), ttl.to_string());
         eval(
             IDEMPOTENCY,
@@ -261,7 +288,11 @@ impl Shared {
 
     /// Finishes ingestions whose writer stopped half-way.
     pub(super) fn finish_interrupted(&self) -> Result<(), StoreError> {
-        let cutoff = crate::now_ms().saturating_sub(INTERRUPTED_AFTER_MS);
+        self.finish_pending_since(crate::now_ms().saturating_sub(INTERRUPTED_AFTER_MS))
+    }
+
+    /// Finishes every intent written at or before `cutoff` (Unix ms).
+    fn finish_pending_since(&self, cutoff: u64) -> Result<(), StoreError> {
         let ids = strings(
             self.pool.run(
                 cmd("ZRANGEBYSCORE")
@@ -329,5 +360,95 @@ impl Shared {
         );
         self.publish_work(&endpoints);
         Ok(())
+    }
+}
+
+/// The test suite's Redis harness (a private `redis-server` per test).
+#[cfg(test)]
+#[allow(dead_code, clippy::unwrap_used)]
+#[path = "../../../../tests/common/redis.rs"]
+mod redis_server;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::{RedisOptions, RedisStore};
+    use super::*;
+    use crate::store::{Event, Store};
+    use std::time::Duration;
+
+    use super::redis_server;
+
+    fn new_event(id: &str, endpoints: &[&str], key: Option<&str>) -> NewEvent {
+        NewEvent {
+            event: Event {
+                id: id.into(),
+                project_id: "p".into(),
+                event_type: "user.created".into(),
+                resource: None,
+                resource_id: None,
+                payload: b"{}".to_vec(),
+                time_created_ms: 1,
+            },
+            deliveries: endpoints
+                .iter()
+                .map(|e| (e.to_string(), format!("dlv_{id}_{e}")))
+                .collect(),
+            idempotency: key.map(|k| (k.to_string(), u64::MAX / 2)),
+        }
+    }
+
+    #[test]
+    fn an_ingestion_cut_off_after_its_intent_is_finished_once() {
+        let server = redis_server::RedisServer::start("intents");
+        let store = RedisStore::open(RedisOptions {
+            urls: vec![server.url()],
+            cluster: false,
+            prefix: "hm".into(),
+            lease_ttl: Duration::from_secs(5),
+            retention: Duration::from_secs(3600),
+        })
+        .unwrap();
+        let shared = &store.shared;
+        // Two events whose writer died after step 2: records, intents and
+        // reservations written, nothing queued. The second repeats the
+        // first one's idempotency key from another request.
+        let first = new_event("e1", &["a", "b"], Some("k"));
+        let repeat = new_event("e2", &["a"], Some("k"));
+        assert!(shared.write_intents(&[&first], 10).unwrap().is_empty());
+        let earlier = shared.write_intents(&[&repeat], 11).unwrap();
+        assert_eq!(earlier.get("e2").map(String::as_str), Some("e1"));
+        assert!(store.queue_peek("a", 10).unwrap().is_empty());
+        assert_eq!(server.command(&["ZCARD", "hm:pending"]), "2");
+
+        shared.finish_pending_since(crate::now_ms()).unwrap();
+        let queued = |endpoint: &str| -> Vec<String> {
+            store
+                .queue_peek(endpoint, 10)
+                .unwrap()
+                .into_iter()
+                .map(|d| d.id)
+                .collect()
+        };
+        assert_eq!(queued("a"), ["dlv_e1_a"], "the repeat is dropped");
+        assert_eq!(queued("b"), ["dlv_e1_b"]);
+        assert_eq!(store.endpoints_with_work().unwrap(), ["a", "b"]);
+        assert!(store.event("e2").unwrap().is_none());
+        assert_eq!(server.command(&["ZCARD", "hm:pending"]), "0");
+
+        // Finishing again (a second instance scanning) queues nothing twice.
+        shared.write_intents(&[&first], 10).unwrap();
+        shared.finish_pending_since(crate::now_ms()).unwrap();
+        assert_eq!(queued("a"), ["dlv_e1_a"]);
+        // A later request with the key sees the first event.
+        let again = store
+            .ingest(vec![new_event("e3", &["a"], Some("k"))], 20)
+            .unwrap();
+        assert_eq!(
+            again,
+            [Ingested::Duplicate {
+                event_id: "e1".into()
+            }]
+        );
     }
 }
