@@ -318,6 +318,57 @@ async fn bad_management_input_and_ssrf_urls() {
         "at least one",
     );
     expect(
+        "bad rate limit",
+        host.post(
+            &hooks,
+            sk,
+            json!({ "url": "https://example.com/", "events": ["user.*"], "rate_limit": "5 per second" }),
+        )
+        .await,
+        400,
+        Some("rate_limit"),
+        "is not a rate",
+    );
+    let (status, limited) = host
+        .post(
+            &hooks,
+            sk,
+            json!({ "url": "https://example.com/", "events": ["user.*"], "rate_limit": "600/m" }),
+        )
+        .await;
+    assert_eq!(
+        (status, &limited["rate_limit"]),
+        (201, &json!("10/s")),
+        "{limited}"
+    );
+    let limited_path = format!("{hooks}/{}", limited["id"].as_str().unwrap());
+    expect(
+        "rate limit of the wrong type",
+        host.call(
+            reqwest::Method::PUT,
+            &limited_path,
+            Some(sk),
+            Some(&json!({ "rate_limit": 5 })),
+        )
+        .await,
+        400,
+        Some("rate_limit"),
+        "or null",
+    );
+    let (status, unlimited) = host
+        .call(
+            reqwest::Method::PUT,
+            &limited_path,
+            Some(sk),
+            Some(&json!({ "rate_limit": null })),
+        )
+        .await;
+    assert_eq!(
+        (status, &unlimited["rate_limit"]),
+        (200, &Value::Null),
+        "{unlimited}"
+    );
+    expect(
         "unknown subscription",
         host.post(
             &hooks,

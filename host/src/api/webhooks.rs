@@ -159,8 +159,8 @@ struct UpdateWebhook {
     description: Option<String>,
     #[serde(default)]
     ordered: Option<bool>,
-    /// A rate (`"10/s"`), or `null` to remove the limit.
-    #[serde(default)]
+    /// A rate (`"10/s"`), or `null` to remove the limit (absent: unchanged).
+    #[serde(default, deserialize_with = "present")]
     rate_limit: Option<serde_json::Value>,
     #[serde(default)]
     active: Option<bool>,
@@ -168,6 +168,13 @@ struct UpdateWebhook {
     config: Option<BTreeMap<String, String>>,
     #[serde(default)]
     filter: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// A field given in the body, `null` included (absent fields stay `None`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize, Default)]
