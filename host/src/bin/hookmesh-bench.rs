@@ -10,7 +10,9 @@
 //! target/release/hookmesh-bench --scenario ordered --events 20000 --concurrency 32
 //! ```
 //!
-//! Everything is loopback-only and bounded by `--events` and `--timeout`.
+//! `--backend redis` runs the host on a private `redis-server` it starts
+//! (or on `--redis-url`). Everything is loopback-only and bounded by
+//! `--events` and `--timeout`.
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, ValueEnum};
@@ -69,10 +71,22 @@ struct Args {
     /// Plugins dir for the host.
     #[arg(long, default_value = "target/plugins")]
     plugins: PathBuf,
-    /// Run the host on this Redis (`redis://127.0.0.1:6379/`) instead of
-    /// the embedded store (keys under a fresh `bench<pid>` prefix per run).
+    /// Storage backend of the host.
+    #[arg(long, value_enum, default_value = "embedded")]
+    backend: Backend,
+    /// With `--backend redis`: use this Redis (`redis://127.0.0.1:6379/`,
+    /// keys under a fresh `bench<pid>` prefix) instead of starting a
+    /// private `redis-server` (AOF on, `appendfsync everysec`).
     #[arg(long)]
     redis_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// One redb file (fsync per group commit).
+    Embedded,
+    /// Redis (one server).
+    Redis,
 }
 
 /// What the receiver saw.
@@ -144,6 +158,8 @@ fn start_receiver(sink: Arc<Sink>) -> anyhow::Result<String> {
 
 struct Host {
     child: Child,
+    /// The private redis-server of a `--backend redis` run.
+    redis: Option<Child>,
     addr: String,
     dir: PathBuf,
     bin: PathBuf,
@@ -167,6 +183,10 @@ impl Drop for Host {
     fn drop(&mut self) {
         self.child.kill().ok();
         self.child.wait().ok();
+        if let Some(redis) = &mut self.redis {
+            redis.kill().ok();
+            redis.wait().ok();
+        }
         std::fs::remove_dir_all(&self.dir).ok();
     }
 }
@@ -178,7 +198,15 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
     };
     let dir = std::env::temp_dir().join(format!("hookmesh-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let redis = match &args.redis_url {
+    let (redis_child, redis_url) = match (args.backend, &args.redis_url) {
+        (Backend::Embedded, _) => (None, None),
+        (Backend::Redis, Some(url)) => (None, Some(url.clone())),
+        (Backend::Redis, None) => {
+            let (child, url) = start_redis(&dir)?;
+            (Some(child), Some(url))
+        }
+    };
+    let redis = match &redis_url {
         Some(url) => format!(
             "backend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"bench{}\"\n",
             std::process::id()
@@ -197,11 +225,34 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
     let (child, addr) = spawn_host(&bin, &config_path)?;
     Ok(Host {
         child,
+        redis: redis_child,
         addr,
         dir,
         bin,
         config: config_path,
     })
+}
+
+/// Starts a private `redis-server` on a free loopback port with its AOF in
+/// `dir`; waits until it accepts connections.
+fn start_redis(dir: &std::path::Path) -> anyhow::Result<(Child, String)> {
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args(["--appendonly", "yes", "--appendfsync", "everysec"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting redis-server (apt-get install redis-server)")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("redis-server did not listen on port {port} within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((child, format!("redis://127.0.0.1:{port}/")))
 }
 
 /// Starts the host binary and waits for its address.
@@ -458,8 +509,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     eprintln!(
-        "scenario {:?}: {} events, {endpoints} endpoint(s), concurrency {}",
-        args.scenario, args.events, args.concurrency
+        "scenario {:?}: {} events, {endpoints} endpoint(s), concurrency {}, {:?} store",
+        args.scenario, args.events, args.concurrency, args.backend
     );
 
     let padding = "x".repeat(args.payload_bytes);
@@ -570,8 +621,8 @@ async fn main() -> anyhow::Result<()> {
     let e2e_rate = delivered as f64 / e2e_secs;
 
     println!(
-        "scenario            {:?} ({} events, {endpoints} endpoints, concurrency {})",
-        args.scenario, args.events, args.concurrency
+        "scenario            {:?} ({} events, {endpoints} endpoints, concurrency {}, {:?} store)",
+        args.scenario, args.events, args.concurrency, args.backend
     );
     println!(
         "ingest              {:.0} events/s; 202 p50 {:.2} ms, p99 {:.2} ms; errors {}",
