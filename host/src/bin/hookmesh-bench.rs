@@ -238,7 +238,14 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
 fn start_redis(dir: &std::path::Path) -> anyhow::Result<(Child, String)> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
         .args(["--appendonly", "yes", "--appendfsync", "everysec"])
         .arg("--dir")
         .arg(dir)

@@ -53,6 +53,9 @@ pub struct RedisStore {
     shared: Arc<Shared>,
 }
 
+/// Routing tables by project id, each with the version it was read at.
+type RouteCache = HashMap<String, (i64, Arc<Vec<Endpoint>>)>;
+
 /// State shared with the background threads (lease renewal, wake listener).
 pub(super) struct Shared {
     pool: Pool,
@@ -63,7 +66,7 @@ pub(super) struct Shared {
     retention_ms: u64,
     leases: Leases,
     /// Routing tables by project, with the version they were read at.
-    routes: Mutex<HashMap<String, (i64, Arc<Vec<Endpoint>>)>>,
+    routes: Mutex<RouteCache>,
 }
 
 impl RedisStore {

@@ -2,12 +2,11 @@
 //! queue, recording attempts (fenced by the lease), the history pages and
 //! the per-minute and per-hour stats.
 
-use super::scripts::{eval, PEEK, RECORD};
+use super::scripts::{eval, DELIVERY_FIELDS, PEEK, RECORD};
 use super::{bytes, fields, int, strings, Shared, StoreError};
 use crate::store::codec::{decode, encode};
 use crate::store::types::*;
 use redis::{Cmd, Value};
-use std::collections::HashMap;
 
 /// Stats windows up to this long are summed per minute; longer ones per hour.
 const MINUTE_STATS_KEPT_MS: u64 = 25 * 3600 * 1000;
@@ -18,51 +17,73 @@ fn cmd(name: &str) -> Cmd {
     redis::cmd(name)
 }
 
-fn text(map: &HashMap<String, Vec<u8>>, field: &str) -> Option<String> {
-    map.get(field)
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-}
-
-fn number(map: &HashMap<String, Vec<u8>>, field: &str) -> Option<u64> {
-    text(map, field).and_then(|t| t.parse().ok())
-}
-
-/// A delivery hash (see [`super::scripts`]) as a [`Delivery`]; `None` when empty.
+/// A delivery's [`DELIVERY_FIELDS`] values as a [`Delivery`]; `None`
+/// when it does not exist.
 fn delivery_from(key: &str, value: Value) -> Result<Option<Delivery>, StoreError> {
-    let map = fields(value);
-    if map.is_empty() {
+    let Value::Array(values) = value else {
+        return Ok(None);
+    };
+    let values: Vec<Option<String>> = values
+        .into_iter()
+        .map(|v| bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned()))
+        .collect();
+    if values.len() != DELIVERY_FIELDS.len() || values[0].is_none() {
         return Ok(None);
     }
-    let corrupt = |field: &str| StoreError::Corrupt {
-        key: key.to_string(),
-        reason: format!("field `{field}` missing or invalid"),
+    let field = |name: &str| {
+        let i = DELIVERY_FIELDS.iter().position(|f| *f == name).unwrap_or(0);
+        values[i].as_deref()
     };
-    let status = match text(&map, "status").as_deref() {
+    let corrupt = |name: &str| StoreError::Corrupt {
+        key: key.to_string(),
+        reason: format!("field `{name}` missing or invalid"),
+    };
+    let text = |name: &str| field(name).map(str::to_string).ok_or_else(|| corrupt(name));
+    let number = |name: &str| -> Result<u64, StoreError> {
+        field(name)
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| corrupt(name))
+    };
+    let status = match field("status") {
         Some("pending") => DeliveryStatus::Pending,
         Some("succeeded") => DeliveryStatus::Succeeded,
         Some("failed") => DeliveryStatus::Failed,
         _ => return Err(corrupt("status")),
     };
-    let need = |field: &str| number(&map, field).ok_or_else(|| corrupt(field));
     Ok(Some(Delivery {
-        id: text(&map, "id").ok_or_else(|| corrupt("id"))?,
-        event_id: text(&map, "event").ok_or_else(|| corrupt("event"))?,
-        endpoint_id: text(&map, "endpoint").ok_or_else(|| corrupt("endpoint"))?,
-        seq: need("seq")?,
+        id: text("id")?,
+        event_id: text("event")?,
+        endpoint_id: text("endpoint")?,
+        seq: number("seq")?,
         status,
-        attempts: u32::try_from(need("attempts")?).map_err(|_| corrupt("attempts"))?,
-        next_attempt_ms: need("next")?,
-        created_ms: need("created")?,
-        updated_ms: need("updated")?,
-        last_status_code: number(&map, "code").and_then(|c| u16::try_from(c).ok()),
-        last_error: text(&map, "error"),
+        attempts: u32::try_from(number("attempts")?).map_err(|_| corrupt("attempts"))?,
+        next_attempt_ms: number("next")?,
+        created_ms: number("created")?,
+        updated_ms: number("updated")?,
+        last_status_code: field("code").and_then(|c| c.parse().ok()),
+        last_error: field("error").map(str::to_string),
     }))
+}
+
+/// A command reading a delivery's [`DELIVERY_FIELDS`].
+fn read_delivery(key: &str) -> Cmd {
+    let mut cmd = cmd("HMGET");
+    cmd.arg(key);
+    for field in DELIVERY_FIELDS {
+        cmd.arg(field);
+    }
+    cmd
 }
 
 /// A stats hash as [`Stats`].
 fn stats_from(value: Value) -> Stats {
     let map = fields(value);
-    let count = |field: &str| number(&map, field).unwrap_or(0);
+    let count = |field: &str| -> u64 {
+        map.get(field)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0)
+    };
     let mut stats = Stats {
         attempts: count("attempts"),
         successes: count("s"),
@@ -233,7 +254,7 @@ impl Shared {
         id: &str,
     ) -> Result<Option<Delivery>, StoreError> {
         let key = self.keys.delivery(endpoint_id, id);
-        delivery_from(&key, self.pool.run(cmd("HGETALL").arg(&key))?)
+        delivery_from(&key, self.pool.run(&read_delivery(&key))?)
     }
 
     pub(super) fn attempts_of(
@@ -284,11 +305,7 @@ impl Shared {
             }
             let cmds: Vec<Cmd> = ids
                 .iter()
-                .map(|id| {
-                    cmd("HGETALL")
-                        .arg(self.keys.delivery(endpoint_id, id))
-                        .to_owned()
-                })
+                .map(|id| read_delivery(&self.keys.delivery(endpoint_id, id)))
                 .collect();
             let mut expired = Vec::new();
             let mut lowest = None;

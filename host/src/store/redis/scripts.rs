@@ -5,9 +5,16 @@
 //! new cluster node needs no loading step.
 //!
 //! A delivery is a hash: `id event endpoint seq status attempts next
-//! created updated` and, when set, `code error`.
+//! created updated` and, when set, `code error`. Scripts answer a delivery
+//! as the values of those fields in that order ([`DELIVERY_FIELDS`]).
 
 use redis::Cmd;
+
+/// The fields of a delivery hash, in the order scripts answer them.
+pub(super) const DELIVERY_FIELDS: [&str; 11] = [
+    "id", "event", "endpoint", "seq", "status", "attempts", "next", "created", "updated", "code",
+    "error",
+];
 
 /// Builds `EVAL script numkeys keys… args…`.
 pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
@@ -46,7 +53,7 @@ return seq
 /// dead), next attempt ms, dead-letter reason, outcome field, latency
 /// bucket field, retention ms, minute-stats ttl ms, minute, hour,
 /// minutes kept, hours kept.
-/// Returns the delivery as a flat field/value array.
+/// Returns the delivery's [`DELIVERY_FIELDS`].
 pub(super) const RECORD: &str = r#"
 if ARGV[1] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[1] then
   return redis.error_reply('HMLEASE lease lost')
@@ -91,18 +98,20 @@ redis.call('ZADD', KEYS[7], ARGV[14], ARGV[14])
 redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', tonumber(ARGV[14]) - tonumber(ARGV[16]))
 redis.call('ZADD', KEYS[8], ARGV[15], ARGV[15])
 redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[15]) - tonumber(ARGV[17]))
-return redis.call('HGETALL', KEYS[1])
+return redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
+  'attempts', 'next', 'created', 'updated', 'code', 'error')
 "#;
 
-/// Up to ARGV[1] oldest queued deliveries, each as a flat field/value
-/// array. KEYS: queue. ARGV: limit, key prefix of the endpoint's deliveries.
+/// Up to ARGV[1] oldest queued deliveries, each as its [`DELIVERY_FIELDS`].
+/// KEYS: queue. ARGV: limit, key prefix of the endpoint's deliveries.
 /// (Delivery keys are built here; they share the queue's hash tag.)
 pub(super) const PEEK: &str = r#"
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local out = {}
 for _, id in ipairs(ids) do
-  local d = redis.call('HGETALL', ARGV[2] .. id)
-  if #d > 0 then table.insert(out, d) end
+  local d = redis.call('HMGET', ARGV[2] .. id, 'id', 'event', 'endpoint', 'seq',
+    'status', 'attempts', 'next', 'created', 'updated', 'code', 'error')
+  if d[1] then table.insert(out, d) end
 end
 return out
 "#;
