@@ -98,9 +98,13 @@ async fn ingest_target(
 /// instance on a shared store), or answers 429.
 async fn admit(state: &AppState, project: &Project, n: usize) -> Result<(), ApiError> {
     let n = u32::try_from(n).unwrap_or(u32::MAX);
-    let store = Arc::clone(&state.store);
     let (bucket, rate) = (Bucket::Ingest(project.id.clone()), state.ingest_rate);
-    let taken = store::blocking(move || store.take_tokens(&bucket, rate, n)).await?;
+    let taken = if state.store.is_shared() {
+        let store = Arc::clone(&state.store);
+        store::blocking(move || store.take_tokens(&bucket, rate, n)).await?
+    } else {
+        state.store.take_tokens(&bucket, rate, n)? // in memory
+    };
     taken
         .inspect_err(|_| {
             state

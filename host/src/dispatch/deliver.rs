@@ -91,6 +91,9 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
 /// Takes or keeps this instance's lease on the endpoint (always granted on
 /// a store for one process).
 async fn claim(core: &Arc<Core>, endpoint_id: &str) -> Result<bool, StoreError> {
+    if !core.store.is_shared() {
+        return Ok(true);
+    }
     let store = Arc::clone(&core.store);
     let id = endpoint_id.to_string();
     store::blocking(move || store.claim(&id)).await
@@ -98,6 +101,9 @@ async fn claim(core: &Arc<Core>, endpoint_id: &str) -> Result<bool, StoreError> 
 
 /// Gives the lease up if the queue is still empty; false when work came.
 async fn release(core: &Arc<Core>, endpoint_id: &str) -> Result<bool, StoreError> {
+    if !core.store.is_shared() {
+        return Ok(true);
+    }
     let store = Arc::clone(&core.store);
     let id = endpoint_id.to_string();
     store::blocking(move || store.release(&id)).await
@@ -110,9 +116,8 @@ async fn pace(core: &Arc<Core>, endpoint: &Endpoint) -> Result<(), StoreError> {
         return Ok(());
     };
     loop {
-        let store = Arc::clone(&core.store);
         let bucket = Bucket::Endpoint(endpoint.id.clone());
-        match store::blocking(move || store.take_tokens(&bucket, rate, 1)).await? {
+        match take_tokens(&core.store, bucket, rate).await? {
             Ok(()) => return Ok(()),
             Err(wait) => {
                 core.metrics
@@ -126,6 +131,20 @@ async fn pace(core: &Arc<Core>, endpoint: &Endpoint) -> Result<(), StoreError> {
             }
         }
     }
+}
+
+/// One token from `bucket`: in memory on a store of one process, a
+/// blocking call on a shared one.
+async fn take_tokens(
+    store: &Arc<dyn crate::store::Store>,
+    bucket: Bucket,
+    rate: crate::store::Rate,
+) -> Result<Result<(), Duration>, StoreError> {
+    if !store.is_shared() {
+        return store.take_tokens(&bucket, rate, 1);
+    }
+    let store = Arc::clone(store);
+    store::blocking(move || store.take_tokens(&bucket, rate, 1)).await
 }
 
 /// Deliveries read per store round trip.

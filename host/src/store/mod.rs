@@ -148,6 +148,12 @@ pub trait Store: Send + Sync + 'static {
     fn scan_interval(&self) -> Option<std::time::Duration> {
         None
     }
+    /// Several instances share this store (its leases and buckets are
+    /// remote calls); false for a store of one process, whose `claim`,
+    /// `release` and `take_tokens` answer from memory without blocking.
+    fn is_shared(&self) -> bool {
+        self.scan_interval().is_some()
+    }
     /// Endpoints with queued work that no instance holds (e.g. their owner
     /// died); also finishes ingestions interrupted half-way. Shared backends only.
     fn unowned_work(&self) -> Result<Vec<String>, StoreError> {

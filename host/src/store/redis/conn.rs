@@ -8,7 +8,8 @@
 
 use super::super::StoreError;
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
-use redis::{Client, Cmd, Connection, RedisError, Value};
+use redis::io::tcp::TcpSettings;
+use redis::{Client, Cmd, Connection, IntoConnectionInfo, RedisError, Value};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -39,6 +40,11 @@ pub(super) struct Pool {
     urls: Vec<String>,
 }
 
+/// No Nagle delay: commands are small and answered one by one.
+fn tcp_settings() -> TcpSettings {
+    TcpSettings::default().set_nodelay(true)
+}
+
 /// A Redis error as a store error.
 pub(super) fn store_error(e: RedisError) -> StoreError {
     StoreError::Backend(format!("redis: {e}"))
@@ -52,6 +58,7 @@ impl Pool {
                 .connection_timeout(CONNECT_TIMEOUT)
                 .response_timeout(RESPONSE_TIMEOUT)
                 .retries(2)
+                .tcp_settings(tcp_settings())
                 .build()
                 .map_err(store_error)?;
             Target::Cluster(client)
@@ -59,7 +66,12 @@ impl Pool {
             let url = urls
                 .first()
                 .ok_or_else(|| StoreError::Backend("no Redis URL".into()))?;
-            Target::Single(Client::open(url.as_str()).map_err(store_error)?)
+            let info = url
+                .as_str()
+                .into_connection_info()
+                .map_err(store_error)?
+                .set_tcp_settings(tcp_settings());
+            Target::Single(Client::open(info).map_err(store_error)?)
         };
         Ok(Self {
             target,
