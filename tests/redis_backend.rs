@@ -395,3 +395,61 @@ async fn the_whole_path_works_on_a_redis_cluster() {
     assert_eq!(page["data"].as_array().unwrap().len(), 5, "{page}");
     assert_eq!(page["data"][0]["status"], "succeeded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_instance_hands_its_endpoints_over_without_waiting_for_the_ttl() {
+    let redis = RedisServer::start("handover");
+    let receiver = Receiver::start(|_, _| {
+        std::thread::sleep(Duration::from_millis(2));
+        Reply::status(200)
+    });
+    // A TTL far longer than the hand-over may take.
+    let storage = format!(
+        "backend = \"redis\"\nredis_url = \"{}\"\nlease_ttl = \"30s\"",
+        redis.url()
+    );
+    let mut a = Host::start("handover-a", redis_config(&storage));
+    let mut b = Host::start("handover-b", redis_config(&storage));
+    let project = a.create_project("acme").await;
+    endpoints(&a, &project, &receiver, 10).await;
+    for (i, events) in bulks(10, 0, 200).into_iter().enumerate() {
+        post_bulk(if i % 2 == 0 { &a } else { &b }, &project, events).await;
+    }
+    receiver.wait_for(300, Duration::from_secs(60)).await;
+    let (held_a, held_b) = (
+        leases_held(&redis, &a.log_value("owner").unwrap()),
+        leases_held(&redis, &b.log_value("owner").unwrap()),
+    );
+    let (victim, held) = if held_a >= held_b {
+        (&mut a, held_a)
+    } else {
+        (&mut b, held_b)
+    };
+    assert!(held > 0);
+    let stopped_at = Instant::now();
+    assert!(victim.terminate(Duration::from_secs(20)).success());
+    let received = receiver.wait_for(2_000, Duration::from_secs(60)).await;
+    check_order(&received, 10, 200);
+    // The longest silence of any endpoint ending after the stop.
+    let worst = (0..10u64)
+        .filter_map(|ep| {
+            let times: Vec<Instant> = received
+                .iter()
+                .filter(|r| r.path == format!("/ep/{ep}"))
+                .map(|r| r.at)
+                .collect();
+            times
+                .windows(2)
+                .filter(|w| w[1] > stopped_at)
+                .map(|w| w[1].duration_since(w[0]))
+                .max()
+        })
+        .max()
+        .unwrap_or_default();
+    let handover = Duration::from_secs(5);
+    eprintln!("SIGTERM with {held} leases: longest silence {worst:?}");
+    assert!(
+        worst < handover,
+        "hand-over took {worst:?} (lease TTL 30 s)"
+    );
+}

@@ -547,6 +547,24 @@ mod redis_shared {
     }
 
     #[test]
+    fn a_stopping_instance_hands_its_endpoints_over_at_once() {
+        let ttl = Duration::from_secs(30);
+        let a = redis_store("lease_handover", ttl);
+        let b = redis_store("lease_handover", ttl);
+        a.ingest(vec![new_event("e1", &["ep"], None)], 10).unwrap();
+        assert!(a.claim("ep").unwrap());
+        assert!(!b.claim("ep").unwrap());
+        a.release_all().unwrap();
+        assert_eq!(
+            b.unowned_work().unwrap(),
+            ["ep"],
+            "no wait for the 30 s TTL"
+        );
+        assert!(b.claim("ep").unwrap());
+        assert!(!a.claim("ep").unwrap());
+    }
+
+    #[test]
     fn release_keeps_the_lease_while_work_is_queued() {
         let ttl = Duration::from_secs(5);
         let a = redis_store("lease_release", ttl);

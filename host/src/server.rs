@@ -109,6 +109,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Err(error) = dispatcher.core().store.flush() {
         tracing::error!(%error, "cannot flush the store at shutdown");
     }
+    if let Err(error) = dispatcher.core().store.release_all() {
+        tracing::warn!(%error, "cannot release endpoint leases; others take them after the lease TTL");
+    }
     tracing::info!("hookmesh stopped");
     Ok(())
 }

@@ -143,6 +143,12 @@ pub trait Store: Send + Sync + 'static {
     fn release(&self, _endpoint_id: &str) -> Result<bool, StoreError> {
         Ok(true)
     }
+    /// Gives up every lease this instance holds (at shutdown, after the
+    /// attempts in flight are recorded), so other instances take its
+    /// endpoints over at once instead of after the lease TTL.
+    fn release_all(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Several instances share this store: how often each looks for work
     /// nobody delivers ([`Store::unowned_work`]). `None` for one process.
     fn scan_interval(&self) -> Option<std::time::Duration> {

@@ -12,7 +12,7 @@
 //!   and wakes its own actor for the endpoint (which claims, or stops when
 //!   another instance holds the lease).
 
-use super::scripts::{eval, CLAIM, RELEASE, RENEW};
+use super::scripts::{eval, CLAIM, DROP, RELEASE, RENEW};
 use super::{Shared, StoreError};
 use redis::Value;
 use std::collections::HashMap;
@@ -144,6 +144,24 @@ impl Shared {
         }
         self.leases.forget(endpoint_id);
         Ok(true)
+    }
+
+    /// Drops every lease held here (shutdown).
+    pub(super) fn release_all(&self) -> Result<(), StoreError> {
+        let live = self.leases.live();
+        let cmds: Vec<_> = live
+            .iter()
+            .map(|(id, value)| eval(DROP, &[&self.keys.lease(id)], &[value.as_bytes()]))
+            .collect();
+        self.pool.pipeline(&cmds)?;
+        for (id, _) in &live {
+            self.leases.forget(id);
+        }
+        tracing::info!(leases = live.len(), "endpoint leases released");
+        // Other instances pick the endpoints up now, not at their next scan.
+        let released: Vec<String> = live.into_iter().map(|(id, _)| id).collect();
+        self.publish_work(&released);
+        Ok(())
     }
 
     /// Renews every live lease once.

@@ -444,6 +444,10 @@ impl Store for RedisStore {
         self.shared.release(endpoint_id)
     }
 
+    fn release_all(&self) -> Result<(), StoreError> {
+        self.shared.release_all()
+    }
+
     fn scan_interval(&self) -> Option<Duration> {
         Some(self.shared.lease_ttl / 3)
     }

@@ -184,6 +184,15 @@ redis.call('DEL', KEYS[1])
 return 1
 "#;
 
+/// Drops a lease still held, work queued or not. KEYS: lease. ARGV: value.
+pub(super) const DROP: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"#;
+
 /// A token bucket on the server's clock (shared by every instance).
 /// KEYS: bucket. ARGV: tokens per second, burst, tokens wanted.
 /// Returns 0 when taken, else the wait in ms.
