@@ -6,7 +6,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::signing::{constant_time_eq, hash_api_key};
-use crate::store::{self, KeyKind};
+use crate::store::{self, KeyKind, Project};
 use actix_web::HttpRequest;
 use std::sync::Arc;
 
@@ -44,23 +44,50 @@ fn credential(req: &HttpRequest) -> Option<&str> {
 
 /// Identifies the caller or answers `401`.
 pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Principal, ApiError> {
+    Ok(authenticate_loading(state, req, None).await?.0)
+}
+
+/// Identifies the caller (or answers `401`) and reads `project_id`'s
+/// record in the same store call: one hop to the blocking pool.
+pub async fn authenticate_with_project(
+    state: &AppState,
+    req: &HttpRequest,
+    project_id: &str,
+) -> Result<(Principal, Option<Project>), ApiError> {
+    authenticate_loading(state, req, Some(project_id)).await
+}
+
+async fn authenticate_loading(
+    state: &AppState,
+    req: &HttpRequest,
+    project_id: Option<&str>,
+) -> Result<(Principal, Option<Project>), ApiError> {
     let Some(token) = credential(req) else {
         return Err(ApiError::Unauthorized(
             "missing credentials: send `Authorization: Bearer <key>` or `X-API-Key: <key>`".into(),
         ));
     };
-    if constant_time_eq(token, &state.admin_token) {
-        return Ok(Principal::Admin);
-    }
-    let hash = hash_api_key(token);
+    let hash = (!constant_time_eq(token, &state.admin_token)).then(|| hash_api_key(token));
     let store = Arc::clone(&state.store);
-    match store::blocking(move || store.api_key(&hash)).await? {
-        Some(key) => Ok(Principal::Key {
+    let project_id = project_id.map(str::to_string);
+    let (key, project) = store::blocking(move || {
+        let key = hash.map(|h| store.api_key(&h)).transpose()?;
+        let project = project_id
+            .map(|id| store.project(&id))
+            .transpose()?
+            .flatten();
+        Ok((key, project))
+    })
+    .await?;
+    let principal = match key {
+        None => Principal::Admin,
+        Some(Some(key)) => Principal::Key {
             project_id: key.project_id,
             kind: key.kind,
-        }),
-        None => Err(ApiError::Unauthorized("invalid API key".into())),
-    }
+        },
+        Some(None) => return Err(ApiError::Unauthorized("invalid API key".into())),
+    };
+    Ok((principal, project))
 }
 
 impl Principal {

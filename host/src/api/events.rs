@@ -6,11 +6,11 @@
 //! `202` is answered only after the event and all its deliveries are
 //! committed to the store.
 
-use super::auth::authenticate;
+use super::auth::authenticate_with_project;
 use super::body::{decode, read_json};
 use super::error::ApiError;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
-use super::{load_project, AppState};
+use super::AppState;
 use crate::ingest::{
     self, check_idempotency_key, EventInput, Incoming, BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
@@ -19,6 +19,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Most events in one bulk request.
 pub const MAX_BULK_EVENTS: usize = 1000;
@@ -90,36 +91,25 @@ async fn ingest_target(
     req: &HttpRequest,
     project_id: &str,
 ) -> Result<Project, ApiError> {
-    authenticate(state, req).await?.require_ingest(project_id)?;
-    load_project(state, project_id).await
+    let (principal, project) = authenticate_with_project(state, req, project_id).await?;
+    principal.require_ingest(project_id)?;
+    project.ok_or_else(|| ApiError::NotFound(format!("project `{project_id}` not found")))
 }
 
-/// Takes `n` events from the project's ingestion budget (shared by every
-/// instance on a shared store), or answers 429.
-async fn admit(state: &AppState, project: &Project, n: usize) -> Result<(), ApiError> {
-    let n = u32::try_from(n).unwrap_or(u32::MAX);
-    let (bucket, rate) = (Bucket::Ingest(project.id.clone()), state.ingest_rate);
-    let taken = if state.store.is_shared() {
-        let store = Arc::clone(&state.store);
-        store::blocking(move || store.take_tokens(&bucket, rate, n)).await?
-    } else {
-        state.store.take_tokens(&bucket, rate, n)? // in memory
-    };
-    taken
-        .inspect_err(|_| {
-            state
-                .metrics
-                .rate_limited
-                .with_label_values(&["ingest"])
-                .inc()
-        })
-        .map_err(|wait| ApiError::RateLimited {
-            message: format!(
-                "project `{}` is over its ingestion limit; retry after the indicated time",
-                project.id
-            ),
-            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-        })
+/// The `429` for a project over its ingestion budget (counted in metrics).
+fn over_budget(state: &AppState, project: &Project, wait: Duration) -> ApiError {
+    state
+        .metrics
+        .rate_limited
+        .with_label_values(&["ingest"])
+        .inc();
+    ApiError::RateLimited {
+        message: format!(
+            "project `{}` is over its ingestion limit; retry after the indicated time",
+            project.id
+        ),
+        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+    }
 }
 
 fn idempotency_header(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -134,7 +124,9 @@ fn idempotency_header(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key))
 }
 
-/// Routes and stores validated events atomically; wakes their endpoints.
+/// Takes the events from the project's ingestion budget (shared by every
+/// instance on a shared store; `429` when over it), then routes and stores
+/// them atomically, in one store call; wakes their endpoints.
 async fn store_events(
     state: &AppState,
     project: &Project,
@@ -144,6 +136,7 @@ async fn store_events(
     let project_id = project.id.clone();
     let ttl_ms = u64::try_from(state.idempotency_ttl.as_millis()).unwrap_or(u64::MAX / 2);
     let now = crate::now_ms();
+    let inputs_len = inputs.len();
     let incoming = inputs
         .into_iter()
         .map(|(input, idempotency_key)| Incoming {
@@ -154,10 +147,16 @@ async fn store_events(
             idempotency: idempotency_key.map(|k| (k, now + ttl_ms)),
         })
         .collect();
-    let (results, woken) = store::blocking(move || {
-        ingest::route_and_store(store.as_ref(), &project_id, incoming, now)
+    let n = u32::try_from(inputs_len).unwrap_or(u32::MAX);
+    let (bucket, rate) = (Bucket::Ingest(project.id.clone()), state.ingest_rate);
+    let admitted = store::blocking(move || {
+        if let Err(wait) = store.take_tokens(&bucket, rate, n)? {
+            return Ok(Err(wait));
+        }
+        ingest::route_and_store(store.as_ref(), &project_id, incoming, now).map(Ok)
     })
     .await?;
+    let (results, woken) = admitted.map_err(|wait| over_budget(state, project, wait))?;
     state.dispatcher.notify(woken);
     let stored = results
         .iter()
@@ -223,7 +222,6 @@ async fn ingest_one_inner(
     let project = ingest_target(state, req, path).await?;
     let mut input: EventInput = read_json(body, state.max_body_bytes).await?;
     ingest::validate(&project, &input, "")?;
-    admit(state, &project, 1).await?;
     let key = idempotency_header(req)?.or(input.idempotency_key.take());
     let results = store_events(state, &project, vec![(input, key)]).await?;
     let result = results
@@ -281,7 +279,6 @@ async fn ingest_bulk_inner(
     let stored = if valid.is_empty() {
         Vec::new()
     } else {
-        admit(state, &project, valid.len()).await?;
         store_events(state, &project, valid).await?
     };
     let all_ok = slots.iter().all(Result::is_ok);

@@ -177,10 +177,9 @@ async fn manage(
     req: &actix_web::HttpRequest,
     project_id: &str,
 ) -> Result<Project, ApiError> {
-    auth::authenticate(state, req)
-        .await?
-        .require_manage(project_id)?;
-    load_project(state, project_id).await
+    let (principal, project) = auth::authenticate_with_project(state, req, project_id).await?;
+    principal.require_manage(project_id)?;
+    project.ok_or_else(|| ApiError::NotFound(format!("project `{project_id}` not found")))
 }
 
 /// The project's endpoint `id`, or `404` (also when it belongs to another project).
