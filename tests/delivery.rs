@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::host::{Host, HostConfig, TestProject, ADMIN_TOKEN};
+use common::host::{Host, HostConfig, ADMIN_TOKEN};
 use common::receiver::{Received, Receiver, Reply};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -32,18 +32,6 @@ fn verify_hex(secret: &str, request: &Received) {
 
 fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-async fn bulk(host: &Host, project: &TestProject, events: Vec<Value>) -> Value {
-    let (status, body) = host
-        .post(
-            &format!("/projects/{}/events/bulk", project.id),
-            &project.secret_key,
-            json!({ "events": events }),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    body
 }
 
 fn numbered(range: std::ops::Range<usize>) -> Vec<Value> {
@@ -75,9 +63,9 @@ async fn a_thousand_events_arrive_in_order_and_signed_and_fan_out_per_endpoint()
         secrets.push(secret);
     }
     assert_ne!(secrets[0], secrets[1]);
-    bulk(&host, &project, numbered(0..500)).await;
+    host.send_bulk(&project, numbered(0..500)).await;
     for chunk in numbered(500..1000).chunks(100) {
-        bulk(&host, &project, chunk.to_vec()).await;
+        host.send_bulk(&project, chunk.to_vec()).await;
     }
     for (receiver, secret) in receivers.iter().zip(&secrets) {
         let received = receiver.wait_for(1000, LONG).await;
@@ -124,7 +112,7 @@ async fn a_failing_endpoint_retries_alone_while_others_flow() {
         json!({ "url": healthy.url("/"), "events": ["*"] }),
     )
     .await;
-    bulk(&host, &project, numbered(0..20)).await;
+    host.send_bulk(&project, numbered(0..20)).await;
 
     healthy.wait_for(20, LONG).await;
     assert!(
@@ -172,7 +160,7 @@ async fn nothing_is_lost_across_a_kill_9() {
     let (_, secret) = host
         .create_webhook(&project, json!({ "url": url, "events": ["*"] }))
         .await;
-    bulk(&host, &project, numbered(0..50)).await;
+    host.send_bulk(&project, numbered(0..50)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     host.kill9();
 

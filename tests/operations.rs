@@ -157,14 +157,7 @@ async fn unordered_endpoints_deliver_concurrently_and_idle_endpoints_hold_no_act
     let events: Vec<_> = (0..12)
         .map(|n| json!({ "event": "user.created", "payload": { "n": n } }))
         .collect();
-    let (status, _) = host
-        .post(
-            &format!("/projects/{}/events/bulk", project.id),
-            &project.secret_key,
-            json!({ "events": events }),
-        )
-        .await;
-    assert_eq!(status, 202);
+    host.send_bulk(&project, events).await;
     slow.wait_for(12, LONG).await;
     assert!(
         peak.load(Ordering::SeqCst) > 1,

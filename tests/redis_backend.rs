@@ -68,15 +68,48 @@ fn bulks(endpoints: usize, from: usize, to: usize) -> Vec<Vec<Value>> {
     events.chunks(1000).map(<[Value]>::to_vec).collect()
 }
 
-async fn post_bulk(host: &Host, project: &TestProject, events: Vec<Value>) {
-    let (status, body) = host
-        .post(
-            &format!("/projects/{}/events/bulk", project.id),
-            &project.secret_key,
-            json!({ "events": events }),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
+/// Sends the bulks through `a` and `b` in turn, each answered before the next.
+async fn ingest_alternately(a: &Host, b: &Host, project: &TestProject, bulks: Vec<Vec<Value>>) {
+    for (i, events) in bulks.into_iter().enumerate() {
+        let host = if i % 2 == 0 { a } else { b };
+        host.send_bulk(project, events).await;
+    }
+}
+
+/// Of two hosts, the one holding more endpoint leases, with that count.
+fn busier<'h>(redis: &RedisServer, a: &'h mut Host, b: &'h mut Host) -> (&'h mut Host, usize) {
+    let held_by = |host: &Host| {
+        let owner = host
+            .log_value("owner")
+            .expect("the host logs its lease owner id");
+        leases_held(redis, &owner)
+    };
+    let (held_a, held_b) = (held_by(a), held_by(b));
+    if held_a >= held_b {
+        (a, held_a)
+    } else {
+        (b, held_b)
+    }
+}
+
+/// Per endpoint `0..endpoints`, the longest gap between two arrivals of
+/// which the later came after `since`.
+fn silences_after(received: &[Received], endpoints: u64, since: Instant) -> Vec<Duration> {
+    (0..endpoints)
+        .map(|ep| {
+            let times: Vec<Instant> = received
+                .iter()
+                .filter(|r| r.path == format!("/ep/{ep}"))
+                .map(|r| r.at)
+                .collect();
+            times
+                .windows(2)
+                .filter(|w| w[1] > since)
+                .map(|w| w[1].duration_since(w[0]))
+                .max()
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// How many endpoint leases `owner` holds now.
@@ -142,9 +175,7 @@ async fn two_instances_deliver_every_event_once_in_order() {
     let project = a.create_project("acme").await;
     endpoints(&b, &project, &receiver, 50).await;
     let started = Instant::now();
-    for (i, events) in bulks(50, 0, 200).into_iter().enumerate() {
-        post_bulk(if i % 2 == 0 { &a } else { &b }, &project, events).await;
-    }
+    ingest_alternately(&a, &b, &project, bulks(50, 0, 200)).await;
     let received = receiver.wait_for(10_000, Duration::from_secs(180)).await;
     let elapsed = started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -169,23 +200,10 @@ async fn a_killed_instances_endpoints_move_to_the_other() {
     let mut b = Host::start("redis-kill-b", redis_config(&single(&redis)));
     let project = a.create_project("acme").await;
     endpoints(&a, &project, &receiver, 50).await;
-    for (i, events) in bulks(50, 0, 200).into_iter().enumerate() {
-        post_bulk(if i % 2 == 0 { &a } else { &b }, &project, events).await;
-    }
+    ingest_alternately(&a, &b, &project, bulks(50, 0, 200)).await;
     receiver.wait_for(2_000, Duration::from_secs(120)).await;
     // Kill the instance holding more endpoint leases.
-    let held_by = |host: &Host| {
-        let owner = host
-            .log_value("owner")
-            .expect("the host logs its lease owner id");
-        leases_held(&redis, &owner)
-    };
-    let (held_a, held_b) = (held_by(&a), held_by(&b));
-    let (victim, held) = if held_a >= held_b {
-        (&mut a, held_a)
-    } else {
-        (&mut b, held_b)
-    };
+    let (victim, held) = busier(&redis, &mut a, &mut b);
     let killed_at = Instant::now();
     victim.kill9();
     let received = receiver.wait_for(10_000, Duration::from_secs(180)).await;
@@ -200,25 +218,12 @@ async fn a_killed_instances_endpoints_move_to_the_other() {
 
     // The longest silence of any endpoint ending after the kill: the move
     // of the killed instance's endpoints to the other one.
-    let mut worst = Duration::ZERO;
-    let mut moved = 0;
-    for ep in 0..50u64 {
-        let times: Vec<Instant> = received
-            .iter()
-            .filter(|r| r.path == format!("/ep/{ep}"))
-            .map(|r| r.at)
-            .collect();
-        let silence = times
-            .windows(2)
-            .filter(|w| w[1] > killed_at)
-            .map(|w| w[1].duration_since(w[0]))
-            .max()
-            .unwrap_or_default();
-        if silence > Duration::from_secs(1) {
-            moved += 1;
-        }
-        worst = worst.max(silence);
-    }
+    let silences = silences_after(&received, 50, killed_at);
+    let worst = silences.iter().max().copied().unwrap_or_default();
+    let moved = silences
+        .iter()
+        .filter(|s| **s > Duration::from_secs(1))
+        .count();
     eprintln!(
         "after SIGKILL: {moved} endpoints moved, longest silence {worst:?}, {repeats} re-sent deliveries"
     );
@@ -363,9 +368,7 @@ async fn the_whole_path_works_on_a_redis_cluster() {
     let b = Host::start("cluster-b", redis_config(&storage));
     let project = a.create_project("acme").await;
     endpoints(&a, &project, &receiver, 10).await;
-    for (i, events) in bulks(10, 0, 50).into_iter().enumerate() {
-        post_bulk(if i % 2 == 0 { &a } else { &b }, &project, events).await;
-    }
+    ingest_alternately(&a, &b, &project, bulks(10, 0, 50)).await;
     let received = receiver.wait_for(500, Duration::from_secs(60)).await;
     assert_eq!(check_order(&received, 10, 50), 0);
     // Keys really are spread over the three masters.
@@ -412,38 +415,17 @@ async fn a_stopping_instance_hands_its_endpoints_over_without_waiting_for_the_tt
     let mut b = Host::start("handover-b", redis_config(&storage));
     let project = a.create_project("acme").await;
     endpoints(&a, &project, &receiver, 10).await;
-    for (i, events) in bulks(10, 0, 200).into_iter().enumerate() {
-        post_bulk(if i % 2 == 0 { &a } else { &b }, &project, events).await;
-    }
+    ingest_alternately(&a, &b, &project, bulks(10, 0, 200)).await;
     receiver.wait_for(300, Duration::from_secs(60)).await;
-    let (held_a, held_b) = (
-        leases_held(&redis, &a.log_value("owner").unwrap()),
-        leases_held(&redis, &b.log_value("owner").unwrap()),
-    );
-    let (victim, held) = if held_a >= held_b {
-        (&mut a, held_a)
-    } else {
-        (&mut b, held_b)
-    };
+    let (victim, held) = busier(&redis, &mut a, &mut b);
     assert!(held > 0);
     let stopped_at = Instant::now();
     assert!(victim.terminate(Duration::from_secs(20)).success());
     let received = receiver.wait_for(2_000, Duration::from_secs(60)).await;
     check_order(&received, 10, 200);
     // The longest silence of any endpoint ending after the stop.
-    let worst = (0..10u64)
-        .filter_map(|ep| {
-            let times: Vec<Instant> = received
-                .iter()
-                .filter(|r| r.path == format!("/ep/{ep}"))
-                .map(|r| r.at)
-                .collect();
-            times
-                .windows(2)
-                .filter(|w| w[1] > stopped_at)
-                .map(|w| w[1].duration_since(w[0]))
-                .max()
-        })
+    let worst = silences_after(&received, 10, stopped_at)
+        .into_iter()
         .max()
         .unwrap_or_default();
     let handover = Duration::from_secs(5);

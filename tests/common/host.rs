@@ -280,6 +280,19 @@ impl Host {
         body["id"].as_str().unwrap().into()
     }
 
+    /// Ingests events in one bulk request (secret key); asserts `202`.
+    pub async fn send_bulk(&self, project: &TestProject, events: Vec<Value>) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("/projects/{}/events/bulk", project.id),
+                &project.secret_key,
+                json!({ "events": events }),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body
+    }
+
     /// Polls `check` until it returns `Some` or `timeout` passes.
     pub async fn eventually<T, F, Fut>(&self, timeout: Duration, mut check: F) -> T
     where

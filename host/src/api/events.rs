@@ -10,7 +10,7 @@ use super::auth::authenticate_with_project;
 use super::body::{decode, read_json};
 use super::error::ApiError;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
-use super::AppState;
+use super::{existing_project, AppState};
 use crate::ingest::{
     self, check_idempotency_key, EventInput, Incoming, BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
@@ -93,7 +93,7 @@ async fn ingest_target(
 ) -> Result<Project, ApiError> {
     let (principal, project) = authenticate_with_project(state, req, project_id).await?;
     principal.require_ingest(project_id)?;
-    project.ok_or_else(|| ApiError::NotFound(format!("project `{project_id}` not found")))
+    existing_project(project, project_id)
 }
 
 /// The `429` for a project over its ingestion budget (counted in metrics).

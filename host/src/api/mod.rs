@@ -165,9 +165,15 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 async fn load_project(state: &AppState, project_id: &str) -> Result<Project, ApiError> {
     let store = Arc::clone(&state.store);
     let id = project_id.to_string();
-    store::blocking(move || store.project(&id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("project `{project_id}` not found")))
+    existing_project(
+        store::blocking(move || store.project(&id)).await?,
+        project_id,
+    )
+}
+
+/// The project read for `project_id`, or `404`.
+fn existing_project(project: Option<Project>, project_id: &str) -> Result<Project, ApiError> {
+    project.ok_or_else(|| ApiError::NotFound(format!("project `{project_id}` not found")))
 }
 
 /// Authenticates for management of `project_id` (admin token or the
@@ -179,7 +185,7 @@ async fn manage(
 ) -> Result<Project, ApiError> {
     let (principal, project) = auth::authenticate_with_project(state, req, project_id).await?;
     principal.require_manage(project_id)?;
-    project.ok_or_else(|| ApiError::NotFound(format!("project `{project_id}` not found")))
+    existing_project(project, project_id)
 }
 
 /// The project's endpoint `id`, or `404` (also when it belongs to another project).

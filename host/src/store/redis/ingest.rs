@@ -16,7 +16,7 @@
 use super::scripts::{eval, ENQUEUE, IDEMPOTENCY};
 use super::{bytes, int, strings, Delivery, Ingested, NewEvent, Shared, StoreError};
 use crate::store::codec::{decode, encode};
-use redis::Cmd;
+use redis::{cmd, Cmd};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -56,10 +56,6 @@ struct Intent {
     /// (endpoint id, delivery id)
     deliveries: Vec<(String, String)>,
     now_ms: u64,
-}
-
-fn cmd(name: &str) -> Cmd {
-    redis::cmd(name)
 }
 
 impl Shared {

@@ -6,16 +6,12 @@ use super::scripts::{eval, DELIVERY_FIELDS, PEEK, RECORD};
 use super::{bytes, fields, int, strings, Shared, StoreError};
 use crate::store::codec::{decode, encode};
 use crate::store::types::*;
-use redis::{Cmd, Value};
+use redis::{cmd, Cmd, Value};
 
 /// Stats windows up to this long are summed per minute; longer ones per hour.
 const MINUTE_STATS_KEPT_MS: u64 = 25 * 3600 * 1000;
 /// Deliveries read per round trip when paging history.
 const HISTORY_CHUNK: usize = 100;
-
-fn cmd(name: &str) -> Cmd {
-    redis::cmd(name)
-}
 
 /// A delivery's [`DELIVERY_FIELDS`] values as a [`Delivery`]; `None`
 /// when it does not exist.
