@@ -2,7 +2,8 @@
 //! name the field, the event-type catalogue, subscription matching and
 //! routing (one delivery per matching active endpoint).
 
-use crate::store::{Endpoint, Event, Ingested, NewEvent, Project, Store, StoreError};
+use crate::routing::RoutedEvent;
+use crate::store::{Event, Ingested, NewEvent, Project, Store, StoreError};
 use serde::Deserialize;
 
 /// The built-in event types every project accepts.
@@ -162,59 +163,6 @@ pub fn check_subscription(field: &str, pattern: &str) -> Result<(), FieldError> 
     check_type_name(field, name)
 }
 
-/// Does `pattern` subscribe to `event_type`?
-pub fn subscription_matches(pattern: &str, event_type: &str) -> bool {
-    if pattern == "*" {
-        return !OPERATIONAL_EVENT_TYPES.contains(&event_type);
-    }
-    match pattern.strip_suffix(".*") {
-        Some(prefix) => event_type
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('.')),
-        None => pattern == event_type,
-    }
-}
-
-/// What routing looks at: the type, and what filters may test.
-pub struct RoutedEvent<'a> {
-    /// Event type.
-    pub event_type: &'a str,
-    /// `resource`, if any.
-    pub resource: Option<&'a str>,
-    /// `resource_id`, if any.
-    pub resource_id: Option<&'a str>,
-    /// The payload.
-    pub payload: &'a serde_json::Value,
-}
-
-impl RoutedEvent<'_> {
-    /// The value at a filter path: `event`, `resource`, `resource_id`, or
-    /// `payload.a.b` (object keys; array indexes as numbers).
-    fn value_at(&self, path: &str) -> Option<serde_json::Value> {
-        match path {
-            "event" => Some(self.event_type.into()),
-            "resource" => self.resource.map(Into::into),
-            "resource_id" => self.resource_id.map(Into::into),
-            _ => {
-                let rest = path.strip_prefix("payload.")?;
-                let pointer = format!(
-                    "/{}",
-                    rest.replace('~', "~0").replace('/', "~1").replace('.', "/")
-                );
-                self.payload.pointer(&pointer).cloned()
-            }
-        }
-    }
-
-    /// True when every filter entry (path → JSON text) equals the event's value.
-    pub fn passes(&self, filter: &std::collections::BTreeMap<String, String>) -> bool {
-        filter.iter().all(|(path, expected)| {
-            let expected: Option<serde_json::Value> = serde_json::from_str(expected).ok();
-            expected.is_some() && self.value_at(path) == expected
-        })
-    }
-}
-
 /// Checks a filter path's shape.
 pub fn check_filter_path(field: &str, path: &str) -> Result<(), FieldError> {
     let ok = matches!(path, "event" | "resource" | "resource_id")
@@ -231,20 +179,6 @@ pub fn check_filter_path(field: &str, path: &str) -> Result<(), FieldError> {
             ),
         ))
     }
-}
-
-/// The active endpoints subscribed to the event whose filters it passes.
-pub fn route<'a>(
-    endpoints: &'a [Endpoint],
-    event: &'a RoutedEvent<'a>,
-) -> impl Iterator<Item = &'a Endpoint> {
-    endpoints.iter().filter(move |e| {
-        e.active
-            && e.events
-                .iter()
-                .any(|p| subscription_matches(p, event.event_type))
-            && event.passes(&e.filter)
-    })
 }
 
 /// An event about to be routed and stored (from the API or a provider).
@@ -270,7 +204,7 @@ pub fn route_and_store(
     incoming: Vec<Incoming>,
     now_ms: u64,
 ) -> Result<(Vec<Ingested>, Vec<String>), StoreError> {
-    let endpoints = store.routes_of(project_id)?;
+    let routes = store.routes_of(project_id)?;
     let mut targets_per_event = Vec::with_capacity(incoming.len());
     let batch = incoming
         .into_iter()
@@ -281,7 +215,11 @@ pub fn route_and_store(
                 resource_id: item.resource_id.as_deref(),
                 payload: &item.payload,
             };
-            let targets: Vec<String> = route(&endpoints, &routed).map(|e| e.id.clone()).collect();
+            let targets: Vec<String> = routes
+                .route(&routed)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
             targets_per_event.push(targets.clone());
             let event = Event {
                 id: crate::signing::new_id("evt_"),
@@ -330,44 +268,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns() {
-        assert!(subscription_matches("*", "db.insert"));
-        assert!(!subscription_matches("*", "delivery.exhausted"));
-        assert!(subscription_matches("delivery.*", "delivery.exhausted"));
-        assert!(subscription_matches("db.*", "db.insert"));
-        assert!(!subscription_matches("db.*", "dbx.insert"));
-        assert!(!subscription_matches("db.*", "db"));
-        assert!(subscription_matches("user.created", "user.created"));
-        assert!(!subscription_matches("user.created", "user.updated"));
-    }
-
-    #[test]
-    fn filters() {
-        let payload =
-            serde_json::json!({ "plan": "pro", "seats": 3, "owner": { "country": "IN" } });
-        let event = RoutedEvent {
-            event_type: "user.created",
-            resource: Some("user"),
-            resource_id: None,
-            payload: &payload,
-        };
-        let filter = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        assert!(event.passes(&filter(&[])));
-        assert!(event.passes(&filter(&[
-            ("payload.plan", "\"pro\""),
-            ("payload.seats", "3")
-        ])));
-        assert!(event.passes(&filter(&[
-            ("payload.owner.country", "\"IN\""),
-            ("resource", "\"user\"")
-        ])));
-        assert!(!event.passes(&filter(&[("payload.plan", "\"free\"")])));
-        assert!(!event.passes(&filter(&[("payload.missing", "null")])));
+    fn filter_paths() {
         assert!(check_filter_path("filter", "payload.a.b").is_ok());
         assert!(check_filter_path("filter", "payload.").is_err());
         assert!(check_filter_path("filter", "headers.x").is_err());

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod plugin;
 pub mod providers;
 pub mod ratelimit;
+pub mod routing;
 pub mod server;
 pub mod signing;
 pub mod store;

@@ -110,16 +110,18 @@ pub(super) async fn emit(
     let project_id = source.project_id.clone();
     let source_id = source.id.clone();
     store::blocking(move || {
-        let endpoints = store.routes_of(&project_id)?;
-        let routed = ingest::RoutedEvent {
+        let routes = store.routes_of(&project_id)?;
+        let routed = crate::routing::RoutedEvent {
             event_type,
             resource: Some("endpoint"),
             resource_id: Some(&source_id),
             payload: &payload,
         };
-        let targets: Vec<String> = ingest::route(&endpoints, &routed)
-            .filter(|e| e.id != source_id)
-            .map(|e| e.id.clone())
+        let targets: Vec<String> = routes
+            .route(&routed)
+            .into_iter()
+            .filter(|id| *id != source_id)
+            .map(str::to_string)
             .collect();
         if targets.is_empty() {
             return Ok(targets);

@@ -23,6 +23,7 @@ pub mod embedded;
 pub mod redis;
 mod types;
 
+use crate::routing::RouteTable;
 pub use types::*;
 
 /// The operations every backend provides. Calls block (they may fsync);
@@ -46,10 +47,12 @@ pub trait Store: Send + Sync + 'static {
     fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
     /// The endpoints of a project, oldest first.
     fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError>;
-    /// The project's endpoints for routing, shared: backends may cache
-    /// this (ingestion reads it for every event).
-    fn routes_of(&self, project_id: &str) -> Result<std::sync::Arc<Vec<Endpoint>>, StoreError> {
-        Ok(std::sync::Arc::new(self.endpoints_of(project_id)?))
+    /// The project's endpoints compiled for routing, shared: backends may
+    /// cache this (ingestion reads it for every event).
+    fn routes_of(&self, project_id: &str) -> Result<std::sync::Arc<RouteTable>, StoreError> {
+        Ok(std::sync::Arc::new(RouteTable::new(
+            &self.endpoints_of(project_id)?,
+        )))
     }
     /// Removes an endpoint and its queue (its history stays readable by
     /// delivery id). False when it did not exist.

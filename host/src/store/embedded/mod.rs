@@ -14,6 +14,7 @@ use super::codec::{decode, encode};
 use super::types::*;
 use super::{Bucket, Rate, Store};
 use crate::ratelimit::RateLimiter;
+use crate::routing::RouteTable;
 use redb::Durability;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -66,7 +67,7 @@ pub struct EmbeddedStore {
     /// Held by the caller writing the current group.
     leader: Mutex<()>,
     /// Routing tables by project, dropped when one of its endpoints changes.
-    routes: Mutex<HashMap<String, Arc<Vec<Endpoint>>>>,
+    routes: Mutex<HashMap<String, Arc<RouteTable>>>,
     /// Bumped by every endpoint change: a table read before a change is not cached.
     routes_generation: AtomicU64,
     /// Rate-limit buckets (one process: in memory).
@@ -192,12 +193,12 @@ impl Store for EmbeddedStore {
         self.get(API_KEYS, hash)
     }
 
-    fn routes_of(&self, project_id: &str) -> Result<Arc<Vec<Endpoint>>, StoreError> {
+    fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
         if let Some(routes) = lock(&self.routes).get(project_id) {
             return Ok(Arc::clone(routes));
         }
         let generation = self.routes_generation.load(Ordering::Acquire);
-        let routes = Arc::new(self.endpoints_of(project_id)?);
+        let routes = Arc::new(RouteTable::new(&self.endpoints_of(project_id)?));
         let mut cache = lock(&self.routes);
         if self.routes_generation.load(Ordering::Acquire) == generation {
             cache.insert(project_id.to_string(), Arc::clone(&routes));

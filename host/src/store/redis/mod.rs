@@ -25,6 +25,7 @@ mod scripts;
 use super::codec::{decode, encode};
 use super::types::*;
 use super::{Bucket, Rate, Store};
+use crate::routing::RouteTable;
 use conn::Pool;
 use keys::Keys;
 use lease::Leases;
@@ -54,7 +55,7 @@ pub struct RedisStore {
 }
 
 /// Routing tables by project id, each with the version it was read at.
-type RouteCache = HashMap<String, (i64, Arc<Vec<Endpoint>>)>;
+type RouteCache = HashMap<String, (i64, Arc<RouteTable>)>;
 
 /// State shared with the background threads (lease renewal, wake listener).
 pub(super) struct Shared {
@@ -269,7 +270,7 @@ impl Store for RedisStore {
         self.shared.endpoints_of(project_id)
     }
 
-    fn routes_of(&self, project_id: &str) -> Result<Arc<Vec<Endpoint>>, StoreError> {
+    fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
         let s = &self.shared;
         let version = int(&s
             .pool
@@ -284,7 +285,7 @@ impl Store for RedisStore {
                 return Ok(Arc::clone(routes));
             }
         }
-        let routes = Arc::new(s.endpoints_of(project_id)?);
+        let routes = Arc::new(RouteTable::new(&s.endpoints_of(project_id)?));
         lock().insert(project_id.to_string(), (version, Arc::clone(&routes)));
         Ok(routes)
     }
