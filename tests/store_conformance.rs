@@ -406,6 +406,46 @@ fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Store>, dir: &Path) {
     );
 }
 
+/// Writes from many tasks at once through the async entry points answer
+/// as the blocking ones do: every event stored once (an idempotency key
+/// used twice stores one), queued in one order, acknowledged.
+fn async_writes(store: std::sync::Arc<dyn Store>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let ingestions = (0..40).map(|i| {
+            let key = (i >= 38).then_some(("twice", u64::MAX));
+            let batch = vec![new_event(&format!("e{i:02}"), &["a"], key)];
+            tokio::spawn(std::sync::Arc::clone(&store).ingest_async(batch, 10))
+        });
+        let mut stored = 0;
+        let mut duplicates = 0;
+        for task in ingestions.collect::<Vec<_>>() {
+            match task.await.unwrap().unwrap().as_slice() {
+                [Ingested::Stored { deliveries: 1, .. }] => stored += 1,
+                [Ingested::Duplicate { .. }] => duplicates += 1,
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+        assert_eq!((stored, duplicates), (39, 1));
+        let queued = store.queue_peek("a", 100).unwrap();
+        assert_eq!(queued.len(), 39);
+        assert!(queued.windows(2).all(|w| w[0].seq < w[1].seq));
+        let acks = queued.iter().map(|d| {
+            let ack = attempt(&d.id, 1, AttemptOutcome::Success);
+            std::sync::Arc::clone(&store).record_attempt_async("a".into(), ack, DeliveryChange::Ack)
+        });
+        for delivery in futures_util::future::join_all(acks).await {
+            assert_eq!(delivery.unwrap().status, DeliveryStatus::Succeeded);
+        }
+        assert!(store.queue_peek("a", 100).unwrap().is_empty());
+        assert_eq!(store.attempts_of("a", &queued[7].id).unwrap().len(), 1);
+    });
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -439,6 +479,11 @@ macro_rules! conformance {
             #[test]
             fn catalog_records() {
                 super::catalog_records(fresh("catalog").as_ref());
+            }
+
+            #[test]
+            fn async_writes() {
+                super::async_writes(std::sync::Arc::from(fresh("async")));
             }
 
             #[test]

@@ -2,7 +2,7 @@
 //! name the field, the event-type catalogue, subscription matching and
 //! routing (one delivery per matching active endpoint).
 
-use crate::routing::RoutedEvent;
+use crate::routing::{RouteTable, RoutedEvent};
 use crate::store::{Event, Ingested, NewEvent, Project, Store, StoreError};
 use serde::Deserialize;
 
@@ -195,6 +195,69 @@ pub struct Incoming {
     pub idempotency: Option<(String, u64)>,
 }
 
+/// Events routed and ready to store, with the endpoints each one reaches.
+pub struct Routed {
+    /// What to hand to [`Store::ingest`].
+    pub batch: Vec<NewEvent>,
+    /// Per event, the endpoints it was routed to.
+    pub targets: Vec<Vec<String>>,
+}
+
+impl Routed {
+    /// Routes each event over the project's `routes`.
+    pub fn new(
+        routes: &RouteTable,
+        project_id: &str,
+        incoming: Vec<Incoming>,
+        now_ms: u64,
+    ) -> Self {
+        let mut targets = Vec::with_capacity(incoming.len());
+        let batch = incoming
+            .into_iter()
+            .map(|item| {
+                let routed = RoutedEvent {
+                    event_type: &item.event_type,
+                    resource: item.resource.as_deref(),
+                    resource_id: item.resource_id.as_deref(),
+                    payload: &item.payload,
+                };
+                let reached: Vec<String> = routes
+                    .route(&routed)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+                targets.push(reached.clone());
+                let event = Event {
+                    id: crate::signing::new_id("evt_"),
+                    project_id: project_id.to_string(),
+                    event_type: item.event_type,
+                    resource: item.resource,
+                    resource_id: item.resource_id,
+                    payload: item.payload.to_string().into_bytes(),
+                    time_created_ms: now_ms,
+                };
+                new_event(event, reached, item.idempotency)
+            })
+            .collect();
+        Self { batch, targets }
+    }
+}
+
+/// The endpoints to wake once the store answered `results` for events
+/// routed to `targets` (sorted, once each): idempotent repeats queued
+/// nothing.
+pub fn woken(results: &[Ingested], targets: Vec<Vec<String>>) -> Vec<String> {
+    let mut woken: Vec<String> = results
+        .iter()
+        .zip(targets)
+        .filter(|(result, _)| matches!(result, Ingested::Stored { .. }))
+        .flat_map(|(_, targets)| targets)
+        .collect();
+    woken.sort();
+    woken.dedup();
+    woken
+}
+
 /// Routes each event over the project's endpoints and stores them all in
 /// one atomic write. Returns the store's result per event and the
 /// endpoints that got new deliveries (sorted, once each).
@@ -205,44 +268,9 @@ pub fn route_and_store(
     now_ms: u64,
 ) -> Result<(Vec<Ingested>, Vec<String>), StoreError> {
     let routes = store.routes_of(project_id)?;
-    let mut targets_per_event = Vec::with_capacity(incoming.len());
-    let batch = incoming
-        .into_iter()
-        .map(|item| {
-            let routed = RoutedEvent {
-                event_type: &item.event_type,
-                resource: item.resource.as_deref(),
-                resource_id: item.resource_id.as_deref(),
-                payload: &item.payload,
-            };
-            let targets: Vec<String> = routes
-                .route(&routed)
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            targets_per_event.push(targets.clone());
-            let event = Event {
-                id: crate::signing::new_id("evt_"),
-                project_id: project_id.to_string(),
-                event_type: item.event_type,
-                resource: item.resource,
-                resource_id: item.resource_id,
-                payload: item.payload.to_string().into_bytes(),
-                time_created_ms: now_ms,
-            };
-            new_event(event, targets, item.idempotency)
-        })
-        .collect();
+    let Routed { batch, targets } = Routed::new(&routes, project_id, incoming, now_ms);
     let results = store.ingest(batch, now_ms)?;
-    // Idempotent repeats queued nothing: only stored events wake endpoints.
-    let mut woken: Vec<String> = results
-        .iter()
-        .zip(targets_per_event)
-        .filter(|(result, _)| matches!(result, Ingested::Stored { .. }))
-        .flat_map(|(_, targets)| targets)
-        .collect();
-    woken.sort();
-    woken.dedup();
+    let woken = woken(&results, targets);
     Ok((results, woken))
 }
 

@@ -8,7 +8,6 @@ use super::AppState;
 use crate::signing::{constant_time_eq, hash_api_key};
 use crate::store::{self, KeyKind, Project};
 use actix_web::HttpRequest;
-use std::sync::Arc;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,9 +67,8 @@ async fn authenticate_loading(
         ));
     };
     let hash = (!constant_time_eq(token, &state.admin_token)).then(|| hash_api_key(token));
-    let store = Arc::clone(&state.store);
     let project_id = project_id.map(str::to_string);
-    let (key, project) = store::blocking(move || {
+    let (key, project) = store::quick(&state.store, move |store| {
         let key = hash.map(|h| store.api_key(&h)).transpose()?;
         let project = project_id
             .map(|id| store.project(&id))

@@ -12,7 +12,8 @@ use super::error::ApiError;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
 use super::{existing_project, AppState};
 use crate::ingest::{
-    self, check_idempotency_key, EventInput, Incoming, BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
+    self, check_idempotency_key, EventInput, Incoming, Routed, BUILTIN_EVENT_TYPES,
+    OPERATIONAL_EVENT_TYPES,
 };
 use crate::store::{self, Bucket, Ingested, Project};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -126,17 +127,15 @@ fn idempotency_header(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 
 /// Takes the events from the project's ingestion budget (shared by every
 /// instance on a shared store; `429` when over it), then routes and stores
-/// them atomically, in one store call; wakes their endpoints.
+/// them atomically; wakes their endpoints.
 async fn store_events(
     state: &AppState,
     project: &Project,
     inputs: Vec<(EventInput, Option<String>)>,
 ) -> Result<Vec<Ingested>, ApiError> {
-    let store = Arc::clone(&state.store);
-    let project_id = project.id.clone();
     let ttl_ms = u64::try_from(state.idempotency_ttl.as_millis()).unwrap_or(u64::MAX / 2);
     let now = crate::now_ms();
-    let inputs_len = inputs.len();
+    let n = u32::try_from(inputs.len()).unwrap_or(u32::MAX);
     let incoming = inputs
         .into_iter()
         .map(|(input, idempotency_key)| Incoming {
@@ -147,15 +146,11 @@ async fn store_events(
             idempotency: idempotency_key.map(|k| (k, now + ttl_ms)),
         })
         .collect();
-    let n = u32::try_from(inputs_len).unwrap_or(u32::MAX);
-    let (bucket, rate) = (Bucket::Ingest(project.id.clone()), state.ingest_rate);
-    let admitted = store::blocking(move || {
-        if let Err(wait) = store.take_tokens(&bucket, rate, n)? {
-            return Ok(Err(wait));
-        }
-        ingest::route_and_store(store.as_ref(), &project_id, incoming, now).map(Ok)
-    })
-    .await?;
+    let admitted = if state.store.is_shared() {
+        admit_and_store_remotely(state, project, n, incoming, now).await?
+    } else {
+        admit_and_store_locally(state, project, n, incoming, now).await?
+    };
     let (results, woken) = admitted.map_err(|wait| over_budget(state, project, wait))?;
     state.dispatcher.notify(woken);
     let stored = results
@@ -164,6 +159,60 @@ async fn store_events(
         .count();
     state.metrics.ingested_events.inc_by(stored as u64);
     Ok(results)
+}
+
+/// Stored results and the endpoints to wake, or how long to wait when
+/// over budget.
+type Admitted = Result<(Vec<Ingested>, Vec<String>), Duration>;
+
+/// A shared store: budget, routing and storing in one blocking call (they
+/// are network round trips).
+async fn admit_and_store_remotely(
+    state: &AppState,
+    project: &Project,
+    n: u32,
+    incoming: Vec<Incoming>,
+    now: u64,
+) -> Result<Admitted, ApiError> {
+    let store = Arc::clone(&state.store);
+    let project_id = project.id.clone();
+    let (bucket, rate) = (Bucket::Ingest(project.id.clone()), state.ingest_rate);
+    Ok(store::blocking(move || {
+        if let Err(wait) = store.take_tokens(&bucket, rate, n)? {
+            return Ok(Err(wait));
+        }
+        ingest::route_and_store(store.as_ref(), &project_id, incoming, now).map(Ok)
+    })
+    .await?)
+}
+
+/// The embedded store: the budget is in memory and the routing table
+/// cached, so both run in place; the commit is the writer thread's, and
+/// no thread waits for it.
+async fn admit_and_store_locally(
+    state: &AppState,
+    project: &Project,
+    n: u32,
+    incoming: Vec<Incoming>,
+    now: u64,
+) -> Result<Admitted, ApiError> {
+    let store = &state.store;
+    let bucket = Bucket::Ingest(project.id.clone());
+    if let Err(wait) = store.take_tokens(&bucket, state.ingest_rate, n)? {
+        return Ok(Err(wait));
+    }
+    let routes = match store.cached_routes(&project.id) {
+        Some(routes) => routes,
+        None => {
+            // Building a large project's table can take a while: not here.
+            let (store, project_id) = (Arc::clone(store), project.id.clone());
+            store::blocking(move || store.routes_of(&project_id)).await?
+        }
+    };
+    let Routed { batch, targets } = Routed::new(&routes, &project.id, incoming, now);
+    let results = Arc::clone(store).ingest_async(batch, now).await?;
+    let woken = ingest::woken(&results, targets);
+    Ok(Ok((results, woken)))
 }
 
 fn result_view(result: &Ingested) -> serde_json::Value {

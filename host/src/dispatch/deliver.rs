@@ -173,10 +173,9 @@ enum Progress {
 }
 
 async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, StoreError> {
-    let store = Arc::clone(&core.store);
     let secrets = core.secrets.clone();
     let id = endpoint_id.to_string();
-    store::blocking(move || {
+    store::quick(&core.store, move |store| {
         let Some(endpoint) = store.endpoint(&id)? else {
             return Ok(None);
         };
@@ -526,9 +525,9 @@ async fn record(
 ) -> Result<(), StoreError> {
     let rescheduled = matches!(change, DeliveryChange::Reschedule { .. });
     let outcome = record.outcome.clone();
-    let store = Arc::clone(&core.store);
-    let endpoint_id = endpoint_id.to_string();
-    store::blocking(move || store.record_attempt(&endpoint_id, &record, change)).await?;
+    Arc::clone(&core.store)
+        .record_attempt_async(endpoint_id.to_string(), record, change)
+        .await?;
     record_metrics(core, &outcome, rescheduled, started.elapsed());
     Ok(())
 }

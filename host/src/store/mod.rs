@@ -24,10 +24,17 @@ pub mod redis;
 mod types;
 
 use crate::routing::RouteTable;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 pub use types::*;
 
+/// A write on its way to the store; resolves once committed.
+pub type Committing<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
 /// The operations every backend provides. Calls block (they may fsync);
-/// async code runs them through [`crate::store::blocking`].
+/// async code runs them through [`crate::store::blocking`] or
+/// [`crate::store::quick`], or uses the `_async` writes.
 pub trait Store: Send + Sync + 'static {
     /// Inserts or replaces a project.
     fn put_project(&self, project: &Project) -> Result<(), StoreError>;
@@ -49,10 +56,13 @@ pub trait Store: Send + Sync + 'static {
     fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError>;
     /// The project's endpoints compiled for routing, shared: backends may
     /// cache this (ingestion reads it for every event).
-    fn routes_of(&self, project_id: &str) -> Result<std::sync::Arc<RouteTable>, StoreError> {
-        Ok(std::sync::Arc::new(RouteTable::new(
-            &self.endpoints_of(project_id)?,
-        )))
+    fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
+        Ok(Arc::new(RouteTable::new(&self.endpoints_of(project_id)?)))
+    }
+    /// The project's routing table if it is cached in this process
+    /// (answers at once, never touches the backend).
+    fn cached_routes(&self, _project_id: &str) -> Option<Arc<RouteTable>> {
+        None
     }
     /// Removes an endpoint and its queue (its history stays readable by
     /// delivery id). False when it did not exist.
@@ -62,6 +72,16 @@ pub trait Store: Send + Sync + 'static {
     /// An item whose idempotency key was already used answers the stored
     /// event instead of storing a new one.
     fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError>;
+    /// [`Store::ingest`] for async callers: the embedded store hands it to
+    /// its writer thread and holds no thread while it commits; by default
+    /// it runs on the blocking pool.
+    fn ingest_async(
+        self: Arc<Self>,
+        batch: Vec<NewEvent>,
+        now_ms: u64,
+    ) -> Committing<Vec<Ingested>> {
+        Box::pin(blocking(move || self.ingest(batch, now_ms)))
+    }
     /// An event by id.
     fn event(&self, id: &str) -> Result<Option<Event>, StoreError>;
     /// Several events by id, in the same order (one round trip where the
@@ -84,6 +104,17 @@ pub trait Store: Send + Sync + 'static {
         attempt: &Attempt,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError>;
+    /// [`Store::record_attempt`] for async callers (see [`Store::ingest_async`]).
+    fn record_attempt_async(
+        self: Arc<Self>,
+        endpoint_id: String,
+        attempt: Attempt,
+        change: DeliveryChange,
+    ) -> Committing<Delivery> {
+        Box::pin(blocking(move || {
+            self.record_attempt(&endpoint_id, &attempt, change)
+        }))
+    }
     /// Queues a new delivery of an existing event to an endpoint (replay).
     fn requeue(
         &self,
@@ -183,6 +214,22 @@ pub enum Bucket {
 }
 
 pub use crate::ratelimit::Rate;
+
+/// Runs a store call that only reads: in place when the store is this
+/// process's own (an embedded read answers from cached pages in
+/// microseconds, far less than a hand-off to another thread), on the
+/// blocking pool when it is shared (network round trips).
+pub async fn quick<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    if !store.is_shared() {
+        return f(store.as_ref());
+    }
+    let store = Arc::clone(store);
+    blocking(move || f(store.as_ref())).await
+}
 
 /// Runs a blocking store call off the async executor.
 pub async fn blocking<T, F>(f: F) -> Result<T, StoreError>

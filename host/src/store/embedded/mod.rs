@@ -12,7 +12,7 @@ mod write;
 
 use super::codec::{decode, encode};
 use super::types::*;
-use super::{Bucket, Rate, Store};
+use super::{Bucket, Committing, Rate, Store};
 use crate::ratelimit::RateLimiter;
 use crate::routing::RouteTable;
 use redb::Durability;
@@ -24,7 +24,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use write::{enqueue, flush, lock, spawn_flusher, WriteDone, WriteJob, WriteOp};
+use write::{
+    enqueue, flush, spawn_flusher, spawn_writer, Reply, RouteCache, WriteDone, WriteJob, WriteOp,
+    Writer,
+};
 
 const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
 const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
@@ -62,14 +65,12 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     /// Non-durable commits are waiting for a flush.
     dirty: Arc<AtomicBool>,
-    /// Writes waiting for the next group commit.
-    pending: Mutex<Vec<Arc<WriteJob>>>,
-    /// Held by the caller writing the current group.
-    leader: Mutex<()>,
+    /// To the writer thread (group commits); `None` once dropping.
+    writes: Option<std::sync::mpsc::Sender<WriteJob>>,
+    /// The writer thread, joined on drop so the file is closed after.
+    writer: Option<std::thread::JoinHandle<()>>,
     /// Routing tables by project, dropped when one of its endpoints changes.
-    routes: Mutex<HashMap<String, Arc<RouteTable>>>,
-    /// Bumped by every endpoint change: a table read before a change is not cached.
-    routes_generation: AtomicU64,
+    routes: Arc<RouteCache>,
     /// Rate-limit buckets (one process: in memory).
     limiter: RateLimiter,
 }
@@ -117,16 +118,53 @@ impl EmbeddedStore {
         txn.commit()?;
         let db = Arc::new(db);
         let dirty = Arc::new(AtomicBool::new(false));
+        let routes = Arc::new(RouteCache::default());
+        let (writes, writer) = spawn_writer(Writer {
+            db: Arc::clone(&db),
+            dirty: Arc::clone(&dirty),
+            routes: Arc::clone(&routes),
+        })?;
         spawn_flusher(Arc::downgrade(&db), Arc::clone(&dirty));
         Ok(Self {
             db,
             dirty,
-            pending: Mutex::new(Vec::new()),
-            leader: Mutex::new(()),
-            routes: Mutex::new(HashMap::new()),
-            routes_generation: AtomicU64::new(0),
+            writes: Some(writes),
+            writer: Some(writer),
+            routes,
             limiter: RateLimiter::new(),
         })
+    }
+
+    /// Hands `op` to the writer thread and waits for its commit.
+    fn submit(&self, op: WriteOp) -> Result<WriteDone, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.send(op, Reply::Blocking(tx))?;
+        rx.recv()
+            .map_err(|_| StoreError::Backend("the store writer stopped".into()))?
+            .map_err(StoreError::Backend)
+    }
+
+    /// Hands `op` to the writer thread; the future resolves at its commit
+    /// without holding a thread meanwhile.
+    fn submit_async(
+        &self,
+        op: WriteOp,
+    ) -> impl std::future::Future<Output = Result<WriteDone, StoreError>> + Send + 'static {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.send(op, Reply::Async(tx));
+        async move {
+            sent?;
+            rx.await
+                .map_err(|_| StoreError::Backend("the store writer stopped".into()))?
+                .map_err(StoreError::Backend)
+        }
+    }
+
+    fn send(&self, op: WriteOp, reply: Reply) -> Result<(), StoreError> {
+        self.writes
+            .as_ref()
+            .and_then(|writes| writes.send(WriteJob { op, reply }).ok())
+            .ok_or_else(|| StoreError::Backend("the store writer stopped".into()))
     }
 
     fn get<T: DeserializeOwned>(
@@ -194,16 +232,17 @@ impl Store for EmbeddedStore {
     }
 
     fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
-        if let Some(routes) = lock(&self.routes).get(project_id) {
-            return Ok(Arc::clone(routes));
+        if let Some(routes) = self.routes.get(project_id) {
+            return Ok(routes);
         }
-        let generation = self.routes_generation.load(Ordering::Acquire);
+        let generation = self.routes.generation();
         let routes = Arc::new(RouteTable::new(&self.endpoints_of(project_id)?));
-        let mut cache = lock(&self.routes);
-        if self.routes_generation.load(Ordering::Acquire) == generation {
-            cache.insert(project_id.to_string(), Arc::clone(&routes));
-        }
+        self.routes.insert(project_id, &routes, generation);
         Ok(routes)
+    }
+
+    fn cached_routes(&self, project_id: &str) -> Option<Arc<RouteTable>> {
+        self.routes.get(project_id)
     }
 
     fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
@@ -263,15 +302,21 @@ impl Store for EmbeddedStore {
             true
         };
         txn.commit()?;
-        self.forget_routes();
+        self.routes.forget();
         Ok(existed)
     }
 
     fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {
-        match self.submit(WriteOp::Ingest { batch, now_ms })? {
-            WriteDone::Ingested(results) => Ok(results),
-            _ => Err(StoreError::Backend("write group mixed up results".into())),
-        }
+        ingested(self.submit(WriteOp::Ingest { batch, now_ms })?)
+    }
+
+    fn ingest_async(
+        self: Arc<Self>,
+        batch: Vec<NewEvent>,
+        now_ms: u64,
+    ) -> Committing<Vec<Ingested>> {
+        let committing = self.submit_async(WriteOp::Ingest { batch, now_ms });
+        Box::pin(async move { ingested(committing.await?) })
     }
 
     fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
@@ -326,13 +371,20 @@ impl Store for EmbeddedStore {
         attempt: &Attempt,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError> {
-        match self.submit(WriteOp::Attempt {
+        recorded(self.submit(WriteOp::Attempt {
             attempt: attempt.clone(),
             change,
-        })? {
-            WriteDone::Recorded(delivery) => Ok(delivery),
-            _ => Err(StoreError::Backend("write group mixed up results".into())),
-        }
+        })?)
+    }
+
+    fn record_attempt_async(
+        self: Arc<Self>,
+        _endpoint_id: String,
+        attempt: Attempt,
+        change: DeliveryChange,
+    ) -> Committing<Delivery> {
+        let committing = self.submit_async(WriteOp::Attempt { attempt, change });
+        Box::pin(async move { recorded(committing.await?) })
     }
 
     fn requeue(
@@ -483,6 +535,31 @@ impl Store for EmbeddedStore {
             Bucket::Endpoint(endpoint) => format!("endpoint:{endpoint}"),
         };
         Ok(self.limiter.try_take(&key, rate, n))
+    }
+}
+
+fn ingested(done: WriteDone) -> Result<Vec<Ingested>, StoreError> {
+    match done {
+        WriteDone::Ingested(results) => Ok(results),
+        _ => Err(StoreError::Backend("write group mixed up results".into())),
+    }
+}
+
+fn recorded(done: WriteDone) -> Result<Delivery, StoreError> {
+    match done {
+        WriteDone::Recorded(delivery) => Ok(delivery),
+        _ => Err(StoreError::Backend("write group mixed up results".into())),
+    }
+}
+
+impl Drop for EmbeddedStore {
+    /// Stops the writer after the writes already handed to it, so the file
+    /// is closed when the store is gone (it can be opened again at once).
+    fn drop(&mut self) {
+        self.writes.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
     }
 }
 

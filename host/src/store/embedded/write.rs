@@ -1,31 +1,81 @@
-//! Writes: the group commit that batches ingestions, endpoint changes and
-//! attempt records from concurrent callers into one transaction, the
-//! transaction bodies themselves, and the flusher that makes lazily
-//! committed attempt records durable.
+//! Writes: the writer thread whose group commit batches ingestions,
+//! endpoint changes and attempt records from concurrent callers into one
+//! transaction, the transaction bodies themselves, and the flusher that
+//! makes lazily committed attempt records durable.
 
 use super::*;
+use std::sync::mpsc;
 
-impl EmbeddedStore {
-    /// Group commit: the caller holding the leader lock writes every
-    /// pending job in one transaction (durable unless every job is an
-    /// attempt record); a caller whose job was written meanwhile takes its
-    /// result.
-    pub(super) fn submit(&self, op: WriteOp) -> Result<WriteDone, StoreError> {
-        let job = Arc::new(WriteJob {
-            op: Mutex::new(Some(op)),
-            result: Mutex::new(None),
-        });
-        lock(&self.pending).push(Arc::clone(&job));
-        let _leader = lock(&self.leader);
-        if let Some(result) = lock(&job.result).take() {
-            return result.map_err(StoreError::Backend);
+/// Most writes committed in one transaction.
+const MAX_GROUP: usize = 512;
+
+/// What the writer thread needs of the store.
+pub(super) struct Writer {
+    pub(super) db: Arc<Database>,
+    pub(super) dirty: Arc<AtomicBool>,
+    pub(super) routes: Arc<RouteCache>,
+}
+
+/// Where a write's result goes: a thread waiting for it, or a future.
+pub(super) enum Reply {
+    Blocking(mpsc::SyncSender<Result<WriteDone, String>>),
+    Async(tokio::sync::oneshot::Sender<Result<WriteDone, String>>),
+}
+
+impl Reply {
+    fn send(self, result: Result<WriteDone, String>) {
+        // A caller that stopped waiting no longer needs the answer.
+        let _ = match self {
+            Self::Blocking(tx) => tx.send(result).map_err(drop),
+            Self::Async(tx) => tx.send(result).map_err(drop),
+        };
+    }
+}
+
+/// A write handed to the writer thread.
+pub(super) struct WriteJob {
+    pub(super) op: WriteOp,
+    pub(super) reply: Reply,
+}
+
+/// Starts the writer thread; it ends when every sender is dropped.
+pub(super) fn spawn_writer(
+    writer: Writer,
+) -> Result<(mpsc::Sender<WriteJob>, std::thread::JoinHandle<()>), StoreError> {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("hookmesh-writer".into())
+        .spawn(move || writer.run(&rx))
+        .map_err(|e| StoreError::Backend(format!("cannot start the store writer: {e}")))?;
+    Ok((tx, handle))
+}
+
+impl Writer {
+    /// Group commit: waits for a write, takes every other write already
+    /// waiting (up to [`MAX_GROUP`]), commits them in one transaction
+    /// (durable unless every one is an attempt record), answers each.
+    fn run(&self, jobs: &mpsc::Receiver<WriteJob>) {
+        while let Ok(first) = jobs.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match jobs.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            let (ops, replies): (Vec<WriteOp>, Vec<Reply>) =
+                group.into_iter().map(|job| (job.op, job.reply)).unzip();
+            for (reply, result) in replies.into_iter().zip(self.write_all(&ops)) {
+                reply.send(result);
+            }
         }
-        let jobs = std::mem::take(&mut *lock(&self.pending));
-        let ops: Vec<WriteOp> = jobs.iter().filter_map(|j| lock(&j.op).take()).collect();
-        let results = match self.write_group(&ops) {
+    }
+
+    /// Writes `ops` in one transaction; if that fails, each alone, so only
+    /// a failing one reports an error.
+    fn write_all(&self, ops: &[WriteOp]) -> Vec<Result<WriteDone, String>> {
+        match self.write_group(ops) {
             Ok(results) => results.into_iter().map(Ok).collect(),
-            // One job failed: the group is rolled back; write each alone so
-            // only the failing one reports an error.
             Err(_) if ops.len() > 1 => ops
                 .iter()
                 .map(|op| {
@@ -35,22 +85,7 @@ impl EmbeddedStore {
                 })
                 .collect(),
             Err(e) => vec![Err(e.to_string())],
-        };
-        for (other, result) in jobs.iter().zip(results) {
-            *lock(&other.result) = Some(result);
         }
-        let result = lock(&job.result).take();
-        result
-            .unwrap_or_else(|| Err("write job lost".into()))
-            .map_err(StoreError::Backend)
-    }
-
-    /// After an endpoint change commits: drop every cached routing table
-    /// (changes are rare; reads racing this one will not cache).
-    pub(super) fn forget_routes(&self) {
-        let mut cache = lock(&self.routes);
-        self.routes_generation.fetch_add(1, Ordering::AcqRel);
-        cache.clear();
     }
 
     fn write_group(&self, ops: &[WriteOp]) -> Result<Vec<WriteDone>, StoreError> {
@@ -78,7 +113,7 @@ impl EmbeddedStore {
         if durable {
             txn.commit()?;
             if ops.iter().any(|op| matches!(op, WriteOp::PutEndpoint(_))) {
-                self.forget_routes();
+                self.routes.forget();
             }
         } else {
             txn.set_durability(Durability::None)
@@ -224,12 +259,6 @@ pub(super) enum WriteDone {
     Stored,
 }
 
-/// A submitted write and, once written, its result.
-pub(super) struct WriteJob {
-    op: Mutex<Option<WriteOp>>,
-    result: Mutex<Option<Result<WriteDone, String>>>,
-}
-
 /// Locks, recovering from poisoning (a panicked writer leaves plain data).
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -259,5 +288,40 @@ pub(super) fn spawn_flusher(db: Weak<Database>, dirty: Arc<AtomicBool>) {
         });
     if let Err(error) = spawned {
         tracing::error!(%error, "cannot start the store flusher; attempt records stay durable only with the next ingestion");
+    }
+}
+
+/// Routing tables by project, dropped whenever an endpoint changes.
+#[derive(Default)]
+pub(super) struct RouteCache {
+    tables: Mutex<HashMap<String, Arc<RouteTable>>>,
+    /// Bumped by every endpoint change: a table read before a change is
+    /// not cached.
+    generation: AtomicU64,
+}
+
+impl RouteCache {
+    pub(super) fn get(&self, project_id: &str) -> Option<Arc<RouteTable>> {
+        lock(&self.tables).get(project_id).cloned()
+    }
+
+    /// The generation to pass to [`Self::insert`] for a table read now.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Caches `table` unless an endpoint changed since `generation`.
+    pub(super) fn insert(&self, project_id: &str, table: &Arc<RouteTable>, generation: u64) {
+        let mut tables = lock(&self.tables);
+        if self.generation() == generation {
+            tables.insert(project_id.to_string(), Arc::clone(table));
+        }
+    }
+
+    /// After an endpoint change commits (changes are rare).
+    pub(super) fn forget(&self) {
+        let mut tables = lock(&self.tables);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        tables.clear();
     }
 }
