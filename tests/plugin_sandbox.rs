@@ -266,6 +266,43 @@ async fn concurrent_async_calls_each_get_an_instance() {
     ));
 }
 
+/// Async calls run in place under a 1-2 ms deadline; one that needs longer
+/// is cut off there and made again off the executor under the full
+/// deadline, and the plugin's later calls go off the executor directly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_too_slow_to_run_in_place_is_made_again_off_the_executor() {
+    let limits = SandboxLimits {
+        call_timeout: Duration::from_secs(5),
+        ..limits()
+    };
+    let misbehave = Arc::new(load(&test_plugin("misbehave"), limits));
+    let render = |mode: &'static str| {
+        let plugin = Arc::clone(&misbehave);
+        async move {
+            let ctx = context(URL, &[], &[("mode", mode), ("rounds", "5")], now_ms());
+            let started = Instant::now();
+            let requests = plugin.render_async(event("evt_1", "{}"), ctx).await;
+            (requests, started.elapsed())
+        }
+    };
+    let (good, _) = render("good").await;
+    assert_eq!(good.expect("good render")[0].body, br#"{"ok":true}"#);
+    assert_eq!(misbehave.moved_calls(), 0);
+
+    let (slow, took) = render("slow").await;
+    println!("slow render (5 million rounds), moved off the executor: {took:?}");
+    assert_eq!(
+        slow.expect("slow render completes")[0].body,
+        br#"{"ok":true}"#
+    );
+    assert!(took > Duration::from_millis(1), "{took:?}");
+    assert_eq!(misbehave.moved_calls(), 1);
+
+    let (again, _) = render("slow").await;
+    assert!(again.is_ok());
+    assert_eq!(misbehave.moved_calls(), 1, "went off the executor directly");
+}
+
 #[test]
 fn compiled_plugins_are_cached_but_never_stale() {
     let dir = std::env::temp_dir().join(format!("hookmesh-cache-{}", std::process::id()));

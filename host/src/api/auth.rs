@@ -47,7 +47,8 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Princip
 }
 
 /// Identifies the caller (or answers `401`) and reads `project_id`'s
-/// record in the same store call: one hop to the blocking pool.
+/// record in the same store call (in place on the embedded store, one hop
+/// to the blocking pool on a shared one).
 pub async fn authenticate_with_project(
     state: &AppState,
     req: &HttpRequest,

@@ -12,9 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What a render produced.
-pub(super) type Rendered = Result<Vec<plugin::HttpRequest>, CallError>;
-
 /// What an attempt's answer means.
 pub(super) enum Decision {
     Success,
@@ -63,7 +60,6 @@ pub(super) async fn run(
     delivery: &Delivery,
     number: u32,
     now_ms: u64,
-    prerendered: Option<Rendered>,
 ) -> Verdict {
     let Some(plugin) = core.plugins.get(&endpoint.provider) else {
         return Verdict::retry(format!("provider `{}` is not loaded", endpoint.provider));
@@ -83,18 +79,13 @@ pub(super) async fn run(
         Ok(ctx) => ctx,
         Err(e) => return Verdict::fail(e.to_string()),
     };
-    let rendered = match prerendered {
-        Some(rendered) => rendered,
-        None => {
-            timed(
-                core,
-                plugin.name(),
-                "render",
-                plugin.render_async(plugin_event(event), ctx.clone()),
-            )
-            .await
-        }
-    };
+    let rendered = timed(
+        core,
+        plugin.name(),
+        "render",
+        plugin.render_async(plugin_event(event), ctx.clone()),
+    )
+    .await;
     let requests = match rendered {
         Ok(requests) => requests,
         Err(

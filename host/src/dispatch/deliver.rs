@@ -2,13 +2,10 @@
 //! endpoint's plugin, send, classify, record the attempt and its
 //! consequence, keep the endpoint's health, and emit operational events.
 
-use super::call::{
-    build_context, plugin_event, record_metrics, run, sendable_config, Decision, Rendered, Verdict,
-};
+use super::call::{record_metrics, run, sendable_config, Decision, Verdict};
 use super::health::{emit, update_health};
 use super::retry::{backoff, exhausted};
 use super::{Core, InFlight};
-use crate::plugin::{self};
 use crate::store::{
     self, Attempt, AttemptOutcome, Bucket, Delivery, DeliveryChange, Endpoint, Event, StoreError,
 };
@@ -215,16 +212,12 @@ async fn deliver_in_order(
         .into_iter()
         .take_while(|(d, _)| d.next_attempt_ms <= now)
         .collect();
-    let mut prerendered = prerender(core, endpoint, config, &due, now)
-        .await
-        .into_iter();
     for (delivery, event) in due {
         if core.is_draining() {
             break;
         }
-        let rendered = prerendered.next().flatten();
         pace(core, endpoint).await?;
-        let tried = try_once(core, endpoint, config, delivery, event, rendered).await;
+        let tried = try_once(core, endpoint, config, delivery, event).await;
         progress = Progress::Continue;
         if tried.succeeded() && endpoint.failing_since_ms.is_none() {
             let core = Arc::clone(core);
@@ -270,69 +263,6 @@ async fn finish(
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// Deliveries rendered ahead in one hand-off to the blocking pool.
-const PRERENDER_WINDOW: usize = 16;
-
-/// Renders up to [`PRERENDER_WINDOW`] due deliveries in one blocking call
-/// (one hand-off instead of one per delivery). `None` where a delivery is
-/// left to render itself (no event, no plugin, config not usable).
-async fn prerender(
-    core: &Arc<Core>,
-    endpoint: &Endpoint,
-    config: &Result<BTreeMap<String, String>, String>,
-    due: &[(Delivery, Option<Event>)],
-    now_ms: u64,
-) -> Vec<Option<Rendered>> {
-    let (Some(plugin), Ok(config)) = (core.plugins.get(&endpoint.provider), config) else {
-        return Vec::new();
-    };
-    if endpoint.rate_limit.is_some() {
-        // Paced sends may wait long: sign each when it leaves, so its
-        // timestamp is fresh.
-        return Vec::new();
-    }
-    let calls: Vec<Option<(plugin::Event, plugin::Context)>> = due
-        .iter()
-        .take(PRERENDER_WINDOW)
-        .map(|(delivery, event)| {
-            let event = event.as_ref()?;
-            let ctx = build_context(
-                &core.secrets,
-                endpoint,
-                config.clone(),
-                &delivery.id,
-                delivery.attempts + 1,
-                now_ms,
-            )
-            .ok()?;
-            Some((plugin_event(event), ctx))
-        })
-        .collect();
-    let plugin = Arc::clone(plugin);
-    let metrics = Arc::clone(&core.metrics);
-    let rendered = tokio::task::spawn_blocking(move || {
-        calls
-            .into_iter()
-            .map(|call| {
-                let (event, ctx) = call?;
-                let started = Instant::now();
-                let result = plugin.render(&event, &ctx);
-                let labels = [plugin.name(), "render"];
-                metrics
-                    .plugin_calls
-                    .with_label_values(&labels)
-                    .observe(started.elapsed().as_secs_f64());
-                if result.is_err() {
-                    metrics.plugin_failures.with_label_values(&labels).inc();
-                }
-                Some(result)
-            })
-            .collect()
-    })
-    .await;
-    rendered.unwrap_or_default()
 }
 
 /// Up to `unordered_concurrency` due deliveries at once.
@@ -387,7 +317,7 @@ async fn attempt(
     event: Option<Event>,
 ) -> Result<Effect, StoreError> {
     pace(core, endpoint).await?;
-    let tried = try_once(core, endpoint, config, delivery, event, None).await;
+    let tried = try_once(core, endpoint, config, delivery, event).await;
     settle(core, endpoint, tried).await
 }
 
@@ -416,26 +346,13 @@ async fn try_once(
     config: &Result<BTreeMap<String, String>, String>,
     delivery: Delivery,
     event: Option<Event>,
-    prerendered: Option<Rendered>,
 ) -> Tried {
     let in_flight = InFlight::enter(Arc::clone(core));
     let number = delivery.attempts + 1;
     let started_ms = crate::now_ms();
     let started = Instant::now();
     let verdict = match &event {
-        Some(event) => {
-            run(
-                core,
-                endpoint,
-                config,
-                event,
-                &delivery,
-                number,
-                started_ms,
-                prerendered,
-            )
-            .await
-        }
+        Some(event) => run(core, endpoint, config, event, &delivery, number, started_ms).await,
         None => Verdict::fail(format!("event {} is missing", delivery.event_id)),
     };
     let now_ms = crate::now_ms();

@@ -9,6 +9,7 @@ use super::{
     Context, Event, HttpRequest, HttpResponse, InboundRequest, InboundResult, Manifest, Outcome,
 };
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmtime::{Engine, Store, Trap};
 
@@ -17,6 +18,13 @@ use wasmtime::{Engine, Store, Trap};
 const MAX_CALLS_PER_INSTANCE: u32 = 10_000;
 /// Warm instances kept per plugin.
 const MAX_IDLE_INSTANCES: usize = 16;
+/// Epoch ticks (1 ms each) an async caller's call may run in place on its
+/// own thread before it is moved to the blocking pool: the interrupt comes
+/// after 1–2 ms, far above a normal call's tens of microseconds.
+const IN_PLACE_TICKS: u64 = 2;
+/// After a call outgrew running in place, the plugin's calls go to the
+/// blocking pool for this long.
+const OFFLOAD_FOR_MS: u64 = 60_000;
 
 /// One instance with its store, ready for a call.
 struct Warm {
@@ -35,6 +43,10 @@ pub struct LoadedPlugin {
     limits: SandboxLimits,
     deadline_ticks: u64,
     idle: Mutex<Vec<Warm>>,
+    /// Until when (Unix ms) async calls skip running in place.
+    offload_until_ms: AtomicU64,
+    /// Calls that outgrew running in place and were run again off the executor.
+    moved_calls: AtomicU64,
 }
 
 impl LoadedPlugin {
@@ -54,6 +66,8 @@ impl LoadedPlugin {
             limits,
             deadline_ticks,
             idle: Mutex::new(Vec::new()),
+            offload_until_ms: AtomicU64::new(0),
+            moved_calls: AtomicU64::new(0),
         }
     }
 
@@ -75,8 +89,17 @@ impl LoadedPlugin {
     /// Renders `event` into requests, each checked against the endpoint URL
     /// and the manifest's allowed hosts.
     pub fn render(&self, event: &Event, ctx: &Context) -> Result<Vec<HttpRequest>, CallError> {
+        self.render_within(self.deadline_ticks, event, ctx)
+    }
+
+    fn render_within(
+        &self,
+        ticks: u64,
+        event: &Event,
+        ctx: &Context,
+    ) -> Result<Vec<HttpRequest>, CallError> {
         const CALL: &str = "render";
-        let requests = self.call(CALL, |store, plugin| {
+        let requests = self.call(CALL, ticks, |store, plugin| {
             plugin
                 .hookmesh_plugin_provider()
                 .call_render(store, event, ctx)
@@ -98,7 +121,16 @@ impl LoadedPlugin {
 
     /// Classifies a provider's answer.
     pub fn classify(&self, response: &HttpResponse, ctx: &Context) -> Result<Outcome, CallError> {
-        self.call("classify", |store, plugin| {
+        self.classify_within(self.deadline_ticks, response, ctx)
+    }
+
+    fn classify_within(
+        &self,
+        ticks: u64,
+        response: &HttpResponse,
+        ctx: &Context,
+    ) -> Result<Outcome, CallError> {
+        self.call("classify", ticks, |store, plugin| {
             plugin
                 .hookmesh_plugin_provider()
                 .call_classify(store, response, ctx)
@@ -111,8 +143,17 @@ impl LoadedPlugin {
         request: &InboundRequest,
         ctx: &Context,
     ) -> Result<InboundResult, CallError> {
+        self.verify_inbound_within(self.deadline_ticks, request, ctx)
+    }
+
+    fn verify_inbound_within(
+        &self,
+        ticks: u64,
+        request: &InboundRequest,
+        ctx: &Context,
+    ) -> Result<InboundResult, CallError> {
         const CALL: &str = "verify-inbound";
-        let result = self.call(CALL, |store, plugin| {
+        let result = self.call(CALL, ticks, |store, plugin| {
             plugin
                 .hookmesh_plugin_provider()
                 .call_verify_inbound(store, request, ctx)
@@ -128,39 +169,86 @@ impl LoadedPlugin {
         Ok(result)
     }
 
-    /// [`Self::render`] on the blocking pool.
+    /// [`Self::render`] for async callers: in place, or on the blocking
+    /// pool if it outgrows [`IN_PLACE_TICKS`] (see [`Self::in_place_first`]).
     pub async fn render_async(
         self: &Arc<Self>,
         event: Event,
         ctx: Context,
     ) -> Result<Vec<HttpRequest>, CallError> {
+        if let Some(done) = self.in_place_first(|| self.render_within(IN_PLACE_TICKS, &event, &ctx))
+        {
+            return done;
+        }
         let this = Arc::clone(self);
         self.off_executor("render", move || this.render(&event, &ctx))
             .await
     }
 
-    /// [`Self::classify`] on the blocking pool.
+    /// [`Self::classify`] for async callers (see [`Self::render_async`]).
     pub async fn classify_async(
         self: &Arc<Self>,
         response: HttpResponse,
         ctx: Context,
     ) -> Result<Outcome, CallError> {
+        if let Some(done) =
+            self.in_place_first(|| self.classify_within(IN_PLACE_TICKS, &response, &ctx))
+        {
+            return done;
+        }
         let this = Arc::clone(self);
         self.off_executor("classify", move || this.classify(&response, &ctx))
             .await
     }
 
-    /// [`Self::verify_inbound`] on the blocking pool.
+    /// [`Self::verify_inbound`] for async callers (see [`Self::render_async`]).
     pub async fn verify_inbound_async(
         self: &Arc<Self>,
         request: InboundRequest,
         ctx: Context,
     ) -> Result<InboundResult, CallError> {
+        if let Some(done) =
+            self.in_place_first(|| self.verify_inbound_within(IN_PLACE_TICKS, &request, &ctx))
+        {
+            return done;
+        }
         let this = Arc::clone(self);
         self.off_executor("verify-inbound", move || {
             this.verify_inbound(&request, &ctx)
         })
         .await
+    }
+
+    /// Calls that outgrew running in place (and were run again off the
+    /// executor) since the plugin was loaded.
+    pub fn moved_calls(&self) -> u64 {
+        self.moved_calls.load(Ordering::Relaxed)
+    }
+
+    /// Runs a call in place on the caller's thread under a short deadline:
+    /// a normal call takes microseconds, far less than handing it to
+    /// another thread. Plugins import nothing, so a call has no effect but
+    /// its answer: one cut off by the short deadline is simply made again
+    /// on the blocking pool under the full deadline (`None`), and for a
+    /// while the plugin's calls go there directly.
+    fn in_place_first<R>(
+        &self,
+        call: impl FnOnce() -> Result<R, CallError>,
+    ) -> Option<Result<R, CallError>> {
+        let now = crate::now_ms();
+        if self.offload_until_ms.load(Ordering::Relaxed) > now {
+            return None;
+        }
+        match call() {
+            Err(CallError::Deadline { .. }) if self.deadline_ticks > IN_PLACE_TICKS => {
+                self.moved_calls.fetch_add(1, Ordering::Relaxed);
+                self.offload_until_ms
+                    .store(now + OFFLOAD_FOR_MS, Ordering::Relaxed);
+                tracing::info!(plugin = %self.name(), "plugin call outgrew running in place; its calls go to the blocking pool for a minute");
+                None
+            }
+            done => Some(done),
+        }
     }
 
     async fn off_executor<R: Send + 'static>(
@@ -182,13 +270,14 @@ impl LoadedPlugin {
     fn call<R>(
         &self,
         call: &'static str,
+        deadline_ticks: u64,
         f: impl FnOnce(&mut Store<StoreState>, &Plugin) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let mut warm = match self.take_idle() {
             Some(warm) => warm,
             None => self.instantiate(call)?,
         };
-        warm.store.set_epoch_deadline(self.deadline_ticks);
+        warm.store.set_epoch_deadline(deadline_ticks);
         match f(&mut warm.store, &warm.plugin) {
             Ok(value) => {
                 warm.calls += 1;

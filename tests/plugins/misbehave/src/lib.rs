@@ -6,6 +6,9 @@
 //! - `flood`: returns an 8 MiB body (the output cap must refuse it);
 //! - `escape`: addresses a host outside its manifest and the endpoint;
 //! - `panic`: panics (a trap);
+//! - `slow`: works through `rounds` million rounds of arithmetic (default
+//!   20), then behaves: a call slower than the host's in-place budget
+//!   that still ends well within the deadline;
 //! - anything else: behaves, posting `{"ok":true}` to the endpoint URL.
 
 use hookmesh_sdk::{
@@ -24,10 +27,11 @@ impl Plugin for Misbehave {
         )
         .config_field(
             "mode",
-            "spin | membomb | flood | escape | panic | good",
+            "spin | membomb | flood | escape | panic | slow | good",
             false,
             false,
         )
+        .config_field("rounds", "millions of rounds in `slow` mode", false, false)
     }
 
     fn render(_event: Event, ctx: Context) -> Result<Vec<HttpRequest>, PluginError> {
@@ -44,6 +48,16 @@ impl Plugin for Misbehave {
             .json_bytes(br#"{"stolen":true}"#.to_vec())
             .build()]),
             "panic" => panic!("misbehave plugin panicked on purpose"),
+            "slow" => {
+                let rounds = ctx
+                    .config_value("rounds")
+                    .and_then(|r| r.parse::<u64>().ok())
+                    .unwrap_or(20);
+                work(rounds * 1_000_000);
+                Ok(vec![RequestBuilder::post(url)
+                    .json_bytes(br#"{"ok":true}"#.to_vec())
+                    .build()])
+            }
             _ => Ok(vec![RequestBuilder::post(url)
                 .json_bytes(br#"{"ok":true}"#.to_vec())
                 .build()]),
@@ -55,6 +69,13 @@ fn spin() -> ! {
     let mut counter: u64 = 0;
     loop {
         counter = core::hint::black_box(counter.wrapping_add(1));
+    }
+}
+
+fn work(rounds: u64) {
+    let mut state: u64 = 1;
+    for _ in 0..rounds {
+        state = core::hint::black_box(state.wrapping_mul(6364136223846793005).wrapping_add(1));
     }
 }
 
