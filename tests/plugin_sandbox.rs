@@ -266,7 +266,7 @@ async fn concurrent_async_calls_each_get_an_instance() {
     ));
 }
 
-/// Async calls run in place under a 1-2 ms deadline; one that needs longer
+/// Async calls run in place under a 10 ms deadline; one that needs longer
 /// is cut off there and made again off the executor under the full
 /// deadline, and the plugin's later calls go off the executor directly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,7 +279,7 @@ async fn a_call_too_slow_to_run_in_place_is_made_again_off_the_executor() {
     let render = |mode: &'static str| {
         let plugin = Arc::clone(&misbehave);
         async move {
-            let ctx = context(URL, &[], &[("mode", mode), ("rounds", "5")], now_ms());
+            let ctx = context(URL, &[], &[("mode", mode), ("rounds", "40")], now_ms());
             let started = Instant::now();
             let requests = plugin.render_async(event("evt_1", "{}"), ctx).await;
             (requests, started.elapsed())
@@ -290,12 +290,12 @@ async fn a_call_too_slow_to_run_in_place_is_made_again_off_the_executor() {
     assert_eq!(misbehave.moved_calls(), 0);
 
     let (slow, took) = render("slow").await;
-    println!("slow render (5 million rounds), moved off the executor: {took:?}");
+    println!("slow render (40 million rounds), moved off the executor: {took:?}");
     assert_eq!(
         slow.expect("slow render completes")[0].body,
         br#"{"ok":true}"#
     );
-    assert!(took > Duration::from_millis(1), "{took:?}");
+    assert!(took > Duration::from_millis(10), "{took:?}");
     assert_eq!(misbehave.moved_calls(), 1);
 
     let (again, _) = render("slow").await;

@@ -100,10 +100,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     for addr in server.addrs() {
         tracing::info!(%addr, "hookmesh listening");
     }
-    server
+    // Signals are ours, not actix's: its handler stops the whole actix
+    // system, arbiter threads included, with deliveries still in flight.
+    let running = server
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-        .run()
-        .await?;
+        .disable_signals()
+        .run();
+    let intake = running.handle();
+    actix_web::rt::spawn(async move {
+        shutdown_signal().await;
+        intake.stop(true).await;
+    });
+    running.await?;
     tracing::info!("intake stopped; finishing attempts in flight");
     dispatcher.drain(SHUTDOWN_GRACE).await;
     if let Err(error) = dispatcher.core().store.flush() {
@@ -114,4 +122,21 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!("hookmesh stopped");
     Ok(())
+}
+
+/// Resolves at SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM; stop with SIGINT");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+    }
 }

@@ -3,7 +3,11 @@
 //! receiver on loopback, drives a scenario, and reports ingest throughput
 //! and `202` latency, end-to-end delivered events/s and ingest→delivered
 //! latency, errors, the host's peak RSS, and the raw ceiling: the same
-//! receiver driven by a plain HTTP client loop at the same concurrency.
+//! receiver driven by a plain HTTP client loop at the same concurrency. It
+//! also reports the relay floor: the same loop through a forwarder that
+//! accepts over HTTP and delivers over HTTP and does nothing else (no
+//! storage, signing, ordering or retries), the most any webhook service
+//! measured this way can reach on the machine.
 //!
 //! ```sh
 //! cargo build --release -p hookmesh
@@ -154,6 +158,85 @@ fn start_receiver(sink: Arc<Sink>) -> anyhow::Result<String> {
         });
     });
     Ok(format!("http://{addr}"))
+}
+
+/// The relay floor's forwarding side.
+struct Relay {
+    client: reqwest::Client,
+    target: String,
+}
+
+/// Forwards the body to the receiver and answers `202` once it arrived:
+/// what any service that accepts over HTTP and delivers over HTTP must do
+/// at the least, without storing, signing or ordering anything.
+async fn relay(
+    relay: actix_web::web::Data<Relay>,
+    body: actix_web::web::Bytes,
+) -> actix_web::HttpResponse {
+    let forwarded = relay
+        .client
+        .post(&relay.target)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await;
+    match forwarded {
+        Ok(answer) if answer.status().is_success() => actix_web::HttpResponse::Accepted().finish(),
+        _ => actix_web::HttpResponse::BadGateway().finish(),
+    }
+}
+
+/// Starts the relay floor (2 workers, like the receiver) in front of `target`.
+fn start_relay(target: String) -> anyhow::Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = actix_web::HttpServer::new(move || {
+                let data = actix_web::web::Data::new(Relay {
+                    client: reqwest::Client::new(),
+                    target: target.clone(),
+                });
+                actix_web::App::new()
+                    .app_data(data)
+                    .default_service(actix_web::web::to(relay))
+            })
+            .workers(2)
+            .disable_signals()
+            .listen(listener)
+            .map(|s| s.run());
+            if let Ok(server) = server {
+                server.await.ok();
+            }
+        });
+    });
+    Ok(format!("http://{addr}"))
+}
+
+/// Requests/s of `total` JSON posts to `url` by `concurrency` client loops.
+async fn drive(
+    client: &reqwest::Client,
+    url: &str,
+    concurrency: usize,
+    total: usize,
+    padding: &str,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let counter = Arc::new(AtomicUsize::new(0));
+    let mut loops = Vec::new();
+    for _ in 0..concurrency {
+        let (client, counter, url) = (client.clone(), counter.clone(), url.to_string());
+        let body = json!({ "event": "user.created", "payload": { "padding": padding } });
+        loops.push(tokio::spawn(async move {
+            while counter.fetch_add(1, Ordering::Relaxed) < total {
+                let _ = client.post(&url).json(&body).send().await;
+            }
+        }));
+    }
+    for l in loops {
+        l.await?;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
 struct Host {
@@ -607,24 +690,12 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort_unstable();
 
     // The raw ceiling: the same receiver, a plain client loop, same concurrency.
-    let ceiling_started = Instant::now();
-    let counter = Arc::new(AtomicUsize::new(0));
-    let mut loops = Vec::new();
-    for _ in 0..args.concurrency {
-        let (client, counter, padding) = (client.clone(), counter.clone(), padding.clone());
-        let url = format!("{receiver}/ceiling");
-        let total = deliveries_expected;
-        loops.push(tokio::spawn(async move {
-            while counter.fetch_add(1, Ordering::Relaxed) < total {
-                let body = json!({ "event": "user.created", "payload": { "padding": padding } });
-                let _ = client.post(&url).json(&body).send().await;
-            }
-        }));
-    }
-    for l in loops {
-        l.await?;
-    }
-    let ceiling_rate = deliveries_expected as f64 / ceiling_started.elapsed().as_secs_f64();
+    let ceiling_url = format!("{receiver}/ceiling");
+    let total = deliveries_expected;
+    let ceiling_rate = drive(&client, &ceiling_url, args.concurrency, total, &padding).await?;
+    // The relay floor: the same loop through a forwarder that stores nothing.
+    let relay_url = start_relay(ceiling_url)?;
+    let relay_rate = drive(&client, &relay_url, args.concurrency, total, &padding).await?;
     let e2e_rate = delivered as f64 / e2e_secs;
 
     println!(
@@ -652,6 +723,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "raw ceiling         {ceiling_rate:.0} requests/s → hookmesh at {:.0}% of it",
         100.0 * e2e_rate / ceiling_rate
+    );
+    println!(
+        "relay floor         {relay_rate:.0} requests/s ({:.0}% of the ceiling) → hookmesh at {:.0}% of it",
+        100.0 * relay_rate / ceiling_rate,
+        100.0 * e2e_rate / relay_rate
     );
     println!("mean per attempt    {breakdown}");
     println!(

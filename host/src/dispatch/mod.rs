@@ -6,6 +6,8 @@
 //!   endpoints deliver up to `unordered_concurrency` at once instead).
 //! - A failing head waits out its backoff inside its own actor; other
 //!   endpoints never wait for it.
+//! - Endpoint actors are spread over one arbiter thread per core; each
+//!   stays on its thread for its life.
 //! - Actors exist only while their endpoint has queued work: 100,000
 //!   registered endpoints with empty queues cost nothing. Ingestion (and
 //!   start-up recovery) sends [`Notify`] to the registry, which wakes or
@@ -122,6 +124,11 @@ pub struct LiveActors;
 pub struct Registry {
     core: Arc<Core>,
     actors: HashMap<String, Addr<EndpointActor>>,
+    /// Threads the endpoint actors run on (one per core); an endpoint's
+    /// actor lives on one of them, so its deliveries stay in order.
+    arbiters: Vec<ArbiterHandle>,
+    /// The arbiter the next new actor starts on.
+    next_arbiter: usize,
     /// A scan for unowned work is running.
     scanning: bool,
 }
@@ -185,7 +192,10 @@ impl Handler<Notify> for Registry {
                         Arc::clone(&self.core),
                         ctx.address(),
                     );
-                    self.actors.insert(endpoint_id, actor.start());
+                    let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+                    self.next_arbiter = self.next_arbiter.wrapping_add(1);
+                    let addr = EndpointActor::start_in_arbiter(arbiter, move |_| actor);
+                    self.actors.insert(endpoint_id, addr);
                 }
             }
         }
@@ -236,12 +246,17 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts the registry (which resumes queued work) on the current actix system.
+    /// Starts the registry (which resumes queued work) on the current actix
+    /// system, and one arbiter thread per core for the endpoint actors.
     pub fn start(core: Core) -> Self {
         let core = Arc::new(core);
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let arbiters = (0..threads).map(|_| Arbiter::new().handle()).collect();
         let registry = Registry {
             core: Arc::clone(&core),
             actors: HashMap::new(),
+            arbiters,
+            next_arbiter: 0,
             scanning: false,
         }
         .start();

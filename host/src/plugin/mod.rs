@@ -17,7 +17,7 @@
 //!   hosts the plugin's manifest declares ([`targets`]).
 //!
 //! Calls are blocking; async callers go through [`LoadedPlugin::render_async`]
-//! and friends, which run a call in place under a 1–2 ms deadline (a normal
+//! and friends, which run a call in place under a 10 ms deadline (a normal
 //! call takes microseconds) and make it again on the blocking pool, under
 //! the full deadline, if it is cut off: plugins import nothing, so a call
 //! has no effect but its answer. A plugin whose call was moved has its
