@@ -31,6 +31,10 @@ pub enum Drained {
 /// Delivers due work of `endpoint_id` until the queue is empty or the head
 /// must wait. `notify` wakes other endpoints (operational events).
 pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<String>)) -> Drained {
+    // On a shared store, after a round that delivered a window that was not
+    // full, the queue is probably empty: try to give the lease up first
+    // (refused atomically if anything is queued) instead of reading again.
+    let mut probably_empty = false;
     loop {
         if core.is_draining() {
             return Drained::Stop;
@@ -39,6 +43,13 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
             Ok(true) => {}
             Ok(false) => return Drained::NotOwner,
             Err(error) => return Drained::StoreFailed(error),
+        }
+        if std::mem::take(&mut probably_empty) {
+            match release(&core, &endpoint_id).await {
+                Ok(true) => return Drained::Empty,
+                Ok(false) => {} // work is queued: read it
+                Err(error) => return Drained::StoreFailed(error),
+            }
         }
         let work = match load_work(&core, &endpoint_id).await {
             Ok(Some(work)) => work,
@@ -68,13 +79,16 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
             queued,
             ..
         } = work;
+        let window_was_full = queued.len() >= WORK_WINDOW;
         let outcome = if endpoint.ordered {
             deliver_in_order(&core, &endpoint, &config, queued, &notify).await
         } else {
             deliver_concurrently(&core, &endpoint, &config, queued, &notify).await
         };
         match outcome {
-            Ok(Progress::Continue) => {}
+            Ok(Progress::Continue) => {
+                probably_empty = core.store.is_shared() && !window_was_full;
+            }
             Ok(Progress::Stop) => return Drained::Stop,
             Ok(Progress::NothingDue) => {
                 return Drained::WaitFor(Duration::from_millis(next_due.saturating_sub(now)))
