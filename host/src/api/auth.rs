@@ -69,13 +69,16 @@ async fn authenticate_loading(
     };
     let hash = (!constant_time_eq(token, &state.admin_token)).then(|| hash_api_key(token));
     let project_id = project_id.map(str::to_string);
-    let (key, project) = store::quick(&state.store, move |store| {
-        let key = hash.map(|h| store.api_key(&h)).transpose()?;
-        let project = project_id
-            .map(|id| store.project(&id))
-            .transpose()?
-            .flatten();
-        Ok((key, project))
+    let (key, project) = store::quick(&state.store, move |store| match (hash, project_id) {
+        (Some(hash), Some(id)) => {
+            let (key, project) = store.api_key_and_project(&hash, &id)?;
+            Ok((Some(key), project))
+        }
+        (hash, id) => {
+            let key = hash.map(|h| store.api_key(&h)).transpose()?;
+            let project = id.map(|id| store.project(&id)).transpose()?.flatten();
+            Ok((key, project))
+        }
     })
     .await?;
     let principal = match key {

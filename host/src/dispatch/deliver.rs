@@ -187,21 +187,17 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
     let secrets = core.secrets.clone();
     let id = endpoint_id.to_string();
     store::quick(&core.store, move |store| {
-        let Some(endpoint) = store.endpoint(&id)? else {
+        let Some(window) = store.work_window(&id, WORK_WINDOW)? else {
             return Ok(None);
         };
-        let settings = store.provider_settings(&endpoint.project_id, &endpoint.provider)?;
+        let settings = window.provider_settings;
         let provider_enabled = settings.as_ref().is_none_or(|s| s.enabled);
-        let config = sendable_config(settings.as_ref(), &endpoint, &secrets);
-        let deliveries = store.queue_peek(&id, WORK_WINDOW)?;
-        let event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-        let events = store.events(&event_ids)?;
-        let queued = deliveries.into_iter().zip(events).collect();
+        let config = sendable_config(settings.as_ref(), &window.endpoint, &secrets);
         Ok(Some(Work {
-            endpoint,
+            endpoint: window.endpoint,
             provider_enabled,
             config,
-            queued,
+            queued: window.queued,
         }))
     })
     .await

@@ -47,6 +47,15 @@ pub trait Store: Send + Sync + 'static {
     fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     /// The key whose hash is `hash`.
     fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// [`Store::api_key`] and [`Store::project`] together (one round trip
+    /// where the backend is remote).
+    fn api_key_and_project(
+        &self,
+        hash: &str,
+        project_id: &str,
+    ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
+        Ok((self.api_key(hash)?, self.project(project_id)?))
+    }
 
     /// Inserts or replaces an endpoint.
     fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
@@ -94,6 +103,27 @@ pub trait Store: Send + Sync + 'static {
     fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError>;
     /// Up to `limit` oldest queued deliveries of an endpoint.
     fn queue_peek(&self, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// The endpoint, its provider settings and up to `limit` oldest queued
+    /// deliveries with their events (two round trips where the backend is
+    /// remote). `None` when the endpoint does not exist.
+    fn work_window(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Option<WorkWindow>, StoreError> {
+        let Some(endpoint) = self.endpoint(endpoint_id)? else {
+            return Ok(None);
+        };
+        let provider_settings = self.provider_settings(&endpoint.project_id, &endpoint.provider)?;
+        let deliveries = self.queue_peek(endpoint_id, limit)?;
+        let event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+        let events = self.events(&event_ids)?;
+        Ok(Some(WorkWindow {
+            endpoint,
+            provider_settings,
+            queued: deliveries.into_iter().zip(events).collect(),
+        }))
+    }
     /// Endpoints with at least one queued delivery.
     fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError>;
     /// Records an attempt and applies its consequence to the delivery and

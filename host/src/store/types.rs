@@ -384,6 +384,17 @@ pub struct DeliveryQuery {
     pub limit: usize,
 }
 
+/// What an endpoint actor reads before a round of deliveries.
+#[derive(Debug, Clone)]
+pub struct WorkWindow {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// Its project's settings for its provider, if any.
+    pub provider_settings: Option<ProviderSettings>,
+    /// Its oldest queued deliveries, each with its event (`None` if gone).
+    pub queued: Vec<(Delivery, Option<Event>)>,
+}
+
 /// One page of results.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

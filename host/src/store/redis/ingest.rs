@@ -196,8 +196,16 @@ impl Shared {
         if !woken.is_empty() {
             enqueues.push(cmd("SADD").arg(self.keys.work()).arg(&woken).to_owned());
         }
+        // On one server the announcement rides with the clean-up (after the
+        // enqueues ran); a cluster pipeline routes by key, and PUBLISH has none.
+        let announce_apart = self.pool.is_cluster() || woken.is_empty();
+        if !announce_apart {
+            cleanup.push(self.announcement(&woken));
+        }
         self.pool.phases(vec![enqueues, cleanup])?;
-        self.publish_work(&woken);
+        if announce_apart {
+            self.publish_work(&woken);
+        }
         Ok(())
     }
 

@@ -147,6 +147,21 @@ fn fields(value: Value) -> HashMap<String, Vec<u8>> {
         .collect()
 }
 
+/// `GET key`.
+fn get(key: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("GET");
+    cmd.arg(key);
+    cmd
+}
+
+/// The record in a `GET` answer (`None` when the key is missing).
+fn record<T: serde::de::DeserializeOwned>(
+    key: &str,
+    answer: Option<Value>,
+) -> Result<Option<T>, StoreError> {
+    answer.and_then(bytes).map(|b| decode(key, &b)).transpose()
+}
+
 impl Shared {
     fn get_record<T: serde::de::DeserializeOwned>(
         &self,
@@ -167,14 +182,7 @@ impl Shared {
         &self,
         keys: &[String],
     ) -> Result<Vec<Option<T>>, StoreError> {
-        let cmds: Vec<_> = keys
-            .iter()
-            .map(|k| {
-                let mut cmd = redis::cmd("GET");
-                cmd.arg(k);
-                cmd
-            })
-            .collect();
+        let cmds: Vec<_> = keys.iter().map(|k| get(k)).collect();
         self.pool
             .pipeline(&cmds)?
             .into_iter()
@@ -183,16 +191,19 @@ impl Shared {
             .collect()
     }
 
+    /// The message telling every instance that these endpoints have work.
+    fn announcement(&self, endpoints: &[String]) -> redis::Cmd {
+        redis::cmd("PUBLISH")
+            .arg(self.keys.wake_channel())
+            .arg(endpoints.join(","))
+            .to_owned()
+    }
+
     fn publish_work(&self, endpoints: &[String]) {
         if endpoints.is_empty() {
             return;
         }
-        let message = endpoints.join(",");
-        let publish = redis::cmd("PUBLISH")
-            .arg(self.keys.wake_channel())
-            .arg(message)
-            .to_owned();
-        if let Err(error) = self.pool.run(&publish) {
+        if let Err(error) = self.pool.run(&self.announcement(endpoints)) {
             // Owners find the work at their next scan instead.
             tracing::warn!(%error, "cannot announce new work");
         }
@@ -246,6 +257,21 @@ impl Store for RedisStore {
 
     fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
         self.shared.get_record(&self.shared.keys.api_key(hash))
+    }
+
+    fn api_key_and_project(
+        &self,
+        hash: &str,
+        project_id: &str,
+    ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
+        let s = &self.shared;
+        let (key, project) = (s.keys.api_key(hash), s.keys.project_record(project_id));
+        let answers = s.pool.pipeline(&[get(&key), get(&project)])?;
+        let mut answers = answers.into_iter();
+        Ok((
+            record(&key, answers.next())?,
+            record(&project, answers.next())?,
+        ))
     }
 
     fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
@@ -339,6 +365,41 @@ impl Store for RedisStore {
 
     fn queue_peek(&self, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         self.shared.queue_peek(endpoint_id, limit)
+    }
+
+    fn work_window(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Option<WorkWindow>, StoreError> {
+        let s = &self.shared;
+        let endpoint_key = s.keys.endpoint_record(endpoint_id);
+        let first = [get(&endpoint_key), s.peek_cmd(endpoint_id, limit)];
+        let mut answers = s.pool.pipeline(&first)?.into_iter();
+        let Some(endpoint) = record::<Endpoint>(&endpoint_key, answers.next())? else {
+            return Ok(None);
+        };
+        let deliveries = s.peeked(endpoint_id, answers.next().unwrap_or(Value::Nil))?;
+        let settings_key = s.keys.provider(&endpoint.project_id, &endpoint.provider);
+        let event_keys: Vec<String> = deliveries
+            .iter()
+            .map(|d| s.keys.event(&d.event_id))
+            .collect();
+        let second: Vec<_> = std::iter::once(&settings_key)
+            .chain(&event_keys)
+            .map(|key| get(key))
+            .collect();
+        let mut answers = s.pool.pipeline(&second)?.into_iter();
+        let provider_settings = record(&settings_key, answers.next())?;
+        let events = event_keys
+            .iter()
+            .map(|key| record(key, answers.next()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(WorkWindow {
+            endpoint,
+            provider_settings,
+            queued: deliveries.into_iter().zip(events).collect(),
+        }))
     }
 
     fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {

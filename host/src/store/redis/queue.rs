@@ -106,19 +106,30 @@ impl Shared {
         endpoint_id: &str,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
+        let answer = self.pool.run(&self.peek_cmd(endpoint_id, limit))?;
+        self.peeked(endpoint_id, answer)
+    }
+
+    /// The script reading up to `limit` queued deliveries of an endpoint.
+    pub(super) fn peek_cmd(&self, endpoint_id: &str, limit: usize) -> Cmd {
         let queue = self.keys.queue(endpoint_id);
         let (limit, prefix) = (
             limit.max(1).to_string(),
             self.keys.delivery_prefix(endpoint_id),
         );
-        let answer = self.pool.run(&eval(
-            PEEK,
-            &[&queue],
-            &[limit.as_bytes(), prefix.as_bytes()],
-        ))?;
+        eval(PEEK, &[&queue], &[limit.as_bytes(), prefix.as_bytes()])
+    }
+
+    /// The deliveries in the answer to [`Self::peek_cmd`].
+    pub(super) fn peeked(
+        &self,
+        endpoint_id: &str,
+        answer: Value,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let Value::Array(items) = answer else {
             return Ok(Vec::new());
         };
+        let queue = self.keys.queue(endpoint_id);
         items
             .into_iter()
             .filter_map(|item| delivery_from(&queue, item).transpose())
