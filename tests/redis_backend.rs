@@ -112,6 +112,12 @@ fn silences_after(received: &[Received], endpoints: u64, since: Instant) -> Vec<
         .collect()
 }
 
+/// How many endpoint leases are held now.
+fn leases(redis: &RedisServer) -> usize {
+    let keys = redis.command(&["KEYS", "hm:*:lease"]);
+    keys.lines().filter(|key| !key.is_empty()).count()
+}
+
 /// How many endpoint leases `owner` holds now.
 fn leases_held(redis: &RedisServer, owner: &str) -> usize {
     let keys = redis.command(&["KEYS", "hm:*:lease"]);
@@ -178,7 +184,12 @@ async fn two_instances_deliver_every_event_once_in_order() {
     ingest_alternately(&a, &b, &project, bulks(50, 0, 200)).await;
     let received = receiver.wait_for(10_000, Duration::from_secs(180)).await;
     let elapsed = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Idle endpoints keep their lease a third of the TTL, then give it back.
+    let idle_since = Instant::now();
+    while leases(&redis) > 0 && idle_since.elapsed() < Duration::from_millis(1500) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(leases(&redis), 0, "leases given back once idle");
     let received_all = receiver.received();
     assert_eq!(received_all.len(), 10_000, "no duplicates without failures");
     assert_eq!(check_order(&received, 50, 200), 0);

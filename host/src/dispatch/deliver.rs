@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 pub enum Drained {
     /// Nothing queued.
     Empty,
+    /// Nothing queued as far as this instance knows; it keeps the lease of
+    /// an endpoint on a shared store for a while (see [`WhenEmpty`]).
+    Idle,
     /// Endpoint deleted, disabled, or the host is shutting down.
     Stop,
     /// Another instance holds the endpoint's lease and delivers it.
@@ -28,13 +31,30 @@ pub enum Drained {
     StoreFailed(StoreError),
 }
 
+/// What a drain on a shared store does when the queue looks empty.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum WhenEmpty {
+    /// Keep the lease and end [`Drained::Idle`]: an endpoint that gets
+    /// events often does not take and give up its lease for each one
+    /// (new work wakes the actor; the actor comes back to release).
+    Linger,
+    /// Give the lease up (refused atomically if work is queued).
+    Release,
+}
+
 /// Delivers due work of `endpoint_id` until the queue is empty or the head
 /// must wait. `notify` wakes other endpoints (operational events).
-pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<String>)) -> Drained {
+pub async fn drain(
+    core: Arc<Core>,
+    endpoint_id: String,
+    when_empty: WhenEmpty,
+    notify: impl Fn(Vec<String>),
+) -> Drained {
+    let linger = core.store.is_shared() && when_empty == WhenEmpty::Linger;
     // On a shared store, after a round that delivered a window that was not
-    // full, the queue is probably empty: try to give the lease up first
-    // (refused atomically if anything is queued) instead of reading again.
-    let mut probably_empty = false;
+    // full, the queue is probably empty: linger, or try to give the lease
+    // up first, instead of reading the queue again.
+    let mut probably_empty = core.store.is_shared() && when_empty == WhenEmpty::Release;
     loop {
         if core.is_draining() {
             return Drained::Stop;
@@ -45,6 +65,9 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
             Err(error) => return Drained::StoreFailed(error),
         }
         if std::mem::take(&mut probably_empty) {
+            if linger {
+                return Drained::Idle;
+            }
             match release(&core, &endpoint_id).await {
                 Ok(true) => return Drained::Empty,
                 Ok(false) => {} // work is queued: read it
@@ -60,6 +83,9 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, notify: impl Fn(Vec<Str
             return Drained::Stop;
         }
         if work.queued.is_empty() {
+            if linger {
+                return Drained::Idle;
+            }
             match release(&core, &endpoint_id).await {
                 Ok(true) => return Drained::Empty,
                 Ok(false) => continue, // work arrived: the lease is kept

@@ -2,7 +2,7 @@
 //! `deliver::drain`), sleeps until the head's next attempt when it must
 //! wait, and stops when the queue is empty.
 
-use super::deliver::{drain, Drained};
+use super::deliver::{drain, Drained, WhenEmpty};
 use super::{Core, Gone, Notify, Registry};
 use actix::prelude::*;
 use std::sync::Arc;
@@ -45,6 +45,10 @@ impl EndpointActor {
     }
 
     fn kick(&mut self, ctx: &mut Context<Self>) {
+        self.drain(WhenEmpty::Linger, ctx);
+    }
+
+    fn drain(&mut self, when_empty: WhenEmpty, ctx: &mut Context<Self>) {
         if self.running {
             self.woken_while_running = true;
             return;
@@ -56,7 +60,12 @@ impl EndpointActor {
         self.woken_while_running = false;
         let registry = self.registry.clone();
         let notify = move |endpoints: Vec<String>| registry.do_send(Notify(endpoints));
-        let work = drain(Arc::clone(&self.core), self.endpoint_id.clone(), notify);
+        let work = drain(
+            Arc::clone(&self.core),
+            self.endpoint_id.clone(),
+            when_empty,
+            notify,
+        );
         ctx.spawn(work.into_actor(self).map(|outcome, this, ctx| {
             this.running = false;
             this.after_drain(outcome, ctx);
@@ -74,11 +83,23 @@ impl EndpointActor {
                 ctx.stop();
             }
             Drained::WaitFor(wait) => self.sleep(wait, ctx),
+            Drained::Idle => self.linger(ctx),
             Drained::StoreFailed(error) => {
                 tracing::error!(endpoint_id = %self.endpoint_id, %error, "store failed; pausing this endpoint");
                 self.sleep(STORE_ERROR_PAUSE, ctx);
             }
         }
+    }
+
+    /// Keeps the lease (it stays fresh for a third of its TTL, the scan
+    /// interval) in case more work comes; then gives it up, or delivers
+    /// what came.
+    fn linger(&mut self, ctx: &mut Context<Self>) {
+        let wait = self.core.store.scan_interval().unwrap_or_default();
+        self.timer = Some(ctx.run_later(wait, |this, ctx| {
+            this.timer = None;
+            this.drain(WhenEmpty::Release, ctx);
+        }));
     }
 
     fn sleep(&mut self, wait: Duration, ctx: &mut Context<Self>) {
