@@ -138,15 +138,24 @@ async fn receive(
 }
 
 fn start_receiver(sink: Arc<Sink>) -> anyhow::Result<String> {
+    let data = actix_web::web::Data::from(sink);
+    serve_on_loopback(move |cfg| {
+        cfg.app_data(data.clone())
+            .default_service(actix_web::web::to(receive));
+    })
+}
+
+/// Serves what `configure` sets up on a free loopback port, 2 workers, on
+/// its own thread; returns its base URL.
+fn serve_on_loopback(
+    configure: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+) -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let data = actix_web::web::Data::from(sink);
             let server = actix_web::HttpServer::new(move || {
-                actix_web::App::new()
-                    .app_data(data.clone())
-                    .default_service(actix_web::web::to(receive))
+                actix_web::App::new().configure(configure.clone())
             })
             .workers(2)
             .disable_signals()
@@ -188,29 +197,14 @@ async fn relay(
 
 /// Starts the relay floor (2 workers, like the receiver) in front of `target`.
 fn start_relay(target: String) -> anyhow::Result<String> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = actix_web::HttpServer::new(move || {
-                let data = actix_web::web::Data::new(Relay {
-                    client: reqwest::Client::new(),
-                    target: target.clone(),
-                });
-                actix_web::App::new()
-                    .app_data(data)
-                    .default_service(actix_web::web::to(relay))
-            })
-            .workers(2)
-            .disable_signals()
-            .listen(listener)
-            .map(|s| s.run());
-            if let Ok(server) = server {
-                server.await.ok();
-            }
-        });
+    let data = actix_web::web::Data::new(Relay {
+        client: reqwest::Client::new(),
+        target,
     });
-    Ok(format!("http://{addr}"))
+    serve_on_loopback(move |cfg| {
+        cfg.app_data(data.clone())
+            .default_service(actix_web::web::to(relay));
+    })
 }
 
 /// Requests/s of `total` JSON posts to `url` by `concurrency` client loops.
