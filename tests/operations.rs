@@ -260,12 +260,59 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
         "hookmesh_deliveries_total{outcome=\"retry\"} 1",
         "hookmesh_retries_scheduled_total 1",
         "hookmesh_plugin_call_duration_seconds_count{call=\"render\",plugin=\"webhook\"} 4",
-        "hookmesh_queue_depth 0",
+        "hookmesh_queue_depth{provider=\"webhook\"} 0",
     ] {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }
     assert!(
         text.contains("hookmesh_attempt_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_queue_depth_and_oldest_age_per_endpoint_class() {
+    let host = Host::start("queue-metrics", HostConfig::default());
+    let project = host.create_project("acme").await;
+    let slow = Receiver::start(|_, _| {
+        std::thread::sleep(Duration::from_millis(1500));
+        Reply::status(200)
+    });
+    host.create_webhook(&project, json!({ "url": slow.url("/"), "events": ["*"] }))
+        .await;
+    for n in 0..3 {
+        host.send_event(&project, "user.created", json!({ "n": n }))
+            .await;
+    }
+    // The first attempt is in flight: all three are still queued.
+    host.eventually(LONG, || async { (slow.seen() == 1).then_some(()) })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = host
+        .http
+        .get(host.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("hookmesh_queue_depth{provider=\"webhook\"} 3"),
+        "{text}"
+    );
+    let age: f64 = text
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("hookmesh_queue_oldest_age_seconds{provider=\"webhook\"} ")
+        })
+        .expect("oldest age of the webhook class")
+        .parse()
+        .unwrap();
+    assert!((0.3..60.0).contains(&age), "oldest age {age}");
+    // Every loaded plugin is a class with a series, idle ones at 0.
+    assert!(
+        text.contains("hookmesh_queue_depth{provider=\"slack\"} 0"),
         "{text}"
     );
 }

@@ -70,6 +70,31 @@ fn attempt(delivery_id: &str, number: u32, outcome: AttemptOutcome) -> Attempt {
     }
 }
 
+fn endpoint_record(id: &str, provider: &str, created_ms: u64) -> Endpoint {
+    Endpoint {
+        id: id.into(),
+        project_id: "p".into(),
+        url: "https://x.example".into(),
+        description: String::new(),
+        events: vec!["*".into()],
+        active: true,
+        disabled_reason: None,
+        ordered: true,
+        provider: provider.into(),
+        config: Default::default(),
+        secrets: vec![SealedSecret {
+            sealed: vec![1, 2, 3],
+            expires_ms: None,
+        }],
+        filter: Default::default(),
+        rate_limit: None,
+        failing_since_ms: None,
+        failure_alerted: false,
+        created_ms,
+        updated_ms: created_ms,
+    }
+}
+
 fn ids(deliveries: &[Delivery]) -> Vec<String> {
     deliveries.iter().map(|d| d.id.clone()).collect()
 }
@@ -102,7 +127,22 @@ fn fifo_per_endpoint(store: &dyn Store) {
         store.event("e2").unwrap().unwrap().payload,
         br#"{"id":"e2"}"#
     );
-    assert_eq!(store.queue_stats().unwrap().0, 5);
+    // Metrics sample each queue with its endpoint's class (`b` has no record).
+    store
+        .put_endpoint(&endpoint_record("a", "slack", 1))
+        .unwrap();
+    let mut queues = store.queue_stats().unwrap();
+    queues.sort_by(|x, y| x.endpoint_id.cmp(&y.endpoint_id));
+    let sample = |endpoint_id: &str, provider: &str, depth, oldest_ms| QueueSample {
+        endpoint_id: endpoint_id.into(),
+        provider: provider.into(),
+        depth,
+        oldest_ms: Some(oldest_ms),
+    };
+    assert_eq!(
+        queues,
+        [sample("a", "slack", 3, 10), sample("b", "", 2, 10)]
+    );
 }
 
 fn ack_reschedule_and_dead_letter(store: &dyn Store) {
@@ -315,28 +355,7 @@ fn catalog_records(store: &dyn Store) {
     };
     store.put_api_key(&key).unwrap();
     assert_eq!(store.api_key("h").unwrap(), Some(key));
-    let endpoint = |id: &str, created_ms| Endpoint {
-        id: id.into(),
-        project_id: "p".into(),
-        url: "https://x.example".into(),
-        description: String::new(),
-        events: vec!["*".into()],
-        active: true,
-        disabled_reason: None,
-        ordered: true,
-        provider: "webhook".into(),
-        config: Default::default(),
-        secrets: vec![SealedSecret {
-            sealed: vec![1, 2, 3],
-            expires_ms: None,
-        }],
-        filter: Default::default(),
-        rate_limit: None,
-        failing_since_ms: None,
-        failure_alerted: false,
-        created_ms,
-        updated_ms: created_ms,
-    };
+    let endpoint = |id: &str, created_ms| endpoint_record(id, "webhook", created_ms);
     store.put_endpoint(&endpoint("ep2", 2)).unwrap();
     store.put_endpoint(&endpoint("ep1", 1)).unwrap();
     assert_eq!(

@@ -145,13 +145,9 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 /// Prometheus metrics; queue gauges are sampled now.
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = Arc::clone(&state.store);
-    let (depth, oldest_ms) = store::blocking(move || store.queue_stats()).await?;
-    state
-        .metrics
-        .queue_depth
-        .set(i64::try_from(depth).unwrap_or(i64::MAX));
-    let age_ms = oldest_ms.map_or(0, |created| crate::now_ms().saturating_sub(created));
-    state.metrics.queue_oldest_age.set(age_ms as f64 / 1000.0);
+    let samples = store::blocking(move || store.queue_stats()).await?;
+    let classes = state.plugins.iter().map(|plugin| plugin.name());
+    state.metrics.set_queues(&samples, classes, crate::now_ms());
     let actors = state.dispatcher.live_actors().await;
     state
         .metrics

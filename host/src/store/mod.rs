@@ -166,9 +166,8 @@ pub trait Store: Send + Sync + 'static {
     fn attempts_of(&self, endpoint_id: &str, delivery_id: &str)
         -> Result<Vec<Attempt>, StoreError>;
 
-    /// Deliveries queued across all endpoints, and the creation time of
-    /// the oldest queue head (Unix ms), for metrics.
-    fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError>;
+    /// The queue of every endpoint with work, with its class, for metrics.
+    fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError>;
 
     /// An endpoint's attempt statistics from `since_ms` on (minute resolution).
     fn endpoint_stats(&self, endpoint_id: &str, since_ms: u64) -> Result<Stats, StoreError>;

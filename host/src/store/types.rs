@@ -395,6 +395,20 @@ pub struct WorkWindow {
     pub queued: Vec<(Delivery, Option<Event>)>,
 }
 
+/// One endpoint's queue, sampled for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSample {
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// Its class: the provider plugin it delivers through (`webhook`,
+    /// `slack`, …); empty when the endpoint is gone but work is left.
+    pub provider: String,
+    /// Deliveries queued.
+    pub depth: u64,
+    /// Creation time of its oldest queued delivery (Unix ms).
+    pub oldest_ms: Option<u64>,
+}
+
 /// One page of results.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

@@ -16,7 +16,7 @@ use super::{Bucket, Committing, Rate, Store};
 use crate::ratelimit::RateLimiter;
 use crate::routing::RouteTable;
 use redb::Durability;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -494,18 +494,36 @@ impl Store for EmbeddedStore {
         value.map(|v| decode(provider, v.value())).transpose()
     }
 
-    fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError> {
-        let depth = {
-            let txn = self.db.begin_read()?;
-            txn.open_table(QUEUE)?.len()?
-        };
-        let mut oldest: Option<u64> = None;
-        for endpoint in self.endpoints_with_work()? {
-            if let Some(head) = self.queue_head(&endpoint)? {
-                oldest = Some(oldest.map_or(head.created_ms, |o| o.min(head.created_ms)));
+    fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let queue = txn.open_table(QUEUE)?;
+        let deliveries = txn.open_table(DELIVERIES)?;
+        let mut samples: Vec<QueueSample> = Vec::new();
+        // One pass in key order: an endpoint's rows are adjacent, oldest first.
+        for row in queue.iter()? {
+            let (key, delivery_id) = row?;
+            let endpoint_id = key.value().0;
+            match samples.last_mut() {
+                Some(last) if last.endpoint_id == endpoint_id => last.depth += 1,
+                _ => {
+                    let head = load_delivery(&deliveries, delivery_id.value())?;
+                    samples.push(QueueSample {
+                        endpoint_id: endpoint_id.to_string(),
+                        provider: String::new(),
+                        depth: 1,
+                        oldest_ms: Some(head.created_ms),
+                    });
+                }
             }
         }
-        Ok((depth, oldest))
+        let endpoints = txn.open_table(ENDPOINTS)?;
+        for sample in &mut samples {
+            if let Some(raw) = endpoints.get(sample.endpoint_id.as_str())? {
+                let endpoint: Endpoint = decode(&sample.endpoint_id, raw.value())?;
+                sample.provider = endpoint.provider;
+            }
+        }
+        Ok(samples)
     }
 
     fn endpoint_stats(&self, endpoint_id: &str, since_ms: u64) -> Result<Stats, StoreError> {

@@ -446,7 +446,7 @@ impl Store for RedisStore {
         self.shared.attempts_of(endpoint_id, delivery_id)
     }
 
-    fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError> {
+    fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
         self.shared.queue_stats()
     }
 

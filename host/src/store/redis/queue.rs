@@ -357,39 +357,57 @@ impl Shared {
         }
     }
 
-    pub(super) fn queue_stats(&self) -> Result<(u64, Option<u64>), StoreError> {
+    pub(super) fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
         let endpoints = strings(self.pool.run(cmd("SMEMBERS").arg(self.keys.work()))?);
-        let depth: i64 = self.queue_sizes(&endpoints)?.iter().sum();
-        let heads: Vec<Cmd> = endpoints
+        // Per endpoint: its depth, its head and its record (for the class).
+        let reads: Vec<Cmd> = endpoints
             .iter()
-            .map(|id| {
-                cmd("ZRANGE")
-                    .arg(self.keys.queue(id))
-                    .arg(0)
-                    .arg(0)
+            .flat_map(|id| {
+                let queue = self.keys.queue(id);
+                [
+                    cmd("ZCARD").arg(&queue).to_owned(),
+                    cmd("ZRANGE").arg(&queue).arg(0).arg(0).to_owned(),
+                    super::get(&self.keys.endpoint_record(id)),
+                ]
+            })
+            .collect();
+        let mut answers = self.pool.pipeline(&reads)?.into_iter();
+        let mut samples = Vec::with_capacity(endpoints.len());
+        let mut heads = Vec::with_capacity(endpoints.len());
+        for endpoint_id in endpoints {
+            let depth = u64::try_from(answers.next().as_ref().map_or(0, int)).unwrap_or(0);
+            let head = answers
+                .next()
+                .map(strings)
+                .and_then(|h| h.into_iter().next());
+            let record_key = self.keys.endpoint_record(&endpoint_id);
+            let endpoint: Option<Endpoint> = super::record(&record_key, answers.next())?;
+            if depth == 0 {
+                continue; // emptied since the work set was read
+            }
+            heads.push(head);
+            samples.push(QueueSample {
+                provider: endpoint.map(|e| e.provider).unwrap_or_default(),
+                endpoint_id,
+                depth,
+                oldest_ms: None,
+            });
+        }
+        let created: Vec<Cmd> = samples
+            .iter()
+            .zip(&heads)
+            .map(|(sample, head)| {
+                let delivery = head.as_deref().unwrap_or_default();
+                cmd("HGET")
+                    .arg(self.keys.delivery(&sample.endpoint_id, delivery))
+                    .arg("created")
                     .to_owned()
             })
             .collect();
-        let created: Vec<Cmd> = endpoints
-            .iter()
-            .zip(self.pool.pipeline(&heads)?)
-            .filter_map(|(endpoint, head)| {
-                let head = strings(head).into_iter().next()?;
-                Some(
-                    cmd("HGET")
-                        .arg(self.keys.delivery(endpoint, &head))
-                        .arg("created")
-                        .to_owned(),
-                )
-            })
-            .collect();
-        let oldest = self
-            .pool
-            .pipeline(&created)?
-            .iter()
-            .filter_map(|v| u64::try_from(int(v)).ok().filter(|&ms| ms > 0))
-            .min();
-        Ok((u64::try_from(depth).unwrap_or(0), oldest))
+        for (sample, created) in samples.iter_mut().zip(self.pool.pipeline(&created)?) {
+            sample.oldest_ms = u64::try_from(int(&created)).ok().filter(|&ms| ms > 0);
+        }
+        Ok(samples)
     }
 
     pub(super) fn endpoint_stats(
