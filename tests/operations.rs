@@ -222,7 +222,8 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
             Reply::status(200)
         }
     });
-    host.create_webhook(&project, json!({ "url": flaky.url("/"), "events": ["*"] }))
+    let (webhook, _) = host
+        .create_webhook(&project, json!({ "url": flaky.url("/"), "events": ["*"] }))
         .await;
     for n in 0..3 {
         host.send_event(&project, "user.created", json!({ "n": n }))
@@ -268,6 +269,64 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
         text.contains("hookmesh_attempt_duration_seconds_bucket"),
         "{text}"
     );
+
+    // Webhook health: 4 attempts (one retried), per endpoint and project.
+    let stats_path = format!(
+        "/projects/{}/integrations/webhooks/{webhook}/stats",
+        project.id
+    );
+    let (status, one) = host
+        .get(
+            &format!("{stats_path}?window=1h&interval=5m"),
+            &project.secret_key,
+        )
+        .await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(
+        (
+            &one["attempts"],
+            &one["successes"],
+            &one["retries"],
+            &one["failures"]
+        ),
+        (&json!(4), &json!(3), &json!(1), &json!(0)),
+        "{one}"
+    );
+    assert_eq!(
+        (&one["success_rate"], &one["error_rate"]),
+        (&json!(1.0), &json!(0.25))
+    );
+    assert!(one["latency_ms"]["p50"].as_u64().is_some(), "{one}");
+    assert_eq!(
+        (&one["window"], &one["interval"]),
+        (&json!("1h"), &json!("5m"))
+    );
+    let series = one["series"].as_array().unwrap();
+    assert!((12..=13).contains(&series.len()), "{one}");
+    let volume: u64 = series.iter().map(|b| b["attempts"].as_u64().unwrap()).sum();
+    assert_eq!(volume, 4, "the series holds every attempt: {one}");
+
+    let (status, all) = host
+        .get(
+            &format!("/projects/{}/stats?window=2h", project.id),
+            &project.secret_key,
+        )
+        .await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["total"]["attempts"], 4, "{all}");
+    assert_eq!(all["endpoints"][0]["endpoint_id"], json!(webhook), "{all}");
+    assert_eq!(all["interval"], "2m", "default: 60 buckets over the window");
+    for (query, field) in [
+        ("window=soon", "window"),
+        ("window=1h&interval=30s", "interval"),
+        ("window=30d&interval=1m", "interval"),
+    ] {
+        let (status, err) = host
+            .get(&format!("{stats_path}?{query}"), &project.secret_key)
+            .await;
+        assert_eq!(status, 400, "{query}: {err}");
+        assert!(err.to_string().contains(field), "{query}: {err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

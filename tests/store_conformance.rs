@@ -201,7 +201,13 @@ fn ack_reschedule_and_dead_letter(store: &dyn Store) {
     );
     let log = store.attempts_of("a", "dlv_e1_a").unwrap();
     assert_eq!(log.iter().map(|a| a.number).collect::<Vec<_>>(), [1, 2]);
-    let stats = store.endpoint_stats("a", 0).unwrap();
+    let periods = store.endpoint_stats("a", 0).unwrap();
+    // All three started at 100 ms: one period from 0 (a minute, or an hour
+    // where the window is longer than the minutes a backend keeps).
+    assert_eq!(periods.len(), 1, "{periods:?}");
+    assert_eq!(periods[0].start_ms, 0);
+    assert!([60_000, 3_600_000].contains(&periods[0].length_ms));
+    let stats = &periods[0].stats;
     assert_eq!(
         (
             stats.attempts,

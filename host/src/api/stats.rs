@@ -3,13 +3,17 @@
 //! `GET /projects/{p}/stats?window=24h` (totals and one row per endpoint):
 //! attempts, successes, retries, failures, success and error rates, and
 //! attempt latency p50/p99 (from per-minute histograms; a quantile is the
-//! upper bound of its latency bucket).
+//! upper bound of its latency bucket), plus the volume over the window as a
+//! `series` of `?interval=` buckets (default: 60 buckets over the window,
+//! at least a minute each; empty buckets are listed with zeros). Where
+//! only hourly counts are kept (Redis, windows past 24 h), an hour's
+//! counts fall in the bucket holding its start.
 
 use super::auth::authenticate;
 use super::error::ApiError;
 use super::openapi::{doc, Auth, RouteDoc};
 use super::{manage, AppState};
-use crate::store::{self, Stats};
+use crate::store::{self, Stats, StatsPeriod};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -20,13 +24,19 @@ use std::time::Duration;
 const DEFAULT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// Longest window.
 const MAX_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Buckets in a series when no interval is given.
+const DEFAULT_BUCKETS: u64 = 60;
+/// Most buckets a series may have.
+const MAX_BUCKETS: u64 = 1440;
+/// Shortest interval: the stored resolution.
+const MIN_INTERVAL_MS: u64 = 60_000;
 
 pub(super) fn routes() -> Vec<RouteDoc> {
     vec![
         doc(
             "get",
             "/projects/{project}/stats",
-            "Webhook health per project and endpoint (?window=24h)",
+            "Webhook health per project and endpoint, with a volume series (?window=24h&interval=30m)",
             Auth::Manage,
             None,
             &[200, 400, 401, 403, 404],
@@ -35,7 +45,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
         doc(
             "get",
             "/projects/{project}/integrations/webhooks/{id}/stats",
-            "One endpoint's health (?window=1h)",
+            "One endpoint's health with a volume series (?window=1h&interval=1m)",
             Auth::Manage,
             None,
             &[200, 400, 401, 403, 404],
@@ -49,20 +59,104 @@ pub(super) fn routes() -> Vec<RouteDoc> {
 struct WindowQuery {
     #[serde(default)]
     window: Option<String>,
+    #[serde(default)]
+    interval: Option<String>,
 }
 
-fn window(req: &HttpRequest) -> Result<Duration, ApiError> {
+/// What a stats request covers: a window ending now, cut into intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    window: Duration,
+    interval_ms: u64,
+}
+
+fn parse_duration(field: &str, text: &str) -> Result<Duration, ApiError> {
+    humantime::parse_duration(text)
+        .map_err(|e| ApiError::bad(field, format!("`{text}` is not a duration ({e})")))
+}
+
+fn span(req: &HttpRequest) -> Result<Span, ApiError> {
     let query = web::Query::<WindowQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad("query", e.to_string()))?;
-    let Some(text) = &query.window else {
-        return Ok(DEFAULT_WINDOW);
+    let window = match &query.window {
+        Some(text) => parse_duration("window", text)?,
+        None => DEFAULT_WINDOW,
     };
-    let window = humantime::parse_duration(text)
-        .map_err(|e| ApiError::bad("window", format!("`{text}` is not a duration ({e})")))?;
     if window.is_zero() || window > MAX_WINDOW {
         return Err(ApiError::bad("window", "must be between 1m and 30d"));
     }
-    Ok(window)
+    let window_ms = millis(window);
+    let interval_ms = match &query.interval {
+        Some(text) => millis(parse_duration("interval", text)?),
+        None => window_ms
+            .div_ceil(DEFAULT_BUCKETS)
+            .next_multiple_of(MIN_INTERVAL_MS),
+    };
+    if interval_ms < MIN_INTERVAL_MS || interval_ms % MIN_INTERVAL_MS != 0 {
+        return Err(ApiError::bad(
+            "interval",
+            "must be whole minutes, at least 1m",
+        ));
+    }
+    if window_ms.div_ceil(interval_ms) > MAX_BUCKETS {
+        return Err(ApiError::bad(
+            "interval",
+            format!("gives more than {MAX_BUCKETS} buckets over the window"),
+        ));
+    }
+    Ok(Span {
+        window,
+        interval_ms,
+    })
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Counts per interval from `since_ms` to `now_ms`, buckets aligned to
+/// multiples of the interval, every bucket listed.
+fn series(
+    periods: &[StatsPeriod],
+    since_ms: u64,
+    now_ms: u64,
+    interval_ms: u64,
+) -> Vec<(u64, Stats)> {
+    let first = since_ms - since_ms % interval_ms;
+    let count = (now_ms.saturating_sub(first) / interval_ms + 1) as usize;
+    let mut buckets: Vec<(u64, Stats)> = (0..count)
+        .map(|i| (first + i as u64 * interval_ms, Stats::default()))
+        .collect();
+    for period in periods {
+        let index = (period.start_ms.saturating_sub(first) / interval_ms) as usize;
+        if let Some((_, stats)) = buckets.get_mut(index) {
+            stats.add(&period.stats);
+        }
+    }
+    buckets
+}
+
+fn series_view(buckets: &[(u64, Stats)]) -> serde_json::Value {
+    buckets
+        .iter()
+        .map(|(start_ms, stats)| {
+            json!({
+                "start_ms": start_ms,
+                "attempts": stats.attempts,
+                "successes": stats.successes,
+                "retries": stats.retries,
+                "failures": stats.failures,
+            })
+        })
+        .collect()
+}
+
+fn total(periods: &[StatsPeriod]) -> Stats {
+    let mut total = Stats::default();
+    for period in periods {
+        total.add(&period.stats);
+    }
+    total
 }
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
@@ -81,8 +175,15 @@ fn view(stats: &Stats) -> serde_json::Value {
     })
 }
 
-fn since_ms(window: Duration) -> u64 {
-    crate::now_ms().saturating_sub(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
+fn since_ms(window: Duration, now_ms: u64) -> u64 {
+    now_ms.saturating_sub(millis(window))
+}
+
+/// The window and interval as the answer names them.
+fn describe(span: Span, body: &mut serde_json::Value) {
+    body["window"] = json!(humantime::format_duration(span.window).to_string());
+    body["interval"] =
+        json!(humantime::format_duration(Duration::from_millis(span.interval_ms)).to_string());
 }
 
 async fn endpoint_stats(
@@ -94,21 +195,22 @@ async fn endpoint_stats(
     authenticate(&state, &req)
         .await?
         .require_manage(&project_id)?;
-    let window = window(&req)?;
+    let span = span(&req)?;
+    let now_ms = crate::now_ms();
+    let since = since_ms(span.window, now_ms);
     let store = Arc::clone(&state.store);
     let id = endpoint_id.clone();
     let found = store::blocking(move || match store.endpoint(&id)? {
-        Some(e) if e.project_id == project_id => {
-            Ok(Some(store.endpoint_stats(&id, since_ms(window))?))
-        }
+        Some(e) if e.project_id == project_id => Ok(Some(store.endpoint_stats(&id, since)?)),
         _ => Ok(None),
     })
     .await?;
-    let stats =
+    let periods =
         found.ok_or_else(|| ApiError::NotFound(format!("webhook `{endpoint_id}` not found")))?;
-    let mut body = view(&stats);
-    body["window"] = json!(humantime::format_duration(window).to_string());
+    let mut body = view(&total(&periods));
+    describe(span, &mut body);
     body["endpoint_id"] = json!(endpoint_id);
+    body["series"] = series_view(&series(&periods, since, now_ms, span.interval_ms));
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -119,10 +221,11 @@ async fn project_stats(
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
     manage(&state, &req, &project_id).await?;
-    let window = window(&req)?;
+    let span = span(&req)?;
+    let now_ms = crate::now_ms();
+    let since = since_ms(span.window, now_ms);
     let store = Arc::clone(&state.store);
     let rows = store::blocking(move || {
-        let since = since_ms(window);
         store
             .endpoints_of(&project_id)?
             .into_iter()
@@ -136,20 +239,70 @@ async fn project_stats(
             .collect::<Result<Vec<_>, store::StoreError>>()
     })
     .await?;
-    let mut total = Stats::default();
+    let all: Vec<StatsPeriod> = rows
+        .iter()
+        .flat_map(|(_, _, periods)| periods.iter().cloned())
+        .collect();
     let endpoints: Vec<_> = rows
         .iter()
-        .map(|(id, url, stats)| {
-            total.add(stats);
-            let mut row = view(stats);
+        .map(|(id, url, periods)| {
+            let mut row = view(&total(periods));
             row["endpoint_id"] = json!(id);
             row["url"] = json!(url);
             row
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "window": humantime::format_duration(window).to_string(),
-        "total": view(&total),
+    let mut body = json!({
+        "total": view(&total(&all)),
+        "series": series_view(&series(&all, since, now_ms, span.interval_ms)),
         "endpoints": endpoints,
-    })))
+    });
+    describe(span, &mut body);
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period(start_ms: u64, length_ms: u64, attempts: u64) -> StatsPeriod {
+        let mut stats = Stats::default();
+        for _ in 0..attempts {
+            stats.record(&crate::store::AttemptOutcome::Success, 3);
+        }
+        StatsPeriod {
+            start_ms,
+            length_ms,
+            stats,
+        }
+    }
+
+    #[test]
+    fn series_lists_every_bucket_and_puts_each_period_in_the_one_holding_its_start() {
+        const MIN: u64 = 60_000;
+        let periods = [
+            period(10 * MIN, MIN, 2),
+            period(11 * MIN, MIN, 1),
+            period(14 * MIN, MIN, 4),
+        ];
+        // 10:30 → 15:10 in 2-minute buckets: 10, 12, 14.
+        let buckets = series(&periods, 10 * MIN + 30_000, 15 * MIN + 10_000, 2 * MIN);
+        let counts: Vec<(u64, u64)> = buckets
+            .iter()
+            .map(|(start, stats)| (start / MIN, stats.attempts))
+            .collect();
+        assert_eq!(counts, [(10, 3), (12, 0), (14, 4)]);
+        // An hourly period starting before the window lands in the first bucket.
+        let buckets = series(&[period(0, 60 * MIN, 5)], 30 * MIN, 40 * MIN, 5 * MIN);
+        assert_eq!(buckets[0].1.attempts, 5);
+        assert_eq!(buckets.len(), 3);
+    }
+
+    #[test]
+    fn totals_sum_the_periods() {
+        let periods = [period(0, 60_000, 2), period(60_000, 60_000, 3)];
+        let sum = total(&periods);
+        assert_eq!((sum.attempts, sum.successes), (5, 5));
+        assert_eq!(sum.latency_quantile_ms(0.5), Some(5));
+    }
 }

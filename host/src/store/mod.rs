@@ -169,8 +169,13 @@ pub trait Store: Send + Sync + 'static {
     /// The queue of every endpoint with work, with its class, for metrics.
     fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError>;
 
-    /// An endpoint's attempt statistics from `since_ms` on (minute resolution).
-    fn endpoint_stats(&self, endpoint_id: &str, since_ms: u64) -> Result<Stats, StoreError>;
+    /// An endpoint's attempt statistics per stored period, oldest first,
+    /// from the period holding `since_ms` on.
+    fn endpoint_stats(
+        &self,
+        endpoint_id: &str,
+        since_ms: u64,
+    ) -> Result<Vec<StatsPeriod>, StoreError>;
 
     /// Makes every committed change durable now (used at shutdown).
     fn flush(&self) -> Result<(), StoreError> {

@@ -395,6 +395,18 @@ pub struct WorkWindow {
     pub queued: Vec<(Delivery, Option<Event>)>,
 }
 
+/// An endpoint's attempt statistics over one stored period (a minute, or
+/// an hour where minutes are no longer kept).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsPeriod {
+    /// Start of the period (Unix ms).
+    pub start_ms: u64,
+    /// Its length (ms).
+    pub length_ms: u64,
+    /// The counts in it.
+    pub stats: Stats,
+}
+
 /// One endpoint's queue, sampled for metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueSample {

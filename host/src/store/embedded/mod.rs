@@ -526,16 +526,24 @@ impl Store for EmbeddedStore {
         Ok(samples)
     }
 
-    fn endpoint_stats(&self, endpoint_id: &str, since_ms: u64) -> Result<Stats, StoreError> {
+    fn endpoint_stats(
+        &self,
+        endpoint_id: &str,
+        since_ms: u64,
+    ) -> Result<Vec<StatsPeriod>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(STATS)?;
-        let mut total = Stats::default();
         let from = since_ms / STATS_RESOLUTION_MS;
+        let mut periods = Vec::new();
         for row in table.range((endpoint_id, from)..=(endpoint_id, u64::MAX))? {
-            let (_, value) = row?;
-            total.add(&decode::<Stats>(endpoint_id, value.value())?);
+            let (key, value) = row?;
+            periods.push(StatsPeriod {
+                start_ms: key.value().1 * STATS_RESOLUTION_MS,
+                length_ms: STATS_RESOLUTION_MS,
+                stats: decode::<Stats>(endpoint_id, value.value())?,
+            });
         }
-        Ok(total)
+        Ok(periods)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

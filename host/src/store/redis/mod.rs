@@ -450,7 +450,11 @@ impl Store for RedisStore {
         self.shared.queue_stats()
     }
 
-    fn endpoint_stats(&self, endpoint_id: &str, since_ms: u64) -> Result<Stats, StoreError> {
+    fn endpoint_stats(
+        &self,
+        endpoint_id: &str,
+        since_ms: u64,
+    ) -> Result<Vec<StatsPeriod>, StoreError> {
         self.shared.endpoint_stats(endpoint_id, since_ms)
     }
 

@@ -414,38 +414,41 @@ impl Shared {
         &self,
         endpoint_id: &str,
         since_ms: u64,
-    ) -> Result<Stats, StoreError> {
+    ) -> Result<Vec<StatsPeriod>, StoreError> {
         let now = crate::now_ms();
         let hourly = now.saturating_sub(since_ms) > MINUTE_STATS_KEPT_MS - 3_600_000;
-        let from = if hourly {
-            since_ms / 3_600_000
-        } else {
-            since_ms / 60_000
-        };
+        let length_ms = if hourly { 3_600_000 } else { 60_000 };
         let index = self.keys.stats_index(endpoint_id, hourly);
-        let units = strings(
-            self.pool
-                .run(cmd("ZRANGEBYSCORE").arg(&index).arg(from).arg("+inf"))?,
-        );
-        let keys: Vec<String> = units
+        let units: Vec<u64> = strings(
+            self.pool.run(
+                cmd("ZRANGEBYSCORE")
+                    .arg(&index)
+                    .arg(since_ms / length_ms)
+                    .arg("+inf"),
+            )?,
+        )
+        .iter()
+        .filter_map(|u| u.parse::<u64>().ok())
+        .collect();
+        let cmds: Vec<Cmd> = units
             .iter()
-            .filter_map(|u| u.parse::<u64>().ok())
-            .map(|u| {
-                if hourly {
-                    self.keys.hour_stats(endpoint_id, u)
+            .map(|&unit| {
+                let key = if hourly {
+                    self.keys.hour_stats(endpoint_id, unit)
                 } else {
-                    self.keys.minute_stats(endpoint_id, u)
-                }
+                    self.keys.minute_stats(endpoint_id, unit)
+                };
+                cmd("HGETALL").arg(key).to_owned()
             })
             .collect();
-        let cmds: Vec<Cmd> = keys
+        Ok(units
             .iter()
-            .map(|k| cmd("HGETALL").arg(k).to_owned())
-            .collect();
-        let mut total = Stats::default();
-        for answer in self.pool.pipeline(&cmds)? {
-            total.add(&stats_from(answer));
-        }
-        Ok(total)
+            .zip(self.pool.pipeline(&cmds)?)
+            .map(|(&unit, answer)| StatsPeriod {
+                start_ms: unit * length_ms,
+                length_ms,
+                stats: stats_from(answer),
+            })
+            .collect())
     }
 }
