@@ -404,12 +404,31 @@ async fn sigterm_lets_the_attempt_in_flight_finish_and_record() {
     );
 }
 
+/// Checks the document against the OpenAPI 3.1 schema with the reference
+/// validator (`openapi-spec-validator`, installed by `tests/run.sh`).
+fn assert_valid_openapi(doc: &serde_json::Value, dir: &std::path::Path) {
+    let file = dir.join("openapi.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let output = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python3 runs (tests/run.sh installs openapi-spec-validator)");
+    assert!(
+        output.status.success(),
+        "/openapi.json is not valid OpenAPI 3.1:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_lists_every_route_and_every_listed_route_is_served() {
     let host = Host::start("openapi", HostConfig::default());
     let (status, doc) = host.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.1.0");
+    assert_valid_openapi(&doc, &host.dir);
     let paths = doc["paths"].as_object().unwrap();
     let mut operations = 0;
     for (path, item) in paths {

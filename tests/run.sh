@@ -35,6 +35,16 @@ apt_ensure() {
 # never used, and left alone.
 apt_ensure redis-server redis-tools
 
+# The OpenAPI test checks /openapi.json with the reference validator.
+if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+  python3 -m pip --version >/dev/null 2>&1 || apt_ensure python3 python3-pip
+  log "installing openapi-spec-validator (pip)"
+  # A virtualenv refuses --user; Debian's own python wants the last flag.
+  python3 -m pip install --quiet openapi-spec-validator 2>/dev/null \
+    || python3 -m pip install --quiet --user openapi-spec-validator 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages openapi-spec-validator
+fi
+
 bash plugins/build.sh
 log "cargo test"
 # Every crate: the host (unit + tests/*.rs), the SDK, and the plugins'

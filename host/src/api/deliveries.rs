@@ -31,7 +31,13 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             None,
             &[200, 400, 401, 403, 404],
             || web::get().to(list),
-        ),
+        )
+        .with_query(&[
+            ("status", "string", "pending, succeeded or failed"),
+            ("since", "integer", "created at or after (Unix ms)"),
+            ("limit", "integer", "page size, 1–250 (default 50)"),
+            ("cursor", "integer", "`next_cursor` of the previous page"),
+        ]),
         doc(
             "get",
             "/projects/{project}/integrations/webhooks/{id}/deliveries/{delivery}",

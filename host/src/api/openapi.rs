@@ -34,6 +34,19 @@ pub struct RouteDoc {
     pub responses: &'static [u16],
     /// Builds the actix route (method guard + handler).
     pub route: fn() -> actix_web::Route,
+    /// Optional query parameters it reads.
+    pub query: &'static [QueryParam],
+}
+
+/// An optional query parameter: name, JSON-schema type, meaning.
+pub type QueryParam = (&'static str, &'static str, &'static str);
+
+impl RouteDoc {
+    /// The same route, documented as reading these query parameters.
+    pub fn with_query(mut self, query: &'static [QueryParam]) -> Self {
+        self.query = query;
+        self
+    }
 }
 
 /// Shorthand for the tables in the route modules.
@@ -54,6 +67,7 @@ pub fn doc(
         body,
         responses,
         route,
+        query: &[],
     }
 }
 
@@ -82,6 +96,9 @@ fn operation(route: &RouteDoc) -> Value {
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .chain(route.query.iter().map(|(name, kind, meaning)| {
+            json!({ "name": name, "in": "query", "required": false, "description": meaning, "schema": { "type": kind } })
+        }))
         .collect();
     let responses: Map<String, Value> = route
         .responses

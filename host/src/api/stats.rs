@@ -11,7 +11,7 @@
 
 use super::auth::authenticate;
 use super::error::ApiError;
-use super::openapi::{doc, Auth, RouteDoc};
+use super::openapi::{doc, Auth, QueryParam, RouteDoc};
 use super::{manage, AppState};
 use crate::store::{self, Stats, StatsPeriod};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -31,6 +31,16 @@ const MAX_BUCKETS: u64 = 1440;
 /// Shortest interval: the stored resolution.
 const MIN_INTERVAL_MS: u64 = 60_000;
 
+/// The query both stats routes read.
+const WINDOW_QUERY: &[QueryParam] = &[
+    ("window", "string", "how far back, 1m–30d (default 24h)"),
+    (
+        "interval",
+        "string",
+        "series bucket, whole minutes (default: 60 buckets)",
+    ),
+];
+
 pub(super) fn routes() -> Vec<RouteDoc> {
     vec![
         doc(
@@ -41,7 +51,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             None,
             &[200, 400, 401, 403, 404],
             || web::get().to(project_stats),
-        ),
+        )
+        .with_query(WINDOW_QUERY),
         doc(
             "get",
             "/projects/{project}/integrations/webhooks/{id}/stats",
@@ -50,7 +61,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             None,
             &[200, 400, 401, 403, 404],
             || web::get().to(endpoint_stats),
-        ),
+        )
+        .with_query(WINDOW_QUERY),
     ]
 }
 
