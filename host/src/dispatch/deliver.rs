@@ -126,9 +126,10 @@ pub async fn drain(
 }
 
 /// Takes or keeps this instance's lease on the endpoint (always granted on
-/// a store for one process).
+/// a store for one process; no hand-off to the blocking pool while the
+/// lease is fresh).
 async fn claim(core: &Arc<Core>, endpoint_id: &str) -> Result<bool, StoreError> {
-    if !core.store.is_shared() {
+    if !core.store.is_shared() || core.store.holds_fresh_lease(endpoint_id) {
         return Ok(true);
     }
     let store = Arc::clone(&core.store);

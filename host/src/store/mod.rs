@@ -206,6 +206,12 @@ pub trait Store: Send + Sync + 'static {
     fn claim(&self, _endpoint_id: &str) -> Result<bool, StoreError> {
         Ok(true)
     }
+    /// This instance renewed its lease on the endpoint recently enough
+    /// that [`Store::claim`] would answer yes without asking the store
+    /// (a memory check, safe to make on the async executor).
+    fn holds_fresh_lease(&self, _endpoint_id: &str) -> bool {
+        false
+    }
     /// Gives the endpoint's lease up when its queue is empty; false (lease
     /// kept) when work is queued, so the caller goes on delivering.
     fn release(&self, _endpoint_id: &str) -> Result<bool, StoreError> {

@@ -104,9 +104,15 @@ impl Shared {
         self.lease_ttl.as_millis().to_string()
     }
 
+    /// The lease on `endpoint_id` was taken or renewed within a third of
+    /// the TTL: keeping it needs no round trip.
+    pub(super) fn holds_fresh_lease(&self, endpoint_id: &str) -> bool {
+        self.leases.fresh(endpoint_id, self.lease_ttl / 3)
+    }
+
     /// Takes or keeps the lease on `endpoint_id`.
     pub(super) fn claim(&self, endpoint_id: &str) -> Result<bool, StoreError> {
-        if self.leases.fresh(endpoint_id, self.lease_ttl / 3) {
+        if self.holds_fresh_lease(endpoint_id) {
             return Ok(true);
         }
         let (lease, fence) = (self.keys.lease(endpoint_id), self.keys.fence(endpoint_id));

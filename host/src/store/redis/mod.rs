@@ -502,6 +502,10 @@ impl Store for RedisStore {
         })
     }
 
+    fn holds_fresh_lease(&self, endpoint_id: &str) -> bool {
+        self.shared.holds_fresh_lease(endpoint_id)
+    }
+
     fn claim(&self, endpoint_id: &str) -> Result<bool, StoreError> {
         self.shared.claim(endpoint_id)
     }
