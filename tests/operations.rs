@@ -249,7 +249,7 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
                 .text()
                 .await
                 .unwrap();
-            text.contains("hookmesh_deliveries_total{outcome=\"success\"} 3")
+            text.contains("hookmesh_deliveries_total{outcome=\"success\",provider=\"webhook\"} 3")
                 .then_some(text)
         })
         .await;
@@ -257,8 +257,8 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
         "hookmesh_ingest_requests_total{route=\"single\",status=\"202\"} 3",
         "hookmesh_ingest_requests_total{route=\"single\",status=\"400\"} 1",
         "hookmesh_ingested_events_total 3",
-        "hookmesh_deliveries_total{outcome=\"success\"} 3",
-        "hookmesh_deliveries_total{outcome=\"retry\"} 1",
+        "hookmesh_deliveries_total{outcome=\"success\",provider=\"webhook\"} 3",
+        "hookmesh_deliveries_total{outcome=\"retry\",provider=\"webhook\"} 1",
         "hookmesh_retries_scheduled_total 1",
         "hookmesh_plugin_call_duration_seconds_count{call=\"render\",plugin=\"webhook\"} 4",
         "hookmesh_queue_depth{provider=\"webhook\"} 0",

@@ -4,8 +4,8 @@
 //! |---|---|---|
 //! | `hookmesh_ingest_requests_total` | `route`, `status` | ingestion requests by answer |
 //! | `hookmesh_ingested_events_total` | | events stored (not counting idempotent repeats) |
-//! | `hookmesh_deliveries_total` | `outcome` = success, retry, failed | attempts by result |
-//! | `hookmesh_attempt_duration_seconds` | | render → send → classify, per attempt |
+//! | `hookmesh_deliveries_total` | `provider`, `outcome` = success, retry, failed | attempts by endpoint class and result |
+//! | `hookmesh_attempt_duration_seconds` | `provider` | render → send → classify, per attempt |
 //! | `hookmesh_retries_scheduled_total` | | attempts rescheduled |
 //! | `hookmesh_rate_limited_total` | `scope` = ingest, provider | requests refused or waits imposed by rate limits |
 //! | `hookmesh_plugin_call_duration_seconds` | `plugin`, `call` | sandboxed plugin calls |
@@ -20,7 +20,7 @@
 
 use crate::store::QueueSample;
 use prometheus::{
-    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::collections::BTreeMap;
@@ -40,8 +40,8 @@ pub struct Metrics {
     pub ingested_events: IntCounter,
     /// Attempts by outcome.
     pub deliveries: IntCounterVec,
-    /// Attempt latency.
-    pub attempt_duration: Histogram,
+    /// Attempt latency by endpoint class.
+    pub attempt_duration: HistogramVec,
     /// Retries scheduled.
     pub retries: IntCounter,
     /// Rate-limit refusals by scope.
@@ -103,12 +103,13 @@ impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let attempt_duration = Histogram::with_opts(
+        let attempt_duration = HistogramVec::new(
             HistogramOpts::new(
                 "hookmesh_attempt_duration_seconds",
-                "Delivery attempt latency (render, send, classify)",
+                "Delivery attempt latency (render, send, classify) by endpoint class",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
+            &["provider"],
         )?;
         registry.register(Box::new(attempt_duration.clone()))?;
         let plugin_calls = HistogramVec::new(
@@ -155,8 +156,8 @@ impl Metrics {
             deliveries: counter_vec(
                 &registry,
                 "hookmesh_deliveries_total",
-                "Delivery attempts by outcome",
-                &["outcome"],
+                "Delivery attempts by endpoint class and outcome",
+                &["provider", "outcome"],
             )?,
             rate_limited: counter_vec(
                 &registry,

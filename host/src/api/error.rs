@@ -45,8 +45,11 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after_secs: u64,
     },
-    /// 503 with `Retry-After`: storage unavailable; nothing was stored.
-    #[error("storage unavailable, nothing was stored; retry later")]
+    /// 503 with `Retry-After`: storage unavailable. The request was not
+    /// acknowledged; on a shared store part of an ingestion may have been
+    /// written and is finished later, so a retry should carry the same
+    /// idempotency key.
+    #[error("storage unavailable; the request was not acknowledged: retry later (with the same Idempotency-Key, an event is never stored twice)")]
     Unavailable,
     /// 500: logged, not shown.
     #[error("internal error")]

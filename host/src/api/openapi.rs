@@ -85,7 +85,7 @@ fn status_text(status: u16) -> &'static str {
         409 => "Conflict",
         413 => "Body too large",
         429 => "Rate limited: see Retry-After",
-        503 => "Storage unavailable: nothing stored, see Retry-After",
+        503 => "Storage unavailable: not acknowledged; retry after Retry-After with the same Idempotency-Key",
         _ => "See the message",
     }
 }

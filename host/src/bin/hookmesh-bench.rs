@@ -407,7 +407,10 @@ async fn breakdown(client: &reqwest::Client, host: &str) -> String {
     };
     format!(
         "attempt incl. its record {} (render {}, classify {})",
-        mean_us("hookmesh_attempt_duration_seconds", ""),
+        mean_us(
+            "hookmesh_attempt_duration_seconds",
+            "{provider=\"webhook\"}"
+        ),
         mean_us(
             "hookmesh_plugin_call_duration_seconds",
             "{call=\"render\",plugin=\"webhook\"}"

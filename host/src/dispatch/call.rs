@@ -162,6 +162,7 @@ pub(super) async fn timed<T>(
 
 pub(super) fn record_metrics(
     core: &Core,
+    provider: &str,
     outcome: &AttemptOutcome,
     rescheduled: bool,
     took: Duration,
@@ -171,8 +172,14 @@ pub(super) fn record_metrics(
         AttemptOutcome::Retry => "retry",
         AttemptOutcome::Failed => "failed",
     };
-    core.metrics.deliveries.with_label_values(&[outcome]).inc();
-    core.metrics.attempt_duration.observe(took.as_secs_f64());
+    core.metrics
+        .deliveries
+        .with_label_values(&[provider, outcome])
+        .inc();
+    core.metrics
+        .attempt_duration
+        .with_label_values(&[provider])
+        .observe(took.as_secs_f64());
     if rescheduled {
         core.metrics.retries.inc();
     }

@@ -259,6 +259,7 @@ async fn deliver_in_order(
         if tried.succeeded() && endpoint.failing_since_ms.is_none() {
             let core = Arc::clone(core);
             let endpoint_id = endpoint.id.clone();
+            let provider = endpoint.provider.clone();
             recording.push(tokio::spawn(async move {
                 let Tried {
                     record: attempt,
@@ -267,7 +268,7 @@ async fn deliver_in_order(
                     _in_flight,
                     ..
                 } = tried;
-                record(&core, &endpoint_id, attempt, change, started).await
+                record(&core, (&endpoint_id, &provider), attempt, change, started).await
             }));
             continue;
         }
@@ -469,10 +470,11 @@ fn decide(
     }
 }
 
-/// Records the attempt (metrics only once it is recorded).
+/// Records the attempt (metrics, by the endpoint's provider, only once it
+/// is recorded).
 async fn record(
     core: &Arc<Core>,
-    endpoint_id: &str,
+    (endpoint_id, provider): (&str, &str),
     record: Attempt,
     change: DeliveryChange,
     started: Instant,
@@ -482,7 +484,7 @@ async fn record(
     Arc::clone(&core.store)
         .record_attempt_async(endpoint_id.to_string(), record, change)
         .await?;
-    record_metrics(core, &outcome, rescheduled, started.elapsed());
+    record_metrics(core, provider, &outcome, rescheduled, started.elapsed());
     Ok(())
 }
 
@@ -504,7 +506,14 @@ async fn settle(core: &Arc<Core>, endpoint: &Endpoint, tried: Tried) -> Result<E
         DeliveryChange::DeadLetter { reason } => Some(reason.clone()),
         _ => None,
     };
-    record(core, &endpoint.id, attempt, change, started).await?;
+    record(
+        core,
+        (&endpoint.id, &endpoint.provider),
+        attempt,
+        change,
+        started,
+    )
+    .await?;
     let mut woken = Vec::new();
     if let (Some(reason), Some(event)) = (&dead_reason, &event) {
         let payload = serde_json::json!({
