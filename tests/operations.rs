@@ -240,15 +240,7 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
     flaky.wait_for(3, LONG).await;
     let text = host
         .eventually(LONG, || async {
-            let text = host
-                .http
-                .get(host.url("/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = host.metrics_text().await;
             text.contains("hookmesh_deliveries_total{outcome=\"success\",provider=\"webhook\"} 3")
                 .then_some(text)
         })
@@ -347,15 +339,7 @@ async fn metrics_show_queue_depth_and_oldest_age_per_endpoint_class() {
     host.eventually(LONG, || async { (slow.seen() == 1).then_some(()) })
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let text = host
-        .http
-        .get(host.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = host.metrics_text().await;
     assert!(
         text.contains("hookmesh_queue_depth{provider=\"webhook\"} 3"),
         "{text}"

@@ -236,6 +236,13 @@ impl Host {
             .await
     }
 
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, key: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, Some(key), None).await
     }
