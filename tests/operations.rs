@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::host::{Host, HostConfig};
+use common::host::{Host, HostConfig, TestProject};
 use common::receiver::{Receiver, Reply};
 use reqwest::Method;
 use serde_json::json;
@@ -321,9 +321,8 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_show_queue_depth_and_oldest_age_per_endpoint_class() {
-    let host = Host::start("queue-metrics", HostConfig::default());
+/// A project whose one webhook's receiver takes 1.5 s to answer each request.
+async fn project_with_a_slow_webhook(host: &Host) -> (TestProject, Receiver) {
     let project = host.create_project("acme").await;
     let slow = Receiver::start(|_, _| {
         std::thread::sleep(Duration::from_millis(1500));
@@ -331,6 +330,13 @@ async fn metrics_show_queue_depth_and_oldest_age_per_endpoint_class() {
     });
     host.create_webhook(&project, json!({ "url": slow.url("/"), "events": ["*"] }))
         .await;
+    (project, slow)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_queue_depth_and_oldest_age_per_endpoint_class() {
+    let host = Host::start("queue-metrics", HostConfig::default());
+    let (project, slow) = project_with_a_slow_webhook(&host).await;
     for n in 0..3 {
         host.send_event(&project, "user.created", json!({ "n": n }))
             .await;
@@ -363,13 +369,7 @@ async fn metrics_show_queue_depth_and_oldest_age_per_endpoint_class() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_attempt_in_flight_finish_and_record() {
     let mut host = Host::start("sigterm", HostConfig::default());
-    let project = host.create_project("acme").await;
-    let slow = Receiver::start(|_, _| {
-        std::thread::sleep(Duration::from_millis(1500));
-        Reply::status(200)
-    });
-    host.create_webhook(&project, json!({ "url": slow.url("/"), "events": ["*"] }))
-        .await;
+    let (project, slow) = project_with_a_slow_webhook(&host).await;
     host.send_event(&project, "user.created", json!({ "n": 1 }))
         .await;
     host.eventually(LONG, || async { (slow.seen() == 1).then_some(()) })

@@ -38,7 +38,7 @@ pub struct Metrics {
     pub ingest_requests: IntCounterVec,
     /// Events stored.
     pub ingested_events: IntCounter,
-    /// Attempts by outcome.
+    /// Attempts by endpoint class and outcome.
     pub deliveries: IntCounterVec,
     /// Attempt latency by endpoint class.
     pub attempt_duration: HistogramVec,

@@ -128,8 +128,8 @@ fn millis(duration: Duration) -> u64 {
 
 /// Counts per interval from `since_ms` to `now_ms`, buckets aligned to
 /// multiples of the interval, every bucket listed.
-fn series(
-    periods: &[StatsPeriod],
+fn series<'a>(
+    periods: impl IntoIterator<Item = &'a StatsPeriod>,
     since_ms: u64,
     now_ms: u64,
     interval_ms: u64,
@@ -163,7 +163,7 @@ fn series_view(buckets: &[(u64, Stats)]) -> serde_json::Value {
         .collect()
 }
 
-fn total(periods: &[StatsPeriod]) -> Stats {
+fn total<'a>(periods: impl IntoIterator<Item = &'a StatsPeriod>) -> Stats {
     let mut total = Stats::default();
     for period in periods {
         total.add(&period.stats);
@@ -251,10 +251,7 @@ async fn project_stats(
             .collect::<Result<Vec<_>, store::StoreError>>()
     })
     .await?;
-    let all: Vec<StatsPeriod> = rows
-        .iter()
-        .flat_map(|(_, _, periods)| periods.iter().cloned())
-        .collect();
+    let all = || rows.iter().flat_map(|(_, _, periods)| periods);
     let endpoints: Vec<_> = rows
         .iter()
         .map(|(id, url, periods)| {
@@ -265,8 +262,8 @@ async fn project_stats(
         })
         .collect();
     let mut body = json!({
-        "total": view(&total(&all)),
-        "series": series_view(&series(&all, since, now_ms, span.interval_ms)),
+        "total": view(&total(all())),
+        "series": series_view(&series(all(), since, now_ms, span.interval_ms)),
         "endpoints": endpoints,
     });
     describe(span, &mut body);

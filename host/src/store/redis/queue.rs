@@ -382,10 +382,15 @@ impl Shared {
                 .and_then(|h| h.into_iter().next());
             let record_key = self.keys.endpoint_record(&endpoint_id);
             let endpoint: Option<Endpoint> = super::record(&record_key, answers.next())?;
-            if depth == 0 {
+            let Some(head) = head.filter(|_| depth > 0) else {
                 continue; // emptied since the work set was read
-            }
-            heads.push(head);
+            };
+            heads.push(
+                cmd("HGET")
+                    .arg(self.keys.delivery(&endpoint_id, &head))
+                    .arg("created")
+                    .to_owned(),
+            );
             samples.push(QueueSample {
                 provider: endpoint.map(|e| e.provider).unwrap_or_default(),
                 endpoint_id,
@@ -393,18 +398,7 @@ impl Shared {
                 oldest_ms: None,
             });
         }
-        let created: Vec<Cmd> = samples
-            .iter()
-            .zip(&heads)
-            .map(|(sample, head)| {
-                let delivery = head.as_deref().unwrap_or_default();
-                cmd("HGET")
-                    .arg(self.keys.delivery(&sample.endpoint_id, delivery))
-                    .arg("created")
-                    .to_owned()
-            })
-            .collect();
-        for (sample, created) in samples.iter_mut().zip(self.pool.pipeline(&created)?) {
+        for (sample, created) in samples.iter_mut().zip(self.pool.pipeline(&heads)?) {
             sample.oldest_ms = u64::try_from(int(&created)).ok().filter(|&ms| ms > 0);
         }
         Ok(samples)
