@@ -16,9 +16,17 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Where `plugins/build.sh` puts components.
+/// Names a directory of already built components to use instead of this
+/// checkout's `target/plugins` (e.g. those built in another worktree of the
+/// repository); nothing is built when it is set.
+pub const PLUGINS_DIR_ENV: &str = "HOOKMESH_TEST_PLUGINS_DIR";
+
+/// Where `plugins/build.sh` puts components, or `$HOOKMESH_TEST_PLUGINS_DIR`.
 pub fn plugins_dir() -> PathBuf {
-    repo_root().join("target/plugins")
+    match std::env::var_os(PLUGINS_DIR_ENV) {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join("target/plugins"),
+    }
 }
 
 /// Builds the plugins once per test binary when a component is missing
@@ -29,6 +37,11 @@ fn ensure_built(path: &Path) {
     if path.is_file() {
         return;
     }
+    assert!(
+        std::env::var_os(PLUGINS_DIR_ENV).is_none(),
+        "{} missing ({PLUGINS_DIR_ENV} is set, so plugins/build.sh is not run)",
+        path.display()
+    );
     BUILT.get_or_init(|| {
         let status = std::process::Command::new("bash")
             .arg(repo_root().join("plugins/build.sh"))
