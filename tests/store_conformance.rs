@@ -99,7 +99,7 @@ fn ids(deliveries: &[Delivery]) -> Vec<String> {
     deliveries.iter().map(|d| d.id.clone()).collect()
 }
 
-fn fifo_per_endpoint(store: &dyn Store) {
+fn fifo_per_endpoint(store: &dyn Backend) {
     store
         .ingest(
             vec![
@@ -145,7 +145,7 @@ fn fifo_per_endpoint(store: &dyn Store) {
     );
 }
 
-fn ack_reschedule_and_dead_letter(store: &dyn Store) {
+fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
     store
         .ingest(
             vec![
@@ -226,7 +226,7 @@ fn ack_reschedule_and_dead_letter(store: &dyn Store) {
         .is_err());
 }
 
-fn idempotency(store: &dyn Store) {
+fn idempotency(store: &dyn Backend) {
     let first = store
         .ingest(vec![new_event("e1", &["a"], Some(("k", 1000)))], 10)
         .unwrap();
@@ -279,7 +279,7 @@ fn idempotency(store: &dyn Store) {
     );
 }
 
-fn replay_and_paging(store: &dyn Store) {
+fn replay_and_paging(store: &dyn Backend) {
     for i in 0..5 {
         store
             .ingest(vec![new_event(&format!("e{i}"), &["a"], None)], 10 + i)
@@ -343,7 +343,73 @@ fn replay_and_paging(store: &dyn Store) {
     assert_eq!(ids(&failed.items), ["dlv_e0_a"]);
 }
 
-fn catalog_records(store: &dyn Store) {
+/// A record whose answer was lost is sent again: it must change nothing
+/// the second time (no second attempt, no second count, no undoing a
+/// later change).
+fn a_retried_record_changes_nothing(store: &dyn Backend) {
+    store
+        .ingest(vec![new_event("e1", &["a"], None)], 10)
+        .unwrap();
+    let retry = attempt("dlv_e1_a", 1, AttemptOutcome::Retry);
+    let later = DeliveryChange::Reschedule {
+        next_attempt_ms: 500,
+    };
+    store.record_attempt("a", &retry, later.clone()).unwrap();
+    let again = store.record_attempt("a", &retry, later).unwrap();
+    assert_eq!((again.attempts, again.next_attempt_ms), (1, 500));
+    store
+        .record_attempt(
+            "a",
+            &attempt("dlv_e1_a", 2, AttemptOutcome::Success),
+            DeliveryChange::Ack,
+        )
+        .unwrap();
+    let stale = store
+        .record_attempt(
+            "a",
+            &retry,
+            DeliveryChange::Reschedule {
+                next_attempt_ms: 900,
+            },
+        )
+        .unwrap();
+    assert_eq!(stale.status, DeliveryStatus::Succeeded, "not undone");
+    assert_eq!(store.attempts_of("a", "dlv_e1_a").unwrap().len(), 2);
+    let stats = store.endpoint_stats("a", 0).unwrap();
+    let counted: u64 = stats.iter().map(|p| p.stats.attempts).sum();
+    assert_eq!(counted, 2, "each attempt counted once");
+    assert!(store.queue_head("a").unwrap().is_none());
+}
+
+/// An update applies to the endpoint as stored now, so a change written
+/// in between (by the API, or health) is kept.
+fn updates_apply_to_the_stored_endpoint(store: &dyn Backend) {
+    store
+        .put_endpoint(&endpoint_record("ep1", "webhook", 1))
+        .unwrap();
+    let mut changed_meanwhile = store.endpoint("ep1").unwrap().unwrap();
+    changed_meanwhile.description = "from the API".into();
+    store.put_endpoint(&changed_meanwhile).unwrap();
+    let updated = store
+        .update_endpoint(
+            "ep1",
+            std::sync::Arc::new(|e: &mut Endpoint| e.failing_since_ms = Some(7)),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.description, "from the API");
+    assert_eq!(updated.failing_since_ms, Some(7));
+    assert_eq!(store.endpoint("ep1").unwrap(), Some(updated));
+    let missing = store
+        .update_endpoint(
+            "nope",
+            std::sync::Arc::new(|e: &mut Endpoint| e.active = false),
+        )
+        .unwrap();
+    assert!(missing.is_none());
+}
+
+fn catalog_records(store: &dyn Backend) {
     let project = Project {
         id: "p".into(),
         name: "P".into(),
@@ -404,7 +470,7 @@ fn catalog_records(store: &dyn Store) {
     );
 }
 
-fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Store>, dir: &Path) {
+fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Backend>, dir: &Path) {
     {
         let store = open(dir);
         store
@@ -434,7 +500,7 @@ fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Store>, dir: &Path) {
 /// Writes from many tasks at once through the async entry points answer
 /// as the blocking ones do: every event stored once (an idempotency key
 /// used twice stores one), queued in one order, acknowledged.
-fn async_writes(store: std::sync::Arc<dyn Store>) {
+fn async_writes(store: std::sync::Arc<dyn Backend>) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -476,8 +542,8 @@ macro_rules! conformance {
         mod $backend {
             use super::*;
 
-            fn fresh(test: &str) -> Box<dyn Store> {
-                let open: &dyn Fn(&Path) -> Box<dyn Store> = &$open;
+            fn fresh(test: &str) -> Box<dyn Backend> {
+                let open: &dyn Fn(&Path) -> Box<dyn Backend> = &$open;
                 open(&scratch(&format!("{}-{test}", stringify!($backend))))
             }
 
@@ -489,6 +555,16 @@ macro_rules! conformance {
             #[test]
             fn ack_reschedule_and_dead_letter() {
                 super::ack_reschedule_and_dead_letter(fresh("ack").as_ref());
+            }
+
+            #[test]
+            fn a_retried_record_changes_nothing() {
+                super::a_retried_record_changes_nothing(fresh("retried").as_ref());
+            }
+
+            #[test]
+            fn updates_apply_to_the_stored_endpoint() {
+                super::updates_apply_to_the_stored_endpoint(fresh("update").as_ref());
             }
 
             #[test]
@@ -520,7 +596,7 @@ macro_rules! conformance {
     };
 }
 
-conformance!(embedded, |dir: &Path| -> Box<dyn Store> {
+conformance!(embedded, |dir: &Path| -> Box<dyn Backend> {
     Box::new(EmbeddedStore::open(&dir.join("store.redb")).unwrap())
 });
 
@@ -541,7 +617,7 @@ fn redis_store(prefix: &str, lease_ttl: Duration) -> RedisStore {
     .unwrap()
 }
 
-conformance!(redis, |dir: &Path| -> Box<dyn Store> {
+conformance!(redis, |dir: &Path| -> Box<dyn Backend> {
     let name = dir.file_name().unwrap().to_string_lossy().replace('-', "_");
     Box::new(redis_store(&name, Duration::from_secs(5)))
 });

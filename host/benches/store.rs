@@ -1,13 +1,13 @@
 //! Criterion micro-benchmark: the delivery queue's hot operations per call,
-//! for each storage backend, through the `Store` trait:
+//! for each storage backend, through the `Backend` trait:
 //!
-//! - `enqueue`: `Store::ingest` of one event (the 831-byte payload of
+//! - `enqueue`: `Backend::ingest` of one event (the 831-byte payload of
 //!   `render-event.json`) with one delivery, one call per event;
-//! - `ack`: `Store::record_attempt` of a successful attempt with
+//! - `ack`: `Backend::record_attempt` of a successful attempt with
 //!   `DeliveryChange::Ack` on the head of a queue (queued beforehand,
 //!   untimed, so every ack has a queued delivery; the endpoint is claimed
 //!   first, as the dispatcher does);
-//! - `peek-head` / `peek-64`: `Store::queue_peek` of 1 and of 64 (the
+//! - `peek-head` / `peek-64`: `Backend::queue_peek` of 1 and of 64 (the
 //!   dispatcher's window) deliveries of a queue 1,000 deep.
 //!
 //! Backends:
@@ -40,7 +40,7 @@ use criterion::{criterion_main, BatchSize, Criterion};
 use hookmesh::store::embedded::EmbeddedStore;
 use hookmesh::store::redis::{RedisOptions, RedisStore};
 use hookmesh::store::{
-    Attempt, AttemptOutcome, DeliveryChange, DeliveryStatus, Event, NewEvent, Store,
+    Attempt, AttemptOutcome, Backend, DeliveryChange, DeliveryStatus, Event, NewEvent,
 };
 use redis_server::RedisServer;
 use std::hint::black_box;
@@ -100,7 +100,7 @@ impl Events {
 
     /// Queues `count` deliveries on `endpoint` (few large `ingest` calls);
     /// their ids in queue order.
-    fn fill(&self, store: &dyn Store, endpoint: &str, count: usize) -> Vec<String> {
+    fn fill(&self, store: &dyn Backend, endpoint: &str, count: usize) -> Vec<String> {
         let mut ids = Vec::with_capacity(count);
         while ids.len() < count {
             let n = FILL_BATCH.min(count - ids.len());
@@ -137,7 +137,7 @@ struct Settings {
     samples: usize,
 }
 
-fn bench_backend(c: &mut Criterion, name: &str, store: &dyn Store, settings: &Settings) {
+fn bench_backend(c: &mut Criterion, name: &str, store: &dyn Backend, settings: &Settings) {
     let events = Events::new();
     let mut group = c.benchmark_group(format!("store/{name}"));
     group

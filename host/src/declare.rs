@@ -7,7 +7,7 @@ use crate::plugin::PluginRegistry;
 use crate::providers::apply_changes;
 use crate::signing::{hash_api_key, SecretBox};
 use crate::store::{
-    ApiKey, Endpoint, KeyKind, Project, ProviderSettings, SealedSecret, Store, StoreError,
+    ApiKey, Backend, Endpoint, KeyKind, Project, ProviderSettings, SealedSecret, StoreError,
 };
 
 /// A declared project could not be applied.
@@ -30,7 +30,7 @@ pub enum DeclareError {
 
 /// Upserts every declared project; returns how many webhooks were written.
 pub fn apply(
-    store: &dyn Store,
+    store: &dyn Backend,
     secrets: &SecretBox,
     plugins: &PluginRegistry,
     specs: &[ProjectSpec],
@@ -72,7 +72,7 @@ pub fn apply(
 }
 
 fn apply_provider(
-    store: &dyn Store,
+    store: &dyn Backend,
     secrets: &SecretBox,
     plugins: &PluginRegistry,
     project_id: &str,
@@ -108,7 +108,7 @@ fn apply_provider(
 }
 
 fn upsert_webhook(
-    store: &dyn Store,
+    store: &dyn Backend,
     secrets: &SecretBox,
     project_id: &str,
     spec: &WebhookSpec,

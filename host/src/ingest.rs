@@ -1,40 +1,26 @@
-//! Turning what apps send into stored events: validation with messages that
-//! name the field, the event-type catalogue, subscription matching and
-//! routing (one delivery per matching active endpoint).
+//! The one way events enter hookmesh: [`Ingestor::ingest`] takes the
+//! project's budget, routes each event over the project's endpoints (one
+//! delivery per matching active endpoint), stores events and deliveries
+//! atomically and wakes the endpoints that got work. The events API, bulk
+//! ingestion, inbound provider webhooks, operational events and replays
+//! all go through it. Also here: validation of what apps send, with
+//! messages that name the field.
 
+use crate::event_types::field_error;
+pub use crate::event_types::{
+    check_subscription, check_type_name, is_known_type, FieldError, BUILTIN_EVENT_TYPES,
+    OPERATIONAL_EVENT_TYPES,
+};
+use crate::metrics::Metrics;
+use crate::ratelimit::Rate;
 use crate::routing::{RouteTable, RoutedEvent};
-use crate::store::{Event, Ingested, NewEvent, Project, Store, StoreError};
+use crate::store::{
+    Admission, Bucket, Budget, Event, Ingested, NewEvent, Project, Store, StoreError,
+};
 use serde::Deserialize;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-/// The built-in event types every project accepts.
-pub const BUILTIN_EVENT_TYPES: &[&str] = &[
-    "auth.signup",
-    "auth.login",
-    "auth.password_reset",
-    "db.insert",
-    "db.update",
-    "db.delete",
-    "storage.upload",
-    "storage.delete",
-    "functions.invoked",
-    "functions.error",
-    "user.created",
-    "user.updated",
-    "user.deleted",
-];
-
-/// Operational events hookmesh emits about a project's own endpoints. They
-/// reach only endpoints that name them (exactly or as `delivery.*` /
-/// `endpoint.*`), never `*` subscribers: one customer's endpoint must not
-/// hear about another's.
-pub const OPERATIONAL_EVENT_TYPES: &[&str] = &[
-    "delivery.exhausted",
-    "endpoint.failing",
-    "endpoint.disabled",
-];
-
-/// Longest accepted event type.
-const MAX_EVENT_TYPE_LEN: usize = 128;
 /// Longest accepted `resource` / `resource_id`.
 const MAX_RESOURCE_LEN: usize = 256;
 /// Longest accepted idempotency key.
@@ -59,56 +45,12 @@ pub struct EventInput {
     pub idempotency_key: Option<String>,
 }
 
-/// A field that fails validation.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct FieldError {
-    /// Dotted path, e.g. `event` or `events[3].payload`.
-    pub field: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-fn field_error(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
-/// True when `event_type` is in the project's catalogue.
-pub fn is_known_type(project: &Project, event_type: &str) -> bool {
-    BUILTIN_EVENT_TYPES.contains(&event_type)
-        || OPERATIONAL_EVENT_TYPES.contains(&event_type)
-        || project.custom_event_types.iter().any(|t| t == event_type)
-}
-
-/// Checks an event type's shape: `a-z 0-9 _ - .`, dot-separated, ≤ 128.
-pub fn check_type_name(field: &str, name: &str) -> Result<(), FieldError> {
-    if name.is_empty() || name.len() > MAX_EVENT_TYPE_LEN {
-        return Err(field_error(
-            field,
-            format!("must be 1-{MAX_EVENT_TYPE_LEN} characters"),
-        ));
-    }
-    let valid_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if !valid_chars || name.starts_with('.') || name.ends_with('.') || name.contains("..") {
-        return Err(field_error(
-            field,
-            format!("`{name}` must be lower-case words of a-z, 0-9, `_` or `-` separated by dots"),
-        ));
-    }
-    Ok(())
-}
-
 /// Validates an incoming event for `project`; `prefix` is the field path
 /// of the event (empty for a single event, `events[i].` in bulk).
 pub fn validate(project: &Project, input: &EventInput, prefix: &str) -> Result<(), FieldError> {
     let field = |name: &str| format!("{prefix}{name}");
     check_type_name(&field("event"), &input.event)?;
-    if !is_known_type(project, &input.event) {
+    if !is_known_type(&project.custom_event_types, &input.event) {
         return Err(field_error(
             &field("event"),
             format!(
@@ -154,15 +96,6 @@ pub fn check_idempotency_key(field: &str, key: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Validates a subscription pattern: `*`, `prefix.*`, or an exact type.
-pub fn check_subscription(field: &str, pattern: &str) -> Result<(), FieldError> {
-    if pattern == "*" {
-        return Ok(());
-    }
-    let name = pattern.strip_suffix(".*").unwrap_or(pattern);
-    check_type_name(field, name)
-}
-
 /// Checks a filter path's shape.
 pub fn check_filter_path(field: &str, path: &str) -> Result<(), FieldError> {
     let ok = matches!(path, "event" | "resource" | "resource_id")
@@ -193,6 +126,9 @@ pub struct Incoming {
     pub payload: serde_json::Value,
     /// Idempotency key and its expiry (Unix ms).
     pub idempotency: Option<(String, u64)>,
+    /// An endpoint this event never goes to (the subject of an
+    /// operational event).
+    pub except_endpoint: Option<String>,
 }
 
 /// Events routed and ready to store, with the endpoints each one reaches.
@@ -221,9 +157,11 @@ impl Routed {
                     resource_id: item.resource_id.as_deref(),
                     payload: &item.payload,
                 };
+                let except = item.except_endpoint.as_deref();
                 let reached: Vec<String> = routes
                     .route(&routed)
                     .into_iter()
+                    .filter(|id| Some(*id) != except)
                     .map(str::to_string)
                     .collect();
                 targets.push(reached.clone());
@@ -258,22 +196,6 @@ pub fn woken(results: &[Ingested], targets: Vec<Vec<String>>) -> Vec<String> {
     woken
 }
 
-/// Routes each event over the project's endpoints and stores them all in
-/// one atomic write. Returns the store's result per event and the
-/// endpoints that got new deliveries (sorted, once each).
-pub fn route_and_store(
-    store: &dyn Store,
-    project_id: &str,
-    incoming: Vec<Incoming>,
-    now_ms: u64,
-) -> Result<(Vec<Ingested>, Vec<String>), StoreError> {
-    let routes = store.routes_of(project_id)?;
-    let Routed { batch, targets } = Routed::new(&routes, project_id, incoming, now_ms);
-    let results = store.ingest(batch, now_ms)?;
-    let woken = woken(&results, targets);
-    Ok((results, woken))
-}
-
 /// Builds the record to store: the event plus one delivery per endpoint.
 pub fn new_event(
     event: Event,
@@ -291,6 +213,119 @@ pub fn new_event(
     }
 }
 
+/// Wakes endpoint actors (the dispatcher's registry).
+pub type Wake = Box<dyn Fn(Vec<String>) + Send + Sync>;
+
+/// Why an ingestion stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The project is over its ingestion budget.
+    #[error("over the ingestion budget; retry after {0:?}")]
+    OverBudget(Duration),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Routes, stores and wakes: see the module doc.
+pub struct Ingestor {
+    store: Store,
+    metrics: Arc<Metrics>,
+    wake: OnceLock<Wake>,
+}
+
+impl Ingestor {
+    /// An ingestor over `store`; [`Ingestor::wake_with`] connects it to the
+    /// dispatcher once that runs.
+    pub fn new(store: Store, metrics: Arc<Metrics>) -> Self {
+        Self {
+            store,
+            metrics,
+            wake: OnceLock::new(),
+        }
+    }
+
+    /// Sets how endpoints with new work are woken (once).
+    pub fn wake_with(&self, wake: Wake) {
+        let _ = self.wake.set(wake);
+    }
+
+    /// Wakes these endpoints' actors.
+    pub fn wake(&self, endpoint_ids: Vec<String>) {
+        if let (Some(wake), false) = (self.wake.get(), endpoint_ids.is_empty()) {
+            wake(endpoint_ids);
+        }
+    }
+
+    /// Takes the events from the project's budget (`rate`; none for
+    /// events hookmesh makes itself), routes and stores them atomically,
+    /// wakes their endpoints. One result per event, in order.
+    pub async fn ingest(
+        &self,
+        project_id: &str,
+        incoming: Vec<Incoming>,
+        rate: Option<Rate>,
+    ) -> Result<Vec<Ingested>, IngestError> {
+        let now = crate::now_ms();
+        let budget = rate.map(|rate| Budget {
+            bucket: Bucket::Ingest(project_id.to_string()),
+            rate,
+            n: u32::try_from(incoming.len()).unwrap_or(u32::MAX),
+        });
+        let owner = project_id.to_string();
+        let admission = self
+            .store
+            .admit_and_ingest(budget, project_id, now, move |routes| {
+                let Routed { batch, targets } = Routed::new(routes, &owner, incoming, now);
+                (batch, targets)
+            })
+            .await?;
+        let (results, targets) = match admission {
+            Admission::Stored(results, targets) => (results, targets),
+            Admission::OverBudget(wait) => return Err(IngestError::OverBudget(wait)),
+        };
+        self.wake(woken(&results, targets));
+        let stored = results
+            .iter()
+            .filter(|r| matches!(r, Ingested::Stored { .. }))
+            .count();
+        self.metrics.ingested_events.inc_by(stored as u64);
+        Ok(results)
+    }
+
+    /// Queues a new delivery of a stored event to one endpoint (replay) and
+    /// wakes it.
+    pub async fn replay(
+        &self,
+        event_id: &str,
+        endpoint_id: &str,
+    ) -> Result<crate::store::Delivery, StoreError> {
+        let delivery_id = crate::signing::new_id("dlv_");
+        let queued = self
+            .store
+            .requeue(event_id, endpoint_id, &delivery_id, crate::now_ms())
+            .await?;
+        self.wake(vec![endpoint_id.to_string()]);
+        Ok(queued)
+    }
+
+    /// Replays every failed delivery of the endpoint since `since_ms` (up
+    /// to `max`, in their original order) and wakes it. Returns how many.
+    pub async fn replay_failed(
+        &self,
+        endpoint_id: &str,
+        since_ms: u64,
+        max: usize,
+    ) -> Result<usize, StoreError> {
+        let replayed = self
+            .store
+            .requeue_failed(endpoint_id, since_ms, max, crate::now_ms())
+            .await?;
+        self.wake(vec![endpoint_id.to_string()]);
+        Ok(replayed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,15 +335,5 @@ mod tests {
         assert!(check_filter_path("filter", "payload.a.b").is_ok());
         assert!(check_filter_path("filter", "payload.").is_err());
         assert!(check_filter_path("filter", "headers.x").is_err());
-    }
-
-    #[test]
-    fn type_names() {
-        assert!(check_type_name("event", "order.paid").is_ok());
-        assert!(check_type_name("event", "Order.Paid").is_err());
-        assert!(check_type_name("event", "a..b").is_err());
-        assert!(check_type_name("event", "").is_err());
-        assert!(check_subscription("events[0]", "db.*").is_ok());
-        assert!(check_subscription("events[0]", "db.**").is_err());
     }
 }

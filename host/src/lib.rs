@@ -28,6 +28,7 @@ pub mod config;
 pub mod declare;
 pub mod dispatch;
 pub mod egress;
+pub mod event_types;
 pub mod ingest;
 pub mod metrics;
 pub mod plugin;

@@ -8,7 +8,7 @@
 //! An event is then checked only against the endpoints it may go to, not
 //! against every endpoint of the project.
 
-use crate::ingest::OPERATIONAL_EVENT_TYPES;
+use crate::event_types::OPERATIONAL_EVENT_TYPES;
 use crate::store::Endpoint;
 use serde_json::Value;
 use std::collections::HashMap;

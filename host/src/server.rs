@@ -8,6 +8,7 @@ use crate::config::{Settings, StorageSettings};
 use crate::declare;
 use crate::dispatch::{Core, Dispatcher};
 use crate::egress::Egress;
+use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
 use crate::plugin::PluginHost;
 use crate::ratelimit::Rate;
@@ -23,13 +24,13 @@ use std::time::Duration;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Opens the configured store.
-pub fn open_store(settings: &StorageSettings) -> anyhow::Result<Arc<dyn Store>> {
+pub fn open_store(settings: &StorageSettings) -> anyhow::Result<Store> {
     match settings {
         StorageSettings::Embedded { path } => {
             let store = EmbeddedStore::open(path)
                 .with_context(|| format!("opening the store at {}", path.display()))?;
             tracing::info!(path = %path.display(), "embedded store open");
-            Ok(Arc::new(store))
+            Ok(Store::new(Arc::new(store)))
         }
         StorageSettings::Redis(redis) => {
             let store = RedisStore::open(RedisOptions {
@@ -41,7 +42,7 @@ pub fn open_store(settings: &StorageSettings) -> anyhow::Result<Arc<dyn Store>> 
             })
             .with_context(|| format!("connecting to Redis at {}", redis.urls.join(", ")))?;
             tracing::info!(urls = ?redis.urls, cluster = redis.cluster, owner = store.owner(), "redis store open");
-            Ok(Arc::new(store))
+            Ok(Store::new(Arc::new(store)))
         }
     }
 }
@@ -57,7 +58,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(count = plugins.len(), dir = %settings.plugins.dir.display(), "plugins ready");
     let secrets = SecretBox::from_base64(&settings.security.master_key)?;
     declare::apply(
-        store.as_ref(),
+        store.backend(),
         &secrets,
         &plugins,
         &settings.projects,
@@ -66,8 +67,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     .context("applying [[projects]] from the config")?;
     let egress = Egress::new(&settings.delivery, &settings.security)?;
     let metrics = Arc::new(Metrics::new()?);
+    let ingestor = Arc::new(Ingestor::new(store.clone(), Arc::clone(&metrics)));
     let dispatcher = Dispatcher::start(Core::new(
-        Arc::clone(&store),
+        store.clone(),
+        Arc::clone(&ingestor),
         plugins.clone(),
         egress.clone(),
         secrets.clone(),
@@ -76,6 +79,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     ));
     let state = actix_web::web::Data::new(AppState {
         store,
+        ingestor,
         plugins,
         dispatcher: dispatcher.clone(),
         egress,
@@ -114,10 +118,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     running.await?;
     tracing::info!("intake stopped; finishing attempts in flight");
     dispatcher.drain(SHUTDOWN_GRACE).await;
-    if let Err(error) = dispatcher.core().store.flush() {
+    if let Err(error) = dispatcher.core().store.flush().await {
         tracing::error!(%error, "cannot flush the store at shutdown");
     }
-    if let Err(error) = dispatcher.core().store.release_all() {
+    if let Err(error) = dispatcher.core().store.release_all().await {
         tracing::warn!(%error, "cannot release endpoint leases; others take them after the lease TTL");
     }
     tracing::info!("hookmesh stopped");

@@ -6,7 +6,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::signing::{constant_time_eq, hash_api_key};
-use crate::store::{self, KeyKind, Project};
+use crate::store::{KeyKind, Project};
 use actix_web::HttpRequest;
 
 /// An authenticated caller.
@@ -68,26 +68,18 @@ async fn authenticate_loading(
         ));
     };
     let hash = (!constant_time_eq(token, &state.admin_token)).then(|| hash_api_key(token));
-    let project_id = project_id.map(str::to_string);
-    let (key, project) = store::quick(&state.store, move |store| match (hash, project_id) {
-        (Some(hash), Some(id)) => {
-            let (key, project) = store.api_key_and_project(&hash, &id)?;
-            Ok((Some(key), project))
-        }
-        (hash, id) => {
-            let key = hash.map(|h| store.api_key(&h)).transpose()?;
-            let project = id.map(|id| store.project(&id)).transpose()?.flatten();
-            Ok((key, project))
-        }
-    })
-    .await?;
+    let is_admin = hash.is_none();
+    let (key, project) = state
+        .store
+        .api_key_and_project(hash, project_id.map(str::to_string))
+        .await?;
     let principal = match key {
-        None => Principal::Admin,
-        Some(Some(key)) => Principal::Key {
+        _ if is_admin => Principal::Admin,
+        Some(key) => Principal::Key {
             project_id: key.project_id,
             kind: key.kind,
         },
-        Some(None) => return Err(ApiError::Unauthorized("invalid API key".into())),
+        None => return Err(ApiError::Unauthorized("invalid API key".into())),
     };
     Ok((principal, project))
 }

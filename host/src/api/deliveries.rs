@@ -8,12 +8,10 @@ use super::body::read_json;
 use super::error::ApiError;
 use super::openapi::{doc, object, Auth, RouteDoc};
 use super::{load_endpoint, time_ms, AppState};
-use crate::signing::new_id;
-use crate::store::{self, Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus};
+use crate::store::{Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 
 /// Default and largest page size.
 const DEFAULT_PAGE: usize = 50;
@@ -171,17 +169,7 @@ async fn list(
         before_seq: params.cursor,
         limit,
     };
-    let store = Arc::clone(&state.store);
-    let (page, attempts) = store::blocking(move || {
-        let page = store.deliveries_of(&endpoint_id, &query)?;
-        let attempts = page
-            .items
-            .iter()
-            .map(|d| store.attempts_of(&endpoint_id, &d.id))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((page, attempts))
-    })
-    .await?;
+    let (page, attempts) = state.store.deliveries_of(&endpoint_id, query, true).await?;
     let data: Vec<_> = page
         .items
         .iter()
@@ -204,17 +192,13 @@ async fn load_delivery(
     endpoint_id: &str,
     delivery_id: &str,
 ) -> Result<(Delivery, Vec<Attempt>), ApiError> {
-    let store = Arc::clone(&state.store);
-    let id = delivery_id.to_string();
-    let endpoint = endpoint_id.to_string();
-    let found = store::blocking(move || {
-        let Some(delivery) = store.delivery(&endpoint, &id)? else {
-            return Ok(None);
-        };
-        let attempts = store.attempts_of(&endpoint, &id)?;
-        Ok(Some((delivery, attempts)))
-    })
-    .await?;
+    let found = match state.store.delivery(endpoint_id, delivery_id).await? {
+        Some(delivery) => {
+            let attempts = state.store.attempts_of(endpoint_id, delivery_id).await?;
+            Some((delivery, attempts))
+        }
+        None => None,
+    };
     match found {
         Some((d, a)) if d.endpoint_id == endpoint_id => Ok((d, a)),
         _ => Err(ApiError::NotFound(format!(
@@ -242,19 +226,10 @@ async fn replay(
     let (project_id, endpoint_id, delivery_id) = path.into_inner();
     endpoint_in_project(&state, &req, &project_id, &endpoint_id).await?;
     let (original, _) = load_delivery(&state, &endpoint_id, &delivery_id).await?;
-    let store = Arc::clone(&state.store);
-    let new_delivery = new_id("dlv_");
-    let endpoint = endpoint_id.clone();
-    let queued = store::blocking(move || {
-        store.requeue(
-            &original.event_id,
-            &endpoint,
-            &new_delivery,
-            crate::now_ms(),
-        )
-    })
-    .await?;
-    state.dispatcher.notify(vec![endpoint_id]);
+    let queued = state
+        .ingestor
+        .replay(&original.event_id, &endpoint_id)
+        .await?;
     Ok(HttpResponse::Accepted().json(
         json!({ "delivery_id": queued.id, "replay_of": delivery_id, "event_id": queued.event_id }),
     ))
@@ -269,37 +244,9 @@ async fn recover(
     let (project_id, endpoint_id) = path.into_inner();
     endpoint_in_project(&state, &req, &project_id, &endpoint_id).await?;
     let input: RecoverInput = read_json(body, state.max_body_bytes).await?;
-    let store = Arc::clone(&state.store);
-    let endpoint = endpoint_id.clone();
-    let replayed = store::blocking(move || {
-        let mut failed = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = store.deliveries_of(
-                &endpoint,
-                &DeliveryQuery {
-                    status: Some(DeliveryStatus::Failed),
-                    since_ms: Some(input.since),
-                    before_seq: cursor,
-                    limit: MAX_PAGE,
-                },
-            )?;
-            failed.extend(page.items);
-            cursor = page.next_cursor;
-            if cursor.is_none() || failed.len() >= MAX_RECOVER {
-                break;
-            }
-        }
-        // Oldest first, so the endpoint gets them in their original order.
-        failed.sort_by_key(|d| d.seq);
-        failed.truncate(MAX_RECOVER);
-        let now = crate::now_ms();
-        for delivery in &failed {
-            store.requeue(&delivery.event_id, &endpoint, &new_id("dlv_"), now)?;
-        }
-        Ok(failed.len())
-    })
-    .await?;
-    state.dispatcher.notify(vec![endpoint_id]);
+    let replayed = state
+        .ingestor
+        .replay_failed(&endpoint_id, input.since, MAX_RECOVER)
+        .await?;
     Ok(HttpResponse::Accepted().json(json!({ "replayed": replayed })))
 }

@@ -93,7 +93,8 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { what, id } => Self::NotFound(format!("{what} `{id}` not found")),
-            StoreError::Backend(reason) => {
+            StoreError::Conflict(reason) => Self::Conflict(reason),
+            StoreError::Backend(reason) | StoreError::Unavailable(reason) => {
                 tracing::error!(%reason, "store unavailable");
                 Self::Unavailable
             }

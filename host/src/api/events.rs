@@ -12,14 +12,13 @@ use super::error::ApiError;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
 use super::{existing_project, AppState};
 use crate::ingest::{
-    self, check_idempotency_key, EventInput, Incoming, Routed, BUILTIN_EVENT_TYPES,
+    self, check_idempotency_key, EventInput, Incoming, IngestError, BUILTIN_EVENT_TYPES,
     OPERATIONAL_EVENT_TYPES,
 };
-use crate::store::{self, Bucket, Ingested, Project};
+use crate::store::{Ingested, Project};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Most events in one bulk request.
@@ -125,9 +124,8 @@ fn idempotency_header(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key))
 }
 
-/// Takes the events from the project's ingestion budget (shared by every
-/// instance on a shared store; `429` when over it), then routes and stores
-/// them atomically; wakes their endpoints.
+/// Ingests the events through the one ingestion path (budget, routing,
+/// atomic store, wake-up); `429` when the project is over its budget.
 async fn store_events(
     state: &AppState,
     project: &Project,
@@ -135,7 +133,6 @@ async fn store_events(
 ) -> Result<Vec<Ingested>, ApiError> {
     let ttl_ms = u64::try_from(state.idempotency_ttl.as_millis()).unwrap_or(u64::MAX / 2);
     let now = crate::now_ms();
-    let n = u32::try_from(inputs.len()).unwrap_or(u32::MAX);
     let incoming = inputs
         .into_iter()
         .map(|(input, idempotency_key)| Incoming {
@@ -144,75 +141,18 @@ async fn store_events(
             resource_id: input.resource_id,
             payload: input.payload,
             idempotency: idempotency_key.map(|k| (k, now + ttl_ms)),
+            except_endpoint: None,
         })
         .collect();
-    let admitted = if state.store.is_shared() {
-        admit_and_store_remotely(state, project, n, incoming, now).await?
-    } else {
-        admit_and_store_locally(state, project, n, incoming, now).await?
-    };
-    let (results, woken) = admitted.map_err(|wait| over_budget(state, project, wait))?;
-    state.dispatcher.notify(woken);
-    let stored = results
-        .iter()
-        .filter(|r| matches!(r, Ingested::Stored { .. }))
-        .count();
-    state.metrics.ingested_events.inc_by(stored as u64);
-    Ok(results)
-}
-
-/// Stored results and the endpoints to wake, or how long to wait when
-/// over budget.
-type Admitted = Result<(Vec<Ingested>, Vec<String>), Duration>;
-
-/// A shared store: budget, routing and storing in one blocking call (they
-/// are network round trips).
-async fn admit_and_store_remotely(
-    state: &AppState,
-    project: &Project,
-    n: u32,
-    incoming: Vec<Incoming>,
-    now: u64,
-) -> Result<Admitted, ApiError> {
-    let store = Arc::clone(&state.store);
-    let project_id = project.id.clone();
-    let (bucket, rate) = (Bucket::Ingest(project.id.clone()), state.ingest_rate);
-    Ok(store::blocking(move || {
-        if let Err(wait) = store.take_tokens(&bucket, rate, n)? {
-            return Ok(Err(wait));
-        }
-        ingest::route_and_store(store.as_ref(), &project_id, incoming, now).map(Ok)
-    })
-    .await?)
-}
-
-/// The embedded store: the budget is in memory and the routing table
-/// cached, so both run in place; the commit is the writer thread's, and
-/// no thread waits for it.
-async fn admit_and_store_locally(
-    state: &AppState,
-    project: &Project,
-    n: u32,
-    incoming: Vec<Incoming>,
-    now: u64,
-) -> Result<Admitted, ApiError> {
-    let store = &state.store;
-    let bucket = Bucket::Ingest(project.id.clone());
-    if let Err(wait) = store.take_tokens(&bucket, state.ingest_rate, n)? {
-        return Ok(Err(wait));
+    match state
+        .ingestor
+        .ingest(&project.id, incoming, Some(state.ingest_rate))
+        .await
+    {
+        Ok(results) => Ok(results),
+        Err(IngestError::OverBudget(wait)) => Err(over_budget(state, project, wait)),
+        Err(IngestError::Store(error)) => Err(error.into()),
     }
-    let routes = match store.cached_routes(&project.id) {
-        Some(routes) => routes,
-        None => {
-            // Building a large project's table can take a while: not here.
-            let (store, project_id) = (Arc::clone(store), project.id.clone());
-            store::blocking(move || store.routes_of(&project_id)).await?
-        }
-    };
-    let Routed { batch, targets } = Routed::new(&routes, &project.id, incoming, now);
-    let results = Arc::clone(store).ingest_async(batch, now).await?;
-    let woken = ingest::woken(&results, targets);
-    Ok(Ok((results, woken)))
 }
 
 fn result_view(result: &Ingested) -> serde_json::Value {

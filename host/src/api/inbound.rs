@@ -7,15 +7,14 @@
 use super::error::ApiError;
 use super::openapi::{doc, Auth, RouteDoc};
 use super::{load_project, AppState};
-use crate::ingest::{self, check_type_name, Incoming};
+use crate::ingest::{check_type_name, Incoming, IngestError};
 use crate::plugin::{self, CallError, Capability, GuestErrorKind, Header, InboundRequest};
 use crate::providers::merged_config;
 use crate::signing::new_id;
-use crate::store::{self, Ingested};
+use crate::store::Ingested;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 pub(super) fn routes() -> Vec<RouteDoc> {
     vec![doc(
@@ -66,9 +65,9 @@ async fn receive(
         .get(&provider)
         .filter(|p| p.manifest().capabilities.contains(&Capability::Inbound))
         .ok_or_else(|| ApiError::NotFound(format!("no inbound provider `{provider}`")))?;
-    let store = Arc::clone(&state.store);
-    let (p, name) = (project_id.clone(), provider.clone());
-    let settings = store::blocking(move || store.provider_settings(&p, &name))
+    let settings = state
+        .store
+        .provider_settings(&project_id, &provider)
         .await?
         .filter(|s| s.enabled)
         .ok_or_else(|| {
@@ -104,7 +103,6 @@ async fn receive(
         .verify_inbound_async(request, ctx)
         .await
         .map_err(call_error)?;
-    let store = Arc::clone(&state.store);
     let ttl_ms = u64::try_from(state.idempotency_ttl.as_millis()).unwrap_or(u64::MAX / 2);
     let events = result.events;
     for (i, inbound) in events.iter().enumerate() {
@@ -122,17 +120,23 @@ async fn receive(
             event_type: inbound.event_type,
             resource: inbound.resource,
             resource_id: inbound.resource_id,
+            except_endpoint: None,
         })
         .collect();
-    let (results, woken) = store::blocking(move || {
-        ingest::route_and_store(store.as_ref(), &project.id, incoming, now)
-    })
-    .await?;
+    // Inbound webhooks are the provider's traffic, not the app's: no
+    // ingestion budget (the provider retries what fails).
+    let results = state
+        .ingestor
+        .ingest(&project.id, incoming, None)
+        .await
+        .map_err(|e| match e {
+            IngestError::Store(error) => ApiError::from(error),
+            other => ApiError::Internal(other.to_string()),
+        })?;
     let duplicates = results
         .iter()
         .filter(|r| matches!(r, Ingested::Duplicate { .. }))
         .count();
-    state.dispatcher.notify(woken);
     if let Some(reply) = result.reply {
         let mut response = HttpResponse::build(
             actix_web::http::StatusCode::from_u16(reply.status)

@@ -26,6 +26,7 @@ mod webhooks;
 
 use crate::dispatch::Dispatcher;
 use crate::egress::Egress;
+use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
 use crate::plugin::PluginRegistry;
 use crate::ratelimit::Rate;
@@ -41,9 +42,11 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct AppState {
     /// Durable state.
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     /// Loaded plugins.
     pub plugins: PluginRegistry,
+    /// The one ingestion path (routes, stores, wakes).
+    pub ingestor: Arc<Ingestor>,
     /// Wakes endpoint actors.
     pub dispatcher: Dispatcher,
     /// For `test` sends and URL checks.
@@ -130,8 +133,7 @@ async fn healthz() -> impl Responder {
 
 /// Readiness: the store answers and plugins are loaded.
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = Arc::clone(&state.store);
-    store::blocking(move || store.project("readyz-probe")).await?;
+    state.store.project("readyz-probe").await?;
     let plugins: Vec<_> = state
         .plugins
         .iter()
@@ -144,8 +146,7 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 
 /// Prometheus metrics; queue gauges are sampled now.
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = Arc::clone(&state.store);
-    let samples = store::blocking(move || store.queue_stats()).await?;
+    let samples = state.store.queue_stats().await?;
     let classes = state.plugins.iter().map(|plugin| plugin.name());
     state.metrics.set_queues(&samples, classes, crate::now_ms());
     let actors = state.dispatcher.live_actors().await;
@@ -160,12 +161,7 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 
 /// The project, or `404`.
 async fn load_project(state: &AppState, project_id: &str) -> Result<Project, ApiError> {
-    let store = Arc::clone(&state.store);
-    let id = project_id.to_string();
-    existing_project(
-        store::blocking(move || store.project(&id)).await?,
-        project_id,
-    )
+    existing_project(state.store.project(project_id).await?, project_id)
 }
 
 /// The project read for `project_id`, or `404`.
@@ -191,9 +187,7 @@ async fn load_endpoint(
     project_id: &str,
     id: &str,
 ) -> Result<store::Endpoint, ApiError> {
-    let store = Arc::clone(&state.store);
-    let key = id.to_string();
-    match store::blocking(move || store.endpoint(&key)).await? {
+    match state.store.endpoint(id).await? {
         Some(endpoint) if endpoint.project_id == project_id => Ok(endpoint),
         _ => Err(ApiError::NotFound(format!(
             "webhook `{id}` not found in project `{project_id}`"

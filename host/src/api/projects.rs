@@ -8,11 +8,10 @@ use super::openapi::{doc, object, string, strings, Auth, RouteDoc};
 use super::{manage, time_ms, AppState};
 use crate::ingest::check_type_name;
 use crate::signing::{hash_api_key, new_api_key, new_id};
-use crate::store::{self, ApiKey, KeyKind, Project, Store};
+use crate::store::{ApiKey, KeyKind, Project};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 
 /// Prefix of secret keys.
 pub const SECRET_KEY_PREFIX: &str = "hm_sk_";
@@ -118,18 +117,10 @@ async fn create(
     };
     let (secret_record, secret_key) = issue_key(&id, KeyKind::Secret, now);
     let (publishable_record, publishable_key) = issue_key(&id, KeyKind::Publishable, now);
-    let store: Arc<dyn Store> = Arc::clone(&state.store);
-    let saved = project.clone();
-    let created = store::blocking(move || {
-        if store.project(&saved.id)?.is_some() {
-            return Ok(false);
-        }
-        store.put_project(&saved)?;
-        store.put_api_key(&secret_record)?;
-        store.put_api_key(&publishable_record)?;
-        Ok(true)
-    })
-    .await?;
+    let created = state
+        .store
+        .create_project(project.clone(), vec![secret_record, publishable_record])
+        .await?;
     if !created {
         return Err(ApiError::Conflict(format!("project `{id}` already exists")));
     }

@@ -10,7 +10,7 @@ use super::{manage, AppState};
 use crate::plugin::wire::ManifestView;
 use crate::plugin::LoadedPlugin;
 use crate::providers::{apply_changes, masked, missing_required};
-use crate::store::{self, ProviderSettings};
+use crate::store::ProviderSettings;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -106,9 +106,7 @@ async fn settings_of(
     project_id: &str,
     provider: &str,
 ) -> Result<Option<ProviderSettings>, ApiError> {
-    let store = Arc::clone(&state.store);
-    let (project, provider) = (project_id.to_string(), provider.to_string());
-    Ok(store::blocking(move || store.provider_settings(&project, &provider)).await?)
+    Ok(state.store.provider_settings(project_id, provider).await?)
 }
 
 fn plugin<'a>(state: &'a AppState, provider: &str) -> Result<&'a Arc<LoadedPlugin>, ApiError> {
@@ -140,18 +138,15 @@ async fn save(
     mut settings: ProviderSettings,
 ) -> Result<ProviderSettings, ApiError> {
     settings.updated_ms = crate::now_ms();
-    let store = Arc::clone(&state.store);
-    let saved = settings.clone();
-    let users = store::blocking(move || {
-        store.put_provider_settings(&saved)?;
-        Ok(store
-            .endpoints_of(&saved.project_id)?
-            .into_iter()
-            .filter(|e| e.provider == saved.provider)
-            .map(|e| e.id)
-            .collect::<Vec<_>>())
-    })
-    .await?;
+    state.store.put_provider_settings(settings.clone()).await?;
+    let users: Vec<String> = state
+        .store
+        .endpoints_of(&settings.project_id)
+        .await?
+        .into_iter()
+        .filter(|e| e.provider == settings.provider)
+        .map(|e| e.id)
+        .collect();
     if settings.enabled {
         state.dispatcher.notify(users);
     }

@@ -13,11 +13,10 @@ use super::auth::authenticate;
 use super::error::ApiError;
 use super::openapi::{doc, Auth, QueryParam, RouteDoc};
 use super::{manage, AppState};
-use crate::store::{self, Stats, StatsPeriod};
+use crate::store::{Stats, StatsPeriod};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Window when none is given.
@@ -210,13 +209,13 @@ async fn endpoint_stats(
     let span = span(&req)?;
     let now_ms = crate::now_ms();
     let since = since_ms(span.window, now_ms);
-    let store = Arc::clone(&state.store);
-    let id = endpoint_id.clone();
-    let found = store::blocking(move || match store.endpoint(&id)? {
-        Some(e) if e.project_id == project_id => Ok(Some(store.endpoint_stats(&id, since)?)),
-        _ => Ok(None),
-    })
-    .await?;
+    let found = match state.store.endpoint(&endpoint_id).await? {
+        Some(e) if e.project_id == project_id => {
+            let mut stats = state.store.endpoint_stats(vec![e.id], since).await?;
+            stats.pop()
+        }
+        _ => None,
+    };
     let periods =
         found.ok_or_else(|| ApiError::NotFound(format!("webhook `{endpoint_id}` not found")))?;
     let mut body = view(&total(&periods));
@@ -236,21 +235,14 @@ async fn project_stats(
     let span = span(&req)?;
     let now_ms = crate::now_ms();
     let since = since_ms(span.window, now_ms);
-    let store = Arc::clone(&state.store);
-    let rows = store::blocking(move || {
-        store
-            .endpoints_of(&project_id)?
-            .into_iter()
-            .map(|e| {
-                Ok((
-                    e.id.clone(),
-                    e.url.clone(),
-                    store.endpoint_stats(&e.id, since)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, store::StoreError>>()
-    })
-    .await?;
+    let endpoints = state.store.endpoints_of(&project_id).await?;
+    let ids = endpoints.iter().map(|e| e.id.clone()).collect();
+    let stats = state.store.endpoint_stats(ids, since).await?;
+    let rows: Vec<_> = endpoints
+        .into_iter()
+        .zip(stats)
+        .map(|(e, periods)| (e.id, e.url, periods))
+        .collect();
     let all = || rows.iter().flat_map(|(_, _, periods)| periods);
     let endpoints: Vec<_> = rows
         .iter()

@@ -14,7 +14,7 @@ use crate::plugin::LoadedPlugin;
 use crate::providers::check_keys;
 use crate::ratelimit::Rate;
 use crate::signing::{new_id, new_webhook_secret};
-use crate::store::{self, Endpoint, Project, SealedSecret};
+use crate::store::{Endpoint, Project, SealedSecret};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -267,7 +267,7 @@ fn check_events(state: &AppState, project: &Project, events: &[String]) -> Resul
             .is_some_and(|ns| state.plugins.get(ns).is_some());
         if exact
             && !provider_type
-            && !is_known_type(project, pattern)
+            && !is_known_type(&project.custom_event_types, pattern)
             && !OPERATIONAL_EVENT_TYPES.contains(&pattern.as_str())
         {
             return Err(ApiError::bad(
@@ -307,10 +307,13 @@ fn check_secret(secret: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The endpoint an update returned, or `404` when it was deleted meanwhile.
+fn updated(id: &str, endpoint: Option<Endpoint>) -> Result<Endpoint, ApiError> {
+    endpoint.ok_or_else(|| ApiError::NotFound(format!("webhook `{id}` not found")))
+}
+
 async fn save(state: &AppState, endpoint: Endpoint) -> Result<Endpoint, ApiError> {
-    let store = Arc::clone(&state.store);
-    let saved = endpoint.clone();
-    store::blocking(move || store.put_endpoint(&saved)).await?;
+    state.store.put_endpoint(endpoint.clone()).await?;
     Ok(endpoint)
 }
 
@@ -371,8 +374,7 @@ async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let project = manage(&state, &req, &path).await?;
-    let store = Arc::clone(&state.store);
-    let endpoints = store::blocking(move || store.endpoints_of(&project.id)).await?;
+    let endpoints = state.store.endpoints_of(&project.id).await?;
     let data: Vec<_> = endpoints.iter().map(view).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
@@ -396,50 +398,68 @@ async fn update(
     let (project_id, id) = path.into_inner();
     let project = manage(&state, &req, &project_id).await?;
     let input: UpdateWebhook = read_json(body, state.max_body_bytes).await?;
-    let mut endpoint = load_endpoint(&state, &project_id, &id).await?;
-    if let Some(url) = input.url {
-        check_url(&state, &url).await?;
-        endpoint.url = url;
+    let loaded = load_endpoint(&state, &project_id, &id).await?;
+    // Every check first (they may resolve names); then the change is
+    // applied to the endpoint as stored at that moment, so nothing that
+    // changed meanwhile (its health, another update) is undone.
+    if let Some(url) = &input.url {
+        check_url(&state, url).await?;
     }
-    if let Some(events) = input.events {
-        check_events(&state, &project, &events)?;
-        endpoint.events = events;
+    if let Some(events) = &input.events {
+        check_events(&state, &project, events)?;
     }
-    if let Some(filter) = input.filter {
-        endpoint.filter = check_filter(filter)?;
-    }
-    if let Some(description) = input.description {
-        endpoint.description = description;
-    }
-    if let Some(ordered) = input.ordered {
-        endpoint.ordered = ordered;
-    }
-    match input.rate_limit {
-        None => {}
-        Some(serde_json::Value::Null) => endpoint.rate_limit = None,
-        Some(serde_json::Value::String(text)) => endpoint.rate_limit = Some(check_rate(&text)?),
+    let filter = input.filter.map(check_filter).transpose()?;
+    let rate_limit = match input.rate_limit {
+        None => None,
+        Some(serde_json::Value::Null) => Some(None),
+        Some(serde_json::Value::String(text)) => Some(Some(check_rate(&text)?)),
         Some(_) => {
             return Err(ApiError::bad(
                 "rate_limit",
                 "must be a rate such as \"10/s\", or null to remove the limit",
             ))
         }
+    };
+    if let Some(config) = &input.config {
+        check_provider(&state, &loaded.provider, config)?;
     }
-    if let Some(config) = input.config {
-        check_provider(&state, &endpoint.provider, &config)?;
-        endpoint.config = config;
-    }
-    let reactivated = input.active == Some(true) && !endpoint.active;
-    if let Some(active) = input.active {
-        endpoint.active = active;
-        if active {
-            endpoint.disabled_reason = None;
-            endpoint.failing_since_ms = None;
-            endpoint.failure_alerted = false;
+    let reactivated = input.active == Some(true) && !loaded.active;
+    let (url, events, description) = (input.url, input.events, input.description);
+    let (ordered, config, active) = (input.ordered, input.config, input.active);
+    let now = crate::now_ms();
+    let change = move |endpoint: &mut Endpoint| {
+        if let Some(url) = &url {
+            endpoint.url.clone_from(url);
         }
-    }
-    endpoint.updated_ms = crate::now_ms();
-    let endpoint = save(&state, endpoint).await?;
+        if let Some(events) = &events {
+            endpoint.events.clone_from(events);
+        }
+        if let Some(filter) = &filter {
+            endpoint.filter.clone_from(filter);
+        }
+        if let Some(description) = &description {
+            endpoint.description.clone_from(description);
+        }
+        if let Some(ordered) = ordered {
+            endpoint.ordered = ordered;
+        }
+        if let Some(rate_limit) = rate_limit {
+            endpoint.rate_limit = rate_limit;
+        }
+        if let Some(config) = &config {
+            endpoint.config.clone_from(config);
+        }
+        if let Some(active) = active {
+            endpoint.active = active;
+            if active {
+                endpoint.disabled_reason = None;
+                endpoint.failing_since_ms = None;
+                endpoint.failure_alerted = false;
+            }
+        }
+        endpoint.updated_ms = now;
+    };
+    let endpoint = updated(&id, state.store.update_endpoint(&id, change).await?)?;
     if reactivated {
         state.dispatcher.notify(vec![endpoint.id.clone()]);
     }
@@ -454,8 +474,7 @@ async fn revoke(
     let (project_id, id) = path.into_inner();
     manage(&state, &req, &project_id).await?;
     load_endpoint(&state, &project_id, &id).await?;
-    let store = Arc::clone(&state.store);
-    store::blocking(move || store.delete_endpoint(&id)).await?;
+    state.store.delete_endpoint(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -473,27 +492,30 @@ async fn rotate(
             .map_err(|e| ApiError::bad("grace", format!("`{text}` is not a duration ({e})")))?,
         None => state.rotation_grace,
     };
-    let mut endpoint = load_endpoint(&state, &project_id, &id).await?;
+    load_endpoint(&state, &project_id, &id).await?;
     let now = crate::now_ms();
     let expires_ms = now + u64::try_from(grace.as_millis()).unwrap_or(u64::MAX / 2);
-    let current = endpoint
-        .secrets
-        .iter()
-        .find(|s| s.expires_ms.is_none())
-        .cloned();
     let secret = new_webhook_secret();
-    endpoint.secrets = vec![SealedSecret {
-        sealed: state.secrets.seal(&secret),
-        expires_ms: None,
-    }];
-    if let Some(previous) = current.filter(|_| !grace.is_zero()) {
-        endpoint.secrets.push(SealedSecret {
-            sealed: previous.sealed,
-            expires_ms: Some(expires_ms),
-        });
-    }
-    endpoint.updated_ms = now;
-    let endpoint = save(&state, endpoint).await?;
+    let sealed = state.secrets.seal(&secret);
+    let change = move |endpoint: &mut Endpoint| {
+        let current = endpoint
+            .secrets
+            .iter()
+            .find(|s| s.expires_ms.is_none())
+            .cloned();
+        endpoint.secrets = vec![SealedSecret {
+            sealed: sealed.clone(),
+            expires_ms: None,
+        }];
+        if let Some(previous) = current.filter(|_| !grace.is_zero()) {
+            endpoint.secrets.push(SealedSecret {
+                sealed: previous.sealed,
+                expires_ms: Some(expires_ms),
+            });
+        }
+        endpoint.updated_ms = now;
+    };
+    let endpoint = updated(&id, state.store.update_endpoint(&id, change).await?)?;
     tracing::info!(endpoint_id = %endpoint.id, grace = %humantime::format_duration(grace), "secret rotated");
     Ok(HttpResponse::Ok().json(json!({
         "id": endpoint.id,

@@ -7,7 +7,7 @@ use crate::egress::EgressError;
 use crate::plugin::{self, CallError, Outcome};
 use crate::providers::merged_config;
 use crate::signing::{SealError, SecretBox};
-use crate::store::{self, AttemptOutcome, Delivery, Endpoint, Event, ProviderSettings};
+use crate::store::{AttemptOutcome, Delivery, Endpoint, Event, ProviderSettings};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -243,9 +243,9 @@ pub async fn call_config(
     core: &Core,
     endpoint: &Endpoint,
 ) -> Result<BTreeMap<String, String>, String> {
-    let store = Arc::clone(&core.store);
-    let (project, provider) = (endpoint.project_id.clone(), endpoint.provider.clone());
-    let settings = store::blocking(move || store.provider_settings(&project, &provider))
+    let settings = core
+        .store
+        .provider_settings(&endpoint.project_id, &endpoint.provider)
         .await
         .map_err(|e| e.to_string())?;
     sendable_config(settings.as_ref(), endpoint, &core.secrets)

@@ -7,7 +7,7 @@ use super::health::{emit, update_health};
 use super::retry::{backoff, exhausted};
 use super::{Core, InFlight};
 use crate::store::{
-    self, Attempt, AttemptOutcome, Bucket, Delivery, DeliveryChange, Endpoint, Event, StoreError,
+    Attempt, AttemptOutcome, Bucket, Delivery, DeliveryChange, Endpoint, Event, StoreError,
 };
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -43,23 +43,20 @@ pub enum WhenEmpty {
 }
 
 /// Delivers due work of `endpoint_id` until the queue is empty or the head
-/// must wait. `notify` wakes other endpoints (operational events).
-pub async fn drain(
-    core: Arc<Core>,
-    endpoint_id: String,
-    when_empty: WhenEmpty,
-    notify: impl Fn(Vec<String>),
-) -> Drained {
-    let linger = core.store.is_shared() && when_empty == WhenEmpty::Linger;
-    // On a shared store, after a round that delivered a window that was not
-    // full, the queue is probably empty: linger, or try to give the lease
-    // up first, instead of reading the queue again.
-    let mut probably_empty = core.store.is_shared() && when_empty == WhenEmpty::Release;
+/// must wait.
+pub async fn drain(core: Arc<Core>, endpoint_id: String, when_empty: WhenEmpty) -> Drained {
+    // Where leases are remote, an actor keeps its lease a while after the
+    // queue looked empty (none is kept where the linger is zero).
+    let linger = when_empty == WhenEmpty::Linger && !core.store.lease_linger().is_zero();
+    // After a round that delivered a window that was not full, the queue
+    // is probably empty: linger, or try to give the lease up first (which
+    // is refused when work is queued), instead of reading the queue again.
+    let mut probably_empty = when_empty == WhenEmpty::Release;
     loop {
         if core.is_draining() {
             return Drained::Stop;
         }
-        match claim(&core, &endpoint_id).await {
+        match core.store.claim(&endpoint_id).await {
             Ok(true) => {}
             Ok(false) => return Drained::NotOwner,
             Err(error) => return Drained::StoreFailed(error),
@@ -68,7 +65,7 @@ pub async fn drain(
             if linger {
                 return Drained::Idle;
             }
-            match release(&core, &endpoint_id).await {
+            match core.store.release(&endpoint_id).await {
                 Ok(true) => return Drained::Empty,
                 Ok(false) => {} // work is queued: read it
                 Err(error) => return Drained::StoreFailed(error),
@@ -86,7 +83,7 @@ pub async fn drain(
             if linger {
                 return Drained::Idle;
             }
-            match release(&core, &endpoint_id).await {
+            match core.store.release(&endpoint_id).await {
                 Ok(true) => return Drained::Empty,
                 Ok(false) => continue, // work arrived: the lease is kept
                 Err(error) => return Drained::StoreFailed(error),
@@ -99,22 +96,20 @@ pub async fn drain(
             .map(|(d, _)| d.next_attempt_ms)
             .min()
             .unwrap_or(now);
-        let Work {
-            endpoint,
-            config,
-            queued,
-            ..
-        } = work;
-        let window_was_full = queued.len() >= WORK_WINDOW;
-        let outcome = if endpoint.ordered {
-            deliver_in_order(&core, &endpoint, &config, queued, &notify).await
+        let window_was_full = work.queued.len() >= WORK_WINDOW;
+        let round = Round {
+            endpoint: &work.endpoint,
+            config: &work.config,
+            generation: work.generation,
+        };
+        let outcome = if round.endpoint.ordered {
+            deliver_in_order(&core, &round, work.queued).await
         } else {
-            deliver_concurrently(&core, &endpoint, &config, queued, &notify).await
+            deliver_concurrently(&core, &round, work.queued).await
         };
         match outcome {
-            Ok(Progress::Continue) => {
-                probably_empty = core.store.is_shared() && !window_was_full;
-            }
+            Ok(Progress::Continue) => probably_empty = !window_was_full,
+            Ok(Progress::Changed) => {} // read the endpoint again before going on
             Ok(Progress::Stop) => return Drained::Stop,
             Ok(Progress::NothingDue) => {
                 return Drained::WaitFor(Duration::from_millis(next_due.saturating_sub(now)))
@@ -125,28 +120,6 @@ pub async fn drain(
     }
 }
 
-/// Takes or keeps this instance's lease on the endpoint (always granted on
-/// a store for one process; no hand-off to the blocking pool while the
-/// lease is fresh).
-async fn claim(core: &Arc<Core>, endpoint_id: &str) -> Result<bool, StoreError> {
-    if !core.store.is_shared() || core.store.holds_fresh_lease(endpoint_id) {
-        return Ok(true);
-    }
-    let store = Arc::clone(&core.store);
-    let id = endpoint_id.to_string();
-    store::blocking(move || store.claim(&id)).await
-}
-
-/// Gives the lease up if the queue is still empty; false when work came.
-async fn release(core: &Arc<Core>, endpoint_id: &str) -> Result<bool, StoreError> {
-    if !core.store.is_shared() {
-        return Ok(true);
-    }
-    let store = Arc::clone(&core.store);
-    let id = endpoint_id.to_string();
-    store::blocking(move || store.release(&id)).await
-}
-
 /// Waits for the endpoint's rate limit (`rate_limit`, shared by every
 /// instance on a shared store) to allow one more request.
 async fn pace(core: &Arc<Core>, endpoint: &Endpoint) -> Result<(), StoreError> {
@@ -155,7 +128,7 @@ async fn pace(core: &Arc<Core>, endpoint: &Endpoint) -> Result<(), StoreError> {
     };
     loop {
         let bucket = Bucket::Endpoint(endpoint.id.clone());
-        match take_tokens(&core.store, bucket, rate).await? {
+        match core.store.take_tokens(bucket, rate, 1).await? {
             Ok(()) => return Ok(()),
             Err(wait) => {
                 core.metrics
@@ -171,20 +144,6 @@ async fn pace(core: &Arc<Core>, endpoint: &Endpoint) -> Result<(), StoreError> {
     }
 }
 
-/// One token from `bucket`: in memory on a store of one process, a
-/// blocking call on a shared one.
-async fn take_tokens(
-    store: &Arc<dyn crate::store::Store>,
-    bucket: Bucket,
-    rate: crate::store::Rate,
-) -> Result<Result<(), Duration>, StoreError> {
-    if !store.is_shared() {
-        return store.take_tokens(&bucket, rate, 1);
-    }
-    let store = Arc::clone(store);
-    store::blocking(move || store.take_tokens(&bucket, rate, 1)).await
-}
-
 /// Deliveries read per store round trip.
 const WORK_WINDOW: usize = 64;
 
@@ -198,12 +157,33 @@ struct Work {
     config: Result<BTreeMap<String, String>, String>,
     /// The oldest queued deliveries with their events.
     queued: Vec<(Delivery, Option<Event>)>,
+    /// [`crate::store::Store::catalogue_generation`] before this was read.
+    generation: u64,
+}
+
+/// What every attempt of one round shares.
+struct Round<'a> {
+    endpoint: &'a Endpoint,
+    config: &'a Result<BTreeMap<String, String>, String>,
+    /// The catalogue generation the endpoint was read at: when it moves,
+    /// the endpoint is read again before the next attempt, so a deleted,
+    /// disabled or rotated endpoint is never sent to with what was read.
+    generation: u64,
+}
+
+impl Round<'_> {
+    /// The endpoint (or a provider's settings) changed since it was read.
+    fn is_stale(&self, core: &Core) -> bool {
+        core.store.catalogue_generation() != self.generation
+    }
 }
 
 /// What a round of deliveries achieved.
 enum Progress {
     /// Delivered (or scheduled) something: look at the queue again.
     Continue,
+    /// The endpoint changed since it was read: read it again first.
+    Changed,
     /// The endpoint was disabled.
     Stop,
     /// Nothing was due.
@@ -212,69 +192,49 @@ enum Progress {
 
 async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, StoreError> {
     let secrets = core.secrets.clone();
-    let id = endpoint_id.to_string();
-    store::quick(&core.store, move |store| {
-        let Some(window) = store.work_window(&id, WORK_WINDOW)? else {
-            return Ok(None);
-        };
-        let settings = window.provider_settings;
-        let provider_enabled = settings.as_ref().is_none_or(|s| s.enabled);
-        let config = sendable_config(settings.as_ref(), &window.endpoint, &secrets);
-        Ok(Some(Work {
-            endpoint: window.endpoint,
-            provider_enabled,
-            config,
-            queued: window.queued,
-        }))
-    })
-    .await
+    // Read before the window: a change committed while it is read moves
+    // the generation past this one.
+    let generation = core.store.catalogue_generation();
+    core.store
+        .work_window(endpoint_id, WORK_WINDOW, move |window| {
+            let settings = window.provider_settings;
+            let provider_enabled = settings.as_ref().is_none_or(|s| s.enabled);
+            let config = sendable_config(settings.as_ref(), &window.endpoint, &secrets);
+            Work {
+                endpoint: window.endpoint,
+                provider_enabled,
+                config,
+                queued: window.queued,
+                generation,
+            }
+        })
+        .await
 }
 
 /// Head first, one at a time; stops at the first delivery not acknowledged
-/// (its next attempt is scheduled, so the queue must be read again).
+/// (its next attempt is scheduled, so the queue must be read again). Each
+/// attempt is recorded before the next one leaves, and the endpoint is
+/// checked for changes before each.
 async fn deliver_in_order(
     core: &Arc<Core>,
-    endpoint: &Endpoint,
-    config: &Result<BTreeMap<String, String>, String>,
+    round: &Round<'_>,
     queued: Vec<(Delivery, Option<Event>)>,
-    notify: &impl Fn(Vec<String>),
 ) -> Result<Progress, StoreError> {
-    // Successes of a healthy endpoint are recorded in the background while
-    // the next delivery goes out (their order on the wire is what matters);
-    // all of them are recorded before the queue is read again.
-    let mut recording = Vec::new();
     let mut progress = Progress::NothingDue;
     let now = crate::now_ms();
-    let due: Vec<_> = queued
+    let due = queued
         .into_iter()
-        .take_while(|(d, _)| d.next_attempt_ms <= now)
-        .collect();
+        .take_while(|(d, _)| d.next_attempt_ms <= now);
     for (delivery, event) in due {
         if core.is_draining() {
             break;
         }
-        pace(core, endpoint).await?;
-        let tried = try_once(core, endpoint, config, delivery, event).await;
-        progress = Progress::Continue;
-        if tried.succeeded() && endpoint.failing_since_ms.is_none() {
-            let core = Arc::clone(core);
-            let endpoint_id = endpoint.id.clone();
-            let provider = endpoint.provider.clone();
-            recording.push(tokio::spawn(async move {
-                let Tried {
-                    record: attempt,
-                    change,
-                    started,
-                    _in_flight,
-                    ..
-                } = tried;
-                record(&core, (&endpoint_id, &provider), attempt, change, started).await
-            }));
-            continue;
+        pace(core, round.endpoint).await?;
+        if round.is_stale(core) {
+            return Ok(Progress::Changed);
         }
-        finish(recording.drain(..)).await?;
-        let effect = settle(core, endpoint, tried).await?;
-        notify(effect.woken);
+        let effect = attempt(core, round, delivery, event).await?;
+        progress = Progress::Continue;
         if effect.disabled {
             return Ok(Progress::Stop);
         }
@@ -282,34 +242,14 @@ async fn deliver_in_order(
             break;
         }
     }
-    finish(recording.drain(..)).await?;
     Ok(progress)
-}
-
-/// Waits for background records; the first error wins.
-async fn finish(
-    handles: impl Iterator<Item = tokio::task::JoinHandle<Result<(), StoreError>>>,
-) -> Result<(), StoreError> {
-    let mut first_error = None;
-    for handle in handles {
-        let result = handle
-            .await
-            .map_err(|e| StoreError::Backend(format!("record task failed: {e}")))
-            .and_then(|r| r);
-        if let (Err(e), None) = (result, &first_error) {
-            first_error = Some(e);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
 }
 
 /// Up to `unordered_concurrency` due deliveries at once.
 async fn deliver_concurrently(
     core: &Arc<Core>,
-    endpoint: &Endpoint,
-    config: &Result<BTreeMap<String, String>, String>,
+    round: &Round<'_>,
     queued: Vec<(Delivery, Option<Event>)>,
-    notify: &impl Fn(Vec<String>),
 ) -> Result<Progress, StoreError> {
     let now = crate::now_ms();
     let due: Vec<_> = queued
@@ -320,43 +260,42 @@ async fn deliver_concurrently(
     if due.is_empty() {
         return Ok(Progress::NothingDue);
     }
-    let attempts = due
-        .into_iter()
-        .map(|(d, e)| attempt(core, endpoint, config, d, e));
-    let mut stop = false;
+    let attempts = due.into_iter().map(|(d, e)| async move {
+        pace(core, round.endpoint).await?;
+        if round.is_stale(core) {
+            return Ok(None);
+        }
+        attempt(core, round, d, e).await.map(Some)
+    });
+    let mut progress = Progress::Continue;
     for result in futures_util::future::join_all(attempts).await {
-        let effect = result?;
-        notify(effect.woken);
-        stop |= effect.disabled;
+        match result? {
+            None => progress = Progress::Changed,
+            Some(effect) if effect.disabled => return Ok(Progress::Stop),
+            Some(_) => {}
+        }
     }
-    Ok(if stop {
-        Progress::Stop
-    } else {
-        Progress::Continue
-    })
+    Ok(progress)
 }
 
 /// Consequences of one attempt beyond its delivery.
 struct Effect {
-    /// Endpoints that got operational events.
-    woken: Vec<String>,
     /// This endpoint was disabled.
     disabled: bool,
     /// The delivery left the queue as a success.
     acked: bool,
 }
 
-#[tracing::instrument(skip_all, fields(endpoint_id = %endpoint.id, delivery_id = %delivery.id))]
+/// One attempt: render, send, classify, record, keep the health.
+#[tracing::instrument(skip_all, fields(endpoint_id = %round.endpoint.id, delivery_id = %delivery.id))]
 async fn attempt(
     core: &Arc<Core>,
-    endpoint: &Endpoint,
-    config: &Result<BTreeMap<String, String>, String>,
+    round: &Round<'_>,
     delivery: Delivery,
     event: Option<Event>,
 ) -> Result<Effect, StoreError> {
-    pace(core, endpoint).await?;
-    let tried = try_once(core, endpoint, config, delivery, event).await;
-    settle(core, endpoint, tried).await
+    let tried = try_once(core, round.endpoint, round.config, delivery, event).await;
+    settle(core, round.endpoint, tried).await
 }
 
 /// One attempt made, not yet recorded.
@@ -369,12 +308,6 @@ struct Tried {
     started: Instant,
     now_ms: u64,
     _in_flight: InFlight,
-}
-
-impl Tried {
-    fn succeeded(&self) -> bool {
-        self.record.outcome == AttemptOutcome::Success
-    }
 }
 
 /// Render, send, classify, and decide what the answer does to the delivery.
@@ -470,8 +403,16 @@ fn decide(
     }
 }
 
+/// First wait before recording an attempt again after the store failed.
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(50);
+/// Longest wait between tries to record an attempt.
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(2);
+
 /// Records the attempt (metrics, by the endpoint's provider, only once it
-/// is recorded).
+/// is recorded). While the store cannot record it, the endpoint pauses
+/// here and tries again (nothing else leaves for it meanwhile), so a store
+/// outage does not turn into a burst of repeated deliveries; it gives up
+/// only when the lease is lost, the delivery is gone, or at shutdown.
 async fn record(
     core: &Arc<Core>,
     (endpoint_id, provider): (&str, &str),
@@ -481,9 +422,24 @@ async fn record(
 ) -> Result<(), StoreError> {
     let rescheduled = matches!(change, DeliveryChange::Reschedule { .. });
     let outcome = record.outcome.clone();
-    Arc::clone(&core.store)
-        .record_attempt_async(endpoint_id.to_string(), record, change)
-        .await?;
+    let mut wait = RECORD_RETRY_FIRST;
+    loop {
+        match core
+            .store
+            .record_attempt(endpoint_id, record.clone(), change.clone())
+            .await
+        {
+            Ok(_) => break,
+            Err(error @ (StoreError::Unavailable(_) | StoreError::Backend(_)))
+                if !core.is_draining() =>
+            {
+                tracing::warn!(%endpoint_id, %error, retry_in = ?wait, "cannot record an attempt; endpoint paused");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RECORD_RETRY_MAX);
+            }
+            Err(error) => return Err(error),
+        }
+    }
     record_metrics(core, provider, &outcome, rescheduled, started.elapsed());
     Ok(())
 }
@@ -514,18 +470,15 @@ async fn settle(core: &Arc<Core>, endpoint: &Endpoint, tried: Tried) -> Result<E
         started,
     )
     .await?;
-    let mut woken = Vec::new();
     if let (Some(reason), Some(event)) = (&dead_reason, &event) {
         let payload = serde_json::json!({
             "endpoint_id": endpoint.id, "delivery_id": delivery.id, "event_id": event.id,
             "event_type": event.event_type, "attempts": number, "reason": reason,
         });
-        woken.extend(emit(core, endpoint, "delivery.exhausted", payload).await?);
+        emit(core, endpoint, "delivery.exhausted", payload).await?;
     }
     let health = update_health(core, endpoint, succeeded, disable_reason, now_ms).await?;
-    woken.extend(health.woken);
     Ok(Effect {
-        woken,
         disabled: health.disabled,
         acked: succeeded,
     })

@@ -3,7 +3,7 @@
 //! wait, and stops when the queue is empty.
 
 use super::deliver::{drain, Drained, WhenEmpty};
-use super::{Core, Gone, Notify, Registry};
+use super::{Core, Gone, Registry};
 use actix::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,14 +58,7 @@ impl EndpointActor {
         }
         self.running = true;
         self.woken_while_running = false;
-        let registry = self.registry.clone();
-        let notify = move |endpoints: Vec<String>| registry.do_send(Notify(endpoints));
-        let work = drain(
-            Arc::clone(&self.core),
-            self.endpoint_id.clone(),
-            when_empty,
-            notify,
-        );
+        let work = drain(Arc::clone(&self.core), self.endpoint_id.clone(), when_empty);
         ctx.spawn(work.into_actor(self).map(|outcome, this, ctx| {
             this.running = false;
             this.after_drain(outcome, ctx);
@@ -95,7 +88,7 @@ impl EndpointActor {
     /// interval) in case more work comes; then gives it up, or delivers
     /// what came.
     fn linger(&mut self, ctx: &mut Context<Self>) {
-        let wait = self.core.store.scan_interval().unwrap_or_default();
+        let wait = self.core.store.lease_linger();
         self.timer = Some(ctx.run_later(wait, |this, ctx| {
             this.timer = None;
             this.drain(WhenEmpty::Release, ctx);

@@ -5,14 +5,14 @@
 //! to the project's endpoints that subscribe to them, never to the source.
 
 use super::Core;
-use crate::ingest;
-use crate::store::{self, Endpoint, Event, StoreError};
-use std::sync::Arc;
+use crate::ingest::{Incoming, IngestError};
+use crate::store::{Endpoint, StoreError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Result of a health update.
 pub(super) struct Health {
-    pub(super) woken: Vec<String>,
+    /// The endpoint was disabled now.
     pub(super) disabled: bool,
 }
 
@@ -26,10 +26,7 @@ pub(super) async fn update_health(
     gone: Option<String>,
     now: u64,
 ) -> Result<Health, StoreError> {
-    let mut health = Health {
-        woken: Vec::new(),
-        disabled: false,
-    };
+    let mut health = Health { disabled: false };
     let unchanged = if succeeded {
         seen.failing_since_ms.is_none()
     } else {
@@ -44,54 +41,84 @@ pub(super) async fn update_health(
     if unchanged {
         return Ok(health);
     }
-    // Re-read: the API may have changed the endpoint during the attempt.
-    let store = Arc::clone(&core.store);
-    let id = seen.id.clone();
-    let Some(mut endpoint) = store::blocking(move || store.endpoint(&id)).await? else {
+    // Applied to the endpoint as stored now: only the health fields
+    // change, so an API change made during the attempt is kept.
+    let policy = (
+        core.settings.failing_alert_after,
+        core.settings.disable_after,
+    );
+    let decided = Arc::new(Mutex::new(HealthChange::default()));
+    let out = Arc::clone(&decided);
+    let change = move |endpoint: &mut Endpoint| {
+        let decision = apply_health(endpoint, succeeded, gone.clone(), now, policy);
+        *out.lock().unwrap_or_else(PoisonError::into_inner) = decision;
+    };
+    let Some(endpoint) = core.store.update_endpoint_health(&seen.id, change).await? else {
         return Ok(health);
     };
-    let mut alert = None;
+    let decision = std::mem::take(&mut *decided.lock().unwrap_or_else(PoisonError::into_inner));
+    if decision.disabled {
+        tracing::warn!(endpoint_id = %endpoint.id, reason = ?endpoint.disabled_reason, "endpoint disabled");
+        health.disabled = true;
+    }
+    if let Some((event_type, reason)) = decision.alert {
+        let payload = serde_json::json!({ "endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason });
+        emit(core, &endpoint, event_type, payload).await?;
+    }
+    Ok(health)
+}
+
+/// What a health update decided beyond the endpoint's fields.
+#[derive(Default)]
+struct HealthChange {
+    /// The endpoint was disabled now.
+    disabled: bool,
+    /// The operational event to emit, with its reason.
+    alert: Option<(&'static str, String)>,
+}
+
+/// Applies one attempt's result to the endpoint's health fields (and
+/// `active`, when it disables it); `policy` is (alert after, disable after).
+fn apply_health(
+    endpoint: &mut Endpoint,
+    succeeded: bool,
+    gone: Option<String>,
+    now: u64,
+    (alert_after, disable_after): (Duration, Duration),
+) -> HealthChange {
+    let mut decided = HealthChange::default();
     if succeeded {
         endpoint.failing_since_ms = None;
         endpoint.failure_alerted = false;
-    } else {
-        let since = *endpoint.failing_since_ms.get_or_insert(now);
-        let failing_for = Duration::from_millis(now.saturating_sub(since));
-        if !endpoint.failure_alerted && failing_for >= core.settings.failing_alert_after {
-            endpoint.failure_alerted = true;
-            alert = Some((
-                "endpoint.failing",
-                format!(
-                    "failing for {}",
-                    humantime::format_duration(Duration::from_secs(failing_for.as_secs()))
-                ),
-            ));
-        }
-        let reason = gone.or_else(|| {
-            (failing_for >= core.settings.disable_after).then(|| {
-                format!(
-                    "failing continuously for more than {}",
-                    humantime::format_duration(core.settings.disable_after)
-                )
-            })
-        });
-        if let Some(reason) = reason.filter(|_| endpoint.active) {
-            tracing::warn!(endpoint_id = %endpoint.id, %reason, "endpoint disabled");
-            endpoint.active = false;
-            endpoint.disabled_reason = Some(reason.clone());
-            health.disabled = true;
-            alert = Some(("endpoint.disabled", reason));
-        }
+        return decided;
     }
-    endpoint.updated_ms = now;
-    let saved = endpoint.clone();
-    let store = Arc::clone(&core.store);
-    store::blocking(move || store.put_endpoint(&saved)).await?;
-    if let Some((event_type, reason)) = alert {
-        let payload = serde_json::json!({ "endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason });
-        health.woken = emit(core, &endpoint, event_type, payload).await?;
+    let since = *endpoint.failing_since_ms.get_or_insert(now);
+    let failing_for = Duration::from_millis(now.saturating_sub(since));
+    if !endpoint.failure_alerted && failing_for >= alert_after {
+        endpoint.failure_alerted = true;
+        decided.alert = Some((
+            "endpoint.failing",
+            format!(
+                "failing for {}",
+                humantime::format_duration(Duration::from_secs(failing_for.as_secs()))
+            ),
+        ));
     }
-    Ok(health)
+    let reason = gone.or_else(|| {
+        (failing_for >= disable_after).then(|| {
+            format!(
+                "failing continuously for more than {}",
+                humantime::format_duration(disable_after)
+            )
+        })
+    });
+    if let Some(reason) = reason.filter(|_| endpoint.active) {
+        endpoint.active = false;
+        endpoint.disabled_reason = Some(reason.clone());
+        decided.disabled = true;
+        decided.alert = Some(("endpoint.disabled", reason));
+    }
+    decided
 }
 
 fn past(since: Option<u64>, after: Duration, now: u64) -> bool {
@@ -99,45 +126,28 @@ fn past(since: Option<u64>, after: Duration, now: u64) -> bool {
 }
 
 /// Stores an operational event about `source` for the project's endpoints
-/// that subscribe to it (never `source` itself). Returns those endpoints.
+/// that subscribe to it (never `source` itself), through the one ingestion
+/// path (no budget: hookmesh's own events), which wakes them.
 pub(super) async fn emit(
     core: &Arc<Core>,
     source: &Endpoint,
     event_type: &'static str,
     payload: serde_json::Value,
-) -> Result<Vec<String>, StoreError> {
-    let store = Arc::clone(&core.store);
-    let project_id = source.project_id.clone();
-    let source_id = source.id.clone();
-    store::blocking(move || {
-        let routes = store.routes_of(&project_id)?;
-        let routed = crate::routing::RoutedEvent {
-            event_type,
-            resource: Some("endpoint"),
-            resource_id: Some(&source_id),
-            payload: &payload,
-        };
-        let targets: Vec<String> = routes
-            .route(&routed)
-            .into_iter()
-            .filter(|id| *id != source_id)
-            .map(str::to_string)
-            .collect();
-        if targets.is_empty() {
-            return Ok(targets);
-        }
-        let now = crate::now_ms();
-        let event = Event {
-            id: crate::signing::new_id("evt_"),
-            project_id,
-            event_type: event_type.to_string(),
-            resource: Some("endpoint".into()),
-            resource_id: Some(source_id),
-            payload: payload.to_string().into_bytes(),
-            time_created_ms: now,
-        };
-        store.ingest(vec![ingest::new_event(event, targets.clone(), None)], now)?;
-        Ok(targets)
-    })
-    .await
+) -> Result<(), StoreError> {
+    let incoming = Incoming {
+        event_type: event_type.to_string(),
+        resource: Some("endpoint".into()),
+        resource_id: Some(source.id.clone()),
+        payload,
+        idempotency: None,
+        except_endpoint: Some(source.id.clone()),
+    };
+    match core
+        .ingestor
+        .ingest(&source.project_id, vec![incoming], None)
+        .await
+    {
+        Ok(_) | Err(IngestError::OverBudget(_)) => Ok(()),
+        Err(IngestError::Store(error)) => Err(error),
+    }
 }

@@ -27,10 +27,11 @@ pub mod retry;
 
 use crate::config::DeliverySettings;
 use crate::egress::Egress;
+use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
 use crate::plugin::PluginRegistry;
 use crate::signing::SecretBox;
-use crate::store::{self, Store};
+use crate::store::Store;
 use actix::prelude::*;
 pub use call::{build_context, call_config, open_secrets};
 use endpoint::EndpointActor;
@@ -42,7 +43,9 @@ use std::time::{Duration, Instant};
 /// Everything a delivery attempt needs, shared by all actors.
 pub struct Core {
     /// Durable state.
-    pub store: Arc<dyn Store>,
+    pub store: Store,
+    /// Routes, stores and wakes new events (operational events too).
+    pub ingestor: Arc<Ingestor>,
     /// Loaded provider plugins.
     pub plugins: PluginRegistry,
     /// The HTTP client with the SSRF guard.
@@ -60,7 +63,8 @@ pub struct Core {
 impl Core {
     /// Shared state for the dispatcher.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Store,
+        ingestor: Arc<Ingestor>,
         plugins: PluginRegistry,
         egress: Egress,
         secrets: SecretBox,
@@ -69,6 +73,7 @@ impl Core {
     ) -> Self {
         Self {
             store,
+            ingestor,
             plugins,
             egress,
             secrets,
@@ -137,8 +142,8 @@ impl Actor for Registry {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let store = Arc::clone(&self.core.store);
-        let recover = async move { store::blocking(move || store.endpoints_with_work()).await };
+        let store = self.core.store.clone();
+        let recover = async move { store.endpoints_with_work().await };
         ctx.spawn(recover.into_actor(self).map(|found, _, ctx| match found {
             Ok(endpoints) => {
                 tracing::info!(endpoints = endpoints.len(), "resuming queued deliveries");
@@ -160,8 +165,8 @@ impl Registry {
             return;
         }
         self.scanning = true;
-        let store = Arc::clone(&self.core.store);
-        let scan = async move { store::blocking(move || store.unowned_work()).await };
+        let store = self.core.store.clone();
+        let scan = async move { store.unowned_work().await };
         ctx.spawn(scan.into_actor(self).map(|found, this, ctx| {
             this.scanning = false;
             match found {
@@ -219,9 +224,9 @@ impl Handler<Gone> for Registry {
         }
         // Work that arrived while the actor was stopping would otherwise wait
         // for the next event: look once more.
-        let store = Arc::clone(&self.core.store);
+        let store = self.core.store.clone();
         let id = endpoint_id.clone();
-        let check = async move { store::blocking(move || store.queue_head(&id)).await };
+        let check = async move { store.queue_head(&id).await };
         ctx.spawn(check.into_actor(self).map(move |head, this, ctx| {
             if matches!(head, Ok(Some(_))) && !this.actors.contains_key(&endpoint_id) {
                 ctx.notify(Notify(vec![endpoint_id]));
@@ -263,6 +268,9 @@ impl Dispatcher {
         let wake = registry.clone();
         core.store
             .subscribe(Box::new(move |endpoints| wake.do_send(Notify(endpoints))));
+        let wake = registry.clone();
+        core.ingestor
+            .wake_with(Box::new(move |endpoints| wake.do_send(Notify(endpoints))));
         Self { registry, core }
     }
 

@@ -1,6 +1,15 @@
-//! Durable state behind one trait, [`Store`], so the embedded backend
-//! (redb, one file, the default) and the Redis backend are interchangeable
-//! and held to the same tests.
+//! Durable state behind one async interface, [`Store`], so the embedded
+//! backend (redb, one file, the default) and the Redis backend are
+//! interchangeable and held to the same tests. Callers never know which
+//! backend answers: each [`Backend`] says whether its calls answer from
+//! this process ([`Backend::is_shared`] false), and [`Store`] runs them in
+//! place or off the executor accordingly.
+//!
+//! The interface is split by concern:
+//! - [`catalogue`]: projects, API keys, endpoints, provider settings;
+//! - [`deliveries`]: ingestion, work windows, attempts, replay, history, stats;
+//! - [`coordination`]: leases, token buckets, wake-ups and unowned work
+//!   (trivial on a store of one process).
 //!
 //! What is stored: projects and hashed API keys; endpoints with their
 //! secrets sealed by the master key; events; deliveries (one per event ×
@@ -18,230 +27,76 @@
 //! is announced ([`Store::subscribe`]), and the token buckets of rate limits
 //! ([`Store::take_tokens`]).
 
+mod backend;
+pub mod catalogue;
 mod codec;
+pub mod coordination;
+pub mod deliveries;
 pub mod embedded;
 pub mod redis;
 mod types;
 
-use crate::routing::RouteTable;
-use std::future::Future;
-use std::pin::Pin;
+pub use backend::{Backend, Committing};
+pub use deliveries::{Admission, Budget};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 pub use types::*;
 
-/// A write on its way to the store; resolves once committed.
-pub type Committing<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+/// The store as the rest of hookmesh sees it: async calls, cheap to clone.
+/// Reads of a store of this process answer in place (an embedded read is
+/// microseconds from cached pages, less than a hand-off to another
+/// thread); blocking writes and every call of a shared (networked)
+/// backend run on the blocking pool; ingestion and attempt records use the
+/// backend's own async commit.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    /// The backend answers from this process.
+    local: bool,
+    /// See [`Store::catalogue_generation`].
+    generation: Arc<AtomicU64>,
+}
 
-/// The operations every backend provides. Calls block (they may fsync);
-/// async code runs them through [`crate::store::blocking`] or
-/// [`crate::store::quick`], or uses the `_async` writes.
-pub trait Store: Send + Sync + 'static {
-    /// Inserts or replaces a project.
-    fn put_project(&self, project: &Project) -> Result<(), StoreError>;
-    /// A project by id.
-    fn project(&self, id: &str) -> Result<Option<Project>, StoreError>;
-    /// Every project.
-    fn projects(&self) -> Result<Vec<Project>, StoreError>;
-
-    /// Stores an API key record (by the hash of the key).
-    fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
-    /// The key whose hash is `hash`.
-    fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
-    /// [`Store::api_key`] and [`Store::project`] together (one round trip
-    /// where the backend is remote).
-    fn api_key_and_project(
-        &self,
-        hash: &str,
-        project_id: &str,
-    ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
-        Ok((self.api_key(hash)?, self.project(project_id)?))
+impl Store {
+    /// Wraps an open backend.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        let local = !backend.is_shared();
+        Self {
+            backend,
+            local,
+            generation: Arc::new(AtomicU64::new(0)),
+        }
     }
 
-    /// Inserts or replaces an endpoint.
-    fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
-    /// An endpoint by id.
-    fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
-    /// The endpoints of a project, oldest first.
-    fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError>;
-    /// The project's endpoints compiled for routing, shared: backends may
-    /// cache this (ingestion reads it for every event).
-    fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
-        Ok(Arc::new(RouteTable::new(&self.endpoints_of(project_id)?)))
-    }
-    /// The project's routing table if it is cached in this process
-    /// (answers at once, never touches the backend).
-    fn cached_routes(&self, _project_id: &str) -> Option<Arc<RouteTable>> {
-        None
-    }
-    /// Removes an endpoint and its queue (its history stays readable by
-    /// delivery id). False when it did not exist.
-    fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError>;
-
-    /// Stores events with their deliveries and queue entries atomically.
-    /// An item whose idempotency key was already used answers the stored
-    /// event instead of storing a new one.
-    fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError>;
-    /// [`Store::ingest`] for async callers: the embedded store hands it to
-    /// its writer thread and holds no thread while it commits; by default
-    /// it runs on the blocking pool.
-    fn ingest_async(
-        self: Arc<Self>,
-        batch: Vec<NewEvent>,
-        now_ms: u64,
-    ) -> Committing<Vec<Ingested>> {
-        Box::pin(blocking(move || self.ingest(batch, now_ms)))
-    }
-    /// An event by id.
-    fn event(&self, id: &str) -> Result<Option<Event>, StoreError>;
-    /// Several events by id, in the same order (one round trip where the
-    /// backend is remote).
-    fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
-        ids.iter().map(|id| self.event(id)).collect()
+    /// The blocking backend, for start-up code and tools that run outside
+    /// the async executor.
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
     }
 
-    /// The oldest queued delivery of an endpoint.
-    fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError>;
-    /// Up to `limit` oldest queued deliveries of an endpoint.
-    fn queue_peek(&self, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError>;
-    /// The endpoint, its provider settings and up to `limit` oldest queued
-    /// deliveries with their events (two round trips where the backend is
-    /// remote). `None` when the endpoint does not exist.
-    fn work_window(
-        &self,
-        endpoint_id: &str,
-        limit: usize,
-    ) -> Result<Option<WorkWindow>, StoreError> {
-        let Some(endpoint) = self.endpoint(endpoint_id)? else {
-            return Ok(None);
-        };
-        let provider_settings = self.provider_settings(&endpoint.project_id, &endpoint.provider)?;
-        let deliveries = self.queue_peek(endpoint_id, limit)?;
-        let event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-        let events = self.events(&event_ids)?;
-        Ok(Some(WorkWindow {
-            endpoint,
-            provider_settings,
-            queued: deliveries.into_iter().zip(events).collect(),
-        }))
-    }
-    /// Endpoints with at least one queued delivery.
-    fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError>;
-    /// Records an attempt and applies its consequence to the delivery and
-    /// the queue, atomically.
-    fn record_attempt(
-        &self,
-        endpoint_id: &str,
-        attempt: &Attempt,
-        change: DeliveryChange,
-    ) -> Result<Delivery, StoreError>;
-    /// [`Store::record_attempt`] for async callers (see [`Store::ingest_async`]).
-    fn record_attempt_async(
-        self: Arc<Self>,
-        endpoint_id: String,
-        attempt: Attempt,
-        change: DeliveryChange,
-    ) -> Committing<Delivery> {
-        Box::pin(blocking(move || {
-            self.record_attempt(&endpoint_id, &attempt, change)
-        }))
-    }
-    /// Queues a new delivery of an existing event to an endpoint (replay).
-    fn requeue(
-        &self,
-        event_id: &str,
-        endpoint_id: &str,
-        delivery_id: &str,
-        now_ms: u64,
-    ) -> Result<Delivery, StoreError>;
-
-    /// A delivery of an endpoint by id.
-    fn delivery(&self, endpoint_id: &str, id: &str) -> Result<Option<Delivery>, StoreError>;
-    /// An endpoint's deliveries, newest first, `limit` per page.
-    fn deliveries_of(
-        &self,
-        endpoint_id: &str,
-        query: &DeliveryQuery,
-    ) -> Result<Page<Delivery>, StoreError>;
-    /// A delivery's attempts, oldest first.
-    fn attempts_of(&self, endpoint_id: &str, delivery_id: &str)
-        -> Result<Vec<Attempt>, StoreError>;
-
-    /// The queue of every endpoint with work, with its class, for metrics.
-    fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError>;
-
-    /// An endpoint's attempt statistics per stored period, oldest first,
-    /// from the period holding `since_ms` on.
-    fn endpoint_stats(
-        &self,
-        endpoint_id: &str,
-        since_ms: u64,
-    ) -> Result<Vec<StatsPeriod>, StoreError>;
-
-    /// Makes every committed change durable now (used at shutdown).
-    fn flush(&self) -> Result<(), StoreError> {
-        Ok(())
+    /// Runs a read: in place on a store of this process, on the blocking
+    /// pool otherwise.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
+    {
+        if self.local {
+            return f(self.backend.as_ref());
+        }
+        self.write(f).await
     }
 
-    /// Stores a project's settings for one provider.
-    fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError>;
-    /// A project's settings for `provider`.
-    fn provider_settings(
-        &self,
-        project_id: &str,
-        provider: &str,
-    ) -> Result<Option<ProviderSettings>, StoreError>;
-
-    /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
-    /// Shared backends keep buckets where every instance sees them.
-    fn take_tokens(
-        &self,
-        bucket: &Bucket,
-        rate: Rate,
-        n: u32,
-    ) -> Result<Result<(), std::time::Duration>, StoreError>;
-
-    /// Takes (or keeps) this instance's lease on an endpoint's queue: only
-    /// its holder delivers it, so order holds across instances. False when
-    /// another instance holds it. A backend for one process always says yes.
-    fn claim(&self, _endpoint_id: &str) -> Result<bool, StoreError> {
-        Ok(true)
+    /// Runs a call that may block (a commit, a round trip) on the
+    /// blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
+    {
+        let backend = Arc::clone(&self.backend);
+        blocking(move || f(backend.as_ref())).await
     }
-    /// This instance renewed its lease on the endpoint recently enough
-    /// that [`Store::claim`] would answer yes without asking the store
-    /// (a memory check, safe to make on the async executor).
-    fn holds_fresh_lease(&self, _endpoint_id: &str) -> bool {
-        false
-    }
-    /// Gives the endpoint's lease up when its queue is empty; false (lease
-    /// kept) when work is queued, so the caller goes on delivering.
-    fn release(&self, _endpoint_id: &str) -> Result<bool, StoreError> {
-        Ok(true)
-    }
-    /// Gives up every lease this instance holds (at shutdown, after the
-    /// attempts in flight are recorded), so other instances take its
-    /// endpoints over at once instead of after the lease TTL.
-    fn release_all(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-    /// Several instances share this store: how often each looks for work
-    /// nobody delivers ([`Store::unowned_work`]). `None` for one process.
-    fn scan_interval(&self) -> Option<std::time::Duration> {
-        None
-    }
-    /// Several instances share this store (its leases and buckets are
-    /// remote calls); false for a store of one process, whose `claim`,
-    /// `release` and `take_tokens` answer from memory without blocking.
-    fn is_shared(&self) -> bool {
-        self.scan_interval().is_some()
-    }
-    /// Endpoints with queued work that no instance holds (e.g. their owner
-    /// died); also finishes ingestions interrupted half-way. Shared backends only.
-    fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
-    }
-    /// Calls `wake` with endpoint ids whenever any instance queues work for
-    /// them. Shared backends only: one process wakes its endpoints itself.
-    fn subscribe(&self, _wake: Box<dyn Fn(Vec<String>) + Send + Sync>) {}
 }
 
 /// A rate-limit bucket.
@@ -255,24 +110,8 @@ pub enum Bucket {
 
 pub use crate::ratelimit::Rate;
 
-/// Runs a store call that only reads: in place when the store is this
-/// process's own (an embedded read answers from cached pages in
-/// microseconds, far less than a hand-off to another thread), on the
-/// blocking pool when it is shared (network round trips).
-pub async fn quick<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-{
-    if !store.is_shared() {
-        return f(store.as_ref());
-    }
-    let store = Arc::clone(store);
-    blocking(move || f(store.as_ref())).await
-}
-
-/// Runs a blocking store call off the async executor.
-pub async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+/// Runs a blocking backend call off the async executor.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, StoreError> + Send + 'static,

@@ -21,6 +21,13 @@ pub enum StoreError {
     /// delivers it now, and this attempt's record was refused (fencing).
     #[error("lease on endpoint `{0}` lost to another instance")]
     LeaseLost(String),
+    /// The backend cannot be reached now (connection refused or lost, a
+    /// server loading or failing over): retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A write kept conflicting with concurrent writes to the same record.
+    #[error("conflicting writes: {0}")]
+    Conflict(String),
     /// A record the operation needs does not exist.
     #[error("{what} `{id}` not found")]
     NotFound {
@@ -118,6 +125,10 @@ pub struct Endpoint {
     /// Unix ms.
     pub updated_ms: u64,
 }
+
+/// A change to apply to an endpoint as stored ([`super::Backend::update_endpoint`]);
+/// may run more than once where the backend retries a conflicting write.
+pub type EndpointChange = std::sync::Arc<dyn Fn(&mut Endpoint) + Send + Sync>;
 
 /// A project's configuration of one provider plugin (e.g. its Slack bot
 /// token or Razorpay webhook secret). Endpoints using the provider get these

@@ -12,7 +12,7 @@ mod write;
 
 use super::codec::{decode, encode};
 use super::types::*;
-use super::{Bucket, Committing, Rate, Store};
+use super::{Backend, Bucket, Committing, Rate};
 use crate::ratelimit::RateLimiter;
 use crate::routing::RouteTable;
 use redb::Durability;
@@ -203,7 +203,7 @@ fn load_delivery(
     decode(id, value.value())
 }
 
-impl Store for EmbeddedStore {
+impl Backend for EmbeddedStore {
     fn put_project(&self, project: &Project) -> Result<(), StoreError> {
         self.put(PROJECTS, &project.id, project)
     }
@@ -248,6 +248,21 @@ impl Store for EmbeddedStore {
     fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         match self.submit(WriteOp::PutEndpoint(Box::new(endpoint.clone())))? {
             WriteDone::Stored => Ok(()),
+            _ => Err(StoreError::Backend("write group mixed up results".into())),
+        }
+    }
+
+    fn update_endpoint(
+        &self,
+        id: &str,
+        change: EndpointChange,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let op = WriteOp::UpdateEndpoint {
+            id: id.to_string(),
+            change,
+        };
+        match self.submit(op)? {
+            WriteDone::Updated(endpoint) => Ok(endpoint),
             _ => Err(StoreError::Backend("write group mixed up results".into())),
         }
     }

@@ -100,19 +100,30 @@ impl Writer {
                     WriteDone::Recorded(attempt_in(&txn, attempt, change.clone())?)
                 }
                 WriteOp::PutEndpoint(endpoint) => {
-                    let bytes = encode(endpoint.as_ref())?;
-                    txn.open_table(ENDPOINTS)?
-                        .insert(endpoint.id.as_str(), bytes.as_slice())?;
-                    txn.open_table(PROJECT_ENDPOINTS)?
-                        .insert((endpoint.project_id.as_str(), endpoint.id.as_str()), ())?;
+                    put_endpoint_in(&txn, endpoint)?;
                     WriteDone::Stored
+                }
+                WriteOp::UpdateEndpoint { id, change } => {
+                    let found = txn
+                        .open_table(ENDPOINTS)?
+                        .get(id.as_str())?
+                        .map(|bytes| decode::<Endpoint>(id, bytes.value()))
+                        .transpose()?;
+                    WriteDone::Updated(match found {
+                        Some(mut endpoint) => {
+                            change(&mut endpoint);
+                            put_endpoint_in(&txn, &endpoint)?;
+                            Some(endpoint)
+                        }
+                        None => None,
+                    })
                 }
             });
         }
         let durable = ops.iter().any(|op| !matches!(op, WriteOp::Attempt { .. }));
         if durable {
             txn.commit()?;
-            if ops.iter().any(|op| matches!(op, WriteOp::PutEndpoint(_))) {
+            if ops.iter().any(WriteOp::changes_endpoints) {
                 self.routes.forget();
             }
         } else {
@@ -123,6 +134,15 @@ impl Writer {
         }
         Ok(done)
     }
+}
+
+fn put_endpoint_in(txn: &redb::WriteTransaction, endpoint: &Endpoint) -> Result<(), StoreError> {
+    let bytes = encode(endpoint)?;
+    txn.open_table(ENDPOINTS)?
+        .insert(endpoint.id.as_str(), bytes.as_slice())?;
+    txn.open_table(PROJECT_ENDPOINTS)?
+        .insert((endpoint.project_id.as_str(), endpoint.id.as_str()), ())?;
+    Ok(())
 }
 
 /// Stores one batch inside an open write transaction.
@@ -199,6 +219,10 @@ pub(super) fn attempt_in(
     let delivery = {
         let mut deliveries = txn.open_table(DELIVERIES)?;
         let mut delivery = load_delivery(&deliveries, &attempt.delivery_id)?;
+        if attempt.number <= delivery.attempts {
+            // Recorded before (a retried record): nothing changes twice.
+            return Ok(delivery);
+        }
         txn.open_table(ATTEMPTS)?.insert(
             (attempt.delivery_id.as_str(), attempt.number),
             encode(attempt)?.as_slice(),
@@ -250,12 +274,24 @@ pub(super) enum WriteOp {
     },
     /// Durable: an endpoint created or changed.
     PutEndpoint(Box<Endpoint>),
+    /// Durable: a change applied to the endpoint as stored now.
+    UpdateEndpoint {
+        id: String,
+        change: crate::store::EndpointChange,
+    },
+}
+
+impl WriteOp {
+    fn changes_endpoints(&self) -> bool {
+        matches!(self, Self::PutEndpoint(_) | Self::UpdateEndpoint { .. })
+    }
 }
 
 /// What a [`WriteOp`] produced.
 pub(super) enum WriteDone {
     Ingested(Vec<Ingested>),
     Recorded(Delivery),
+    Updated(Option<Endpoint>),
     Stored,
 }
 

@@ -49,7 +49,31 @@ fn tcp_settings() -> TcpSettings {
 }
 
 /// A Redis error as a store error.
+/// Error code a script answers when the caller's lease is gone.
+pub(super) const LEASE_LOST_CODE: &str = "HMLEASE";
+/// Error code a script answers when the record it changes does not exist.
+pub(super) const NOT_FOUND_CODE: &str = "HMNOTFOUND";
+
+/// Maps a Redis error to the store's: our scripts' refusals by their error
+/// code, a server that cannot be reached as [`StoreError::Unavailable`].
+/// (A refusal's record id is filled in by the caller, which knows it.)
 pub(super) fn store_error(e: RedisError) -> StoreError {
+    match e.code() {
+        Some(LEASE_LOST_CODE) => return StoreError::LeaseLost(String::new()),
+        Some(NOT_FOUND_CODE) => {
+            return StoreError::NotFound {
+                what: "record",
+                id: String::new(),
+            }
+        }
+        Some("LOADING" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN") => {
+            return StoreError::Unavailable(format!("redis: {e}"))
+        }
+        _ => {}
+    }
+    if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() || e.is_timeout() {
+        return StoreError::Unavailable(format!("redis: {e}"));
+    }
     StoreError::Backend(format!("redis: {e}"))
 }
 

@@ -378,7 +378,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::{RedisOptions, RedisStore};
     use super::*;
-    use crate::store::{Event, Store};
+    use crate::store::{Backend, Event};
     use std::time::Duration;
 
     use super::redis_server;

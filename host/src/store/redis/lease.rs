@@ -232,7 +232,20 @@ pub(super) fn spawn_renewer(shared: Weak<Shared>, every: Duration) {
 
 /// Listens on the wake channel, reconnecting (through every seed in turn)
 /// until the store is dropped; calls `wake` with each message's endpoints.
-pub(super) fn spawn_listener(shared: Weak<Shared>, wake: Arc<dyn Fn(Vec<String>) + Send + Sync>) {
+/// The wake channel's message that says endpoints or provider settings
+/// changed (not an endpoint id: ids have no `!`).
+pub(super) const CHANGED: &str = "!changed";
+
+/// What the wake channel's messages call.
+#[derive(Clone)]
+pub(super) struct Listener {
+    /// New work for these endpoints.
+    pub(super) wake: Arc<dyn Fn(Vec<String>) + Send + Sync>,
+    /// Endpoints or provider settings changed.
+    pub(super) changed: Arc<dyn Fn() + Send + Sync>,
+}
+
+pub(super) fn spawn_listener(shared: Weak<Shared>, listener: Listener) {
     let spawned = std::thread::Builder::new()
         .name("hookmesh-wake".into())
         .spawn(move || {
@@ -245,7 +258,7 @@ pub(super) fn spawn_listener(shared: Weak<Shared>, wake: Arc<dyn Fn(Vec<String>)
                     return;
                 };
                 attempt += 1;
-                if let Err(error) = listen(&shared, &url, &channel, wake.as_ref()) {
+                if let Err(error) = listen(&shared, &url, &channel, &listener) {
                     tracing::warn!(%error, %url, "wake channel lost; reconnecting");
                     std::thread::sleep(Duration::from_millis(500));
                 }
@@ -260,12 +273,15 @@ fn listen(
     shared: &Weak<Shared>,
     url: &str,
     channel: &str,
-    wake: &(dyn Fn(Vec<String>) + Send + Sync),
+    listener: &Listener,
 ) -> Result<(), redis::RedisError> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
     let mut pubsub = conn.as_pubsub();
     pubsub.subscribe(channel)?;
+    // Announcements made while this listener was away are lost: treat the
+    // (re)connection as a change.
+    (listener.changed)();
     pubsub.set_read_timeout(Some(Duration::from_secs(1)))?;
     loop {
         if shared.strong_count() == 0 {
@@ -274,13 +290,17 @@ fn listen(
         match pubsub.get_message() {
             Ok(message) => {
                 let payload: String = message.get_payload().unwrap_or_default();
+                if payload == CHANGED {
+                    (listener.changed)();
+                    continue;
+                }
                 let endpoints: Vec<String> = payload
                     .split(',')
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
                     .collect();
                 if !endpoints.is_empty() {
-                    wake(endpoints);
+                    (listener.wake)(endpoints);
                 }
             }
             Err(e) if e.is_timeout() => continue,

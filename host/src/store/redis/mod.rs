@@ -24,7 +24,7 @@ mod scripts;
 
 use super::codec::{decode, encode};
 use super::types::*;
-use super::{Bucket, Rate, Store};
+use super::{Backend, Bucket, Rate};
 use crate::routing::RouteTable;
 use conn::Pool;
 use keys::Keys;
@@ -53,6 +53,10 @@ pub struct RedisOptions {
 pub struct RedisStore {
     shared: Arc<Shared>,
 }
+
+/// Compare-and-set rounds of [`RedisStore::update_endpoint`] before it
+/// reports a conflict.
+const MAX_UPDATE_TRIES: usize = 16;
 
 /// Routing tables by project id, each with the version it was read at.
 type RouteCache = HashMap<String, (i64, Arc<RouteTable>)>;
@@ -226,7 +230,7 @@ impl Shared {
     }
 }
 
-impl Store for RedisStore {
+impl Backend for RedisStore {
     fn put_project(&self, project: &Project) -> Result<(), StoreError> {
         let s = &self.shared;
         let mut set = redis::cmd("SET");
@@ -285,6 +289,37 @@ impl Store for RedisStore {
         let mut bump = redis::cmd("INCR");
         bump.arg(s.keys.routes_version(&endpoint.project_id));
         s.pool.phases(vec![vec![set, add], vec![bump]]).map(drop)
+    }
+
+    fn update_endpoint(
+        &self,
+        id: &str,
+        change: EndpointChange,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let s = &self.shared;
+        let key = s.keys.endpoint_record(id);
+        for _ in 0..MAX_UPDATE_TRIES {
+            let Some(read) = bytes(s.pool.run(redis::cmd("GET").arg(&key))?) else {
+                return Ok(None);
+            };
+            let mut endpoint: Endpoint = decode(&key, &read)?;
+            change(&mut endpoint);
+            let written = encode(&endpoint)?;
+            let cas = scripts::eval(scripts::REPLACE_IF_UNCHANGED, &[&key], &[&read, &written]);
+            match int(&s.pool.run(&cas)?) {
+                1 => {
+                    let mut bump = redis::cmd("INCR");
+                    bump.arg(s.keys.routes_version(&endpoint.project_id));
+                    s.pool.run(&bump)?;
+                    return Ok(Some(endpoint));
+                }
+                -1 => return Ok(None),
+                _ => continue, // changed meanwhile: apply to the new record
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "endpoint `{id}` kept changing; try again"
+        )))
     }
 
     fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
@@ -539,7 +574,24 @@ impl Store for RedisStore {
             .collect())
     }
 
-    fn subscribe(&self, wake: Box<dyn Fn(Vec<String>) + Send + Sync>) {
-        lease::spawn_listener(Arc::downgrade(&self.shared), Arc::from(wake));
+    fn subscribe(
+        &self,
+        wake: Box<dyn Fn(Vec<String>) + Send + Sync>,
+        changed: Box<dyn Fn() + Send + Sync>,
+    ) {
+        let listener = lease::Listener {
+            wake: Arc::from(wake),
+            changed: Arc::from(changed),
+        };
+        lease::spawn_listener(Arc::downgrade(&self.shared), listener);
+    }
+
+    fn announce_change(&self) {
+        let s = &self.shared;
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(s.keys.wake_channel()).arg(lease::CHANGED);
+        if let Err(error) = s.pool.run(&publish) {
+            tracing::warn!(%error, "cannot announce an endpoint change; other instances see it at their next read");
+        }
     }
 }

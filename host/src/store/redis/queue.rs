@@ -241,16 +241,14 @@ impl Shared {
                     id: attempt.delivery_id.clone(),
                 })
             }
-            Err(StoreError::Backend(message)) if message.contains("HMLEASE") => {
+            Err(StoreError::LeaseLost(_)) => {
                 self.leases.mark_lost(endpoint_id);
                 Err(StoreError::LeaseLost(endpoint_id.to_string()))
             }
-            Err(StoreError::Backend(message)) if message.contains("HMNOTFOUND") => {
-                Err(StoreError::NotFound {
-                    what: "delivery",
-                    id: attempt.delivery_id.clone(),
-                })
-            }
+            Err(StoreError::NotFound { .. }) => Err(StoreError::NotFound {
+                what: "delivery",
+                id: attempt.delivery_id.clone(),
+            }),
             Err(other) => Err(other),
         }
     }

@@ -45,6 +45,17 @@ redis.call('ZADD', KEYS[3], seq, ARGV[1])
 return seq
 "#;
 
+/// Replaces a record only if it still holds what was read (compare and
+/// set): 1 when replaced, 0 when it changed meanwhile, -1 when it is gone.
+/// KEYS: record. ARGV: what was read, the new value.
+pub(super) const REPLACE_IF_UNCHANGED: &str = r#"
+local now = redis.call('GET', KEYS[1])
+if not now then return -1 end
+if now ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"#;
+
 /// Records an attempt and applies its change, fenced by the lease.
 /// KEYS: delivery, queue, attempts, minute stats, hour stats, lease,
 /// minute index, hour index (zsets of the minutes and hours with stats).
@@ -53,19 +64,24 @@ return seq
 /// dead), next attempt ms, dead-letter reason, outcome field, latency
 /// bucket field, retention ms, minute-stats ttl ms, minute, hour,
 /// minutes kept, hours kept.
+/// An attempt whose number was recorded already changes nothing (the
+/// caller retried a record whose answer was lost).
 /// Returns the delivery's [`DELIVERY_FIELDS`].
 pub(super) const RECORD: &str = r#"
 if ARGV[1] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[1] then
-  return redis.error_reply('HMLEASE lease lost')
+  return redis.error_reply('HMLEASE lease lost')  -- conn::LEASE_LOST_CODE
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return redis.error_reply('HMNOTFOUND delivery')
+  return redis.error_reply('HMNOTFOUND delivery')  -- conn::NOT_FOUND_CODE
+end
+local n = tonumber(ARGV[3])
+if n <= tonumber(redis.call('HGET', KEYS[1], 'attempts')) then
+  -- recorded before (a retried record whose answer was lost): no change
+  return redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
+    'attempts', 'next', 'created', 'updated', 'code', 'error')
 end
 redis.call('RPUSH', KEYS[3], ARGV[2])
-local n = tonumber(ARGV[3])
-if n > tonumber(redis.call('HGET', KEYS[1], 'attempts')) then
-  redis.call('HSET', KEYS[1], 'attempts', n)
-end
+redis.call('HSET', KEYS[1], 'attempts', n)
 if ARGV[4] == '' then redis.call('HDEL', KEYS[1], 'code') else redis.call('HSET', KEYS[1], 'code', ARGV[4]) end
 if ARGV[5] == '' then redis.call('HDEL', KEYS[1], 'error') else redis.call('HSET', KEYS[1], 'error', ARGV[5]) end
 redis.call('HSET', KEYS[1], 'updated', ARGV[6])

@@ -1,0 +1,247 @@
+//! The interface each backend implements: blocking calls, one per store
+//! operation. Only [`super::Store`] calls it (and start-up code that runs
+//! before the async executor).
+
+use super::types::*;
+use super::{blocking, Bucket, Rate};
+use crate::routing::RouteTable;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A write on its way to the store; resolves once committed.
+pub type Committing<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
+/// The operations every backend provides. Calls block (they may fsync or
+/// make network round trips); the rest of hookmesh never calls them
+/// directly but through the async [`super::Store`], which decides where
+/// each call runs.
+pub trait Backend: Send + Sync + 'static {
+    /// Inserts or replaces a project.
+    fn put_project(&self, project: &Project) -> Result<(), StoreError>;
+    /// A project by id.
+    fn project(&self, id: &str) -> Result<Option<Project>, StoreError>;
+    /// Every project.
+    fn projects(&self) -> Result<Vec<Project>, StoreError>;
+
+    /// Stores an API key record (by the hash of the key).
+    fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// The key whose hash is `hash`.
+    fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// [`Backend::api_key`] and [`Backend::project`] together (one round trip
+    /// where the backend is remote).
+    fn api_key_and_project(
+        &self,
+        hash: &str,
+        project_id: &str,
+    ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
+        Ok((self.api_key(hash)?, self.project(project_id)?))
+    }
+
+    /// Inserts or replaces an endpoint.
+    fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// Applies `change` to the endpoint as stored now, atomically: a
+    /// change made meanwhile by anyone else is kept, never overwritten
+    /// with an older copy. `None` when the endpoint does not exist.
+    fn update_endpoint(
+        &self,
+        id: &str,
+        change: EndpointChange,
+    ) -> Result<Option<Endpoint>, StoreError>;
+    /// An endpoint by id.
+    fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
+    /// The endpoints of a project, oldest first.
+    fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError>;
+    /// The project's endpoints compiled for routing, shared: backends may
+    /// cache this (ingestion reads it for every event).
+    fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
+        Ok(Arc::new(RouteTable::new(&self.endpoints_of(project_id)?)))
+    }
+    /// The project's routing table if it is cached in this process
+    /// (answers at once, never touches the backend).
+    fn cached_routes(&self, _project_id: &str) -> Option<Arc<RouteTable>> {
+        None
+    }
+    /// Removes an endpoint and its queue (its history stays readable by
+    /// delivery id). False when it did not exist.
+    fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Stores events with their deliveries and queue entries atomically.
+    /// An item whose idempotency key was already used answers the stored
+    /// event instead of storing a new one.
+    fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError>;
+    /// [`Backend::ingest`] for async callers: the embedded store hands it to
+    /// its writer thread and holds no thread while it commits; by default
+    /// it runs on the blocking pool.
+    fn ingest_async(
+        self: Arc<Self>,
+        batch: Vec<NewEvent>,
+        now_ms: u64,
+    ) -> Committing<Vec<Ingested>> {
+        Box::pin(blocking(move || self.ingest(batch, now_ms)))
+    }
+    /// An event by id.
+    fn event(&self, id: &str) -> Result<Option<Event>, StoreError>;
+    /// Several events by id, in the same order (one round trip where the
+    /// backend is remote).
+    fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
+        ids.iter().map(|id| self.event(id)).collect()
+    }
+
+    /// The oldest queued delivery of an endpoint.
+    fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// Up to `limit` oldest queued deliveries of an endpoint.
+    fn queue_peek(&self, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// The endpoint, its provider settings and up to `limit` oldest queued
+    /// deliveries with their events (two round trips where the backend is
+    /// remote). `None` when the endpoint does not exist.
+    fn work_window(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Option<WorkWindow>, StoreError> {
+        let Some(endpoint) = self.endpoint(endpoint_id)? else {
+            return Ok(None);
+        };
+        let provider_settings = self.provider_settings(&endpoint.project_id, &endpoint.provider)?;
+        let deliveries = self.queue_peek(endpoint_id, limit)?;
+        let event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+        let events = self.events(&event_ids)?;
+        Ok(Some(WorkWindow {
+            endpoint,
+            provider_settings,
+            queued: deliveries.into_iter().zip(events).collect(),
+        }))
+    }
+    /// Endpoints with at least one queued delivery.
+    fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError>;
+    /// Records an attempt and applies its consequence to the delivery and
+    /// the queue, atomically.
+    fn record_attempt(
+        &self,
+        endpoint_id: &str,
+        attempt: &Attempt,
+        change: DeliveryChange,
+    ) -> Result<Delivery, StoreError>;
+    /// [`Backend::record_attempt`] for async callers (see [`Backend::ingest_async`]).
+    fn record_attempt_async(
+        self: Arc<Self>,
+        endpoint_id: String,
+        attempt: Attempt,
+        change: DeliveryChange,
+    ) -> Committing<Delivery> {
+        Box::pin(blocking(move || {
+            self.record_attempt(&endpoint_id, &attempt, change)
+        }))
+    }
+    /// Queues a new delivery of an existing event to an endpoint (replay).
+    fn requeue(
+        &self,
+        event_id: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+        now_ms: u64,
+    ) -> Result<Delivery, StoreError>;
+
+    /// A delivery of an endpoint by id.
+    fn delivery(&self, endpoint_id: &str, id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// An endpoint's deliveries, newest first, `limit` per page.
+    fn deliveries_of(
+        &self,
+        endpoint_id: &str,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError>;
+    /// A delivery's attempts, oldest first.
+    fn attempts_of(&self, endpoint_id: &str, delivery_id: &str)
+        -> Result<Vec<Attempt>, StoreError>;
+
+    /// The queue of every endpoint with work, with its class, for metrics.
+    fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError>;
+
+    /// An endpoint's attempt statistics per stored period, oldest first,
+    /// from the period holding `since_ms` on.
+    fn endpoint_stats(
+        &self,
+        endpoint_id: &str,
+        since_ms: u64,
+    ) -> Result<Vec<StatsPeriod>, StoreError>;
+
+    /// Makes every committed change durable now (used at shutdown).
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Stores a project's settings for one provider.
+    fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError>;
+    /// A project's settings for `provider`.
+    fn provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<Option<ProviderSettings>, StoreError>;
+
+    /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
+    /// Shared backends keep buckets where every instance sees them.
+    fn take_tokens(
+        &self,
+        bucket: &Bucket,
+        rate: Rate,
+        n: u32,
+    ) -> Result<Result<(), std::time::Duration>, StoreError>;
+
+    /// Takes (or keeps) this instance's lease on an endpoint's queue: only
+    /// its holder delivers it, so order holds across instances. False when
+    /// another instance holds it. A backend for one process always says yes.
+    fn claim(&self, _endpoint_id: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    /// This instance renewed its lease on the endpoint recently enough
+    /// that [`Backend::claim`] would answer yes without asking the store
+    /// (a memory check, safe to make on the async executor).
+    fn holds_fresh_lease(&self, _endpoint_id: &str) -> bool {
+        !self.is_shared()
+    }
+    /// Gives the endpoint's lease up when its queue is empty; false (lease
+    /// kept) when work is queued, so the caller goes on delivering. (A
+    /// store of one process has no lease: it only says whether the queue
+    /// is empty.)
+    fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        Ok(self.queue_head(endpoint_id)?.is_none())
+    }
+    /// Gives up every lease this instance holds (at shutdown, after the
+    /// attempts in flight are recorded), so other instances take its
+    /// endpoints over at once instead of after the lease TTL.
+    fn release_all(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Several instances share this store: how often each looks for work
+    /// nobody delivers ([`Backend::unowned_work`]). `None` for one process.
+    fn scan_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Several instances share this store (its leases and buckets are
+    /// remote calls); false for a store of one process, whose `claim`,
+    /// `release` and `take_tokens` answer from memory without blocking.
+    fn is_shared(&self) -> bool {
+        self.scan_interval().is_some()
+    }
+    /// Endpoints with queued work that no instance holds (e.g. their owner
+    /// died); also finishes ingestions interrupted half-way. Shared backends only.
+    fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Calls `wake` with endpoint ids whenever any instance queues work for
+    /// them, and `changed` whenever any instance announces a change to
+    /// endpoints or provider settings ([`Backend::announce_change`]).
+    /// Shared backends only: one process knows both itself.
+    fn subscribe(
+        &self,
+        _wake: Box<dyn Fn(Vec<String>) + Send + Sync>,
+        _changed: Box<dyn Fn() + Send + Sync>,
+    ) {
+    }
+    /// Tells every instance that endpoints or provider settings changed, so
+    /// their endpoint actors read them again before the next attempt. Best
+    /// effort (a lost announcement is caught at the next window read).
+    fn announce_change(&self) {}
+}

@@ -1,0 +1,182 @@
+//! What the API owns: projects, API keys, endpoints and provider settings,
+//! and the project's endpoints compiled for routing.
+
+use super::{ApiKey, Endpoint, EndpointChange, Project, ProviderSettings};
+use super::{Backend, Store, StoreError};
+use crate::routing::RouteTable;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl Store {
+    /// Inserts or replaces a project.
+    pub async fn put_project(&self, project: Project) -> Result<(), StoreError> {
+        self.write(move |b| b.put_project(&project)).await
+    }
+
+    /// A project by id.
+    pub async fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
+        let id = id.to_string();
+        self.read(move |b| b.project(&id)).await
+    }
+
+    /// Creates a project with its API keys; false (nothing written) when
+    /// a project with that id exists.
+    pub async fn create_project(
+        &self,
+        project: Project,
+        keys: Vec<ApiKey>,
+    ) -> Result<bool, StoreError> {
+        self.write(move |b| {
+            if b.project(&project.id)?.is_some() {
+                return Ok(false);
+            }
+            b.put_project(&project)?;
+            keys.iter().try_for_each(|key| b.put_api_key(key))?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Stores an API key record (by the hash of the key).
+    pub async fn put_api_key(&self, key: ApiKey) -> Result<(), StoreError> {
+        self.write(move |b| b.put_api_key(&key)).await
+    }
+
+    /// The key whose hash is `hash` (if any) and the project `project_id`
+    /// (if given), in one round trip where the backend is remote.
+    pub async fn api_key_and_project(
+        &self,
+        hash: Option<String>,
+        project_id: Option<String>,
+    ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
+        self.read(move |b| match (hash, project_id) {
+            (Some(hash), Some(id)) => b.api_key_and_project(&hash, &id),
+            (hash, id) => {
+                let key = hash.map(|h| b.api_key(&h)).transpose()?.flatten();
+                let project = id.map(|id| b.project(&id)).transpose()?.flatten();
+                Ok((key, project))
+            }
+        })
+        .await
+    }
+
+    /// Inserts or replaces an endpoint (creation; changes to an existing
+    /// one go through [`Store::update_endpoint`]).
+    pub async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {
+        let written = self
+            .write(move |b| announced(b, b.put_endpoint(&endpoint)))
+            .await;
+        self.catalogue_changed();
+        written
+    }
+
+    /// Applies `change` to the endpoint as stored now, atomically (a
+    /// concurrent change is never undone by an older copy). `None` when
+    /// the endpoint does not exist. Endpoint actors see the change before
+    /// their next attempt.
+    pub async fn update_endpoint(
+        &self,
+        id: &str,
+        change: impl Fn(&mut Endpoint) + Send + Sync + 'static,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let id = id.to_string();
+        let change: EndpointChange = Arc::new(change);
+        let updated = self
+            .write(move |b| announced(b, b.update_endpoint(&id, change)))
+            .await;
+        self.catalogue_changed();
+        updated
+    }
+
+    /// An endpoint by id.
+    pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        let id = id.to_string();
+        self.read(move |b| b.endpoint(&id)).await
+    }
+
+    /// The endpoints of a project, oldest first.
+    pub async fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        let id = project_id.to_string();
+        self.read(move |b| b.endpoints_of(&id)).await
+    }
+
+    /// Applies a change to the endpoint's health fields (how long it has
+    /// been failing, whether it was disabled for it) as stored now,
+    /// atomically. Made by the endpoint's own actor, which acts on it at
+    /// once: other actors are not told to read their endpoints again.
+    pub async fn update_endpoint_health(
+        &self,
+        id: &str,
+        change: impl Fn(&mut Endpoint) + Send + Sync + 'static,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let id = id.to_string();
+        let change: EndpointChange = Arc::new(change);
+        self.write(move |b| b.update_endpoint(&id, change)).await
+    }
+
+    /// Removes an endpoint and its queue (its history stays readable by
+    /// delivery id). False when it did not exist.
+    pub async fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let deleted = self
+            .write(move |b| announced(b, b.delete_endpoint(&id)))
+            .await;
+        self.catalogue_changed();
+        deleted
+    }
+
+    /// The project's endpoints compiled for routing: from the cache when
+    /// it is current, else built off the executor (a large project's table
+    /// takes a while).
+    pub async fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
+        if let Some(routes) = self.backend.cached_routes(project_id) {
+            return Ok(routes);
+        }
+        let id = project_id.to_string();
+        self.write(move |b| b.routes_of(&id)).await
+    }
+
+    /// Stores a project's settings for one provider.
+    pub async fn put_provider_settings(
+        &self,
+        settings: ProviderSettings,
+    ) -> Result<(), StoreError> {
+        let written = self
+            .write(move |b| announced(b, b.put_provider_settings(&settings)))
+            .await;
+        self.catalogue_changed();
+        written
+    }
+
+    /// Counts changes to endpoints and provider settings made through this
+    /// process (or announced by another instance). An endpoint actor
+    /// compares it before each attempt with the count when it read its
+    /// work: a different count means "read the endpoint again first".
+    pub fn catalogue_generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Marks the catalogue changed (after the write, successful or not:
+    /// a failed write may still have landed).
+    pub(crate) fn catalogue_changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A project's settings for `provider`.
+    pub async fn provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<Option<ProviderSettings>, StoreError> {
+        let (project_id, provider) = (project_id.to_string(), provider.to_string());
+        self.read(move |b| b.provider_settings(&project_id, &provider))
+            .await
+    }
+}
+
+/// Announces a catalogue write to the other instances (even a failed one:
+/// it may have landed) and passes its result on.
+fn announced<T>(backend: &dyn Backend, result: T) -> T {
+    backend.announce_change();
+    result
+}

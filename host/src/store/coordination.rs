@@ -1,0 +1,73 @@
+//! What several instances of hookmesh must agree on: which instance
+//! delivers an endpoint (leases with fencing), rate-limit token buckets,
+//! wake-ups for new work and work nobody delivers. On a store of one
+//! process these answer from memory at once.
+
+use super::{Bucket, Rate, Store, StoreError};
+use std::time::Duration;
+
+impl Store {
+    /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
+    pub async fn take_tokens(
+        &self,
+        bucket: Bucket,
+        rate: Rate,
+        n: u32,
+    ) -> Result<Result<(), Duration>, StoreError> {
+        self.read(move |b| b.take_tokens(&bucket, rate, n)).await
+    }
+
+    /// Takes (or keeps) this instance's lease on an endpoint's queue: only
+    /// its holder delivers it, so order holds across instances. False when
+    /// another instance holds it. Answers from memory while the lease is
+    /// fresh, and always yes on a store of one process.
+    pub async fn claim(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        if self.backend.holds_fresh_lease(endpoint_id) {
+            return Ok(true);
+        }
+        let id = endpoint_id.to_string();
+        self.read(move |b| b.claim(&id)).await
+    }
+
+    /// Gives the endpoint's lease up when its queue is empty; false (lease
+    /// kept) when work is queued, so the caller goes on delivering.
+    pub async fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        let id = endpoint_id.to_string();
+        self.read(move |b| b.release(&id)).await
+    }
+
+    /// Gives up every lease this instance holds (at shutdown, after the
+    /// attempts in flight are recorded).
+    pub async fn release_all(&self) -> Result<(), StoreError> {
+        self.write(|b| b.release_all()).await
+    }
+
+    /// Endpoints with queued work that no instance holds; also finishes
+    /// ingestions interrupted half-way. Empty on a store of one process.
+    pub async fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|b| b.unowned_work()).await
+    }
+
+    /// How often to look for unowned work; `None` on a store of one
+    /// process (nothing is ever unowned).
+    pub fn scan_interval(&self) -> Option<Duration> {
+        self.backend.scan_interval()
+    }
+
+    /// How long an endpoint actor keeps its lease after its queue emptied
+    /// before giving it up (zero on a store of one process: there is no
+    /// lease to keep).
+    pub fn lease_linger(&self) -> Duration {
+        self.scan_interval().unwrap_or_default()
+    }
+
+    /// Calls `wake` with endpoint ids whenever another instance queues
+    /// work for them (shared stores; one process wakes its own endpoints);
+    /// a change to endpoints announced by another instance moves
+    /// [`Store::catalogue_generation`].
+    pub fn subscribe(&self, wake: Box<dyn Fn(Vec<String>) + Send + Sync>) {
+        let store = self.clone();
+        self.backend
+            .subscribe(wake, Box::new(move || store.catalogue_changed()));
+    }
+}

@@ -1,0 +1,256 @@
+//! What delivery owns: ingestion, the work window an endpoint actor
+//! reads, attempt records, replay, the delivery history and statistics.
+
+use super::{
+    Attempt, Delivery, DeliveryChange, DeliveryQuery, DeliveryStatus, Event, Ingested, NewEvent,
+    Page, QueueSample, StatsPeriod, WorkWindow,
+};
+use super::{Bucket, Rate, Store, StoreError};
+use crate::routing::RouteTable;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Failed deliveries read per page by [`Store::requeue_failed`].
+const REQUEUE_PAGE: usize = 250;
+
+/// What [`Store::admit_and_ingest`] did.
+#[derive(Debug)]
+pub enum Admission<T> {
+    /// Stored: the store's answer per event, and what the router returned.
+    Stored(Vec<Ingested>, T),
+    /// Over the budget: nothing stored; retry after this wait.
+    OverBudget(Duration),
+}
+
+/// A ingestion budget: `n` tokens from `bucket` at `rate`.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    /// The bucket.
+    pub bucket: Bucket,
+    /// Its rate.
+    pub rate: Rate,
+    /// Tokens to take.
+    pub n: u32,
+}
+
+impl Store {
+    /// Takes the budget (if any), routes over the project's endpoints with
+    /// `route` (which returns the events to store and anything the caller
+    /// needs back), and stores the events atomically. A store of this
+    /// process does the first two in place and awaits its writer's commit;
+    /// a shared store does all of it in one hand-off.
+    pub async fn admit_and_ingest<T, R>(
+        &self,
+        budget: Option<Budget>,
+        project_id: &str,
+        now_ms: u64,
+        route: R,
+    ) -> Result<Admission<T>, StoreError>
+    where
+        T: Send + 'static,
+        R: FnOnce(&RouteTable) -> (Vec<NewEvent>, T) + Send + 'static,
+    {
+        if self.local {
+            if let Some(Budget { bucket, rate, n }) = &budget {
+                if let Err(wait) = self.backend.take_tokens(bucket, *rate, *n)? {
+                    return Ok(Admission::OverBudget(wait));
+                }
+            }
+            let routes = self.routes_of(project_id).await?;
+            let (batch, routed) = route(&routes);
+            let results = Arc::clone(&self.backend)
+                .ingest_async(batch, now_ms)
+                .await?;
+            return Ok(Admission::Stored(results, routed));
+        }
+        let project_id = project_id.to_string();
+        self.write(move |b| {
+            if let Some(Budget { bucket, rate, n }) = &budget {
+                if let Err(wait) = b.take_tokens(bucket, *rate, *n)? {
+                    return Ok(Admission::OverBudget(wait));
+                }
+            }
+            let routes = b.routes_of(&project_id)?;
+            let (batch, routed) = route(&routes);
+            Ok(Admission::Stored(b.ingest(batch, now_ms)?, routed))
+        })
+        .await
+    }
+
+    /// An event by id.
+    pub async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        let id = id.to_string();
+        self.read(move |b| b.event(&id)).await
+    }
+
+    /// The oldest queued delivery of an endpoint.
+    pub async fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError> {
+        let id = endpoint_id.to_string();
+        self.read(move |b| b.queue_head(&id)).await
+    }
+
+    /// The endpoint, its provider settings and up to `limit` oldest queued
+    /// deliveries with their events, passed through `then` where they were
+    /// read. `None` when the endpoint does not exist.
+    pub async fn work_window<T, F>(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+        then: F,
+    ) -> Result<Option<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(WorkWindow) -> T + Send + 'static,
+    {
+        let id = endpoint_id.to_string();
+        self.read(move |b| Ok(b.work_window(&id, limit)?.map(then)))
+            .await
+    }
+
+    /// Endpoints with at least one queued delivery.
+    pub async fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|b| b.endpoints_with_work()).await
+    }
+
+    /// Records an attempt and applies its consequence to the delivery and
+    /// the queue, atomically.
+    pub async fn record_attempt(
+        &self,
+        endpoint_id: &str,
+        attempt: Attempt,
+        change: DeliveryChange,
+    ) -> Result<Delivery, StoreError> {
+        Arc::clone(&self.backend)
+            .record_attempt_async(endpoint_id.to_string(), attempt, change)
+            .await
+    }
+
+    /// Queues a new delivery of an existing event to an endpoint (replay).
+    pub async fn requeue(
+        &self,
+        event_id: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+        now_ms: u64,
+    ) -> Result<Delivery, StoreError> {
+        let ids = (
+            event_id.to_string(),
+            endpoint_id.to_string(),
+            delivery_id.to_string(),
+        );
+        self.write(move |b| b.requeue(&ids.0, &ids.1, &ids.2, now_ms))
+            .await
+    }
+
+    /// Queues a new delivery of each failed delivery of the endpoint
+    /// created since `since_ms` (up to `max`, oldest first so they keep
+    /// their order). Returns how many.
+    pub async fn requeue_failed(
+        &self,
+        endpoint_id: &str,
+        since_ms: u64,
+        max: usize,
+        now_ms: u64,
+    ) -> Result<usize, StoreError> {
+        let endpoint_id = endpoint_id.to_string();
+        self.write(move |b| {
+            let mut failed = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = b.deliveries_of(
+                    &endpoint_id,
+                    &DeliveryQuery {
+                        status: Some(DeliveryStatus::Failed),
+                        since_ms: Some(since_ms),
+                        before_seq: cursor,
+                        limit: REQUEUE_PAGE,
+                    },
+                )?;
+                failed.extend(page.items);
+                cursor = page.next_cursor;
+                if cursor.is_none() || failed.len() >= max {
+                    break;
+                }
+            }
+            failed.sort_by_key(|d| d.seq);
+            failed.truncate(max);
+            for delivery in &failed {
+                let id = crate::signing::new_id("dlv_");
+                b.requeue(&delivery.event_id, &endpoint_id, &id, now_ms)?;
+            }
+            Ok(failed.len())
+        })
+        .await
+    }
+
+    /// A delivery of an endpoint by id.
+    pub async fn delivery(
+        &self,
+        endpoint_id: &str,
+        id: &str,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let (endpoint_id, id) = (endpoint_id.to_string(), id.to_string());
+        self.read(move |b| b.delivery(&endpoint_id, &id)).await
+    }
+
+    /// An endpoint's deliveries, newest first, with each one's attempts
+    /// when `with_attempts`.
+    pub async fn deliveries_of(
+        &self,
+        endpoint_id: &str,
+        query: DeliveryQuery,
+        with_attempts: bool,
+    ) -> Result<(Page<Delivery>, Vec<Vec<Attempt>>), StoreError> {
+        let id = endpoint_id.to_string();
+        self.read(move |b| {
+            let page = b.deliveries_of(&id, &query)?;
+            let attempts = if with_attempts {
+                page.items
+                    .iter()
+                    .map(|d| b.attempts_of(&id, &d.id))
+                    .collect::<Result<_, _>>()?
+            } else {
+                Vec::new()
+            };
+            Ok((page, attempts))
+        })
+        .await
+    }
+
+    /// A delivery's attempts, oldest first.
+    pub async fn attempts_of(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+    ) -> Result<Vec<Attempt>, StoreError> {
+        let (endpoint_id, delivery_id) = (endpoint_id.to_string(), delivery_id.to_string());
+        self.read(move |b| b.attempts_of(&endpoint_id, &delivery_id))
+            .await
+    }
+
+    /// The queue of every endpoint with work, with its class, for metrics.
+    pub async fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
+        self.write(|b| b.queue_stats()).await
+    }
+
+    /// Several endpoints' attempt statistics per stored period, oldest
+    /// first, from the period holding `since_ms` on.
+    pub async fn endpoint_stats(
+        &self,
+        endpoint_ids: Vec<String>,
+        since_ms: u64,
+    ) -> Result<Vec<Vec<StatsPeriod>>, StoreError> {
+        self.write(move |b| {
+            endpoint_ids
+                .iter()
+                .map(|id| b.endpoint_stats(id, since_ms))
+                .collect()
+        })
+        .await
+    }
+
+    /// Makes every committed change durable now (used at shutdown).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.write(|b| b.flush()).await
+    }
+}
