@@ -9,6 +9,9 @@
 //! - Redis killed and restarted (AOF, `appendfsync always`) mid-load:
 //!   ingestion answers 503 + Retry-After meanwhile, and every event that got
 //!   a 202 is delivered;
+//! - the same restart under load with two instances and ordered endpoints:
+//!   every acknowledged event delivered, in order, at most one duplicate
+//!   per endpoint;
 //! - a 5/s endpoint rate limit holds with both instances running;
 //! - the whole path on a Redis Cluster.
 
@@ -20,7 +23,7 @@ use common::host::{Host, HostConfig, TestProject};
 use common::receiver::{Received, Receiver, Reply};
 use common::redis_server::{RedisCluster, RedisServer};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,6 +175,70 @@ fn check_order(received: &[Received], endpoints: usize, count: u64) -> usize {
     repeats
 }
 
+/// The answer to one `POST /projects/{p}/events`.
+enum Ingestion {
+    /// 202, with the event id (the `webhook-id` of its deliveries).
+    Accepted(String),
+    /// 503 (with `Retry-After`): storage unavailable, not acknowledged.
+    Unavailable,
+}
+
+/// Ingests one event with the publishable key (and `Idempotency-Key`
+/// when given). Panics on an answer other than 202 or 503 + Retry-After.
+async fn ingest(
+    host: &Host,
+    project: &TestProject,
+    event: &Value,
+    idempotency_key: Option<&str>,
+) -> Ingestion {
+    let mut request = host
+        .http
+        .post(host.url(&format!("/projects/{}/events", project.id)))
+        .bearer_auth(&project.publishable_key)
+        .json(event);
+    if let Some(key) = idempotency_key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await;
+    let answer = match response {
+        Ok(r) => {
+            let (status, retry_after) = (
+                r.status().as_u16(),
+                r.headers().get("retry-after").is_some(),
+            );
+            (status, retry_after, r.json::<Value>().await.ok())
+        }
+        Err(e) => panic!("unexpected answer {e:?}"),
+    };
+    match answer {
+        (202, _, Some(body)) => Ingestion::Accepted(body["id"].as_str().unwrap().to_string()),
+        (503, retry_after, _) => {
+            assert!(retry_after, "503 without Retry-After");
+            Ingestion::Unavailable
+        }
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+/// Once `accepted()` reaches `threshold`: Redis dies (SIGKILL), stays
+/// down for `down`, then comes back from its AOF (same port and dir).
+/// Returns how long it was unreachable (kill to `PONG`).
+async fn redis_outage_after(
+    redis: &mut RedisServer,
+    threshold: usize,
+    accepted: impl Fn() -> usize,
+    down: Duration,
+) -> Duration {
+    while accepted() < threshold {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let killed_at = Instant::now();
+    tokio::task::block_in_place(|| redis.kill());
+    tokio::time::sleep(down).await;
+    tokio::task::block_in_place(|| redis.restart());
+    killed_at.elapsed()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_deliver_every_event_once_in_order() {
     let redis = RedisServer::start("two-instances");
@@ -274,38 +341,27 @@ async fn a_redis_restart_loses_no_acknowledged_event() {
                     if n >= 3_000 || Instant::now() > deadline {
                         return;
                     }
-                    let response = host
-                        .http
-                        .post(host.url(&format!("/projects/{}/events", project.id)))
-                        .bearer_auth(&project.publishable_key)
-                        .json(&json!({ "event": "order.paid", "payload": { "ep": n % 5, "n": n } }))
-                        .send()
-                        .await;
-                    match response.map(|r| {
-                        (
-                            r.status().as_u16(),
-                            r.headers().get("retry-after").is_some(),
-                        )
-                    }) {
-                        Ok((202, _)) => accepted.lock().unwrap().push(n as u64),
-                        Ok((503, retry_after)) => {
-                            assert!(retry_after, "503 without Retry-After");
+                    let event =
+                        json!({ "event": "order.paid", "payload": { "ep": n % 5, "n": n } });
+                    match ingest(&host, &project, &event, None).await {
+                        Ingestion::Accepted(_) => accepted.lock().unwrap().push(n as u64),
+                        Ingestion::Unavailable => {
                             unavailable.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
-                        other => panic!("unexpected answer {other:?}"),
                     }
                 }
             })
         })
         .collect();
     // Mid-load: Redis dies (SIGKILL) and comes back from its AOF.
-    while accepted.lock().unwrap().len() < 500 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    redis.kill();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    redis.restart();
+    redis_outage_after(
+        &mut redis,
+        500,
+        || accepted.lock().unwrap().len(),
+        Duration::from_millis(1500),
+    )
+    .await;
     for sender in senders {
         sender.await.unwrap();
     }
@@ -334,6 +390,166 @@ async fn a_redis_restart_loses_no_acknowledged_event() {
         accepted.len(),
         unavailable.load(Ordering::SeqCst)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_under_load_costs_at_most_one_duplicate_per_endpoint() {
+    /// Ordered endpoints, each taking its own sequence of events.
+    const ENDPOINTS: usize = 3;
+    /// Events per endpoint.
+    const EVENTS: usize = 400;
+    /// Event `n` of an endpoint leaves no earlier than `n × PACE` after the start.
+    const PACE: Duration = Duration::from_millis(5);
+    let test_started = Instant::now();
+    let mut redis = RedisServer::start_with(
+        "restart-load",
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    // Slow enough that deliveries are in flight when Redis dies.
+    let receiver = Receiver::start(|_, _| {
+        std::thread::sleep(Duration::from_millis(2));
+        Reply::status(200)
+    });
+    let a = Arc::new(Host::start(
+        "redis-restart-load-a",
+        redis_config(&single(&redis)),
+    ));
+    let b = Arc::new(Host::start(
+        "redis-restart-load-b",
+        redis_config(&single(&redis)),
+    ));
+    let project = a.create_project("acme").await;
+    endpoints(&a, &project, &receiver, ENDPOINTS).await;
+
+    // Event id -> (endpoint, n) of every event answered 202.
+    let accepted = Arc::new(std::sync::Mutex::new(HashMap::<String, (u64, u64)>::new()));
+    let unavailable = Arc::new(AtomicUsize::new(0));
+    let started = tokio::time::Instant::now();
+    // One sender per endpoint, so its ingestion order is `n` order: each
+    // event, through `a` and `b` in turn, is sent again (same
+    // Idempotency-Key) until it gets a 202, before the next one.
+    let senders: Vec<_> = (0..ENDPOINTS)
+        .map(|ep| {
+            let (a, b, project, accepted, unavailable) = (
+                Arc::clone(&a),
+                Arc::clone(&b),
+                project.clone(),
+                Arc::clone(&accepted),
+                Arc::clone(&unavailable),
+            );
+            tokio::spawn(async move {
+                let deadline = Instant::now() + Duration::from_secs(15);
+                for n in 0..EVENTS {
+                    tokio::time::sleep_until(started + PACE * n as u32).await;
+                    let host = if n % 2 == 0 { &a } else { &b };
+                    let event = json!({ "event": "order.paid", "payload": { "ep": ep, "n": n } });
+                    let key = format!("restart-load-{ep}-{n}");
+                    loop {
+                        match ingest(host, &project, &event, Some(&key)).await {
+                            Ingestion::Accepted(id) => {
+                                accepted.lock().unwrap().insert(id, (ep as u64, n as u64));
+                                break;
+                            }
+                            Ingestion::Unavailable => {
+                                unavailable.fetch_add(1, Ordering::SeqCst);
+                                assert!(
+                                    Instant::now() < deadline,
+                                    "endpoint {ep}: event {n} still unacknowledged"
+                                );
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // A third into the load: Redis dies (SIGKILL), ~1 s down, back from its AOF.
+    let outage = redis_outage_after(
+        &mut redis,
+        ENDPOINTS * EVENTS / 3,
+        || accepted.lock().unwrap().len(),
+        Duration::from_secs(1),
+    )
+    .await;
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let load = started.elapsed();
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(
+        unavailable.load(Ordering::SeqCst) > 0,
+        "the outage was never seen"
+    );
+    assert_eq!(
+        accepted.len(),
+        ENDPOINTS * EVENTS,
+        "every event acknowledged"
+    );
+
+    // Every accepted event delivered at least once…
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen: HashSet<String> = receiver
+            .received()
+            .iter()
+            .filter_map(|r| r.header("webhook-id").map(str::to_string))
+            .collect();
+        let mut missing: Vec<(u64, u64)> = accepted
+            .iter()
+            .filter(|(id, _)| !seen.contains(*id))
+            .map(|(_, ep_n)| *ep_n)
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        missing.sort_unstable();
+        assert!(
+            Instant::now() < deadline,
+            "{} accepted events never delivered, (endpoint, n): {:?}…",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // …and a second look for late re-sends.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received = receiver.received();
+    // Duplicates: arrivals of a webhook-id already received, per endpoint.
+    let mut arrivals: Vec<HashMap<&str, usize>> = vec![HashMap::new(); ENDPOINTS];
+    for r in &received {
+        let id = r.header("webhook-id").expect("webhook-id header");
+        let ep = r.json()["payload"]["ep"].as_u64().unwrap() as usize;
+        assert_eq!(
+            r.path,
+            format!("/ep/{ep}"),
+            "event of endpoint {ep} elsewhere"
+        );
+        *arrivals[ep].entry(id).or_default() += 1;
+    }
+    let duplicates: Vec<usize> = arrivals
+        .iter()
+        .map(|ids| ids.values().map(|count| count - 1).sum())
+        .collect();
+    let unacknowledged = arrivals
+        .iter()
+        .flat_map(HashMap::keys)
+        .filter(|id| !accepted.contains_key(**id))
+        .count();
+    eprintln!(
+        "redis restart under load: duplicates per endpoint {duplicates:?}; {} accepted, \
+         {} answered 503, {unacknowledged} unacknowledged delivered, Redis down {outage:?}, \
+         load {load:?}, test {:?}",
+        accepted.len(),
+        unavailable.load(Ordering::SeqCst),
+        test_started.elapsed()
+    );
+    // …in order per endpoint (first arrivals)…
+    check_order(&received, ENDPOINTS, EVENTS as u64);
+    // …and at most one duplicate per endpoint.
+    for (ep, count) in duplicates.iter().enumerate() {
+        assert!(*count <= 1, "endpoint {ep}: {count} duplicate deliveries");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,9 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[allow(dead_code)]
-#[path = "common/redis.rs"]
-mod redis_server;
+use hookmesh_test_support::redis as redis_server;
 
 use hookmesh::store::embedded::EmbeddedStore;
 use hookmesh::store::redis::{RedisOptions, RedisStore};
@@ -145,6 +143,30 @@ fn fifo_per_endpoint(store: &dyn Backend) {
     );
 }
 
+/// Records an attempt and checks that the backend changed the delivery
+/// exactly as [`Delivery::apply`] defines (for Redis: that its Lua script
+/// agrees with the Rust definition).
+fn record_as_defined(
+    store: &dyn Backend,
+    endpoint_id: &str,
+    attempt: &Attempt,
+    change: DeliveryChange,
+) -> Result<Delivery, StoreError> {
+    let before = store
+        .delivery(endpoint_id, &attempt.delivery_id)?
+        .expect("the delivery exists");
+    let after = store.record_attempt(endpoint_id, attempt, change.clone())?;
+    let mut expected = before;
+    expected.apply(attempt, &change);
+    assert_eq!(after, expected, "recorded as Delivery::apply defines");
+    assert_eq!(
+        store.delivery(endpoint_id, &attempt.delivery_id)?.as_ref(),
+        Some(&after),
+        "and stored so"
+    );
+    Ok(after)
+}
+
 fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
     store
         .ingest(
@@ -156,15 +178,15 @@ fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
             10,
         )
         .unwrap();
-    let d = store
-        .record_attempt(
-            "a",
-            &attempt("dlv_e1_a", 1, AttemptOutcome::Retry),
-            DeliveryChange::Reschedule {
-                next_attempt_ms: 500,
-            },
-        )
-        .unwrap();
+    let d = record_as_defined(
+        store,
+        "a",
+        &attempt("dlv_e1_a", 1, AttemptOutcome::Retry),
+        DeliveryChange::Reschedule {
+            next_attempt_ms: 500,
+        },
+    )
+    .unwrap();
     assert_eq!(
         (d.status, d.attempts, d.next_attempt_ms),
         (DeliveryStatus::Pending, 1, 500)
@@ -175,22 +197,22 @@ fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
         ("dlv_e1_a", 500),
         "a rescheduled head stays the head"
     );
-    store
-        .record_attempt(
-            "a",
-            &attempt("dlv_e1_a", 2, AttemptOutcome::Success),
-            DeliveryChange::Ack,
-        )
-        .unwrap();
-    store
-        .record_attempt(
-            "a",
-            &attempt("dlv_e2_a", 1, AttemptOutcome::Failed),
-            DeliveryChange::DeadLetter {
-                reason: "gave up".into(),
-            },
-        )
-        .unwrap();
+    record_as_defined(
+        store,
+        "a",
+        &attempt("dlv_e1_a", 2, AttemptOutcome::Success),
+        DeliveryChange::Ack,
+    )
+    .unwrap();
+    record_as_defined(
+        store,
+        "a",
+        &attempt("dlv_e2_a", 1, AttemptOutcome::Failed),
+        DeliveryChange::DeadLetter {
+            reason: "gave up".into(),
+        },
+    )
+    .unwrap();
     assert_eq!(ids(&store.queue_peek("a", 10).unwrap()), ["dlv_e3_a"]);
     let done = store.delivery("a", "dlv_e1_a").unwrap().unwrap();
     assert_eq!((done.status, done.attempts), (DeliveryStatus::Succeeded, 2));
@@ -354,25 +376,25 @@ fn a_retried_record_changes_nothing(store: &dyn Backend) {
     let later = DeliveryChange::Reschedule {
         next_attempt_ms: 500,
     };
-    store.record_attempt("a", &retry, later.clone()).unwrap();
-    let again = store.record_attempt("a", &retry, later).unwrap();
+    record_as_defined(store, "a", &retry, later.clone()).unwrap();
+    let again = record_as_defined(store, "a", &retry, later).unwrap();
     assert_eq!((again.attempts, again.next_attempt_ms), (1, 500));
-    store
-        .record_attempt(
-            "a",
-            &attempt("dlv_e1_a", 2, AttemptOutcome::Success),
-            DeliveryChange::Ack,
-        )
-        .unwrap();
-    let stale = store
-        .record_attempt(
-            "a",
-            &retry,
-            DeliveryChange::Reschedule {
-                next_attempt_ms: 900,
-            },
-        )
-        .unwrap();
+    record_as_defined(
+        store,
+        "a",
+        &attempt("dlv_e1_a", 2, AttemptOutcome::Success),
+        DeliveryChange::Ack,
+    )
+    .unwrap();
+    let stale = record_as_defined(
+        store,
+        "a",
+        &retry,
+        DeliveryChange::Reschedule {
+            next_attempt_ms: 900,
+        },
+    )
+    .unwrap();
     assert_eq!(stale.status, DeliveryStatus::Succeeded, "not undone");
     assert_eq!(store.attempts_of("a", "dlv_e1_a").unwrap().len(), 2);
     let stats = store.endpoint_stats("a", 0).unwrap();

@@ -32,9 +32,7 @@
 //! cargo bench -p hookmesh --bench store
 //! ```
 
-#[allow(dead_code)] // the harness has more than this bench uses
-#[path = "../../tests/common/redis.rs"]
-mod redis_server;
+use hookmesh_test_support::redis as redis_server;
 
 use criterion::{criterion_main, BatchSize, Criterion};
 use hookmesh::store::embedded::EmbeddedStore;

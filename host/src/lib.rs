@@ -9,15 +9,23 @@
 //! # Layout
 //! - [`config`]: figment layers → validated, typed [`config::Settings`].
 //! - [`declare`]: applies the config's `[[projects]]` to the store at start-up.
-//! - [`api`]: actix-web routes, auth, JSON errors.
-//! - [`ingest`]: event validation, catalogue, subscription routing.
-//! - [`dispatch`]: the actor system: registry + one actor per endpoint; retries.
+//! - [`api`]: actix-web routes, auth, JSON errors; it validates and answers,
+//!   and hands events to [`ingest`].
+//! - [`event_types`]: the event-type catalogue and type-name rules (a leaf).
+//! - [`ingest`]: validation of what apps send, and the one ingestion path
+//!   ([`ingest::Ingestor`]: budget, routing, atomic store, wake-up) used by
+//!   the events API, bulk, inbound webhooks, operational events and replays.
+//! - [`routing`]: which endpoints an event goes to (compiled per project).
+//! - [`dispatch`]: the actor system: registry + one actor per endpoint;
+//!   render → send → classify → record, retries, endpoint health.
 //! - [`egress`]: the HTTP client, timeouts, SSRF guard.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`plugin`]: the wasmtime plugin host: engine, sandbox limits, registry.
 //! - [`providers`]: provider settings checked against manifests, sealed, merged.
 //! - [`ratelimit`]: in-process token buckets (per-project ingestion limit).
-//! - [`store`]: the storage traits and the embedded (redb) backend.
+//! - [`store`]: one async [`store::Store`] (catalogue, deliveries,
+//!   coordination) over a blocking [`store::Backend`]: embedded (redb) or
+//!   Redis. Only `store/` knows which backend answers or where a call runs.
 //! - [`signing`]: secrets, API keys, ids, sealing with the master key.
 //! - [`server`]: wiring it all together for `hookmesh serve`.
 //! - [`cli`], [`tools`]: the command line and the plugin author's tools.

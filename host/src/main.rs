@@ -11,7 +11,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(arg) => {
             let settings = config::load(arg.config.as_deref())?;
-            actix_web::rt::System::new().block_on(server::serve(settings))
+            actix_web::rt::System::new().block_on(server::serve_until_signal(settings))
         }
         Command::Config(ConfigCommand::Check(arg)) => {
             config::load(arg.config.as_deref())?;

@@ -47,8 +47,23 @@ pub fn open_store(settings: &StorageSettings) -> anyhow::Result<Store> {
     }
 }
 
-/// Runs the server until a shutdown signal. Must run inside an actix system.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+/// Binds `[server] listen` and runs the server until SIGINT or SIGTERM.
+/// Must run inside an actix system.
+pub async fn serve_until_signal(settings: Settings) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(settings.server.listen)
+        .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+    serve(listener, settings, shutdown_signal()).await
+}
+
+/// Runs the server on `listener` until `shutdown` resolves, then stops
+/// intake, lets attempts in flight finish (bounded), flushes the store and
+/// gives up its leases. Must run inside an actix system. Tests and
+/// embedders run it in-process on a listener of their own (port 0).
+pub async fn serve(
+    listener: std::net::TcpListener,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + 'static,
+) -> anyhow::Result<()> {
     let store = open_store(&settings.storage)?;
     let host = PluginHost::new(settings.plugins.limits)
         .map_err(|e| anyhow::anyhow!("cannot start wasmtime: {e:#}"))?;
@@ -99,8 +114,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             .app_data(state.clone())
             .configure(api::configure)
     })
-    .bind(settings.server.listen)
-    .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+    .listen(listener)
+    .context("cannot serve on the listener")?;
     for addr in server.addrs() {
         tracing::info!(%addr, "hookmesh listening");
     }
@@ -112,7 +127,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .run();
     let intake = running.handle();
     actix_web::rt::spawn(async move {
-        shutdown_signal().await;
+        shutdown.await;
         intake.stop(true).await;
     });
     running.await?;

@@ -124,5 +124,4 @@ pub fn now_ms() -> u64 {
 
 pub mod host;
 pub mod receiver;
-#[path = "redis.rs"]
-pub mod redis_server;
+pub use hookmesh_test_support::redis as redis_server;

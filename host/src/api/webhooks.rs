@@ -5,16 +5,15 @@ use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::openapi::{doc, object, string, string_map, strings, Auth, RouteDoc};
 use super::{load_endpoint, manage, time_ms, AppState};
-use crate::dispatch::{build_context, call_config};
+use crate::dispatch::{call_config, test_send};
 use crate::ingest::{
     check_filter_path, check_subscription, is_known_type, OPERATIONAL_EVENT_TYPES,
 };
-use crate::plugin;
 use crate::plugin::LoadedPlugin;
 use crate::providers::check_keys;
 use crate::ratelimit::Rate;
 use crate::signing::{new_id, new_webhook_secret};
-use crate::store::{Endpoint, Project, SealedSecret};
+use crate::store::{Endpoint, Event, Project, SealedSecret};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -532,24 +531,19 @@ async fn test(
     let (project_id, id) = path.into_inner();
     manage(&state, &req, &project_id).await?;
     let endpoint = load_endpoint(&state, &project_id, &id).await?;
-    let plugin = state.plugins.get(&endpoint.provider).ok_or_else(|| {
-        ApiError::Conflict(format!("provider `{}` is not loaded", endpoint.provider))
-    })?;
-    let now = crate::now_ms();
-    let config = call_config(state.dispatcher.core(), &endpoint)
+    if state.plugins.get(&endpoint.provider).is_none() {
+        return Err(ApiError::Conflict(format!(
+            "provider `{}` is not loaded",
+            endpoint.provider
+        )));
+    }
+    call_config(state.dispatcher.core(), &endpoint)
         .await
         .map_err(ApiError::Conflict)?;
-    let ctx = build_context(
-        &state.secrets,
-        &endpoint,
-        config,
-        &new_id("dlv_test_"),
-        1,
-        now,
-    )
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let event = plugin::Event {
+    let now = crate::now_ms();
+    let event = Event {
         id: new_id("evt_test_"),
+        project_id: project_id.clone(),
         event_type: "test.ping".into(),
         resource: Some("endpoint".into()),
         resource_id: Some(endpoint.id.clone()),
@@ -559,28 +553,22 @@ async fn test(
         time_created_ms: now,
     };
     let started = Instant::now();
-    let outcome = match plugin.render_async(event, ctx).await {
-        Ok(requests) => match requests.first() {
-            Some(request) => state.egress.send(request).await.map_err(|e| e.to_string()),
-            None => Err("the plugin rendered no request".to_string()),
-        },
-        Err(e) => Err(e.to_string()),
-    };
+    let sent = test_send(state.dispatcher.core(), &endpoint, &event).await;
     let duration_ms = duration_ms(started.elapsed());
-    Ok(HttpResponse::Ok().json(match outcome {
-        Ok(answer) => {
-            let body = &answer.response.body[..answer.response.body.len().min(TEST_EXCERPT_BYTES)];
-            json!({
-                "ok": (200..300).contains(&answer.response.status),
-                "status": answer.response.status,
-                "body_excerpt": String::from_utf8_lossy(body),
-                "duration_ms": duration_ms,
-            })
-        }
-        Err(error) => {
-            json!({ "ok": false, "status": null, "error": error, "duration_ms": duration_ms })
-        }
-    }))
+    let excerpt = sent.excerpt.as_bytes();
+    let excerpt = String::from_utf8_lossy(&excerpt[..excerpt.len().min(TEST_EXCERPT_BYTES)]);
+    let mut view = json!({
+        "ok": sent.ok,
+        "status": sent.status_code,
+        "duration_ms": duration_ms,
+    });
+    if sent.status_code.is_some() {
+        view["body_excerpt"] = json!(excerpt);
+    }
+    if let Some(error) = sent.error.filter(|_| !sent.ok) {
+        view["error"] = json!(error);
+    }
+    Ok(HttpResponse::Ok().json(view))
 }
 
 fn duration_ms(d: Duration) -> u64 {

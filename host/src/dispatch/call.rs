@@ -50,6 +50,44 @@ impl Verdict {
     }
 }
 
+/// What a test send (`POST …/webhooks/{id}/test`) found.
+#[derive(Debug, Clone)]
+pub struct TestSend {
+    /// The endpoint's plugin classified the answer as a success.
+    pub ok: bool,
+    /// The last answer's HTTP status.
+    pub status_code: Option<u16>,
+    /// The last answer's body.
+    pub excerpt: String,
+    /// Why it failed or would be retried, if it did.
+    pub error: Option<String>,
+}
+
+/// Sends `event` to `endpoint` now, through the same render → send →
+/// classify path as a delivery (nothing queued or recorded).
+pub async fn test_send(core: &Arc<Core>, endpoint: &Endpoint, event: &Event) -> TestSend {
+    let config = call_config(core, endpoint).await;
+    let now = crate::now_ms();
+    let delivery = Delivery::queued(
+        &crate::signing::new_id("dlv_test_"),
+        &event.id,
+        &endpoint.id,
+        0,
+        now,
+    );
+    let verdict = run(core, endpoint, &config, event, &delivery, 1, now).await;
+    let error = match &verdict.decision {
+        Decision::Fail { reason, .. } => verdict.error.clone().or(Some(reason.clone())),
+        _ => verdict.error.clone(),
+    };
+    TestSend {
+        ok: matches!(verdict.decision, Decision::Success),
+        status_code: verdict.status_code,
+        excerpt: verdict.excerpt,
+        error,
+    }
+}
+
 /// Render through the plugin, send every request, classify each answer.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run(

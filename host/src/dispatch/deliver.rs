@@ -5,6 +5,8 @@
 use super::call::{record_metrics, run, sendable_config, Decision, Verdict};
 use super::health::{emit, update_health};
 use super::retry::{backoff, exhausted};
+pub use super::steps::WhenEmpty;
+use super::steps::{Finish, Observed, Round as StepRound, Step, Steps, Window};
 use super::{Core, InFlight};
 use crate::store::{
     Attempt, AttemptOutcome, Bucket, Delivery, DeliveryChange, Endpoint, Event, StoreError,
@@ -14,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How a drain ended.
+/// How a drain ended (see [`Finish`]).
 pub enum Drained {
     /// Nothing queued.
     Empty,
@@ -31,93 +33,102 @@ pub enum Drained {
     StoreFailed(StoreError),
 }
 
-/// What a drain on a shared store does when the queue looks empty.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum WhenEmpty {
-    /// Keep the lease and end [`Drained::Idle`]: an endpoint that gets
-    /// events often does not take and give up its lease for each one
-    /// (new work wakes the actor; the actor comes back to release).
-    Linger,
-    /// Give the lease up (refused atomically if work is queued).
-    Release,
+impl From<Finish> for Drained {
+    fn from(finish: Finish) -> Self {
+        match finish {
+            Finish::Empty => Self::Empty,
+            Finish::Idle => Self::Idle,
+            Finish::Stop => Self::Stop,
+            Finish::NotOwner => Self::NotOwner,
+            Finish::WaitFor(wait) => Self::WaitFor(wait),
+            Finish::StoreFailed => {
+                Self::StoreFailed(StoreError::Backend("the store failed".into()))
+            }
+        }
+    }
 }
 
 /// Delivers due work of `endpoint_id` until the queue is empty or the head
-/// must wait.
+/// must wait: carries out the steps [`Steps`] decides.
 pub async fn drain(core: Arc<Core>, endpoint_id: String, when_empty: WhenEmpty) -> Drained {
-    // Where leases are remote, an actor keeps its lease a while after the
-    // queue looked empty (none is kept where the linger is zero).
-    let linger = when_empty == WhenEmpty::Linger && !core.store.lease_linger().is_zero();
-    // After a round that delivered a window that was not full, the queue
-    // is probably empty: linger, or try to give the lease up first (which
-    // is refused when work is queued), instead of reading the queue again.
-    let mut probably_empty = when_empty == WhenEmpty::Release;
+    let mut steps = Steps::new(when_empty, core.store.lease_linger().is_zero());
+    let mut step = steps.first();
+    let mut work = None;
     loop {
-        if core.is_draining() {
-            return Drained::Stop;
-        }
-        match core.store.claim(&endpoint_id).await {
-            Ok(true) => {}
-            Ok(false) => return Drained::NotOwner,
-            Err(error) => return Drained::StoreFailed(error),
-        }
-        if std::mem::take(&mut probably_empty) {
-            if linger {
-                return Drained::Idle;
-            }
-            match core.store.release(&endpoint_id).await {
-                Ok(true) => return Drained::Empty,
-                Ok(false) => {} // work is queued: read it
+        let observed = match step {
+            Step::Finish(finish) => return Drained::from(finish),
+            _ if core.is_draining() => Observed::Draining,
+            Step::Claim => match core.store.claim(&endpoint_id).await {
+                Ok(claimed) => Observed::Claimed(claimed),
                 Err(error) => return Drained::StoreFailed(error),
-            }
-        }
-        let work = match load_work(&core, &endpoint_id).await {
-            Ok(Some(work)) => work,
-            Ok(None) => return Drained::Stop,
-            Err(error) => return Drained::StoreFailed(error),
-        };
-        if !work.endpoint.active || !work.provider_enabled {
-            return Drained::Stop;
-        }
-        if work.queued.is_empty() {
-            if linger {
-                return Drained::Idle;
-            }
-            match core.store.release(&endpoint_id).await {
-                Ok(true) => return Drained::Empty,
-                Ok(false) => continue, // work arrived: the lease is kept
+            },
+            Step::Release => match core.store.release(&endpoint_id).await {
+                Ok(released) => Observed::Released(released),
                 Err(error) => return Drained::StoreFailed(error),
+            },
+            Step::ReadWindow => match load_work(&core, &endpoint_id).await {
+                Ok(read) => {
+                    let window = window_of(read.as_ref());
+                    work = read;
+                    Observed::Read(window)
+                }
+                Err(error) => return Drained::StoreFailed(error),
+            },
+            Step::Deliver => {
+                let Some(work) = work.take() else {
+                    return Drained::Stop;
+                };
+                steps.delivered_window(window_of(Some(&work)));
+                match deliver(&core, work).await {
+                    Ok(round) => Observed::Delivered(round),
+                    Err(StoreError::LeaseLost(_)) => Observed::Delivered(StepRound::LeaseLost),
+                    Err(error) => return Drained::StoreFailed(error),
+                }
             }
-        }
-        let now = crate::now_ms();
-        let next_due = work
-            .queued
-            .iter()
-            .map(|(d, _)| d.next_attempt_ms)
-            .min()
-            .unwrap_or(now);
-        let window_was_full = work.queued.len() >= WORK_WINDOW;
-        let round = Round {
-            endpoint: &work.endpoint,
-            config: &work.config,
-            generation: work.generation,
         };
-        let outcome = if round.endpoint.ordered {
-            deliver_in_order(&core, &round, work.queued).await
-        } else {
-            deliver_concurrently(&core, &round, work.queued).await
-        };
-        match outcome {
-            Ok(Progress::Continue) => probably_empty = !window_was_full,
-            Ok(Progress::Changed) => {} // read the endpoint again before going on
-            Ok(Progress::Stop) => return Drained::Stop,
-            Ok(Progress::NothingDue) => {
-                return Drained::WaitFor(Duration::from_millis(next_due.saturating_sub(now)))
-            }
-            Err(StoreError::LeaseLost(_)) => return Drained::NotOwner,
-            Err(error) => return Drained::StoreFailed(error),
-        }
+        step = steps.next(observed);
     }
+}
+
+/// What a window read means to the loop.
+fn window_of(work: Option<&Work>) -> Window {
+    match work {
+        None => Window::Gone,
+        Some(work) if !work.endpoint.active || !work.provider_enabled => Window::Paused,
+        Some(work) if work.queued.is_empty() => Window::Empty,
+        Some(work) => Window::Work {
+            full: work.queued.len() >= WORK_WINDOW,
+        },
+    }
+}
+
+/// One round over a window: in order, or concurrently.
+async fn deliver(core: &Arc<Core>, work: Work) -> Result<StepRound, StoreError> {
+    let now = crate::now_ms();
+    let next_due = work
+        .queued
+        .iter()
+        .map(|(d, _)| d.next_attempt_ms)
+        .min()
+        .unwrap_or(now);
+    let round = Round {
+        endpoint: &work.endpoint,
+        config: &work.config,
+        generation: work.generation,
+    };
+    let progress = if round.endpoint.ordered {
+        deliver_in_order(core, &round, work.queued).await?
+    } else {
+        deliver_concurrently(core, &round, work.queued).await?
+    };
+    Ok(match progress {
+        Progress::Continue => StepRound::Progressed,
+        Progress::Changed => StepRound::Changed,
+        Progress::Stop => StepRound::Disabled,
+        Progress::NothingDue => {
+            StepRound::NothingDue(Duration::from_millis(next_due.saturating_sub(now)))
+        }
+    })
 }
 
 /// Waits for the endpoint's rate limit (`rate_limit`, shared by every
@@ -212,15 +223,21 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
 }
 
 /// Head first, one at a time; stops at the first delivery not acknowledged
-/// (its next attempt is scheduled, so the queue must be read again). Each
-/// attempt is recorded before the next one leaves, and the endpoint is
-/// checked for changes before each.
+/// (its next attempt is scheduled, so the queue must be read again). The
+/// endpoint is checked for changes before each attempt.
+///
+/// Successes of a healthy endpoint are recorded while the next deliveries
+/// go out (their order on the wire is what matters), at most
+/// [`UNRECORDED_SUCCESSES`] ahead: when the store cannot record (it keeps
+/// retrying), the endpoint stops sending after that many. A failure is
+/// recorded, after every success before it, before anything else leaves.
 async fn deliver_in_order(
     core: &Arc<Core>,
     round: &Round<'_>,
     queued: Vec<(Delivery, Option<Event>)>,
 ) -> Result<Progress, StoreError> {
     let mut progress = Progress::NothingDue;
+    let mut recording = std::collections::VecDeque::new();
     let now = crate::now_ms();
     let due = queued
         .into_iter()
@@ -229,12 +246,26 @@ async fn deliver_in_order(
         if core.is_draining() {
             break;
         }
+        while recording.len() >= UNRECORDED_SUCCESSES {
+            finish(recording.pop_front()).await?;
+        }
         pace(core, round.endpoint).await?;
         if round.is_stale(core) {
-            return Ok(Progress::Changed);
+            progress = Progress::Changed;
+            break;
         }
-        let effect = attempt(core, round, delivery, event).await?;
+        let tried = try_once(core, round.endpoint, round.config, delivery, event).await;
         progress = Progress::Continue;
+        if tried.record.outcome == AttemptOutcome::Success
+            && round.endpoint.failing_since_ms.is_none()
+        {
+            recording.push_back(record_in_background(core, round.endpoint, tried));
+            continue;
+        }
+        while let Some(earlier) = recording.pop_front() {
+            finish(Some(earlier)).await?;
+        }
+        let effect = settle(core, round.endpoint, tried).await?;
         if effect.disabled {
             return Ok(Progress::Stop);
         }
@@ -242,7 +273,44 @@ async fn deliver_in_order(
             break;
         }
     }
+    while let Some(earlier) = recording.pop_front() {
+        finish(Some(earlier)).await?;
+    }
     Ok(progress)
+}
+
+/// Successes of one ordered endpoint that may be on their way to the store
+/// while the next delivery goes out. The bound on what a store outage can
+/// repeat if this instance also dies before the store is back (while the
+/// instance lives, records are retried until they land: nothing repeats).
+pub const UNRECORDED_SUCCESSES: usize = 16;
+
+/// A success being recorded while the next delivery goes out.
+type Recording = tokio::task::JoinHandle<Result<(), StoreError>>;
+
+fn record_in_background(core: &Arc<Core>, endpoint: &Endpoint, tried: Tried) -> Recording {
+    let core = Arc::clone(core);
+    let (endpoint_id, provider) = (endpoint.id.clone(), endpoint.provider.clone());
+    tokio::spawn(async move {
+        let Tried {
+            record: attempt,
+            change,
+            started,
+            _in_flight,
+            ..
+        } = tried;
+        record(&core, (&endpoint_id, &provider), attempt, change, started).await
+    })
+}
+
+/// Waits for a background record.
+async fn finish(recording: Option<Recording>) -> Result<(), StoreError> {
+    match recording {
+        Some(handle) => handle
+            .await
+            .map_err(|e| StoreError::Backend(format!("record task failed: {e}")))?,
+        None => Ok(()),
+    }
 }
 
 /// Up to `unordered_concurrency` due deliveries at once.

@@ -110,9 +110,10 @@ impl Actor for EndpointActor {
         self.kick(ctx);
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
+    fn stopped(&mut self, ctx: &mut Self::Context) {
         self.registry.do_send(Gone {
             endpoint_id: self.endpoint_id.clone(),
+            actor: ctx.address(),
             recheck: !self.owned_elsewhere,
         });
     }

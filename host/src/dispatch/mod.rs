@@ -24,6 +24,7 @@ mod deliver;
 mod endpoint;
 mod health;
 pub mod retry;
+pub mod steps;
 
 use crate::config::DeliverySettings;
 use crate::egress::Egress;
@@ -33,7 +34,7 @@ use crate::plugin::PluginRegistry;
 use crate::signing::SecretBox;
 use crate::store::Store;
 use actix::prelude::*;
-pub use call::{build_context, call_config, open_secrets};
+pub use call::{build_context, call_config, open_secrets, test_send, TestSend};
 use endpoint::EndpointActor;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -115,6 +116,8 @@ pub struct Notify(pub Vec<String>);
 #[rtype(result = "()")]
 struct Gone {
     endpoint_id: String,
+    /// The actor that stopped (a newer one may already run).
+    actor: Addr<EndpointActor>,
     /// Look for work that arrived while it stopped (not when another
     /// instance owns the endpoint: that one delivers it).
     recheck: bool,
@@ -212,10 +215,11 @@ impl Handler<Gone> for Registry {
 
     fn handle(&mut self, msg: Gone, ctx: &mut Self::Context) {
         let endpoint_id = msg.endpoint_id;
+        // Its address may still look connected while it stops: compare it.
         if self
             .actors
             .get(&endpoint_id)
-            .is_some_and(|a| !a.connected())
+            .is_some_and(|a| *a == msg.actor || !a.connected())
         {
             self.actors.remove(&endpoint_id);
         }

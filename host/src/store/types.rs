@@ -264,6 +264,39 @@ impl Delivery {
     }
 }
 
+impl Delivery {
+    /// Applies a recorded attempt and its change: the one definition of
+    /// what recording does to a delivery, which every backend follows (the
+    /// Redis script is checked against it by the conformance suite). An
+    /// attempt whose number was recorded already changes nothing (a
+    /// retried record); returns whether anything changed.
+    pub fn apply(&mut self, attempt: &Attempt, change: &DeliveryChange) -> bool {
+        if attempt.number <= self.attempts {
+            return false;
+        }
+        self.attempts = attempt.number;
+        self.last_status_code = attempt.status_code;
+        self.last_error.clone_from(&attempt.error);
+        self.updated_ms = attempt.started_ms + attempt.duration_ms;
+        match change {
+            DeliveryChange::Ack => self.status = DeliveryStatus::Succeeded,
+            DeliveryChange::Reschedule { next_attempt_ms } => {
+                self.next_attempt_ms = *next_attempt_ms;
+            }
+            DeliveryChange::DeadLetter { reason } => {
+                self.status = DeliveryStatus::Failed;
+                self.last_error = Some(reason.clone());
+            }
+        }
+        true
+    }
+
+    /// Still queued after its last record.
+    pub fn is_queued(&self) -> bool {
+        self.status == DeliveryStatus::Pending
+    }
+}
+
 /// The result of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptOutcome {

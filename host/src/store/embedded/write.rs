@@ -219,7 +219,7 @@ pub(super) fn attempt_in(
     let delivery = {
         let mut deliveries = txn.open_table(DELIVERIES)?;
         let mut delivery = load_delivery(&deliveries, &attempt.delivery_id)?;
-        if attempt.number <= delivery.attempts {
+        if !delivery.apply(attempt, &change) {
             // Recorded before (a retried record): nothing changes twice.
             return Ok(delivery);
         }
@@ -227,25 +227,9 @@ pub(super) fn attempt_in(
             (attempt.delivery_id.as_str(), attempt.number),
             encode(attempt)?.as_slice(),
         )?;
-        delivery.attempts = delivery.attempts.max(attempt.number);
-        delivery.last_status_code = attempt.status_code;
-        delivery.last_error = attempt.error.clone();
-        delivery.updated_ms = attempt.started_ms + attempt.duration_ms;
-        match change {
-            DeliveryChange::Ack => {
-                delivery.status = DeliveryStatus::Succeeded;
-                txn.open_table(QUEUE)?
-                    .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
-            }
-            DeliveryChange::Reschedule { next_attempt_ms } => {
-                delivery.next_attempt_ms = next_attempt_ms;
-            }
-            DeliveryChange::DeadLetter { reason } => {
-                delivery.status = DeliveryStatus::Failed;
-                delivery.last_error = Some(reason);
-                txn.open_table(QUEUE)?
-                    .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
-            }
+        if !delivery.is_queued() {
+            txn.open_table(QUEUE)?
+                .remove((delivery.endpoint_id.as_str(), delivery.seq))?;
         }
         deliveries.insert(delivery.id.as_str(), encode(&delivery)?.as_slice())?;
         delivery

@@ -10,8 +10,9 @@
 //! 3. the enqueues (idempotent per delivery id) and the `work` set;
 //! 4. the intents removed (and the records of duplicates dropped).
 //!
-//! An intent left in `pending` for [`INTERRUPTED_AFTER`] is finished by
-//! whichever instance scans next ([`Shared::finish_interrupted`]).
+//! An intent left in `pending` for [`INTERRUPTED_AFTER_MS`] is finished by
+//! whichever instance scans next ([`Shared::finish_interrupted`]), or at
+//! once when its idempotency key comes again (the client's retry).
 
 use super::scripts::{eval, ENQUEUE, IDEMPOTENCY};
 use super::{bytes, int, strings, Delivery, Ingested, NewEvent, Shared, StoreError};
@@ -78,6 +79,7 @@ impl Shared {
             .collect();
         let earlier = self.write_intents(&leaders, now_ms)?;
         self.fan_out(&leaders, &earlier, now_ms)?;
+        self.finish_earlier(&earlier)?;
         Ok(batch
             .iter()
             .zip(&repeat_of)
@@ -97,6 +99,21 @@ impl Shared {
                 }
             })
             .collect())
+    }
+
+    /// A repeat of an idempotency key whose first ingestion was cut off
+    /// after its reservation (the client got a `503` and retried) is
+    /// answered only once that first event is queued: it is finished now,
+    /// in the order the client sends, not at the next scan behind later
+    /// events. (Finishing is idempotent: a finished event has no intent.)
+    fn finish_earlier(&self, earlier: &HashMap<String, String>) -> Result<(), StoreError> {
+        let mut first_events: Vec<&String> = earlier.values().collect();
+        first_events.sort();
+        first_events.dedup();
+        for event_id in first_events {
+            self.finish_one(event_id)?;
+        }
+        Ok(())
     }
 
     /// Steps 1 and 2: records, intents and idempotency reservations.
@@ -367,12 +384,6 @@ impl Shared {
     }
 }
 
-/// The test suite's Redis harness (a private `redis-server` per test).
-#[cfg(test)]
-#[allow(dead_code, clippy::unwrap_used)]
-#[path = "../../../../tests/common/redis.rs"]
-mod redis_server;
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -381,7 +392,7 @@ mod tests {
     use crate::store::{Backend, Event};
     use std::time::Duration;
 
-    use super::redis_server;
+    use hookmesh_test_support::redis as redis_server;
 
     fn new_event(id: &str, endpoints: &[&str], key: Option<&str>) -> NewEvent {
         NewEvent {
