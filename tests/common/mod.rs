@@ -124,4 +124,5 @@ pub fn now_ms() -> u64 {
 
 pub mod host;
 pub mod receiver;
+#[allow(unused_imports)] // not every test binary uses Redis
 pub use hookmesh_test_support::redis as redis_server;

@@ -8,7 +8,7 @@ use super::body::read_json;
 use super::error::ApiError;
 use super::openapi::{doc, object, Auth, RouteDoc};
 use super::{load_endpoint, time_ms, AppState};
-use crate::store::{Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus};
+use crate::store::{Attempt, Delivery, DeliveryQuery, DeliveryStatus};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -114,11 +114,7 @@ fn attempt_view(a: &Attempt) -> serde_json::Value {
         "status_code": a.status_code,
         "response_excerpt": a.response_excerpt,
         "error": a.error,
-        "outcome": match a.outcome {
-            AttemptOutcome::Success => "success",
-            AttemptOutcome::Retry => "retry",
-            AttemptOutcome::Failed => "failed",
-        },
+        "outcome": a.outcome.as_str(),
     })
 }
 

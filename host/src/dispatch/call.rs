@@ -205,11 +205,7 @@ pub(super) fn record_metrics(
     rescheduled: bool,
     took: Duration,
 ) {
-    let outcome = match outcome {
-        AttemptOutcome::Success => "success",
-        AttemptOutcome::Retry => "retry",
-        AttemptOutcome::Failed => "failed",
-    };
+    let outcome = outcome.as_str();
     core.metrics
         .deliveries
         .with_label_values(&[provider, outcome])

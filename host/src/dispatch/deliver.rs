@@ -473,8 +473,12 @@ fn decide(
 
 /// First wait before recording an attempt again after the store failed.
 const RECORD_RETRY_FIRST: Duration = Duration::from_millis(50);
-/// Longest wait between tries to record an attempt.
-const RECORD_RETRY_MAX: Duration = Duration::from_secs(2);
+/// Longest wait between tries to record an attempt (short: after an
+/// outage, the endpoint's owner should record before its lease could be
+/// taken by another instance's scan).
+const RECORD_RETRY_MAX: Duration = Duration::from_millis(250);
+/// Times a record may take the endpoint's lease back after losing it.
+const MAX_RECLAIMS: u32 = 3;
 
 /// Records the attempt (metrics, by the endpoint's provider, only once it
 /// is recorded). While the store cannot record it, the endpoint pauses
@@ -491,6 +495,7 @@ async fn record(
     let rescheduled = matches!(change, DeliveryChange::Reschedule { .. });
     let outcome = record.outcome.clone();
     let mut wait = RECORD_RETRY_FIRST;
+    let mut reclaims = 0;
     loop {
         match core
             .store
@@ -504,6 +509,19 @@ async fn record(
                 tracing::warn!(%endpoint_id, %error, retry_in = ?wait, "cannot record an attempt; endpoint paused");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(RECORD_RETRY_MAX);
+            }
+            // The lease ran out while the store was away: if nobody took
+            // the endpoint meanwhile, take it back and record (no one else
+            // can have sent this delivery); else the new owner sends it.
+            Err(StoreError::LeaseLost(_)) if reclaims < MAX_RECLAIMS && !core.is_draining() => {
+                reclaims += 1;
+                match core.store.claim(endpoint_id).await {
+                    Ok(true) => {
+                        tracing::info!(%endpoint_id, "lease taken back to record an attempt")
+                    }
+                    Ok(false) => return Err(StoreError::LeaseLost(endpoint_id.to_string())),
+                    Err(_) => tokio::time::sleep(wait).await,
+                }
             }
             Err(error) => return Err(error),
         }

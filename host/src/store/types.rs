@@ -308,6 +308,28 @@ pub enum AttemptOutcome {
     Failed,
 }
 
+impl AttemptOutcome {
+    /// The one spelling of an outcome: in the API (`attempt_log[].outcome`),
+    /// in metrics labels, in logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Retry => "retry",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The outcome's counter in a stored statistics record (short: one
+    /// per attempt per minute and hour on Redis).
+    pub fn stats_field(&self) -> &'static str {
+        match self {
+            Self::Success => "s",
+            Self::Retry => "r",
+            Self::Failed => "f",
+        }
+    }
+}
+
 /// One try of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {

@@ -82,9 +82,9 @@ fn stats_from(value: Value) -> Stats {
     };
     let mut stats = Stats {
         attempts: count("attempts"),
-        successes: count("s"),
-        retries: count("r"),
-        failures: count("f"),
+        successes: count(AttemptOutcome::Success.stats_field()),
+        retries: count(AttemptOutcome::Retry.stats_field()),
+        failures: count(AttemptOutcome::Failed.stats_field()),
         latency: vec![0; LATENCY_BUCKETS_MS.len() + 1],
     };
     for (i, slot) in stats.latency.iter_mut().enumerate() {
@@ -201,11 +201,7 @@ impl Shared {
             }
             DeliveryChange::DeadLetter { reason } => ("dead", String::new(), reason.clone()),
         };
-        let outcome = match attempt.outcome {
-            AttemptOutcome::Success => "s",
-            AttemptOutcome::Retry => "r",
-            AttemptOutcome::Failed => "f",
-        };
+        let outcome = attempt.outcome.stats_field();
         let fence = self.leases.fence(endpoint_id);
         let hours_kept = self.retention_ms / 3_600_000 + 1;
         let args: [String; 17] = [

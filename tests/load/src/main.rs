@@ -10,7 +10,7 @@
 //! measured this way can reach on the machine.
 //!
 //! ```sh
-//! cargo build --release -p hookmesh
+//! cargo build --release -p hookmesh -p hookmesh-bench
 //! target/release/hookmesh-bench --scenario ordered --events 20000 --concurrency 32
 //! ```
 //!
