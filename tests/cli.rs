@@ -3,7 +3,7 @@
 //! answering its health routes.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::host::{Host, HostConfig};
 use common::plugin;

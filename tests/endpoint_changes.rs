@@ -13,7 +13,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::host::{Host, HostConfig, TestProject};

@@ -3,7 +3,7 @@
 //! by proof that the host still serves a good plugin.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{context, event, load, now_ms, plugin, plugins_dir, test_plugin};
 use hookmesh::plugin::{CallError, LoadError, LoadedPlugin, PluginHost, SandboxLimits};

@@ -4,7 +4,7 @@
 //! which uses its own HMAC implementation) and a from-scratch hex HMAC.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{context, event, load, now_ms, plugin};
 use hmac::{Hmac, Mac};

@@ -28,10 +28,12 @@
 //!   Redis. Only `store/` knows which backend answers or where a call runs.
 //! - [`signing`]: secrets, API keys, ids, sealing with the master key.
 //! - [`server`]: wiring it all together for `hookmesh serve`.
+//! - [`clock`]: the injectable clock of the delivery path.
 //! - [`cli`], [`tools`]: the command line and the plugin author's tools.
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod declare;
 pub mod dispatch;

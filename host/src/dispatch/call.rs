@@ -67,7 +67,7 @@ pub struct TestSend {
 /// classify path as a delivery (nothing queued or recorded).
 pub async fn test_send(core: &Arc<Core>, endpoint: &Endpoint, event: &Event) -> TestSend {
     let config = call_config(core, endpoint).await;
-    let now = crate::now_ms();
+    let now = core.now_ms();
     let delivery = Delivery::queued(
         &crate::signing::new_id("dlv_test_"),
         &event.id,

@@ -104,7 +104,7 @@ fn window_of(work: Option<&Work>) -> Window {
 
 /// One round over a window: in order, or concurrently.
 async fn deliver(core: &Arc<Core>, work: Work) -> Result<StepRound, StoreError> {
-    let now = crate::now_ms();
+    let now = core.now_ms();
     let next_due = work
         .queued
         .iter()
@@ -238,7 +238,7 @@ async fn deliver_in_order(
 ) -> Result<Progress, StoreError> {
     let mut progress = Progress::NothingDue;
     let mut recording = std::collections::VecDeque::new();
-    let now = crate::now_ms();
+    let now = core.now_ms();
     let due = queued
         .into_iter()
         .take_while(|(d, _)| d.next_attempt_ms <= now);
@@ -319,7 +319,7 @@ async fn deliver_concurrently(
     round: &Round<'_>,
     queued: Vec<(Delivery, Option<Event>)>,
 ) -> Result<Progress, StoreError> {
-    let now = crate::now_ms();
+    let now = core.now_ms();
     let due: Vec<_> = queued
         .into_iter()
         .filter(|(d, _)| d.next_attempt_ms <= now)
@@ -388,13 +388,13 @@ async fn try_once(
 ) -> Tried {
     let in_flight = InFlight::enter(Arc::clone(core));
     let number = delivery.attempts + 1;
-    let started_ms = crate::now_ms();
+    let started_ms = core.now_ms();
     let started = Instant::now();
     let verdict = match &event {
         Some(event) => run(core, endpoint, config, event, &delivery, number, started_ms).await,
         None => Verdict::fail(format!("event {} is missing", delivery.event_id)),
     };
-    let now_ms = crate::now_ms();
+    let now_ms = core.now_ms();
     let (change, outcome) = decide(core, &verdict, number, delivery.created_ms, now_ms);
     let record = Attempt {
         delivery_id: delivery.id.clone(),

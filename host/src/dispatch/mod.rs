@@ -26,6 +26,7 @@ mod health;
 pub mod retry;
 pub mod steps;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::DeliverySettings;
 use crate::egress::Egress;
 use crate::ingest::Ingestor;
@@ -57,6 +58,8 @@ pub struct Core {
     pub settings: DeliverySettings,
     /// Counters and histograms.
     pub metrics: Arc<Metrics>,
+    /// What "now" is for schedules, backoff and health.
+    pub clock: Arc<dyn Clock>,
     in_flight: AtomicUsize,
     draining: AtomicBool,
 }
@@ -80,9 +83,20 @@ impl Core {
             secrets,
             settings,
             metrics,
+            clock: Arc::new(SystemClock),
             in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
         }
+    }
+
+    /// The same core on another clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     fn is_draining(&self) -> bool {

@@ -1,0 +1,30 @@
+//! Every integration test of the host, in one test binary: one build and
+//! one link of the host, its dependencies and the shared harness
+//! ([`common`], and the `hookmesh-test-support` crate) instead of one per
+//! file. Each file is a module; run one with
+//! `cargo test -p hookmesh --test integration <module>::`.
+
+mod common;
+
+#[path = "api_errors.rs"]
+mod api_errors;
+#[path = "cli.rs"]
+mod cli;
+#[path = "delivery.rs"]
+mod delivery;
+#[path = "endpoint_changes.rs"]
+mod endpoint_changes;
+#[path = "operations.rs"]
+mod operations;
+#[path = "plugin_sandbox.rs"]
+mod plugin_sandbox;
+#[path = "provider_plugins.rs"]
+mod provider_plugins;
+#[path = "providers.rs"]
+mod providers;
+#[path = "redis_backend.rs"]
+mod redis_backend;
+#[path = "store_conformance.rs"]
+mod store_conformance;
+#[path = "webhook_signing.rs"]
+mod webhook_signing;
