@@ -4,6 +4,8 @@
 //! file. Each file is a module; run one with
 //! `cargo test -p hookmesh --test integration <module>::`.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 #[path = "api_errors.rs"]
