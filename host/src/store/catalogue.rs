@@ -79,11 +79,7 @@ impl Store {
         id: &str,
         change: impl Fn(&mut Endpoint) + Send + Sync + 'static,
     ) -> Result<Option<Endpoint>, StoreError> {
-        let id = id.to_string();
-        let change: EndpointChange = Arc::new(change);
-        let updated = self
-            .write(move |b| announced(b, b.update_endpoint(&id, change)))
-            .await;
+        let updated = self.change_endpoint(id, Arc::new(change), true).await;
         self.catalogue_changed();
         updated
     }
@@ -109,9 +105,26 @@ impl Store {
         id: &str,
         change: impl Fn(&mut Endpoint) + Send + Sync + 'static,
     ) -> Result<Option<Endpoint>, StoreError> {
+        self.change_endpoint(id, Arc::new(change), false).await
+    }
+
+    /// Applies `change` in the backend, announcing it to the other
+    /// instances when `announce`.
+    async fn change_endpoint(
+        &self,
+        id: &str,
+        change: EndpointChange,
+        announce: bool,
+    ) -> Result<Option<Endpoint>, StoreError> {
         let id = id.to_string();
-        let change: EndpointChange = Arc::new(change);
-        self.write(move |b| b.update_endpoint(&id, change)).await
+        self.write(move |b| {
+            let updated = b.update_endpoint(&id, change);
+            if announce {
+                b.announce_change();
+            }
+            updated
+        })
+        .await
     }
 
     /// Removes an endpoint and its queue (its history stays readable by

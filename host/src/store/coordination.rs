@@ -4,6 +4,8 @@
 //! process these answer from memory at once.
 
 use super::{Bucket, Rate, Store, StoreError};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 impl Store {
@@ -66,8 +68,12 @@ impl Store {
     /// a change to endpoints announced by another instance moves
     /// [`Store::catalogue_generation`].
     pub fn subscribe(&self, wake: Box<dyn Fn(Vec<String>) + Send + Sync>) {
-        let store = self.clone();
-        self.backend
-            .subscribe(wake, Box::new(move || store.catalogue_changed()));
+        // The generation alone: the backend's listener must not keep the
+        // backend itself alive.
+        let generation = Arc::clone(&self.generation);
+        let changed = move || {
+            generation.fetch_add(1, Ordering::AcqRel);
+        };
+        self.backend.subscribe(wake, Box::new(changed));
     }
 }
