@@ -168,3 +168,60 @@ async fn serve_answers_health_and_readiness() {
         .collect();
     assert!(names.contains(&"webhook"), "{ready}");
 }
+
+/// The server runs in-process on a listener of the caller's (port 0), and
+/// stops when the caller's shutdown future resolves: what embedders and
+/// tests use instead of starting the binary.
+#[test]
+fn serve_runs_in_process_on_a_given_listener_until_told_to_stop() {
+    let dir = scratch("in-process");
+    let config = dir.join("hookmesh.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nadmin_token = \"{}\"\n[storage]\npath = \"{}\"\n[plugins]\ndir = \"{}\"\n\
+             [security]\nmaster_key = \"{}\"\n",
+            common::host::ADMIN_TOKEN,
+            dir.join("store.redb").display(),
+            common::plugins_dir().display(),
+            common::host::MASTER_KEY,
+        ),
+    )
+    .unwrap();
+    let _ = plugin("webhook");
+    let settings = hookmesh::config::load(Some(&config)).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(hookmesh::server::serve(listener, settings, async {
+            let _ = stopped.await;
+        }))
+    });
+    let ready = (0..100).find_map(|_| {
+        let answer = std::net::TcpStream::connect(addr)
+            .ok()
+            .and_then(|mut stream| {
+                use std::io::{Read, Write};
+                stream
+                    .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .ok()?;
+                let mut text = String::new();
+                stream.read_to_string(&mut text).ok()?;
+                Some(text)
+            });
+        if answer.is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        answer
+    });
+    let ready = ready.expect("the in-process server answers");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.contains("\"status\":\"ready\""), "{ready}");
+    stop.send(()).unwrap();
+    server.join().unwrap().unwrap();
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener is closed after shutdown"
+    );
+}
