@@ -165,7 +165,7 @@ async fn list(
         before_seq: params.cursor,
         limit,
     };
-    let (page, attempts) = state.store.deliveries_of(&endpoint_id, query, true).await?;
+    let (page, attempts) = state.store.deliveries_of(&endpoint_id, query).await?;
     let data: Vec<_> = page
         .items
         .iter()
@@ -188,13 +188,7 @@ async fn load_delivery(
     endpoint_id: &str,
     delivery_id: &str,
 ) -> Result<(Delivery, Vec<Attempt>), ApiError> {
-    let found = match state.store.delivery(endpoint_id, delivery_id).await? {
-        Some(delivery) => {
-            let attempts = state.store.attempts_of(endpoint_id, delivery_id).await?;
-            Some((delivery, attempts))
-        }
-        None => None,
-    };
+    let found = state.store.delivery(endpoint_id, delivery_id).await?;
     match found {
         Some((d, a)) if d.endpoint_id == endpoint_id => Ok((d, a)),
         _ => Err(ApiError::NotFound(format!(

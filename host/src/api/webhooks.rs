@@ -537,7 +537,7 @@ async fn test(
             endpoint.provider
         )));
     }
-    call_config(state.dispatcher.core(), &endpoint)
+    let config = call_config(state.dispatcher.core(), &endpoint)
         .await
         .map_err(ApiError::Conflict)?;
     let now = crate::now_ms();
@@ -553,7 +553,7 @@ async fn test(
         time_created_ms: now,
     };
     let started = Instant::now();
-    let sent = test_send(state.dispatcher.core(), &endpoint, &event).await;
+    let sent = test_send(state.dispatcher.core(), &endpoint, config, &event).await;
     let duration_ms = duration_ms(started.elapsed());
     let excerpt = sent.excerpt.as_bytes();
     let excerpt = String::from_utf8_lossy(&excerpt[..excerpt.len().min(TEST_EXCERPT_BYTES)]);

@@ -63,10 +63,16 @@ pub struct TestSend {
     pub error: Option<String>,
 }
 
-/// Sends `event` to `endpoint` now, through the same render → send →
-/// classify path as a delivery (nothing queued or recorded).
-pub async fn test_send(core: &Arc<Core>, endpoint: &Endpoint, event: &Event) -> TestSend {
-    let config = call_config(core, endpoint).await;
+/// Sends `event` to `endpoint` now with its call `config` (see
+/// [`call_config`]), through the same render → send → classify path as a
+/// delivery (nothing queued or recorded).
+pub async fn test_send(
+    core: &Arc<Core>,
+    endpoint: &Endpoint,
+    config: BTreeMap<String, String>,
+    event: &Event,
+) -> TestSend {
+    let config = Ok(config);
     let now = core.now_ms();
     let delivery = Delivery::queued(
         &crate::signing::new_id("dlv_test_"),
@@ -76,12 +82,13 @@ pub async fn test_send(core: &Arc<Core>, endpoint: &Endpoint, event: &Event) -> 
         now,
     );
     let verdict = run(core, endpoint, &config, event, &delivery, 1, now).await;
-    let error = match &verdict.decision {
-        Decision::Fail { reason, .. } => verdict.error.clone().or(Some(reason.clone())),
-        _ => verdict.error.clone(),
+    let ok = matches!(verdict.decision, Decision::Success);
+    let error = match verdict.decision {
+        Decision::Fail { reason, .. } => verdict.error.or(Some(reason)),
+        _ => verdict.error,
     };
     TestSend {
-        ok: matches!(verdict.decision, Decision::Success),
+        ok,
         status_code: verdict.status_code,
         excerpt: verdict.excerpt,
         error,

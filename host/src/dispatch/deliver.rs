@@ -5,47 +5,22 @@
 use super::call::{record_metrics, run, sendable_config, Decision, Verdict};
 use super::health::{emit, update_health};
 use super::retry::{backoff, exhausted};
-pub use super::steps::WhenEmpty;
-use super::steps::{Finish, Observed, Round as StepRound, Step, Steps, Window};
+use super::steps::{Finish, Observed, Round, Step, Steps, WhenEmpty, Window};
 use super::{Core, InFlight};
 use crate::store::{
     Attempt, AttemptOutcome, Bucket, Delivery, DeliveryChange, Endpoint, Event, StoreError,
 };
 use rand::Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How a drain ended (see [`Finish`]).
+/// How a drain ended.
 pub enum Drained {
-    /// Nothing queued.
-    Empty,
-    /// Nothing queued as far as this instance knows; it keeps the lease of
-    /// an endpoint on a shared store for a while (see [`WhenEmpty`]).
-    Idle,
-    /// Endpoint deleted, disabled, or the host is shutting down.
-    Stop,
-    /// Another instance holds the endpoint's lease and delivers it.
-    NotOwner,
-    /// The next delivery is due after this wait.
-    WaitFor(Duration),
+    /// As the loop decided (see [`Finish`]).
+    Finished(Finish),
     /// The store failed; try again later.
     StoreFailed(StoreError),
-}
-
-impl From<Finish> for Drained {
-    fn from(finish: Finish) -> Self {
-        match finish {
-            Finish::Empty => Self::Empty,
-            Finish::Idle => Self::Idle,
-            Finish::Stop => Self::Stop,
-            Finish::NotOwner => Self::NotOwner,
-            Finish::WaitFor(wait) => Self::WaitFor(wait),
-            Finish::StoreFailed => {
-                Self::StoreFailed(StoreError::Backend("the store failed".into()))
-            }
-        }
-    }
 }
 
 /// Delivers due work of `endpoint_id` until the queue is empty or the head
@@ -56,7 +31,7 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, when_empty: WhenEmpty) 
     let mut work = None;
     loop {
         let observed = match step {
-            Step::Finish(finish) => return Drained::from(finish),
+            Step::Finish(finish) => return Drained::Finished(finish),
             _ if core.is_draining() => Observed::Draining,
             Step::Claim => match core.store.claim(&endpoint_id).await {
                 Ok(claimed) => Observed::Claimed(claimed),
@@ -76,12 +51,12 @@ pub async fn drain(core: Arc<Core>, endpoint_id: String, when_empty: WhenEmpty) 
             },
             Step::Deliver => {
                 let Some(work) = work.take() else {
-                    return Drained::Stop;
+                    return Drained::Finished(Finish::Stop);
                 };
                 steps.delivered_window(window_of(Some(&work)));
                 match deliver(&core, work).await {
                     Ok(round) => Observed::Delivered(round),
-                    Err(StoreError::LeaseLost(_)) => Observed::Delivered(StepRound::LeaseLost),
+                    Err(StoreError::LeaseLost(_)) => Observed::Delivered(Round::LeaseLost),
                     Err(error) => return Drained::StoreFailed(error),
                 }
             }
@@ -103,32 +78,27 @@ fn window_of(work: Option<&Work>) -> Window {
 }
 
 /// One round over a window: in order, or concurrently.
-async fn deliver(core: &Arc<Core>, work: Work) -> Result<StepRound, StoreError> {
-    let now = core.now_ms();
-    let next_due = work
-        .queued
-        .iter()
-        .map(|(d, _)| d.next_attempt_ms)
-        .min()
-        .unwrap_or(now);
-    let round = Round {
+async fn deliver(core: &Arc<Core>, work: Work) -> Result<Round, StoreError> {
+    let target = Target {
         endpoint: &work.endpoint,
         config: &work.config,
         generation: work.generation,
     };
-    let progress = if round.endpoint.ordered {
-        deliver_in_order(core, &round, work.queued).await?
+    if target.endpoint.ordered {
+        deliver_in_order(core, &target, work.queued).await
     } else {
-        deliver_concurrently(core, &round, work.queued).await?
-    };
-    Ok(match progress {
-        Progress::Continue => StepRound::Progressed,
-        Progress::Changed => StepRound::Changed,
-        Progress::Stop => StepRound::Disabled,
-        Progress::NothingDue => {
-            StepRound::NothingDue(Duration::from_millis(next_due.saturating_sub(now)))
-        }
-    })
+        deliver_concurrently(core, &target, work.queued).await
+    }
+}
+
+/// [`Round::NothingDue`]: the wait until the earliest queued delivery is due.
+fn nothing_due(queued: &[(Delivery, Option<Event>)], now: u64) -> Round {
+    let next_due = queued
+        .iter()
+        .map(|(d, _)| d.next_attempt_ms)
+        .min()
+        .unwrap_or(now);
+    Round::NothingDue(Duration::from_millis(next_due.saturating_sub(now)))
 }
 
 /// Waits for the endpoint's rate limit (`rate_limit`, shared by every
@@ -172,8 +142,8 @@ struct Work {
     generation: u64,
 }
 
-/// What every attempt of one round shares.
-struct Round<'a> {
+/// What every attempt of one round shares: the endpoint as read.
+struct Target<'a> {
     endpoint: &'a Endpoint,
     config: &'a Result<BTreeMap<String, String>, String>,
     /// The catalogue generation the endpoint was read at: when it moves,
@@ -182,23 +152,11 @@ struct Round<'a> {
     generation: u64,
 }
 
-impl Round<'_> {
+impl Target<'_> {
     /// The endpoint (or a provider's settings) changed since it was read.
     fn is_stale(&self, core: &Core) -> bool {
         core.store.catalogue_generation() != self.generation
     }
-}
-
-/// What a round of deliveries achieved.
-enum Progress {
-    /// Delivered (or scheduled) something: look at the queue again.
-    Continue,
-    /// The endpoint changed since it was read: read it again first.
-    Changed,
-    /// The endpoint was disabled.
-    Stop,
-    /// Nothing was due.
-    NothingDue,
 }
 
 async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, StoreError> {
@@ -233,12 +191,12 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
 /// recorded, after every success before it, before anything else leaves.
 async fn deliver_in_order(
     core: &Arc<Core>,
-    round: &Round<'_>,
+    target: &Target<'_>,
     queued: Vec<(Delivery, Option<Event>)>,
-) -> Result<Progress, StoreError> {
-    let mut progress = Progress::NothingDue;
-    let mut recording = std::collections::VecDeque::new();
+) -> Result<Round, StoreError> {
     let now = core.now_ms();
+    let mut round = nothing_due(&queued, now);
+    let mut recording = VecDeque::new();
     let due = queued
         .into_iter()
         .take_while(|(d, _)| d.next_attempt_ms <= now);
@@ -247,36 +205,36 @@ async fn deliver_in_order(
             break;
         }
         while recording.len() >= UNRECORDED_SUCCESSES {
-            finish(recording.pop_front()).await?;
+            finish_oldest(&mut recording).await?;
         }
-        pace(core, round.endpoint).await?;
-        if round.is_stale(core) {
-            progress = Progress::Changed;
+        pace(core, target.endpoint).await?;
+        if target.is_stale(core) {
+            round = Round::Changed;
             break;
         }
-        let tried = try_once(core, round.endpoint, round.config, delivery, event).await;
-        progress = Progress::Continue;
+        let tried = try_once(core, target.endpoint, target.config, delivery, event).await;
+        round = Round::Progressed;
         if tried.record.outcome == AttemptOutcome::Success
-            && round.endpoint.failing_since_ms.is_none()
+            && target.endpoint.failing_since_ms.is_none()
         {
-            recording.push_back(record_in_background(core, round.endpoint, tried));
+            recording.push_back(record_in_background(core, target.endpoint, tried));
             continue;
         }
-        while let Some(earlier) = recording.pop_front() {
-            finish(Some(earlier)).await?;
+        while !recording.is_empty() {
+            finish_oldest(&mut recording).await?;
         }
-        let effect = settle(core, round.endpoint, tried).await?;
+        let effect = settle(core, target.endpoint, tried).await?;
         if effect.disabled {
-            return Ok(Progress::Stop);
+            return Ok(Round::Disabled);
         }
         if !effect.acked {
             break;
         }
     }
-    while let Some(earlier) = recording.pop_front() {
-        finish(Some(earlier)).await?;
+    while !recording.is_empty() {
+        finish_oldest(&mut recording).await?;
     }
-    Ok(progress)
+    Ok(round)
 }
 
 /// Successes of one ordered endpoint that may be on their way to the store
@@ -303,9 +261,9 @@ fn record_in_background(core: &Arc<Core>, endpoint: &Endpoint, tried: Tried) -> 
     })
 }
 
-/// Waits for a background record.
-async fn finish(recording: Option<Recording>) -> Result<(), StoreError> {
-    match recording {
+/// Waits for the oldest background record (if any).
+async fn finish_oldest(recording: &mut VecDeque<Recording>) -> Result<(), StoreError> {
+    match recording.pop_front() {
         Some(handle) => handle
             .await
             .map_err(|e| StoreError::Backend(format!("record task failed: {e}")))?,
@@ -316,34 +274,35 @@ async fn finish(recording: Option<Recording>) -> Result<(), StoreError> {
 /// Up to `unordered_concurrency` due deliveries at once.
 async fn deliver_concurrently(
     core: &Arc<Core>,
-    round: &Round<'_>,
+    target: &Target<'_>,
     queued: Vec<(Delivery, Option<Event>)>,
-) -> Result<Progress, StoreError> {
+) -> Result<Round, StoreError> {
     let now = core.now_ms();
+    let idle = nothing_due(&queued, now);
     let due: Vec<_> = queued
         .into_iter()
         .filter(|(d, _)| d.next_attempt_ms <= now)
         .take(core.settings.unordered_concurrency)
         .collect();
     if due.is_empty() {
-        return Ok(Progress::NothingDue);
+        return Ok(idle);
     }
     let attempts = due.into_iter().map(|(d, e)| async move {
-        pace(core, round.endpoint).await?;
-        if round.is_stale(core) {
+        pace(core, target.endpoint).await?;
+        if target.is_stale(core) {
             return Ok(None);
         }
-        attempt(core, round, d, e).await.map(Some)
+        attempt(core, target, d, e).await.map(Some)
     });
-    let mut progress = Progress::Continue;
+    let mut round = Round::Progressed;
     for result in futures_util::future::join_all(attempts).await {
         match result? {
-            None => progress = Progress::Changed,
-            Some(effect) if effect.disabled => return Ok(Progress::Stop),
+            None => round = Round::Changed,
+            Some(effect) if effect.disabled => return Ok(Round::Disabled),
             Some(_) => {}
         }
     }
-    Ok(progress)
+    Ok(round)
 }
 
 /// Consequences of one attempt beyond its delivery.
@@ -355,15 +314,15 @@ struct Effect {
 }
 
 /// One attempt: render, send, classify, record, keep the health.
-#[tracing::instrument(skip_all, fields(endpoint_id = %round.endpoint.id, delivery_id = %delivery.id))]
+#[tracing::instrument(skip_all, fields(endpoint_id = %target.endpoint.id, delivery_id = %delivery.id))]
 async fn attempt(
     core: &Arc<Core>,
-    round: &Round<'_>,
+    target: &Target<'_>,
     delivery: Delivery,
     event: Option<Event>,
 ) -> Result<Effect, StoreError> {
-    let tried = try_once(core, round.endpoint, round.config, delivery, event).await;
-    settle(core, round.endpoint, tried).await
+    let tried = try_once(core, target.endpoint, target.config, delivery, event).await;
+    settle(core, target.endpoint, tried).await
 }
 
 /// One attempt made, not yet recorded.
@@ -563,9 +522,9 @@ async fn settle(core: &Arc<Core>, endpoint: &Endpoint, tried: Tried) -> Result<E
         });
         emit(core, endpoint, "delivery.exhausted", payload).await?;
     }
-    let health = update_health(core, endpoint, succeeded, disable_reason, now_ms).await?;
+    let disabled = update_health(core, endpoint, succeeded, disable_reason, now_ms).await?;
     Ok(Effect {
-        disabled: health.disabled,
+        disabled,
         acked: succeeded,
     })
 }

@@ -2,7 +2,8 @@
 //! `deliver::drain`), sleeps until the head's next attempt when it must
 //! wait, and stops when the queue is empty.
 
-use super::deliver::{drain, Drained, WhenEmpty};
+use super::deliver::{drain, Drained};
+use super::steps::{Finish, WhenEmpty};
 use super::{Core, Gone, Registry};
 use actix::prelude::*;
 use std::sync::Arc;
@@ -66,17 +67,18 @@ impl EndpointActor {
     }
 
     fn after_drain(&mut self, outcome: Drained, ctx: &mut Context<Self>) {
-        if self.woken_while_running && !matches!(outcome, Drained::Stop | Drained::NotOwner) {
+        let stopped = matches!(outcome, Drained::Finished(Finish::Stop | Finish::NotOwner));
+        if self.woken_while_running && !stopped {
             return self.kick(ctx);
         }
         match outcome {
-            Drained::Empty | Drained::Stop => ctx.stop(),
-            Drained::NotOwner => {
+            Drained::Finished(Finish::Empty | Finish::Stop) => ctx.stop(),
+            Drained::Finished(Finish::NotOwner) => {
                 self.owned_elsewhere = true;
                 ctx.stop();
             }
-            Drained::WaitFor(wait) => self.sleep(wait, ctx),
-            Drained::Idle => self.linger(ctx),
+            Drained::Finished(Finish::WaitFor(wait)) => self.sleep(wait, ctx),
+            Drained::Finished(Finish::Idle) => self.linger(ctx),
             Drained::StoreFailed(error) => {
                 tracing::error!(endpoint_id = %self.endpoint_id, %error, "store failed; pausing this endpoint");
                 self.sleep(STORE_ERROR_PAUSE, ctx);

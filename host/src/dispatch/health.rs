@@ -10,23 +10,16 @@ use crate::store::{Endpoint, StoreError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-/// Result of a health update.
-pub(super) struct Health {
-    /// The endpoint was disabled now.
-    pub(super) disabled: bool,
-}
-
 /// Tracks how long the endpoint has been failing; alerts once past
 /// `failing_alert_after`, disables past `disable_after` or on a permanent
-/// "gone" answer.
+/// "gone" answer. True when the endpoint was disabled now.
 pub(super) async fn update_health(
     core: &Arc<Core>,
     seen: &Endpoint,
     succeeded: bool,
     gone: Option<String>,
     now: u64,
-) -> Result<Health, StoreError> {
-    let mut health = Health { disabled: false };
+) -> Result<bool, StoreError> {
     let unchanged = if succeeded {
         seen.failing_since_ms.is_none()
     } else {
@@ -39,7 +32,7 @@ pub(super) async fn update_health(
             )
     };
     if unchanged {
-        return Ok(health);
+        return Ok(false);
     }
     // Applied to the endpoint as stored now: only the health fields
     // change, so an API change made during the attempt is kept.
@@ -54,18 +47,17 @@ pub(super) async fn update_health(
         *out.lock().unwrap_or_else(PoisonError::into_inner) = decision;
     };
     let Some(endpoint) = core.store.update_endpoint_health(&seen.id, change).await? else {
-        return Ok(health);
+        return Ok(false);
     };
     let decision = std::mem::take(&mut *decided.lock().unwrap_or_else(PoisonError::into_inner));
     if decision.disabled {
         tracing::warn!(endpoint_id = %endpoint.id, reason = ?endpoint.disabled_reason, "endpoint disabled");
-        health.disabled = true;
     }
     if let Some((event_type, reason)) = decision.alert {
         let payload = serde_json::json!({ "endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason });
         emit(core, &endpoint, event_type, payload).await?;
     }
-    Ok(health)
+    Ok(decision.disabled)
 }
 
 /// What a health update decided beyond the endpoint's fields.

@@ -2,7 +2,7 @@
 //! observed, [`Steps::next`] says what to do next. It makes no calls and
 //! reads no clock, so unit and property tests drive it directly;
 //! `deliver::drain` carries its actions out against the store, the
-//! plugins and the network.
+//! plugins and the network (and ends at once when a store call fails).
 
 use std::time::Duration;
 
@@ -31,8 +31,6 @@ pub enum Finish {
     NotOwner,
     /// The next delivery is due after this wait.
     WaitFor(Duration),
-    /// The store failed; try again later.
-    StoreFailed,
 }
 
 /// What to do next.
@@ -94,8 +92,6 @@ pub enum Observed {
     Read(Window),
     /// The round's result.
     Delivered(Round),
-    /// A store call failed.
-    StoreFailed,
 }
 
 /// The loop's state between steps.
@@ -128,7 +124,6 @@ impl Steps {
     pub fn next(&mut self, observed: Observed) -> Step {
         match observed {
             Observed::Draining => Step::Finish(Finish::Stop),
-            Observed::StoreFailed => Step::Finish(Finish::StoreFailed),
             Observed::Claimed(false) => Step::Finish(Finish::NotOwner),
             Observed::Claimed(true) if std::mem::take(&mut self.probably_empty) => {
                 self.when_empty()
@@ -251,7 +246,6 @@ mod tests {
     fn endings() {
         let ends = [
             (Observed::Draining, Finish::Stop),
-            (Observed::StoreFailed, Finish::StoreFailed),
             (Observed::Claimed(false), Finish::NotOwner),
             (Observed::Read(Window::Paused), Finish::Stop),
             (Observed::Delivered(Round::Disabled), Finish::Stop),
@@ -289,7 +283,6 @@ mod tests {
             Observed::Delivered(Round::LeaseLost),
             Observed::Delivered(Round::NothingDue(Duration::ZERO)),
             Observed::Draining,
-            Observed::StoreFailed,
         ];
         // Every sequence of three observations, from each starting mode.
         for when_empty in [WhenEmpty::Linger, WhenEmpty::Release] {

@@ -8,11 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 impl Store {
-    /// Inserts or replaces a project.
-    pub async fn put_project(&self, project: Project) -> Result<(), StoreError> {
-        self.write(move |b| b.put_project(&project)).await
-    }
-
     /// A project by id.
     pub async fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
         let id = id.to_string();
@@ -37,11 +32,6 @@ impl Store {
         .await
     }
 
-    /// Stores an API key record (by the hash of the key).
-    pub async fn put_api_key(&self, key: ApiKey) -> Result<(), StoreError> {
-        self.write(move |b| b.put_api_key(&key)).await
-    }
-
     /// The key whose hash is `hash` (if any) and the project `project_id`
     /// (if given), in one round trip where the backend is remote.
     pub async fn api_key_and_project(
@@ -63,11 +53,8 @@ impl Store {
     /// Inserts or replaces an endpoint (creation; changes to an existing
     /// one go through [`Store::update_endpoint`]).
     pub async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {
-        let written = self
-            .write(move |b| announced(b, b.put_endpoint(&endpoint)))
-            .await;
-        self.catalogue_changed();
-        written
+        self.catalogue_write(move |b| b.put_endpoint(&endpoint))
+            .await
     }
 
     /// Applies `change` to the endpoint as stored now, atomically (a
@@ -79,9 +66,9 @@ impl Store {
         id: &str,
         change: impl Fn(&mut Endpoint) + Send + Sync + 'static,
     ) -> Result<Option<Endpoint>, StoreError> {
-        let updated = self.change_endpoint(id, Arc::new(change), true).await;
-        self.catalogue_changed();
-        updated
+        let (id, change): (String, EndpointChange) = (id.to_string(), Arc::new(change));
+        self.catalogue_write(move |b| b.update_endpoint(&id, change))
+            .await
     }
 
     /// An endpoint by id.
@@ -105,37 +92,15 @@ impl Store {
         id: &str,
         change: impl Fn(&mut Endpoint) + Send + Sync + 'static,
     ) -> Result<Option<Endpoint>, StoreError> {
-        self.change_endpoint(id, Arc::new(change), false).await
-    }
-
-    /// Applies `change` in the backend, announcing it to the other
-    /// instances when `announce`.
-    async fn change_endpoint(
-        &self,
-        id: &str,
-        change: EndpointChange,
-        announce: bool,
-    ) -> Result<Option<Endpoint>, StoreError> {
-        let id = id.to_string();
-        self.write(move |b| {
-            let updated = b.update_endpoint(&id, change);
-            if announce {
-                b.announce_change();
-            }
-            updated
-        })
-        .await
+        let (id, change): (String, EndpointChange) = (id.to_string(), Arc::new(change));
+        self.write(move |b| b.update_endpoint(&id, change)).await
     }
 
     /// Removes an endpoint and its queue (its history stays readable by
     /// delivery id). False when it did not exist.
     pub async fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
-        let deleted = self
-            .write(move |b| announced(b, b.delete_endpoint(&id)))
-            .await;
-        self.catalogue_changed();
-        deleted
+        self.catalogue_write(move |b| b.delete_endpoint(&id)).await
     }
 
     /// The project's endpoints compiled for routing: from the cache when
@@ -154,11 +119,8 @@ impl Store {
         &self,
         settings: ProviderSettings,
     ) -> Result<(), StoreError> {
-        let written = self
-            .write(move |b| announced(b, b.put_provider_settings(&settings)))
-            .await;
-        self.catalogue_changed();
-        written
+        self.catalogue_write(move |b| b.put_provider_settings(&settings))
+            .await
     }
 
     /// Counts changes to endpoints and provider settings made through this
@@ -169,10 +131,23 @@ impl Store {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Marks the catalogue changed (after the write, successful or not:
-    /// a failed write may still have landed).
-    pub(crate) fn catalogue_changed(&self) {
+    /// A write to endpoints or provider settings: announced to the other
+    /// instances, then counted in [`Store::catalogue_generation`] — both
+    /// even when it failed, since a failed write may still have landed.
+    async fn catalogue_write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
+    {
+        let written = self
+            .write(move |b| {
+                let written = write(b);
+                b.announce_change();
+                written
+            })
+            .await;
         self.generation.fetch_add(1, Ordering::AcqRel);
+        written
     }
 
     /// A project's settings for `provider`.
@@ -185,11 +160,4 @@ impl Store {
         self.read(move |b| b.provider_settings(&project_id, &provider))
             .await
     }
-}
-
-/// Announces a catalogue write to the other instances (even a failed one:
-/// it may have landed) and passes its result on.
-fn announced<T>(backend: &dyn Backend, result: T) -> T {
-    backend.announce_change();
-    result
 }

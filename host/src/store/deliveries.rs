@@ -2,10 +2,10 @@
 //! reads, attempt records, replay, the delivery history and statistics.
 
 use super::{
-    Attempt, Delivery, DeliveryChange, DeliveryQuery, DeliveryStatus, Event, Ingested, NewEvent,
-    Page, QueueSample, StatsPeriod, WorkWindow,
+    Attempt, Delivery, DeliveryChange, DeliveryQuery, DeliveryStatus, Ingested, NewEvent, Page,
+    QueueSample, StatsPeriod, WorkWindow,
 };
-use super::{Bucket, Rate, Store, StoreError};
+use super::{Backend, Bucket, Rate, Store, StoreError};
 use crate::routing::RouteTable;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +33,17 @@ pub struct Budget {
     pub n: u32,
 }
 
+/// Takes the budget's tokens; how long to wait when there are not enough.
+fn over_budget(
+    backend: &dyn Backend,
+    budget: Option<&Budget>,
+) -> Result<Option<Duration>, StoreError> {
+    match budget {
+        Some(Budget { bucket, rate, n }) => Ok(backend.take_tokens(bucket, *rate, *n)?.err()),
+        None => Ok(None),
+    }
+}
+
 impl Store {
     /// Takes the budget (if any), routes over the project's endpoints with
     /// `route` (which returns the events to store and anything the caller
@@ -51,10 +62,8 @@ impl Store {
         R: FnOnce(&RouteTable) -> (Vec<NewEvent>, T) + Send + 'static,
     {
         if self.local {
-            if let Some(Budget { bucket, rate, n }) = &budget {
-                if let Err(wait) = self.backend.take_tokens(bucket, *rate, *n)? {
-                    return Ok(Admission::OverBudget(wait));
-                }
+            if let Some(wait) = over_budget(self.backend.as_ref(), budget.as_ref())? {
+                return Ok(Admission::OverBudget(wait));
             }
             let routes = self.routes_of(project_id).await?;
             let (batch, routed) = route(&routes);
@@ -65,22 +74,14 @@ impl Store {
         }
         let project_id = project_id.to_string();
         self.write(move |b| {
-            if let Some(Budget { bucket, rate, n }) = &budget {
-                if let Err(wait) = b.take_tokens(bucket, *rate, *n)? {
-                    return Ok(Admission::OverBudget(wait));
-                }
+            if let Some(wait) = over_budget(b, budget.as_ref())? {
+                return Ok(Admission::OverBudget(wait));
             }
             let routes = b.routes_of(&project_id)?;
             let (batch, routed) = route(&routes);
             Ok(Admission::Stored(b.ingest(batch, now_ms)?, routed))
         })
         .await
-    }
-
-    /// An event by id.
-    pub async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
-        let id = id.to_string();
-        self.read(move |b| b.event(&id)).await
     }
 
     /// The oldest queued delivery of an endpoint.
@@ -183,49 +184,37 @@ impl Store {
         .await
     }
 
-    /// A delivery of an endpoint by id.
+    /// A delivery of an endpoint by id, with its attempts (oldest first).
     pub async fn delivery(
         &self,
         endpoint_id: &str,
         id: &str,
-    ) -> Result<Option<Delivery>, StoreError> {
+    ) -> Result<Option<(Delivery, Vec<Attempt>)>, StoreError> {
         let (endpoint_id, id) = (endpoint_id.to_string(), id.to_string());
-        self.read(move |b| b.delivery(&endpoint_id, &id)).await
-    }
-
-    /// An endpoint's deliveries, newest first, with each one's attempts
-    /// when `with_attempts`.
-    pub async fn deliveries_of(
-        &self,
-        endpoint_id: &str,
-        query: DeliveryQuery,
-        with_attempts: bool,
-    ) -> Result<(Page<Delivery>, Vec<Vec<Attempt>>), StoreError> {
-        let id = endpoint_id.to_string();
-        self.read(move |b| {
-            let page = b.deliveries_of(&id, &query)?;
-            let attempts = if with_attempts {
-                page.items
-                    .iter()
-                    .map(|d| b.attempts_of(&id, &d.id))
-                    .collect::<Result<_, _>>()?
-            } else {
-                Vec::new()
-            };
-            Ok((page, attempts))
+        self.read(move |b| match b.delivery(&endpoint_id, &id)? {
+            Some(delivery) => Ok(Some((delivery, b.attempts_of(&endpoint_id, &id)?))),
+            None => Ok(None),
         })
         .await
     }
 
-    /// A delivery's attempts, oldest first.
-    pub async fn attempts_of(
+    /// An endpoint's deliveries, newest first, each with its attempts.
+    pub async fn deliveries_of(
         &self,
         endpoint_id: &str,
-        delivery_id: &str,
-    ) -> Result<Vec<Attempt>, StoreError> {
-        let (endpoint_id, delivery_id) = (endpoint_id.to_string(), delivery_id.to_string());
-        self.read(move |b| b.attempts_of(&endpoint_id, &delivery_id))
-            .await
+        query: DeliveryQuery,
+    ) -> Result<(Page<Delivery>, Vec<Vec<Attempt>>), StoreError> {
+        let id = endpoint_id.to_string();
+        self.read(move |b| {
+            let page = b.deliveries_of(&id, &query)?;
+            let attempts = page
+                .items
+                .iter()
+                .map(|d| b.attempts_of(&id, &d.id))
+                .collect::<Result<_, _>>()?;
+            Ok((page, attempts))
+        })
+        .await
     }
 
     /// The queue of every endpoint with work, with its class, for metrics.
