@@ -450,8 +450,13 @@ fn catalog_records(store: &dyn Backend) {
     store.put_api_key(&key).unwrap();
     assert_eq!(store.api_key("h").unwrap(), Some(key));
     let endpoint = |id: &str, created_ms| endpoint_record(id, "webhook", created_ms);
+    let version = |project: &str| store.routes_version(project).unwrap();
+    let (before, elsewhere) = (version("p"), version("q"));
     store.put_endpoint(&endpoint("ep2", 2)).unwrap();
+    let after_one = version("p");
+    assert!(after_one > before, "creating an endpoint moves the version");
     store.put_endpoint(&endpoint("ep1", 1)).unwrap();
+    assert!(version("p") > after_one);
     assert_eq!(
         store
             .endpoints_of("p")
@@ -461,16 +466,26 @@ fn catalog_records(store: &dyn Backend) {
             .collect::<Vec<_>>(),
         ["ep1", "ep2"]
     );
-    assert_eq!(store.routes_of("p").unwrap().len(), 2);
     store
         .ingest(vec![new_event("e1", &["ep1"], None)], 5)
         .unwrap();
+    let before_update = version("p");
+    store
+        .update_endpoint(
+            "ep2",
+            std::sync::Arc::new(|e: &mut Endpoint| e.active = false),
+        )
+        .unwrap();
+    assert!(version("p") > before_update, "a change moves the version");
+    let before_delete = version("p");
     assert!(store.delete_endpoint("ep1").unwrap());
     assert!(!store.delete_endpoint("ep1").unwrap());
+    assert!(version("p") > before_delete, "a deletion moves the version");
+    assert_eq!(version("q"), elsewhere, "versions are per project");
     assert_eq!(
-        store.routes_of("p").unwrap().len(),
+        store.endpoints_of("p").unwrap().len(),
         1,
-        "routing sees the deletion"
+        "the deletion is visible"
     );
     assert!(store.queue_head("ep1").unwrap().is_none());
     assert_eq!(

@@ -13,7 +13,7 @@ pub use crate::event_types::{
 };
 use crate::metrics::Metrics;
 use crate::ratelimit::Rate;
-use crate::routing::{RouteTable, RoutedEvent};
+use crate::routing::{RouteCache, RouteTable, RoutedEvent};
 use crate::store::{
     Admission, Bucket, Budget, Event, Ingested, NewEvent, Project, Store, StoreError,
 };
@@ -230,6 +230,8 @@ pub enum IngestError {
 /// Routes, stores and wakes: see the module doc.
 pub struct Ingestor {
     store: Store,
+    /// Compiled routing tables, current while a project's endpoints are.
+    routes: Arc<RouteCache>,
     metrics: Arc<Metrics>,
     wake: OnceLock<Wake>,
 }
@@ -240,6 +242,7 @@ impl Ingestor {
     pub fn new(store: Store, metrics: Arc<Metrics>) -> Self {
         Self {
             store,
+            routes: Arc::default(),
             metrics,
             wake: OnceLock::new(),
         }
@@ -273,11 +276,13 @@ impl Ingestor {
             n: u32::try_from(incoming.len()).unwrap_or(u32::MAX),
         });
         let owner = project_id.to_string();
+        let cache = Arc::clone(&self.routes);
         let admission = self
             .store
-            .admit_and_ingest(budget, project_id, now, move |routes| {
-                let Routed { batch, targets } = Routed::new(routes, &owner, incoming, now);
-                (batch, targets)
+            .admit_and_ingest(budget, project_id, now, move |project| {
+                let routes = cache.table(&owner, project.version()?, || project.endpoints())?;
+                let Routed { batch, targets } = Routed::new(&routes, &owner, incoming, now);
+                Ok((batch, targets))
             })
             .await?;
         let (results, targets) = match admission {

@@ -1,7 +1,8 @@
 //! Routing: which of a project's endpoints an event goes to.
 //!
-//! A project's endpoints are compiled once into a [`RouteTable`], which the
-//! store caches until an endpoint changes: subscriptions are indexed by
+//! A project's endpoints are compiled once into a [`RouteTable`], which
+//! [`RouteCache`] keeps while the project's endpoint-change version (which
+//! the store exposes) stays the same: subscriptions are indexed by
 //! event type (exact, `prefix.*`, `*`), filter paths are split into keys
 //! and their expected values parsed, and endpoints whose filter tests a
 //! plain value (string, integer, boolean, null) are indexed by that value.
@@ -12,6 +13,7 @@ use crate::event_types::OPERATIONAL_EVENT_TYPES;
 use crate::store::Endpoint;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// What routing looks at: the type, and what filters may test.
 pub struct RoutedEvent<'a> {
@@ -296,6 +298,38 @@ impl RouteTable {
     }
 }
 
+/// Routing tables by project, each with the endpoint-change version it was
+/// compiled at.
+#[derive(Default)]
+pub struct RouteCache {
+    tables: Mutex<HashMap<String, (u64, Arc<RouteTable>)>>,
+}
+
+impl RouteCache {
+    /// The project's table at `version`: the cached one when it was
+    /// compiled at that version, else compiled from `endpoints` (read by
+    /// the caller at `version` or later) and kept.
+    pub fn table<E>(
+        &self,
+        project_id: &str,
+        version: u64,
+        endpoints: impl FnOnce() -> Result<Vec<Endpoint>, E>,
+    ) -> Result<Arc<RouteTable>, E> {
+        let cached = self.lock().get(project_id).cloned();
+        if let Some((_, table)) = cached.filter(|(at, _)| *at == version) {
+            return Ok(table);
+        }
+        let table = Arc::new(RouteTable::new(&endpoints()?));
+        self.lock()
+            .insert(project_id.to_string(), (version, Arc::clone(&table)));
+        Ok(table)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Arc<RouteTable>)>> {
+        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,5 +496,28 @@ mod tests {
             table.route(&routed("delivery.exhausted", &shard_one)),
             ["e"]
         );
+    }
+
+    #[test]
+    fn the_cache_compiles_again_only_when_the_version_moves() {
+        let cache = RouteCache::default();
+        let compiled = std::cell::Cell::new(0);
+        let read = |events: &'static [&'static str]| {
+            compiled.set(compiled.get() + 1);
+            Ok::<_, ()>(vec![endpoint("ep_1", events, &[])])
+        };
+        let payload = serde_json::json!({});
+        let first = cache.table("prj", 1, || read(&["a"])).unwrap();
+        assert_eq!(first.route(&routed("a", &payload)), vec!["ep_1"]);
+        let again = cache.table("prj", 1, || read(&["b"])).unwrap();
+        assert_eq!(compiled.get(), 1, "same version: the cached table");
+        assert!(Arc::ptr_eq(&first, &again));
+        let moved = cache.table("prj", 2, || read(&["b"])).unwrap();
+        assert_eq!(compiled.get(), 2);
+        assert!(moved.route(&routed("a", &payload)).is_empty());
+        assert_eq!(moved.route(&routed("b", &payload)), vec!["ep_1"]);
+        cache.table("other", 2, || read(&["a"])).unwrap();
+        assert_eq!(compiled.get(), 3, "tables are per project");
+        assert_eq!(cache.table("prj", 2, || Err(())).map(|t| t.len()), Ok(1));
     }
 }

@@ -4,7 +4,6 @@
 
 use super::types::*;
 use super::{blocking, Bucket, Rate};
-use crate::routing::RouteTable;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -52,16 +51,12 @@ pub trait Backend: Send + Sync + 'static {
     fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
     /// The endpoints of a project, oldest first.
     fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError>;
-    /// The project's endpoints compiled for routing, shared: backends may
-    /// cache this (ingestion reads it for every event).
-    fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
-        Ok(Arc::new(RouteTable::new(&self.endpoints_of(project_id)?)))
-    }
-    /// The project's routing table if it is cached in this process
-    /// (answers at once, never touches the backend).
-    fn cached_routes(&self, _project_id: &str) -> Option<Arc<RouteTable>> {
-        None
-    }
+    /// The project's endpoint-change version: it moves (after the write is
+    /// visible) whenever one of the project's endpoints is created,
+    /// changed or removed, so anything compiled from
+    /// [`Backend::endpoints_of`] at one version is current while the
+    /// version is unchanged.
+    fn routes_version(&self, project_id: &str) -> Result<u64, StoreError>;
     /// Removes an endpoint and its queue (its history stays readable by
     /// delivery id). False when it did not exist.
     fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError>;

@@ -1,9 +1,7 @@
-//! What the API owns: projects, API keys, endpoints and provider settings,
-//! and the project's endpoints compiled for routing.
+//! What the API owns: projects, API keys, endpoints and provider settings.
 
 use super::{ApiKey, Endpoint, EndpointChange, Project, ProviderSettings};
 use super::{Backend, Store, StoreError};
-use crate::routing::RouteTable;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -101,17 +99,6 @@ impl Store {
     pub async fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
         self.catalogue_write(move |b| b.delete_endpoint(&id)).await
-    }
-
-    /// The project's endpoints compiled for routing: from the cache when
-    /// it is current, else built off the executor (a large project's table
-    /// takes a while).
-    pub async fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
-        if let Some(routes) = self.backend.cached_routes(project_id) {
-            return Ok(routes);
-        }
-        let id = project_id.to_string();
-        self.write(move |b| b.routes_of(&id)).await
     }
 
     /// Stores a project's settings for one provider.

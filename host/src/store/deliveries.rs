@@ -1,12 +1,12 @@
 //! What delivery owns: ingestion, the work window an endpoint actor
 //! reads, attempt records, replay, the delivery history and statistics.
 
+use super::Endpoint;
 use super::{
     Attempt, Delivery, DeliveryChange, DeliveryQuery, DeliveryStatus, Ingested, NewEvent, Page,
     QueueSample, StatsPeriod, WorkWindow,
 };
 use super::{Backend, Bucket, Rate, Store, StoreError};
-use crate::routing::RouteTable;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +33,26 @@ pub struct Budget {
     pub n: u32,
 }
 
+/// What an ingestion's router reads, inside the ingestion's own hand-off:
+/// the project's endpoint-change version and, when what it compiled from
+/// them is older, the endpoints.
+pub struct ProjectEndpoints<'a> {
+    backend: &'a dyn Backend,
+    project_id: &'a str,
+}
+
+impl ProjectEndpoints<'_> {
+    /// See [`Backend::routes_version`].
+    pub fn version(&self) -> Result<u64, StoreError> {
+        self.backend.routes_version(self.project_id)
+    }
+
+    /// The project's endpoints, oldest first.
+    pub fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        self.backend.endpoints_of(self.project_id)
+    }
+}
+
 /// Takes the budget's tokens; how long to wait when there are not enough.
 fn over_budget(
     backend: &dyn Backend,
@@ -45,11 +65,11 @@ fn over_budget(
 }
 
 impl Store {
-    /// Takes the budget (if any), routes over the project's endpoints with
-    /// `route` (which returns the events to store and anything the caller
-    /// needs back), and stores the events atomically. A store of this
-    /// process does the first two in place and awaits its writer's commit;
-    /// a shared store does all of it in one hand-off.
+    /// Takes the budget (if any), routes with `route` (which reads the
+    /// project's endpoints it needs and returns the events to store and
+    /// anything the caller needs back), and stores the events atomically.
+    /// A store of this process does the first two in place and awaits its
+    /// writer's commit; a shared store does all of it in one hand-off.
     pub async fn admit_and_ingest<T, R>(
         &self,
         budget: Option<Budget>,
@@ -59,14 +79,17 @@ impl Store {
     ) -> Result<Admission<T>, StoreError>
     where
         T: Send + 'static,
-        R: FnOnce(&RouteTable) -> (Vec<NewEvent>, T) + Send + 'static,
+        R: FnOnce(&ProjectEndpoints<'_>) -> Result<(Vec<NewEvent>, T), StoreError> + Send + 'static,
     {
         if self.local {
-            if let Some(wait) = over_budget(self.backend.as_ref(), budget.as_ref())? {
+            let backend = self.backend.as_ref();
+            if let Some(wait) = over_budget(backend, budget.as_ref())? {
                 return Ok(Admission::OverBudget(wait));
             }
-            let routes = self.routes_of(project_id).await?;
-            let (batch, routed) = route(&routes);
+            let (batch, routed) = route(&ProjectEndpoints {
+                backend,
+                project_id,
+            })?;
             let results = Arc::clone(&self.backend)
                 .ingest_async(batch, now_ms)
                 .await?;
@@ -77,8 +100,10 @@ impl Store {
             if let Some(wait) = over_budget(b, budget.as_ref())? {
                 return Ok(Admission::OverBudget(wait));
             }
-            let routes = b.routes_of(&project_id)?;
-            let (batch, routed) = route(&routes);
+            let (batch, routed) = route(&ProjectEndpoints {
+                backend: b,
+                project_id: &project_id,
+            })?;
             Ok(Admission::Stored(b.ingest(batch, now_ms)?, routed))
         })
         .await

@@ -37,7 +37,7 @@ pub mod redis;
 mod types;
 
 pub use backend::{Backend, Committing};
-pub use deliveries::{Admission, Budget};
+pub use deliveries::{Admission, Budget, ProjectEndpoints};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 pub use types::*;

@@ -14,19 +14,18 @@ use super::codec::{decode, encode};
 use super::types::*;
 use super::{Backend, Bucket, Committing, Rate};
 use crate::ratelimit::RateLimiter;
-use crate::routing::RouteTable;
 use redb::Durability;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use write::{
-    enqueue, flush, spawn_flusher, spawn_writer, Reply, RouteCache, WriteDone, WriteJob, WriteOp,
-    Writer,
+    enqueue, flush, spawn_flusher, spawn_writer, Reply, RouteVersions, WriteDone, WriteJob,
+    WriteOp, Writer,
 };
 
 const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
@@ -69,8 +68,8 @@ pub struct EmbeddedStore {
     writes: Option<std::sync::mpsc::Sender<WriteJob>>,
     /// The writer thread, joined on drop so the file is closed after.
     writer: Option<std::thread::JoinHandle<()>>,
-    /// Routing tables by project, dropped when one of its endpoints changes.
-    routes: Arc<RouteCache>,
+    /// Each project's endpoint-change version.
+    versions: Arc<RouteVersions>,
     /// Rate-limit buckets (one process: in memory).
     limiter: RateLimiter,
 }
@@ -118,11 +117,11 @@ impl EmbeddedStore {
         txn.commit()?;
         let db = Arc::new(db);
         let dirty = Arc::new(AtomicBool::new(false));
-        let routes = Arc::new(RouteCache::default());
+        let versions = Arc::new(RouteVersions::default());
         let (writes, writer) = spawn_writer(Writer {
             db: Arc::clone(&db),
             dirty: Arc::clone(&dirty),
-            routes: Arc::clone(&routes),
+            versions: Arc::clone(&versions),
         })?;
         spawn_flusher(Arc::downgrade(&db), Arc::clone(&dirty));
         Ok(Self {
@@ -130,7 +129,7 @@ impl EmbeddedStore {
             dirty,
             writes: Some(writes),
             writer: Some(writer),
-            routes,
+            versions,
             limiter: RateLimiter::new(),
         })
     }
@@ -231,18 +230,8 @@ impl Backend for EmbeddedStore {
         self.get(API_KEYS, hash)
     }
 
-    fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
-        if let Some(routes) = self.routes.get(project_id) {
-            return Ok(routes);
-        }
-        let generation = self.routes.generation();
-        let routes = Arc::new(RouteTable::new(&self.endpoints_of(project_id)?));
-        self.routes.insert(project_id, &routes, generation);
-        Ok(routes)
-    }
-
-    fn cached_routes(&self, project_id: &str) -> Option<Arc<RouteTable>> {
-        self.routes.get(project_id)
+    fn routes_version(&self, project_id: &str) -> Result<u64, StoreError> {
+        Ok(self.versions.get(project_id))
     }
 
     fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
@@ -292,7 +281,7 @@ impl Backend for EmbeddedStore {
 
     fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
-        let existed = {
+        let project_id = {
             let mut endpoints = txn.open_table(ENDPOINTS)?;
             let Some(removed) = endpoints.remove(id)? else {
                 return Ok(false);
@@ -314,11 +303,11 @@ impl Backend for EmbeddedStore {
                 delivery.last_error = Some("endpoint deleted".into());
                 deliveries.insert(delivery_id.as_str(), encode(&delivery)?.as_slice())?;
             }
-            true
+            endpoint.project_id
         };
         txn.commit()?;
-        self.routes.forget();
-        Ok(existed)
+        self.versions.bump(&project_id);
+        Ok(true)
     }
 
     fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {

@@ -13,7 +13,7 @@ const MAX_GROUP: usize = 512;
 pub(super) struct Writer {
     pub(super) db: Arc<Database>,
     pub(super) dirty: Arc<AtomicBool>,
-    pub(super) routes: Arc<RouteCache>,
+    pub(super) versions: Arc<RouteVersions>,
 }
 
 /// Where a write's result goes: a thread waiting for it, or a future.
@@ -91,6 +91,7 @@ impl Writer {
     fn write_group(&self, ops: &[WriteOp]) -> Result<Vec<WriteDone>, StoreError> {
         let mut txn = self.db.begin_write()?;
         let mut done = Vec::with_capacity(ops.len());
+        let mut changed_projects = Vec::new();
         for op in ops {
             done.push(match op {
                 WriteOp::Ingest { batch, now_ms } => {
@@ -101,6 +102,7 @@ impl Writer {
                 }
                 WriteOp::PutEndpoint(endpoint) => {
                     put_endpoint_in(&txn, endpoint)?;
+                    changed_projects.push(endpoint.project_id.clone());
                     WriteDone::Stored
                 }
                 WriteOp::UpdateEndpoint { id, change } => {
@@ -113,6 +115,7 @@ impl Writer {
                         Some(mut endpoint) => {
                             change(&mut endpoint);
                             put_endpoint_in(&txn, &endpoint)?;
+                            changed_projects.push(endpoint.project_id.clone());
                             Some(endpoint)
                         }
                         None => None,
@@ -123,8 +126,10 @@ impl Writer {
         let durable = ops.iter().any(|op| !matches!(op, WriteOp::Attempt { .. }));
         if durable {
             txn.commit()?;
-            if ops.iter().any(WriteOp::changes_endpoints) {
-                self.routes.forget();
+            // After the commit: a router that sees the new version reads
+            // the new endpoints.
+            for project_id in &changed_projects {
+                self.versions.bump(project_id);
             }
         } else {
             txn.set_durability(Durability::None)
@@ -265,11 +270,7 @@ pub(super) enum WriteOp {
     },
 }
 
-impl WriteOp {
-    fn changes_endpoints(&self) -> bool {
-        matches!(self, Self::PutEndpoint(_) | Self::UpdateEndpoint { .. })
-    }
-}
+impl WriteOp {}
 
 /// What a [`WriteOp`] produced.
 pub(super) enum WriteDone {
@@ -311,37 +312,20 @@ pub(super) fn spawn_flusher(db: Weak<Database>, dirty: Arc<AtomicBool>) {
     }
 }
 
-/// Routing tables by project, dropped whenever an endpoint changes.
+/// Each project's endpoint-change version (see
+/// [`Backend::routes_version`]). One process owns the file, so memory is
+/// enough: versions start at zero with the process, like any cache built
+/// from them.
 #[derive(Default)]
-pub(super) struct RouteCache {
-    tables: Mutex<HashMap<String, Arc<RouteTable>>>,
-    /// Bumped by every endpoint change: a table read before a change is
-    /// not cached.
-    generation: AtomicU64,
-}
+pub(super) struct RouteVersions(Mutex<HashMap<String, u64>>);
 
-impl RouteCache {
-    pub(super) fn get(&self, project_id: &str) -> Option<Arc<RouteTable>> {
-        lock(&self.tables).get(project_id).cloned()
+impl RouteVersions {
+    pub(super) fn get(&self, project_id: &str) -> u64 {
+        lock(&self.0).get(project_id).copied().unwrap_or(0)
     }
 
-    /// The generation to pass to [`Self::insert`] for a table read now.
-    pub(super) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Caches `table` unless an endpoint changed since `generation`.
-    pub(super) fn insert(&self, project_id: &str, table: &Arc<RouteTable>, generation: u64) {
-        let mut tables = lock(&self.tables);
-        if self.generation() == generation {
-            tables.insert(project_id.to_string(), Arc::clone(table));
-        }
-    }
-
-    /// After an endpoint change commits (changes are rare).
-    pub(super) fn forget(&self) {
-        let mut tables = lock(&self.tables);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        tables.clear();
+    /// After a change to one of the project's endpoints commits.
+    pub(super) fn bump(&self, project_id: &str) {
+        *lock(&self.0).entry(project_id.to_string()).or_default() += 1;
     }
 }

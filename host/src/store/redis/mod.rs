@@ -25,13 +25,12 @@ mod scripts;
 use super::codec::{decode, encode};
 use super::types::*;
 use super::{Backend, Bucket, Rate};
-use crate::routing::RouteTable;
 use conn::Pool;
 use keys::Keys;
 use lease::Leases;
 use redis::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How to reach Redis and how this instance behaves on it.
@@ -58,9 +57,6 @@ pub struct RedisStore {
 /// reports a conflict.
 const MAX_UPDATE_TRIES: usize = 16;
 
-/// Routing tables by project id, each with the version it was read at.
-type RouteCache = HashMap<String, (i64, Arc<RouteTable>)>;
-
 /// State shared with the background threads (lease renewal, wake listener).
 pub(super) struct Shared {
     pool: Pool,
@@ -70,8 +66,6 @@ pub(super) struct Shared {
     lease_ttl: Duration,
     retention_ms: u64,
     leases: Leases,
-    /// Routing tables by project, with the version they were read at.
-    routes: Mutex<RouteCache>,
 }
 
 impl RedisStore {
@@ -86,7 +80,6 @@ impl RedisStore {
             lease_ttl: options.lease_ttl.max(Duration::from_millis(300)),
             retention_ms: u64::try_from(options.retention.as_millis()).unwrap_or(u64::MAX),
             leases: Leases::default(),
-            routes: Mutex::new(HashMap::new()),
         });
         lease::spawn_renewer(Arc::downgrade(&shared), shared.lease_ttl / 3);
         Ok(Self { shared })
@@ -331,24 +324,12 @@ impl Backend for RedisStore {
         self.shared.endpoints_of(project_id)
     }
 
-    fn routes_of(&self, project_id: &str) -> Result<Arc<RouteTable>, StoreError> {
+    fn routes_version(&self, project_id: &str) -> Result<u64, StoreError> {
         let s = &self.shared;
-        let version = int(&s
+        let version = s
             .pool
-            .run(redis::cmd("GET").arg(s.keys.routes_version(project_id)))?);
-        let lock = || {
-            s.routes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some((cached, routes)) = lock().get(project_id) {
-            if *cached == version {
-                return Ok(Arc::clone(routes));
-            }
-        }
-        let routes = Arc::new(RouteTable::new(&s.endpoints_of(project_id)?));
-        lock().insert(project_id.to_string(), (version, Arc::clone(&routes)));
-        Ok(routes)
+            .run(redis::cmd("GET").arg(s.keys.routes_version(project_id)))?;
+        Ok(u64::try_from(int(&version)).unwrap_or(0))
     }
 
     fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
