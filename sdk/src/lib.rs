@@ -39,7 +39,10 @@
 //! - [`bindings`]: generated from `sdk/wit/plugin.wit` (`hookmesh:plugin@0.1.0`).
 //! - [`http`]: request builders, header lookup, `Retry-After`.
 //! - [`classify`]: the default success/retry/fail decision.
-//! - [`signing`]: Standard Webhooks v1 and hex HMAC-SHA256.
+//! - [`signing`]: Standard Webhooks v1, hex HMAC-SHA256, and constant-time
+//!   HMAC checks (SHA-1/256/512, hex or base64) for inbound providers.
+//! - [`inbound`]: `verify_inbound` helpers: required headers naming
+//!   themselves, timestamp tolerance, JSON bodies, event-type names.
 //! - [`envelope`]: the delivered JSON body and helpers on [`Event`]/[`Context`].
 //! - `template` (feature `templates`): minijinja templates over an event.
 
@@ -47,6 +50,7 @@ pub mod bindings;
 pub mod classify;
 pub mod envelope;
 pub mod http;
+pub mod inbound;
 pub mod signing;
 #[cfg(feature = "templates")]
 pub mod template;
@@ -103,6 +107,16 @@ impl Manifest {
             config_fields: Vec::new(),
             allowed_hosts: Vec::new(),
             capabilities: vec![Capability::Outbound],
+        }
+    }
+
+    /// A manifest for an inbound-only plugin (it verifies a provider's
+    /// webhooks and renders nothing); add fields with
+    /// [`Manifest::config_field`].
+    pub fn inbound(name: &str, version: &str, description: &str) -> Self {
+        Manifest {
+            capabilities: vec![Capability::Inbound],
+            ..Self::outbound(name, version, description)
         }
     }
 

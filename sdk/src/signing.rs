@@ -1,4 +1,6 @@
-//! Signing helpers: Standard Webhooks v1 and plain hex HMAC-SHA256.
+//! Signing helpers: Standard Webhooks v1, plain hex HMAC-SHA256, and the
+//! HMAC checks inbound providers need (SHA-1/256/512, hex or base64,
+//! constant-time; [`verify_hmac`], [`constant_time_eq`]).
 //!
 //! Standard Webhooks signs `"{id}.{timestamp}.{body}"` with HMAC-SHA256 under
 //! the base64 key inside a `whsec_…` secret and sends
@@ -11,7 +13,9 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha1::Sha1;
+use sha2::{Sha256, Sha512};
+use subtle::ConstantTimeEq;
 
 /// The prefix of Standard Webhooks secrets.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -19,6 +23,99 @@ pub const SECRET_PREFIX: &str = "whsec_";
 pub const SIGNATURE_VERSION: &str = "v1";
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// A hash for HMAC signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// HMAC-SHA1: weak, accepted only for legacy senders that cannot do better.
+    Sha1,
+    /// HMAC-SHA256: what most providers use.
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+impl Algorithm {
+    /// Parses `sha1`, `sha256` or `sha512` (ASCII case-insensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "sha1" => Some(Self::Sha1),
+            "sha256" => Some(Self::Sha256),
+            "sha512" => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    /// True for algorithms kept only for legacy senders (SHA-1).
+    pub fn is_weak(self) -> bool {
+        self == Self::Sha1
+    }
+}
+
+/// How a signature is written in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Hex digits, either case.
+    Hex,
+    /// Standard base64 with padding.
+    Base64,
+}
+
+impl Encoding {
+    /// Parses `hex` or `base64` (ASCII case-insensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "hex" => Some(Self::Hex),
+            "base64" => Some(Self::Base64),
+            _ => None,
+        }
+    }
+
+    /// The bytes `text` encodes, or `None` when it is not this encoding.
+    pub fn decode(self, text: &str) -> Option<Vec<u8>> {
+        let text = text.trim();
+        match self {
+            Self::Hex => hex::decode(text).ok(),
+            Self::Base64 => BASE64.decode(text).ok(),
+        }
+    }
+}
+
+fn mac_matches<M: Mac + hmac::digest::KeyInit>(
+    key: &[u8],
+    parts: &[&[u8]],
+    expected: &[u8],
+) -> bool {
+    let mut mac = <M as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    for part in parts {
+        mac.update(part);
+    }
+    mac.verify_slice(expected).is_ok()
+}
+
+/// True when `expected` is the HMAC of the concatenated `parts` under `key`
+/// with `algorithm`; compared in constant time (a wrong length is refused
+/// at once, which reveals nothing about the key).
+pub fn verify_hmac(algorithm: Algorithm, key: &[u8], parts: &[&[u8]], expected: &[u8]) -> bool {
+    match algorithm {
+        Algorithm::Sha1 => mac_matches::<Hmac<Sha1>>(key, parts, expected),
+        Algorithm::Sha256 => mac_matches::<HmacSha256>(key, parts, expected),
+        Algorithm::Sha512 => mac_matches::<Hmac<Sha512>>(key, parts, expected),
+    }
+}
+
+/// Checks a base64 HMAC-SHA256 of `data` (Shopify's form) in constant time.
+pub fn verify_base64_hmac_sha256(key: &[u8], data: &[u8], signature_base64: &str) -> bool {
+    Encoding::Base64
+        .decode(signature_base64)
+        .is_some_and(|expected| verify_hmac(Algorithm::Sha256, key, &[data], &expected))
+}
+
+/// Compares two byte strings in constant time for equal lengths (API keys,
+/// tokens). Unequal lengths are unequal at once.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
 
 /// A secret that cannot be used for signing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +146,9 @@ pub fn hex_hmac_sha256(key: &[u8], data: &[u8]) -> String {
 
 /// Checks a hex HMAC-SHA256 (case-insensitive) in constant time.
 pub fn verify_hex_hmac_sha256(key: &[u8], data: &[u8], signature_hex: &str) -> bool {
-    let Ok(expected) = hex::decode(signature_hex.trim()) else {
-        return false;
-    };
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    mac.update(data);
-    mac.verify_slice(&expected).is_ok()
+    Encoding::Hex
+        .decode(signature_hex)
+        .is_some_and(|expected| verify_hmac(Algorithm::Sha256, key, &[data], &expected))
 }
 
 /// The `x-hookmesh-signature` value: `sha256=<hex HMAC of body keyed by the secret string>`.
@@ -190,6 +284,67 @@ mod tests {
     fn bad_secrets_are_errors() {
         assert!(standard_webhooks_key("whsec_!!!").is_err());
         assert!(standard_webhooks_key("whsec_").is_err());
+    }
+
+    #[test]
+    fn every_algorithm_matches_rfc_vectors() {
+        // RFC 2202 case 2 (SHA-1) and RFC 4231 case 2 (SHA-256, SHA-512): key "Jefe".
+        let data: &[&[u8]] = &[b"what do ya ", b"want for nothing?"];
+        let vectors = [
+            (Algorithm::Sha1, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+            (
+                Algorithm::Sha256,
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            ),
+            (
+                Algorithm::Sha512,
+                "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737",
+            ),
+        ];
+        for (algorithm, mac) in vectors {
+            let expected = Encoding::Hex.decode(mac).unwrap();
+            assert!(
+                verify_hmac(algorithm, b"Jefe", data, &expected),
+                "{algorithm:?}"
+            );
+            assert!(
+                !verify_hmac(algorithm, b"Jeff", data, &expected),
+                "{algorithm:?}"
+            );
+            assert!(
+                !verify_hmac(algorithm, b"Jefe", data, &expected[1..]),
+                "{algorithm:?}"
+            );
+        }
+        assert!(Algorithm::parse("SHA1").unwrap().is_weak());
+        assert!(!Algorithm::parse("sha512").unwrap().is_weak());
+        assert_eq!(Algorithm::parse("md5"), None);
+    }
+
+    #[test]
+    fn base64_signatures_and_constant_time_eq() {
+        // base64 of RFC 4231 case 2's MAC.
+        let b64 = "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=";
+        assert!(verify_base64_hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            b64
+        ));
+        assert!(!verify_base64_hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing!",
+            b64
+        ));
+        assert!(!verify_base64_hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            "%%"
+        ));
+        assert_eq!(Encoding::parse("Base64"), Some(Encoding::Base64));
+        assert_eq!(Encoding::Hex.decode("zz"), None);
+        assert!(constant_time_eq(b"key-1", b"key-1"));
+        assert!(!constant_time_eq(b"key-1", b"key-2"));
+        assert!(!constant_time_eq(b"key-1", b"key-12"));
     }
 
     #[test]
