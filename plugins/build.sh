@@ -20,7 +20,7 @@ PROFILE="plugin"
 target_dir="$root/target/wasm"
 out_dir="$root/target/plugins"
 
-plugins=(webhook slack discord razorpay)
+plugins=(webhook slack discord razorpay github stripe shopify hmac)
 # Built, but kept out of the default plugins dir (they are not providers).
 example_plugins=(template)
 test_plugins=(misbehave wrong-abi)
