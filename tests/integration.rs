@@ -16,6 +16,8 @@ mod cli;
 mod delivery;
 #[path = "endpoint_changes.rs"]
 mod endpoint_changes;
+#[path = "inbound_sources.rs"]
+mod inbound_sources;
 #[path = "operations.rs"]
 mod operations;
 #[path = "plugin_sandbox.rs"]

@@ -1,6 +1,13 @@
 //! Provider settings: checking config against a plugin's manifest, sealing
 //! its secret fields, masking them for display, and merging a project's
 //! provider settings under an endpoint's own config for a call.
+//!
+//! Settings are stored under an integration name: a plugin's name
+//! (`stripe`), or a named instance of an inbound plugin,
+//! `<plugin>.<instance>` (`hmac.uptime`), so that one plugin can serve
+//! several inbound sources of a project, each with its own settings and
+//! secret ([`IntegrationName`]). Plugin names cannot contain a dot (the
+//! host refuses such manifests at load), so the split is unambiguous.
 
 use crate::ingest::FieldError;
 use crate::plugin::{ConfigField, Manifest};
@@ -10,6 +17,59 @@ use std::collections::BTreeMap;
 
 /// What masked secrets look like in API answers.
 pub const MASK: &str = "********";
+/// Longest instance name.
+const MAX_INSTANCE_LEN: usize = 64;
+
+/// A provider integration's name: a plugin, or a named instance of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegrationName<'a> {
+    /// The plugin that serves it (`hmac`).
+    pub plugin: &'a str,
+    /// The instance (`uptime` in `hmac.uptime`), if named.
+    pub instance: Option<&'a str>,
+}
+
+impl std::fmt::Display for IntegrationName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.instance {
+            Some(instance) => write!(f, "{}.{instance}", self.plugin),
+            None => f.write_str(self.plugin),
+        }
+    }
+}
+
+/// An integration name that cannot be split into plugin and instance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}`: an instance name after `<plugin>.` must be 1-{MAX_INSTANCE_LEN} characters of a-z, 0-9, `-` or `_`")]
+pub struct BadIntegrationName {
+    /// The name as given.
+    pub name: String,
+}
+
+impl<'a> IntegrationName<'a> {
+    /// Splits `hmac.uptime` into plugin `hmac` and instance `uptime`; a
+    /// name without a dot is the plugin itself.
+    pub fn parse(name: &'a str) -> Result<Self, BadIntegrationName> {
+        let Some((plugin, instance)) = name.split_once('.') else {
+            return Ok(Self {
+                plugin: name,
+                instance: None,
+            });
+        };
+        let valid = !instance.is_empty()
+            && instance.len() <= MAX_INSTANCE_LEN
+            && instance
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(BadIntegrationName { name: name.into() });
+        }
+        Ok(Self {
+            plugin,
+            instance: Some(instance),
+        })
+    }
+}
 
 /// The manifest field `key` falls under: exact, or a pattern such as
 /// `header.<Name>` matching any `header.` key.
@@ -131,4 +191,36 @@ pub fn masked(settings: &ProviderSettings) -> BTreeMap<String, String> {
         shown.insert(key.clone(), MASK.to_string());
     }
     shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integration_names_split_at_the_first_dot() {
+        assert_eq!(
+            IntegrationName::parse("stripe"),
+            Ok(IntegrationName {
+                plugin: "stripe",
+                instance: None
+            })
+        );
+        assert_eq!(
+            IntegrationName::parse("hmac.uptime-2"),
+            Ok(IntegrationName {
+                plugin: "hmac",
+                instance: Some("uptime-2")
+            })
+        );
+        for bad in [
+            "hmac.",
+            "hmac.a.b",
+            "hmac.Up",
+            "hmac.a b",
+            &format!("hmac.{}", "a".repeat(65)),
+        ] {
+            assert!(IntegrationName::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

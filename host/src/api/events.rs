@@ -97,7 +97,7 @@ async fn ingest_target(
 }
 
 /// The `429` for a project over its ingestion budget (counted in metrics).
-fn over_budget(state: &AppState, project: &Project, wait: Duration) -> ApiError {
+pub(super) fn over_budget(state: &AppState, project: &Project, wait: Duration) -> ApiError {
     state
         .metrics
         .rate_limited

@@ -1,15 +1,21 @@
 //! Providers per project: `GET /projects/{p}/integrations/providers` (the
 //! loaded plugins, their config fields, this project's settings with
-//! secrets masked, and status), `PUT …/providers/{provider}` (configure,
-//! checked against the manifest), `POST …/providers/{provider}/toggle`.
+//! secrets masked, and status), `GET …/providers/{provider}` (one),
+//! `PUT …/providers/{provider}` (configure, checked against the manifest),
+//! `POST …/providers/{provider}/toggle`.
+//!
+//! `{provider}` is a plugin's name, or a named instance of an inbound
+//! plugin, `<plugin>.<instance>` (`hmac.uptime`): its own settings, checked
+//! against the plugin's manifest, used by `POST /inbound/{p}/hmac.uptime`
+//! (see [`crate::providers::IntegrationName`]).
 
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::openapi::{doc, object, Auth, RouteDoc};
 use super::{manage, AppState};
 use crate::plugin::wire::ManifestView;
-use crate::plugin::LoadedPlugin;
-use crate::providers::{apply_changes, masked, missing_required};
+use crate::plugin::{Capability, LoadedPlugin};
+use crate::providers::{apply_changes, masked, missing_required, IntegrationName};
 use crate::store::ProviderSettings;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -22,16 +28,29 @@ pub(super) fn routes() -> Vec<RouteDoc> {
         doc(
             "get",
             "/projects/{project}/integrations/providers",
-            "Providers from the loaded plugins, their fields, settings (secrets masked) and status",
+            "Providers from the loaded plugins, their fields, settings (secrets masked) and status; \
+             `named_instances`: the plugin also serves instances `<plugin>.<instance>`",
             Auth::Manage,
             None,
             &[200, 401, 403, 404],
             || web::get().to(list),
         ),
         doc(
+            "get",
+            "/projects/{project}/integrations/providers/{provider}",
+            "One provider, or a named inbound instance `<plugin>.<instance>` (e.g. `hmac.uptime`): \
+             fields, settings (secrets masked) and status",
+            Auth::Manage,
+            None,
+            &[200, 400, 401, 403, 404],
+            || web::get().to(show),
+        ),
+        doc(
             "put",
             "/projects/{project}/integrations/providers/{provider}",
-            "Configure a provider (checked against its manifest)",
+            "Configure a provider, or a named instance `<plugin>.<instance>` of an inbound plugin \
+             (e.g. `hmac.uptime`: its own settings, for POST /inbound/{project}/hmac.uptime); \
+             checked against the plugin's manifest",
             Auth::Manage,
             Some(|| {
                 object(
@@ -59,7 +78,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
                     &[("enabled", serde_json::json!({ "type": "boolean" }))],
                 )
             }),
-            &[200, 401, 403, 404, 409],
+            &[200, 400, 401, 403, 404, 409],
             || web::post().to(toggle),
         ),
     ]
@@ -82,7 +101,11 @@ struct Toggle {
     enabled: Option<bool>,
 }
 
-fn view(plugin: &LoadedPlugin, settings: Option<&ProviderSettings>) -> serde_json::Value {
+fn view(
+    plugin: &LoadedPlugin,
+    name: IntegrationName<'_>,
+    settings: Option<&ProviderSettings>,
+) -> serde_json::Value {
     let missing = missing_required(plugin.manifest(), settings, &BTreeMap::new());
     let status = match settings {
         None => "not_configured",
@@ -91,7 +114,10 @@ fn view(plugin: &LoadedPlugin, settings: Option<&ProviderSettings>) -> serde_jso
         Some(_) => "enabled",
     };
     json!({
-        "name": plugin.name(),
+        "name": name.to_string(),
+        "plugin": name.plugin,
+        "instance": name.instance,
+        "named_instances": name.instance.is_none() && accepts_instances(plugin),
         "manifest": ManifestView::from(plugin.manifest()),
         "status": status,
         "enabled": settings.is_some_and(|s| s.enabled),
@@ -109,11 +135,36 @@ async fn settings_of(
     Ok(state.store.provider_settings(project_id, provider).await?)
 }
 
-fn plugin<'a>(state: &'a AppState, provider: &str) -> Result<&'a Arc<LoadedPlugin>, ApiError> {
-    state
+/// Only inbound plugins have named instances (an endpoint's provider is a
+/// plugin, so an outbound instance would never be used).
+fn accepts_instances(plugin: &LoadedPlugin) -> bool {
+    plugin
+        .manifest()
+        .capabilities
+        .contains(&Capability::Inbound)
+}
+
+/// The plugin serving integration `provider`, and the name split.
+fn plugin<'a, 'n>(
+    state: &'a AppState,
+    provider: &'n str,
+) -> Result<(&'a Arc<LoadedPlugin>, IntegrationName<'n>), ApiError> {
+    let name =
+        IntegrationName::parse(provider).map_err(|e| ApiError::bad("provider", e.to_string()))?;
+    let plugin = state
         .plugins
-        .get(provider)
-        .ok_or_else(|| ApiError::NotFound(format!("provider `{provider}` is not loaded")))
+        .get(name.plugin)
+        .ok_or_else(|| ApiError::NotFound(format!("provider `{}` is not loaded", name.plugin)))?;
+    if name.instance.is_some() && !accepts_instances(plugin) {
+        return Err(ApiError::bad(
+            "provider",
+            format!(
+                "`{provider}`: named instances are for inbound providers; `{}` has no inbound capability",
+                name.plugin
+            ),
+        ));
+    }
+    Ok((plugin, name))
 }
 
 async fn list(
@@ -126,9 +177,30 @@ async fn list(
     let mut data = Vec::new();
     for plugin in state.plugins.iter() {
         let settings = settings_of(&state, &project_id, plugin.name()).await?;
-        data.push(view(plugin, settings.as_ref()));
+        let name = IntegrationName {
+            plugin: plugin.name(),
+            instance: None,
+        };
+        data.push(view(plugin, name, settings.as_ref()));
     }
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, provider) = path.into_inner();
+    manage(&state, &req, &project_id).await?;
+    let (plugin, name) = plugin(&state, &provider)?;
+    let settings = settings_of(&state, &project_id, &provider).await?;
+    if name.instance.is_some() && settings.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "`{provider}` is not configured for this project; PUT its config first"
+        )));
+    }
+    Ok(HttpResponse::Ok().json(view(plugin, name, settings.as_ref())))
 }
 
 /// Stamps and stores the settings; when the provider is on, wakes the project's
@@ -161,7 +233,7 @@ async fn configure_one(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, provider) = path.into_inner();
     manage(&state, &req, &project_id).await?;
-    let plugin = plugin(&state, &provider)?;
+    let (plugin, name) = plugin(&state, &provider)?;
     let input: Configure = read_json(body, state.max_body_bytes).await?;
     let mut settings = settings_of(&state, &project_id, &provider)
         .await?
@@ -184,7 +256,7 @@ async fn configure_one(
     }
     let settings = save(&state, settings).await?;
     tracing::info!(project_id = %project_id, provider = %provider, "provider configured");
-    Ok(HttpResponse::Ok().json(view(plugin, Some(&settings))))
+    Ok(HttpResponse::Ok().json(view(plugin, name, Some(&settings))))
 }
 
 async fn toggle(
@@ -195,7 +267,7 @@ async fn toggle(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, provider) = path.into_inner();
     manage(&state, &req, &project_id).await?;
-    let plugin = plugin(&state, &provider)?;
+    let (plugin, name) = plugin(&state, &provider)?;
     let input: Toggle = read_json_or_default(body, state.max_body_bytes).await?;
     let mut settings = settings_of(&state, &project_id, &provider)
         .await?
@@ -206,5 +278,5 @@ async fn toggle(
         })?;
     settings.enabled = input.enabled.unwrap_or(!settings.enabled);
     let settings = save(&state, settings).await?;
-    Ok(HttpResponse::Ok().json(view(plugin, Some(&settings))))
+    Ok(HttpResponse::Ok().json(view(plugin, name, Some(&settings))))
 }

@@ -280,6 +280,23 @@ mod tests {
     }
 
     #[test]
+    fn plugin_names_cannot_contain_a_dot() {
+        // `<plugin>.<instance>` names a provider instance (`hmac.uptime`):
+        // the split is unambiguous only because plugin names have no dot.
+        let manifest = |name: &str| Manifest {
+            name: name.into(),
+            version: "0.1.0".into(),
+            abi_version: ABI_VERSION.into(),
+            description: String::new(),
+            config_fields: Vec::new(),
+            allowed_hosts: Vec::new(),
+            capabilities: Vec::new(),
+        };
+        assert!(validate_manifest(&manifest("hmac")).is_ok());
+        assert!(validate_manifest(&manifest("hmac.uptime")).is_err());
+    }
+
+    #[test]
     fn deadline_has_at_least_one_tick() {
         assert_eq!(deadline_ticks(Duration::from_micros(10)), 1);
         assert_eq!(deadline_ticks(Duration::from_millis(100)), 100);
