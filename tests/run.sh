@@ -45,6 +45,23 @@ if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
     || python3 -m pip install --quiet --user --break-system-packages openapi-spec-validator
 fi
 
+# The inbound-source tests sign webhooks with the providers' own libraries:
+# Stripe's Python library (its test-header helper) …
+if ! python3 -c 'import stripe; stripe.WebhookSignature.generate_signature_header' 2>/dev/null; then
+  python3 -m pip --version >/dev/null 2>&1 || apt_ensure python3 python3-pip
+  log "installing stripe (pip)"
+  python3 -m pip install --quiet --upgrade stripe 2>/dev/null \
+    || python3 -m pip install --quiet --upgrade --user stripe 2>/dev/null \
+    || python3 -m pip install --quiet --upgrade --user --break-system-packages stripe
+fi
+# … and GitHub's @octokit/webhooks-methods (npm), into tests/node/node_modules
+# from the committed lock file.
+command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
+if [ ! -d tests/node/node_modules/@octokit/webhooks-methods ]; then
+  log "installing tests/node (npm ci)"
+  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 bash plugins/build.sh
 log "cargo test"
 # Every crate: the host (unit + tests/*.rs), the SDK, and the plugins'
