@@ -72,8 +72,16 @@ impl Plugin for Template {
 
     // `classify` and `verify_inbound` keep the SDK defaults (see the crate
     // doc). Override `classify` to read a provider's own error answers, and
-    // `verify_inbound` to accept a provider's signed webhooks; the `slack`
-    // and `razorpay` plugins show both.
+    // `verify_inbound` to accept a provider's signed webhooks (add
+    // `.capability(Capability::Inbound)` to the manifest, or start from
+    // `Manifest::inbound` for an inbound-only plugin). For inbound, the SDK
+    // has `hookmesh_sdk::inbound` (`require_header` → a 401 naming the
+    // header, `check_timestamp`/`tolerance_secs`, `json_body`, `event_type`)
+    // and constant-time checks in `hookmesh_sdk::signing`
+    // (`verify_hex_hmac_sha256`, `verify_base64_hmac_sha256`, `verify_hmac`
+    // with SHA-1/256/512, `constant_time_eq`). The `slack` and `razorpay`
+    // plugins show both; `github`, `stripe`, `shopify` and `hmac` are
+    // inbound-only examples.
 }
 
 // Exports `Template` as the component's `hookmesh:plugin/provider`
