@@ -151,7 +151,7 @@ async fn nothing_is_lost_across_a_kill_9() {
     let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = reserved.local_addr().unwrap().port();
     drop(reserved); // receiver down: connections are refused
-    let mut host = Host::start("kill9", HostConfig {
+    let mut host = Host::start_process("kill9", HostConfig {
         delivery: "retry_schedule = [\"300ms\"]\njitter = 0.0\ntimeout = \"2s\"\nconnect_timeout = \"500ms\"".into(),
         ..HostConfig::default()
     });
@@ -402,4 +402,83 @@ async fn replay_recover_idempotency_and_test_ping() {
     assert_eq!(pinged[2].json()["event"], "test.ping");
 
     let _ = ADMIN_TOKEN;
+}
+
+/// The delivery path reads the clock it is given, not the wall clock:
+/// signatures carry its time, attempts are stamped with it, and a retry
+/// an hour away goes out as soon as that clock (not the wall's) has moved
+/// an hour.
+#[tokio::test]
+async fn the_delivery_path_runs_on_the_injected_clock() {
+    use hookmesh::clock::ManualClock;
+    use std::sync::{Arc, Mutex};
+    const HOUR_MS: u64 = 3_600_000;
+    // Twelve hours behind the wall (events younger than `max_age` by
+    // either clock), on a whole second.
+    let start_ms = common::now_ms() / 1000 * 1000 - 12 * HOUR_MS;
+    let clock = Arc::new(ManualClock::at(start_ms));
+    let stamps = Arc::new(Mutex::new(Vec::new()));
+    let seen_stamps = Arc::clone(&stamps);
+    let receiver = Receiver::start(move |n, request| {
+        let stamp = request.header("webhook-timestamp").unwrap_or_default();
+        seen_stamps.lock().unwrap().push(stamp.to_string());
+        Reply::status(if n == 0 { 503 } else { 200 })
+    });
+    let config = HostConfig {
+        delivery: "retry_schedule = [\"1h\"]\njitter = 0.0\ntimeout = \"5s\"".into(),
+        ..HostConfig::default()
+    };
+    let host = Host::start_with_clock("clock", config, clock.clone());
+    let project = host.create_project("clock").await;
+    let (webhook, _) = host
+        .create_webhook(
+            &project,
+            json!({ "url": receiver.url("/hook"), "events": ["user.created"] }),
+        )
+        .await;
+    host.send_event(&project, "user.created", json!({ "n": 1 }))
+        .await;
+    let deliveries = format!(
+        "/projects/{}/integrations/webhooks/{webhook}/deliveries",
+        project.id
+    );
+    let first = host
+        .eventually(Duration::from_secs(10), || async {
+            let (_, body) = host.get(&deliveries, &project.secret_key).await;
+            let delivery = body["data"][0].clone();
+            (delivery["attempts"] == 1).then_some(delivery)
+        })
+        .await;
+    assert_eq!(
+        first["next_attempt_at"],
+        json!(start_ms + HOUR_MS),
+        "the retry is scheduled on the given clock: {first}"
+    );
+    assert_eq!(first["attempt_log"][0]["started_at"], json!(start_ms));
+    assert_eq!(
+        stamps.lock().unwrap().as_slice(),
+        [(start_ms / 1000).to_string()],
+        "the signature carries the given clock's time"
+    );
+
+    // A second event wakes the endpoint, but on the given clock the head
+    // is not due: nothing leaves, in order.
+    host.send_event(&project, "user.created", json!({ "n": 2 }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.seen(), 1, "nothing is due before the clock moves");
+
+    // An hour later on the given clock (a moment on the wall's), a wake-up
+    // finds the retry due and both go out, in order.
+    clock.advance(Duration::from_millis(HOUR_MS));
+    host.send_event(&project, "user.created", json!({ "n": 3 }))
+        .await;
+    let received = receiver.wait_for(3, Duration::from_secs(10)).await;
+    let order: Vec<Value> = received
+        .iter()
+        .map(|r| r.json()["payload"]["n"].clone())
+        .collect();
+    assert_eq!(order, [json!(1), json!(2), json!(3)]);
+    let retried_at = ((start_ms + HOUR_MS) / 1000).to_string();
+    assert_eq!(stamps.lock().unwrap()[1], retried_at);
 }

@@ -43,7 +43,7 @@ async fn declared_projects_and_webhooks_work_and_survive_restarts() {
          secret = \"{WEBHOOK_SECRET}\"\nconfig = {{ \"header.X-Env\" = \"it\" }}\n",
         receiver.url("/orders")
     );
-    let mut host = Host::start(
+    let mut host = Host::start_process(
         "declared",
         HostConfig {
             extra,
@@ -368,7 +368,7 @@ async fn metrics_show_queue_depth_and_oldest_age_per_endpoint_class() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_attempt_in_flight_finish_and_record() {
-    let mut host = Host::start("sigterm", HostConfig::default());
+    let mut host = Host::start_process("sigterm", HostConfig::default());
     let (project, slow) = project_with_a_slow_webhook(&host).await;
     host.send_event(&project, "user.created", json!({ "n": 1 }))
         .await;

@@ -198,7 +198,10 @@ fn the_plugins_dir_loads_every_provider() {
         .load_dir(&plugins_dir())
         .expect("load plugins dir");
     let names: Vec<&str> = registry.iter().map(|p| p.name()).collect();
-    assert_eq!(names, ["discord", "razorpay", "slack", "webhook"]);
+    assert_eq!(
+        names,
+        ["discord", "github", "hmac", "razorpay", "shopify", "slack", "stripe", "webhook"]
+    );
     for p in registry.iter() {
         assert_eq!(p.manifest().abi_version, "0.1.0");
     }

@@ -274,8 +274,8 @@ async fn a_killed_instances_endpoints_move_to_the_other() {
         std::thread::sleep(Duration::from_millis(2));
         Reply::status(200)
     });
-    let mut a = Host::start("redis-kill-a", redis_config(&single(&redis)));
-    let mut b = Host::start("redis-kill-b", redis_config(&single(&redis)));
+    let mut a = Host::start_process("redis-kill-a", redis_config(&single(&redis)));
+    let mut b = Host::start_process("redis-kill-b", redis_config(&single(&redis)));
     let project = a.create_project("acme").await;
     endpoints(&a, &project, &receiver, 50).await;
     ingest_alternately(&a, &b, &project, bulks(50, 0, 200)).await;
@@ -638,8 +638,8 @@ async fn a_stopping_instance_hands_its_endpoints_over_without_waiting_for_the_tt
         "backend = \"redis\"\nredis_url = \"{}\"\nlease_ttl = \"30s\"",
         redis.url()
     );
-    let mut a = Host::start("handover-a", redis_config(&storage));
-    let mut b = Host::start("handover-b", redis_config(&storage));
+    let mut a = Host::start_process("handover-a", redis_config(&storage));
+    let mut b = Host::start_process("handover-b", redis_config(&storage));
     let project = a.create_project("acme").await;
     endpoints(&a, &project, &receiver, 10).await;
     ingest_alternately(&a, &b, &project, bulks(10, 0, 200)).await;

@@ -6,6 +6,7 @@
 //! all go through it. Also here: validation of what apps send, with
 //! messages that name the field.
 
+use crate::clock::{Clock, SystemClock};
 use crate::event_types::field_error;
 pub use crate::event_types::{
     check_subscription, check_type_name, is_known_type, FieldError, BUILTIN_EVENT_TYPES,
@@ -232,6 +233,8 @@ pub struct Ingestor {
     store: Store,
     /// Compiled routing tables, current while a project's endpoints are.
     routes: Arc<RouteCache>,
+    /// When events are created and first due (the dispatcher's clock).
+    clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     wake: OnceLock<Wake>,
 }
@@ -243,9 +246,16 @@ impl Ingestor {
         Self {
             store,
             routes: Arc::default(),
+            clock: Arc::new(SystemClock),
             metrics,
             wake: OnceLock::new(),
         }
+    }
+
+    /// The same ingestor on another clock (the dispatcher's).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Sets how endpoints with new work are woken (once).
@@ -269,7 +279,7 @@ impl Ingestor {
         incoming: Vec<Incoming>,
         rate: Option<Rate>,
     ) -> Result<Vec<Ingested>, IngestError> {
-        let now = crate::now_ms();
+        let now = self.clock.now_ms();
         let budget = rate.map(|rate| Budget {
             bucket: Bucket::Ingest(project_id.to_string()),
             rate,
@@ -308,7 +318,7 @@ impl Ingestor {
         let delivery_id = crate::signing::new_id("dlv_");
         let queued = self
             .store
-            .requeue(event_id, endpoint_id, &delivery_id, crate::now_ms())
+            .requeue(event_id, endpoint_id, &delivery_id, self.clock.now_ms())
             .await?;
         self.wake(vec![endpoint_id.to_string()]);
         Ok(queued)
@@ -324,7 +334,7 @@ impl Ingestor {
     ) -> Result<usize, StoreError> {
         let replayed = self
             .store
-            .requeue_failed(endpoint_id, since_ms, max, crate::now_ms())
+            .requeue_failed(endpoint_id, since_ms, max, self.clock.now_ms())
             .await?;
         self.wake(vec![endpoint_id.to_string()]);
         Ok(replayed)

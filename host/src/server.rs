@@ -4,6 +4,7 @@
 //! finish (bounded), and exit.
 
 use crate::api::{self, AppState};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Settings, StorageSettings};
 use crate::declare;
 use crate::dispatch::{Core, Dispatcher};
@@ -64,6 +65,18 @@ pub async fn serve(
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_clock(listener, settings, Arc::new(SystemClock), shutdown).await
+}
+
+/// [`serve`] with the delivery path on `clock` (schedules, backoff,
+/// health, signature timestamps): tests drive time with a
+/// [`crate::clock::ManualClock`].
+pub async fn serve_with_clock(
+    listener: std::net::TcpListener,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()> + 'static,
+) -> anyhow::Result<()> {
     let store = open_store(&settings.storage)?;
     let host = PluginHost::new(settings.plugins.limits)
         .map_err(|e| anyhow::anyhow!("cannot start wasmtime: {e:#}"))?;
@@ -82,16 +95,20 @@ pub async fn serve(
     .context("applying [[projects]] from the config")?;
     let egress = Egress::new(&settings.delivery, &settings.security)?;
     let metrics = Arc::new(Metrics::new()?);
-    let ingestor = Arc::new(Ingestor::new(store.clone(), Arc::clone(&metrics)));
-    let dispatcher = Dispatcher::start(Core::new(
-        store.clone(),
-        Arc::clone(&ingestor),
-        plugins.clone(),
-        egress.clone(),
-        secrets.clone(),
-        settings.delivery.clone(),
-        Arc::clone(&metrics),
-    ));
+    let ingestor =
+        Arc::new(Ingestor::new(store.clone(), Arc::clone(&metrics)).with_clock(Arc::clone(&clock)));
+    let dispatcher = Dispatcher::start(
+        Core::new(
+            store.clone(),
+            Arc::clone(&ingestor),
+            plugins.clone(),
+            egress.clone(),
+            secrets.clone(),
+            settings.delivery.clone(),
+            Arc::clone(&metrics),
+        )
+        .with_clock(clock),
+    );
     let state = actix_web::web::Data::new(AppState {
         store,
         ingestor,
@@ -139,6 +156,7 @@ pub async fn serve(
     if let Err(error) = dispatcher.core().store.release_all().await {
         tracing::warn!(%error, "cannot release endpoint leases; others take them after the lease TTL");
     }
+    dispatcher.stop().await;
     tracing::info!("hookmesh stopped");
     Ok(())
 }

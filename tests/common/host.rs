@@ -1,16 +1,23 @@
-//! Runs the real `hookmesh` binary on loopback with a throw-away config and
-//! store, and talks to its API.
+//! Runs hookmesh on loopback with a throw-away config and store, and talks
+//! to its API. [`Host::start`] runs the server in-process
+//! (`hookmesh::server::serve` on a port-0 listener of the test's, on a
+//! thread and actix system of its own); [`Host::start_process`] runs the
+//! real binary, for tests that kill, signal or restart it.
 
 use super::plugins_dir;
+use hookmesh::clock::{Clock, SystemClock};
+use hookmesh_test_support::process::{HostProcess, Launch};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 /// base64 of "0123456789abcdef0123456789abcdef".
 pub const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// How long an in-process host may take to stop before the test moves on.
+const IN_PROCESS_STOP_WAIT: Duration = Duration::from_secs(15);
 
 /// Sections of the test config; defaults suit tests with loopback receivers.
 #[derive(Clone)]
@@ -40,19 +47,70 @@ impl Default for HostConfig {
     }
 }
 
-/// A running hookmesh process.
+/// How a [`Host`] runs.
+enum Running {
+    /// `serve` on a thread of this test process.
+    InProcess(InProcess),
+    /// The `hookmesh` binary.
+    Process(HostProcess),
+}
+
+/// An in-process server: told to stop through `stop`, reports on `done`.
+struct InProcess {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: std::sync::Mutex<std::sync::mpsc::Receiver<Result<(), String>>>,
+}
+
+impl InProcess {
+    fn start(config: &std::path::Path, clock: Arc<dyn Clock>) -> (Self, String) {
+        let settings = hookmesh::config::load(Some(config)).expect("the test config is valid");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (report, done) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("hookmesh-in-process".into())
+            .spawn(move || {
+                let served = actix_web::rt::System::new().block_on(
+                    hookmesh::server::serve_with_clock(listener, settings, clock, async {
+                        let _ = stopped.await;
+                    }),
+                );
+                let _ = report.send(served.map_err(|e| format!("{e:#}")));
+            })
+            .unwrap();
+        (
+            Self {
+                stop: Some(stop),
+                done: std::sync::Mutex::new(done),
+            },
+            addr,
+        )
+    }
+
+    /// Asks the server to stop and waits (bounded) until it did.
+    fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        match done.recv_timeout(IN_PROCESS_STOP_WAIT) {
+            Ok(Err(error)) if !std::thread::panicking() => panic!("the host failed: {error}"),
+            _ => {}
+        }
+    }
+}
+
+/// A running hookmesh.
 pub struct Host {
-    child: Option<Child>,
-    /// The host's log lines (the latest [`LOG_LINES_KEPT`]).
-    logs: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
+    running: Option<Running>,
+    /// The delivery path's clock (in-process hosts).
+    clock: Arc<dyn Clock>,
     pub addr: String,
     pub dir: PathBuf,
     config: PathBuf,
     pub http: reqwest::Client,
 }
-
-/// Log lines a [`Host`] keeps for [`Host::log_value`].
-const LOG_LINES_KEPT: usize = 2_000;
 
 /// A project created through the API.
 #[derive(Debug, Clone)]
@@ -74,8 +132,29 @@ fn unique_dir(name: &str) -> PathBuf {
 }
 
 impl Host {
-    /// Starts a host with `config`.
+    /// Runs a host with `config` in-process.
     pub fn start(name: &str, config: HostConfig) -> Self {
+        Self::start_with_clock(name, config, Arc::new(SystemClock))
+    }
+
+    /// Runs a host in-process whose delivery path reads `clock`.
+    pub fn start_with_clock(name: &str, config: HostConfig, clock: Arc<dyn Clock>) -> Self {
+        let mut host = Self::prepare(name, config, clock);
+        let (server, addr) = InProcess::start(&host.config, Arc::clone(&host.clock));
+        host.running = Some(Running::InProcess(server));
+        host.addr = addr;
+        host
+    }
+
+    /// Runs the `hookmesh` binary with `config`: for tests that kill,
+    /// signal or restart it.
+    pub fn start_process(name: &str, config: HostConfig) -> Self {
+        let mut host = Self::prepare(name, config, Arc::new(SystemClock));
+        host.spawn();
+        host
+    }
+
+    fn prepare(name: &str, config: HostConfig, clock: Arc<dyn Clock>) -> Self {
         let dir = unique_dir(name);
         let toml = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN_TOKEN}\"\n\
@@ -93,113 +172,75 @@ impl Host {
         let config_path = dir.join("hookmesh.toml");
         std::fs::write(&config_path, toml).unwrap();
         let _ = super::plugin("webhook");
-        let mut host = Self {
-            child: None,
-            logs: Default::default(),
+        Self {
+            running: None,
+            clock,
             addr: String::new(),
             dir,
             config: config_path,
             http: reqwest::Client::new(),
-        };
-        host.spawn();
-        host
+        }
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hookmesh"))
-            .args(["serve", "--config"])
-            .arg(&self.config)
-            .env_remove("HOOKMESH_CONFIG")
-            .env(
-                "RUST_LOG",
-                std::env::var("HOOKMESH_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start hookmesh");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let echo = std::env::var_os("HOOKMESH_TEST_LOG").is_some();
-        let logs = std::sync::Arc::clone(&self.logs);
-        std::thread::spawn(move || {
-            // Keep draining so the host never blocks on a full pipe.
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if echo {
-                    eprintln!("[host] {line}");
-                }
-                if let Ok(mut logs) = logs.lock() {
-                    if logs.len() == LOG_LINES_KEPT {
-                        logs.pop_front();
-                    }
-                    logs.push_back(line.clone());
-                }
-                if let Some(rest) = line.split("addr=").nth(1) {
-                    let _ = tx.send(
-                        rest.split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_string(),
-                    );
-                }
+        let filter = std::env::var("HOOKMESH_TEST_LOG").unwrap_or_else(|_| "info".into());
+        let process = HostProcess::start(&Launch {
+            bin: std::path::Path::new(env!("CARGO_BIN_EXE_hookmesh")),
+            config: &self.config,
+            log_filter: &filter,
+            echo: std::env::var_os("HOOKMESH_TEST_LOG").is_some(),
+            start_timeout: Duration::from_secs(60),
+        })
+        .expect("start hookmesh");
+        self.addr = process.addr.clone();
+        self.running = Some(Running::Process(process));
+    }
+
+    fn process(&mut self) -> &mut HostProcess {
+        match &mut self.running {
+            Some(Running::Process(process)) => process,
+            Some(Running::InProcess(_)) => {
+                panic!("only a host from Host::start_process can be killed or signalled")
             }
-        });
-        self.addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("hookmesh did not report its address");
-        self.child = Some(child);
+            None => panic!("the host is not running"),
+        }
     }
 
     /// SIGKILL, no chance to clean up.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
+        self.process().kill9();
+        self.running = None;
     }
 
     /// SIGTERM, then waits (up to `timeout`) for the exit status.
     pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("host running");
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -TERM failed");
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                child.kill().ok();
-                panic!("hookmesh did not exit within {timeout:?} of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = self.process().terminate(timeout).expect("hookmesh exits");
+        self.running = None;
+        status
     }
 
-    /// Starts again on the same store and config (new port).
+    /// Kills the process and starts it again on the same store and config
+    /// (new port).
     pub fn restart(&mut self) {
-        self.kill9();
+        if self.running.is_some() {
+            self.kill9();
+        }
         self.spawn();
     }
 
-    /// Starts a stopped host again.
+    /// Starts a stopped process again.
     pub fn start_again(&mut self) {
-        assert!(self.child.is_none(), "host still running");
+        assert!(self.running.is_none(), "host still running");
         self.spawn();
     }
 
-    /// The value of the last `key=value` field logged under `key`
-    /// (e.g. `owner` from the Redis store's start-up line).
+    /// The value of the last `key=value` field the process logged under
+    /// `key` (e.g. `owner` from the Redis store's start-up line).
     pub fn log_value(&self, key: &str) -> Option<String> {
-        let needle = format!("{key}=");
-        let logs = self.logs.lock().unwrap();
-        logs.iter().rev().find_map(|line| {
-            let rest = line.split(&needle).nth(1)?;
-            let value = rest.split_whitespace().next()?;
-            Some(value.trim_matches('"').to_string())
-        })
+        match &self.running {
+            Some(Running::Process(process)) => process.log_value(key),
+            _ => panic!("only a host from Host::start_process keeps its logs"),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -322,7 +363,14 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
-        self.kill9();
+        // Close this client's idle keep-alive connections first: a
+        // graceful stop waits for open connections.
+        self.http = reqwest::Client::new();
+        match self.running.take() {
+            Some(Running::InProcess(server)) => server.stop(),
+            Some(Running::Process(mut process)) => process.kill9(),
+            None => {}
+        }
         std::fs::remove_dir_all(&self.dir).ok();
     }
 }

@@ -123,6 +123,6 @@ pub fn now_ms() -> u64 {
 }
 
 pub mod host;
-pub mod receiver;
+pub use hookmesh_test_support::receiver;
 #[allow(unused_imports)] // not every test binary uses Redis
 pub use hookmesh_test_support::redis as redis_server;

@@ -142,6 +142,11 @@ struct Gone {
 #[rtype(result = "usize")]
 pub struct LiveActors;
 
+/// Stop every endpoint actor and their threads (after a drain).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Stop;
+
 /// Owns the endpoint actors: wakes or starts them on [`Notify`].
 pub struct Registry {
     core: Arc<Core>,
@@ -261,6 +266,18 @@ impl Handler<LiveActors> for Registry {
     }
 }
 
+impl Handler<Stop> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        self.actors.clear();
+        ctx.stop();
+    }
+}
+
 /// The handle the API uses to reach the dispatcher.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -307,6 +324,13 @@ impl Dispatcher {
     /// Live endpoint actors.
     pub async fn live_actors(&self) -> usize {
         self.registry.send(LiveActors).await.unwrap_or(0)
+    }
+
+    /// Stops the endpoint actors and their threads, dropping what they
+    /// hold (the store among it). After [`Dispatcher::drain`]; an embedder
+    /// that runs the server in-process gets its threads back.
+    pub async fn stop(&self) {
+        let _ = self.registry.send(Stop).await;
     }
 
     /// Stops starting attempts and waits (up to `grace`) for those in flight.

@@ -20,11 +20,12 @@
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, ValueEnum};
+use hookmesh_test_support::loopback;
+use hookmesh_test_support::process::{HostProcess, Launch};
+use hookmesh_test_support::redis::RedisServer;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -152,20 +153,7 @@ fn serve_on_loopback(
 ) -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = actix_web::HttpServer::new(move || {
-                actix_web::App::new().configure(configure.clone())
-            })
-            .workers(2)
-            .disable_signals()
-            .listen(listener)
-            .map(|s| s.run());
-            if let Ok(server) = server {
-                server.await.ok();
-            }
-        });
-    });
+    loopback::serve(listener, 2, configure)?;
     Ok(format!("http://{addr}"))
 }
 
@@ -234,9 +222,9 @@ async fn drive(
 }
 
 struct Host {
-    child: Child,
+    process: HostProcess,
     /// The private redis-server of a `--backend redis` run.
-    redis: Option<Child>,
+    redis: Option<RedisServer>,
     addr: String,
     dir: PathBuf,
     bin: PathBuf,
@@ -246,11 +234,10 @@ struct Host {
 impl Host {
     /// Kills and starts the host again on the same store; returns the start-up time.
     fn restart(&mut self) -> anyhow::Result<Duration> {
-        self.child.kill().ok();
-        self.child.wait().ok();
+        self.process.kill9();
         let started = Instant::now();
-        let (child, addr) = spawn_host(&self.bin, &self.config)?;
-        self.child = child;
+        let (process, addr) = spawn_host(&self.bin, &self.config)?;
+        self.process = process;
         self.addr = addr;
         Ok(started.elapsed())
     }
@@ -258,11 +245,9 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
+        self.process.kill9();
         if let Some(redis) = &mut self.redis {
-            redis.kill().ok();
-            redis.wait().ok();
+            redis.kill();
         }
         std::fs::remove_dir_all(&self.dir).ok();
     }
@@ -279,8 +264,9 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
         (Backend::Embedded, _) => (None, None),
         (Backend::Redis, Some(url)) => (None, Some(url.clone())),
         (Backend::Redis, None) => {
-            let (child, url) = start_redis(&dir)?;
-            (Some(child), Some(url))
+            let redis = RedisServer::start("bench");
+            let url = redis.url();
+            (Some(redis), Some(url))
         }
     };
     let redis = match &redis_url {
@@ -299,9 +285,9 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
     );
     let config_path = dir.join("bench.toml");
     std::fs::write(&config_path, config)?;
-    let (child, addr) = spawn_host(&bin, &config_path)?;
+    let (process, addr) = spawn_host(&bin, &config_path)?;
     Ok(Host {
-        child,
+        process,
         redis: redis_child,
         addr,
         dir,
@@ -310,67 +296,26 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
     })
 }
 
-/// Starts a private `redis-server` on a free loopback port with its AOF in
-/// `dir`; waits until it accepts connections.
-fn start_redis(dir: &std::path::Path) -> anyhow::Result<(Child, String)> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "yes", "--appendfsync", "everysec"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting redis-server (apt-get install redis-server)")?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            bail!("redis-server did not listen on port {port} within 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok((child, format!("redis://127.0.0.1:{port}/")))
-}
-
 /// Starts the host binary and waits for its address.
 fn spawn_host(
     bin: &std::path::Path,
     config_path: &std::path::Path,
-) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(config_path)
-        .env("RUST_LOG", "warn,hookmesh::server=info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stderr = child.stderr.take().context("stderr")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-            } else if line.contains("ERROR") {
-                eprintln!("[host] {line}");
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(600))
-        .context("host did not start")?;
-    Ok((child, format!("http://{addr}")))
+) -> anyhow::Result<(HostProcess, String)> {
+    let process = HostProcess::start(&Launch {
+        bin,
+        config: config_path,
+        log_filter: "warn,hookmesh::server=info",
+        echo: false,
+        start_timeout: Duration::from_secs(600),
+    })
+    .with_context(|| format!("starting {}", bin.display()))?;
+    let addr = format!("http://{}", process.addr);
+    Ok((process, addr))
+}
+
+/// The host's process id.
+fn host_pid(host: &Host) -> u32 {
+    host.process.pid().unwrap_or_default()
 }
 
 fn peak_rss_mib(pid: u32) -> Option<f64> {
@@ -484,10 +429,10 @@ async fn endpoint_scale(
     }
     progress.abort();
     let register_secs = started.elapsed().as_secs_f64();
-    let rss_registered = proc_status_mib(host.child.id(), "VmRSS:");
+    let rss_registered = proc_status_mib(host_pid(host), "VmRSS:");
     let startup = host.restart()?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_idle = proc_status_mib(host.child.id(), "VmRSS:");
+    let rss_idle = proc_status_mib(host_pid(host), "VmRSS:");
     // One event is routed through all of them (none matches the filter).
     let t = Instant::now();
     post(
@@ -538,7 +483,7 @@ async fn endpoint_scale(
     println!("endpoint actors     {}", ready["endpoint_actors"]);
     println!(
         "host peak RSS       {}",
-        peak_rss_mib(host.child.id()).map_or("n/a".into(), |r| format!("{r:.1} MiB"))
+        peak_rss_mib(host_pid(host)).map_or("n/a".into(), |r| format!("{r:.1} MiB"))
     );
     Ok(())
 }
@@ -674,7 +619,7 @@ async fn main() -> anyhow::Result<()> {
     let e2e_secs = started.elapsed().as_secs_f64();
     progress.abort();
     let delivered = sink.arrivals.load(Ordering::Relaxed);
-    let rss = peak_rss_mib(host.child.id());
+    let rss = peak_rss_mib(host_pid(&host));
     let breakdown = breakdown(&client, &host.addr).await;
 
     let mut accepted = accepted_us.lock().map(|a| a.clone()).unwrap_or_default();

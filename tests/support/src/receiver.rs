@@ -8,13 +8,18 @@ use std::time::{Duration, Instant};
 /// One recorded request.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request path.
     pub path: String,
+    /// Headers in arrival order (names lower case).
     pub headers: Vec<(String, String)>,
+    /// The body, byte for byte.
     pub body: Vec<u8>,
+    /// When it arrived.
     pub at: Instant,
 }
 
 impl Received {
+    /// A header's value (name compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -22,10 +27,12 @@ impl Received {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The body as JSON (panics when it is not).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("JSON body")
     }
 
+    /// The headers as an `http::HeaderMap` (for signature libraries).
     pub fn header_map(&self) -> http::HeaderMap {
         let mut map = http::HeaderMap::new();
         for (n, v) in &self.headers {
@@ -41,12 +48,16 @@ impl Received {
 /// What to answer.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// The status code.
     pub status: u16,
+    /// Extra headers.
     pub headers: Vec<(String, String)>,
+    /// The body.
     pub body: String,
 }
 
 impl Reply {
+    /// `status` with a short body.
     pub fn status(status: u16) -> Self {
         Self {
             status,
@@ -55,6 +66,7 @@ impl Reply {
         }
     }
 
+    /// Adds a header.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -72,6 +84,7 @@ struct State {
 
 /// The running receiver.
 pub struct Receiver {
+    /// Where it listens.
     pub addr: SocketAddr,
     state: Arc<State>,
     handle: actix_web::dev::ServerHandle,
@@ -100,27 +113,13 @@ impl Receiver {
             seen: Mutex::new(0),
             behaviour: Box::new(behaviour),
         });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let data = actix_web::web::Data::from(shared);
-                let server = actix_web::HttpServer::new(move || {
-                    actix_web::App::new()
-                        .app_data(data.clone())
-                        .app_data(actix_web::web::PayloadConfig::new(64 << 20))
-                        .default_service(actix_web::web::to(handle))
-                })
-                .workers(2)
-                .disable_signals()
-                .listen(listener)
-                .unwrap()
-                .run();
-                tx.send(server.handle()).unwrap();
-                server.await.ok();
-            });
-        });
-        let handle = rx.recv().unwrap();
+        let data = actix_web::web::Data::from(Arc::clone(&state));
+        let handle = crate::loopback::serve(listener, 2, move |app| {
+            app.app_data(data.clone())
+                .app_data(actix_web::web::PayloadConfig::new(64 << 20))
+                .default_service(actix_web::web::to(handle));
+        })
+        .expect("start the receiver");
         Self {
             addr,
             state,
@@ -128,6 +127,7 @@ impl Receiver {
         }
     }
 
+    /// `http://addr{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -137,6 +137,7 @@ impl Receiver {
         self.state.received.lock().unwrap().clone()
     }
 
+    /// How many requests were answered with 2xx.
     pub fn count(&self) -> usize {
         self.state.received.lock().unwrap().len()
     }
@@ -162,6 +163,7 @@ impl Receiver {
         }
     }
 
+    /// Stops answering (connections are refused afterwards).
     pub async fn stop(&self) {
         self.handle.stop(false).await;
     }

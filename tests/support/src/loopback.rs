@@ -1,0 +1,40 @@
+//! An actix-web server of the test's (or the load tool's) own on a
+//! loopback listener, on its own thread and actix system, so it never
+//! competes with the runtime of the code under test.
+
+use actix_web::dev::ServerHandle;
+use std::net::TcpListener;
+
+/// Serves what `configure` sets up on `listener` with `workers` workers,
+/// on a thread of its own; returns the handle that stops it.
+pub fn serve(
+    listener: TcpListener,
+    workers: usize,
+    configure: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+) -> std::io::Result<ServerHandle> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("loopback-server".into())
+        .spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = actix_web::HttpServer::new(move || {
+                    actix_web::App::new().configure(configure.clone())
+                })
+                .workers(workers)
+                .disable_signals()
+                .listen(listener)
+                .map(|server| server.run());
+                match server {
+                    Ok(server) => {
+                        let _ = tx.send(Ok(server.handle()));
+                        server.await.ok();
+                    }
+                    Err(error) => {
+                        let _ = tx.send(Err(error));
+                    }
+                }
+            });
+        })?;
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the loopback server thread ended"))?
+}
