@@ -4,48 +4,45 @@
 
 use super::Core;
 use crate::egress::EgressError;
-use crate::plugin::{self, CallError, Outcome};
+use crate::plugin::{self, CallError, Failure, Outcome};
 use crate::providers::merged_config;
 use crate::signing::{SealError, SecretBox};
-use crate::store::{AttemptOutcome, Delivery, Endpoint, Event, ProviderSettings};
+use crate::store::{Delivery, DeliveryChange, Endpoint, Event, ProviderSettings};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What an attempt's answer means.
-pub(super) enum Decision {
-    Success,
-    Retry(Option<Duration>),
-    Fail { reason: String, disable: bool },
-}
-
-/// The result of render → send → classify.
+/// The result of render → send → classify: the plugin's [`Outcome`] (or
+/// the one the host decides for it when the call or the send failed)
+/// with what the attempt log shows.
 pub(super) struct Verdict {
     pub(super) status_code: Option<u16>,
     pub(super) excerpt: String,
     pub(super) error: Option<String>,
-    pub(super) decision: Decision,
+    pub(super) outcome: Outcome,
 }
 
 impl Verdict {
+    /// Worth another try (a transient failure before any answer).
     pub(super) fn retry(error: String) -> Self {
         Self {
             status_code: None,
             excerpt: String::new(),
             error: Some(error),
-            decision: Decision::Retry(None),
+            outcome: Outcome::Retry(None),
         }
     }
 
+    /// Never going to work (a failure before any answer).
     pub(super) fn fail(reason: String) -> Self {
         Self {
             status_code: None,
             excerpt: String::new(),
             error: Some(reason.clone()),
-            decision: Decision::Fail {
+            outcome: Outcome::Fail(Failure {
                 reason,
-                disable: false,
-            },
+                disable_endpoint: false,
+            }),
         }
     }
 }
@@ -82,9 +79,9 @@ pub async fn test_send(
         now,
     );
     let verdict = run(core, endpoint, &config, event, &delivery, 1, now).await;
-    let ok = matches!(verdict.decision, Decision::Success);
-    let error = match verdict.decision {
-        Decision::Fail { reason, .. } => verdict.error.or(Some(reason)),
+    let ok = matches!(verdict.outcome, Outcome::Success);
+    let error = match verdict.outcome {
+        Outcome::Fail(failure) => verdict.error.or(Some(failure.reason)),
         _ => verdict.error,
     };
     TestSend {
@@ -144,7 +141,7 @@ pub(super) async fn run(
         status_code: None,
         excerpt: String::new(),
         error: None,
-        decision: Decision::Success,
+        outcome: Outcome::Success,
     };
     for request in requests {
         let answer = match core.egress.send(&request).await {
@@ -163,19 +160,11 @@ pub(super) async fn run(
             plugin.classify_async(answer.response, ctx.clone()),
         )
         .await;
-        verdict.decision = match classified {
-            Ok(Outcome::Success) => Decision::Success,
-            Ok(Outcome::Retry(after_ms)) => Decision::Retry(after_ms.map(Duration::from_millis)),
-            Ok(Outcome::Fail(failure)) => Decision::Fail {
-                reason: failure.reason,
-                disable: failure.disable_endpoint,
-            },
-            Err(e) => {
-                verdict.error = Some(e.to_string());
-                Decision::Retry(None)
-            }
-        };
-        if !matches!(verdict.decision, Decision::Success) {
+        verdict.outcome = classified.unwrap_or_else(|e| {
+            verdict.error = Some(e.to_string());
+            Outcome::Retry(None)
+        });
+        if !matches!(verdict.outcome, Outcome::Success) {
             break;
         }
     }
@@ -205,14 +194,9 @@ pub(super) async fn timed<T>(
     result
 }
 
-pub(super) fn record_metrics(
-    core: &Core,
-    provider: &str,
-    outcome: &AttemptOutcome,
-    rescheduled: bool,
-    took: Duration,
-) {
-    let outcome = outcome.as_str();
+pub(super) fn record_metrics(core: &Core, provider: &str, change: &DeliveryChange, took: Duration) {
+    let rescheduled = matches!(change, DeliveryChange::Reschedule { .. });
+    let outcome = change.outcome().as_str();
     core.metrics
         .deliveries
         .with_label_values(&[provider, outcome])

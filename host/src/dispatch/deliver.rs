@@ -2,11 +2,12 @@
 //! endpoint's plugin, send, classify, record the attempt and its
 //! consequence, keep the endpoint's health, and emit operational events.
 
-use super::call::{record_metrics, run, sendable_config, Decision, Verdict};
+use super::call::{record_metrics, run, sendable_config, Verdict};
 use super::health::{emit, update_health};
 use super::retry::{backoff, exhausted};
 use super::steps::{Finish, Observed, Round, Step, Steps, WhenEmpty, Window};
 use super::{Core, InFlight};
+use crate::plugin::{Failure, Outcome};
 use crate::store::{
     Attempt, AttemptOutcome, Bucket, Delivery, DeliveryChange, Endpoint, Event, StoreError,
 };
@@ -354,7 +355,7 @@ async fn try_once(
         None => Verdict::fail(format!("event {} is missing", delivery.event_id)),
     };
     let now_ms = core.now_ms();
-    let (change, outcome) = decide(core, &verdict, number, delivery.created_ms, now_ms);
+    let change = decide(core, &verdict, number, delivery.created_ms, now_ms);
     let record = Attempt {
         delivery_id: delivery.id.clone(),
         number,
@@ -363,14 +364,14 @@ async fn try_once(
         status_code: verdict.status_code,
         response_excerpt: verdict.excerpt,
         error: verdict.error,
-        outcome,
+        outcome: change.outcome(),
     };
     log_attempt(&record, &change);
-    let disable_reason = match verdict.decision {
-        Decision::Fail {
+    let disable_reason = match verdict.outcome {
+        Outcome::Fail(Failure {
             reason,
-            disable: true,
-        } => Some(reason),
+            disable_endpoint: true,
+        }) => Some(reason),
         _ => None,
     };
     Tried {
@@ -385,17 +386,18 @@ async fn try_once(
     }
 }
 
-/// The delivery's change and the attempt's outcome for a verdict.
+/// What the verdict does to the delivery: the plugin's outcome, with a
+/// retry turned into a dead letter once the retry budget is spent.
 fn decide(
     core: &Core,
     verdict: &Verdict,
     number: u32,
     created_ms: u64,
     now_ms: u64,
-) -> (DeliveryChange, AttemptOutcome) {
-    match &verdict.decision {
-        Decision::Success => (DeliveryChange::Ack, AttemptOutcome::Success),
-        Decision::Retry(after) => match exhausted(&core.settings, number, created_ms, now_ms) {
+) -> DeliveryChange {
+    match &verdict.outcome {
+        Outcome::Success => DeliveryChange::Ack,
+        Outcome::Retry(after_ms) => match exhausted(&core.settings, number, created_ms, now_ms) {
             Some(reason) => {
                 let last = verdict
                     .error
@@ -405,28 +407,20 @@ fn decide(
                     Some(last) => format!("{reason}; last: {last}"),
                     None => reason,
                 };
-                (
-                    DeliveryChange::DeadLetter { reason },
-                    AttemptOutcome::Failed,
-                )
+                DeliveryChange::DeadLetter { reason }
             }
             None => {
                 let noise = rand::rng().random_range(-1.0..=1.0);
-                let wait = backoff(&core.settings, number, *after, noise);
+                let after = after_ms.map(Duration::from_millis);
+                let wait = backoff(&core.settings, number, after, noise);
                 let next_attempt_ms =
                     now_ms + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 2);
-                (
-                    DeliveryChange::Reschedule { next_attempt_ms },
-                    AttemptOutcome::Retry,
-                )
+                DeliveryChange::Reschedule { next_attempt_ms }
             }
         },
-        Decision::Fail { reason, .. } => (
-            DeliveryChange::DeadLetter {
-                reason: reason.clone(),
-            },
-            AttemptOutcome::Failed,
-        ),
+        Outcome::Fail(failure) => DeliveryChange::DeadLetter {
+            reason: failure.reason.clone(),
+        },
     }
 }
 
@@ -451,8 +445,6 @@ async fn record(
     change: DeliveryChange,
     started: Instant,
 ) -> Result<(), StoreError> {
-    let rescheduled = matches!(change, DeliveryChange::Reschedule { .. });
-    let outcome = record.outcome.clone();
     let mut wait = RECORD_RETRY_FIRST;
     let mut reclaims = 0;
     loop {
@@ -485,7 +477,7 @@ async fn record(
             Err(error) => return Err(error),
         }
     }
-    record_metrics(core, provider, &outcome, rescheduled, started.elapsed());
+    record_metrics(core, provider, &change, started.elapsed());
     Ok(())
 }
 

@@ -368,6 +368,18 @@ pub enum DeliveryChange {
     },
 }
 
+impl DeliveryChange {
+    /// How the attempt that made this change is labelled: the one mapping
+    /// from a change to an [`AttemptOutcome`].
+    pub fn outcome(&self) -> AttemptOutcome {
+        match self {
+            Self::Ack => AttemptOutcome::Success,
+            Self::Reschedule { .. } => AttemptOutcome::Retry,
+            Self::DeadLetter { .. } => AttemptOutcome::Failed,
+        }
+    }
+}
+
 /// Upper bounds (ms) of the attempt-latency buckets kept in [`Stats`].
 pub const LATENCY_BUCKETS_MS: [u64; 15] = [
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
