@@ -37,6 +37,7 @@ fn event(id: &str) -> Event {
         resource_id: None,
         payload: format!(r#"{{"id":"{id}"}}"#).into_bytes(),
         time_created_ms: 1,
+        source: None,
     }
 }
 
@@ -65,6 +66,8 @@ fn attempt(delivery_id: &str, number: u32, outcome: AttemptOutcome) -> Attempt {
         response_excerpt: "ok".into(),
         error: None,
         outcome,
+        requests: Vec::new(),
+        response_headers: Vec::new(),
     }
 }
 

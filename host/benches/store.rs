@@ -89,6 +89,7 @@ impl Events {
                 resource_id: Some("usr_2048".into()),
                 payload: self.payload.clone(),
                 time_created_ms: hookmesh::now_ms(),
+                source: None,
             },
             deliveries: vec![(endpoint.to_string(), delivery_id.clone())],
             idempotency: None,
@@ -124,6 +125,8 @@ fn success(delivery_id: &str) -> Attempt {
         response_excerpt: "ok".into(),
         error: None,
         outcome: AttemptOutcome::Success,
+        requests: Vec::new(),
+        response_headers: Vec::new(),
     }
 }
 

@@ -16,9 +16,10 @@ use crate::metrics::Metrics;
 use crate::ratelimit::Rate;
 use crate::routing::{RouteCache, RouteTable, RoutedEvent};
 use crate::store::{
-    Admission, Bucket, Budget, Event, Ingested, NewEvent, Project, Store, StoreError,
+    Admission, Bucket, Budget, Event, EventSource, Ingested, NewEvent, Project, Store, StoreError,
 };
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -33,8 +34,8 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub struct EventInput {
     /// Event type, e.g. `user.created`.
     pub event: String,
-    /// A JSON object.
-    pub payload: serde_json::Value,
+    /// A JSON object, kept byte for byte as sent.
+    pub payload: Box<RawValue>,
     /// e.g. `user`.
     #[serde(default)]
     pub resource: Option<String>,
@@ -60,7 +61,7 @@ pub fn validate(project: &Project, input: &EventInput, prefix: &str) -> Result<(
             ),
         ));
     }
-    if !input.payload.is_object() {
+    if !is_object(&input.payload) {
         return Err(field_error(&field("payload"), "must be a JSON object"));
     }
     for (name, value) in [
@@ -81,6 +82,11 @@ pub fn validate(project: &Project, input: &EventInput, prefix: &str) -> Result<(
         check_idempotency_key(&field("idempotency_key"), key)?;
     }
     Ok(())
+}
+
+/// True when the (valid) JSON is an object.
+pub fn is_object(json: &RawValue) -> bool {
+    json.get().trim_start().starts_with('{')
 }
 
 /// Checks an idempotency key: 1-255 visible ASCII characters.
@@ -123,10 +129,12 @@ pub struct Incoming {
     pub resource: Option<String>,
     /// e.g. `usr_2048`.
     pub resource_id: Option<String>,
-    /// The payload.
-    pub payload: serde_json::Value,
+    /// The payload: valid JSON, stored and delivered byte for byte.
+    pub payload: Box<RawValue>,
     /// Idempotency key and its expiry (Unix ms).
     pub idempotency: Option<(String, u64)>,
+    /// The inbound webhook it came from (provider events).
+    pub source: Option<EventSource>,
     /// An endpoint this event never goes to (the subject of an
     /// operational event).
     pub except_endpoint: Option<String>,
@@ -152,11 +160,16 @@ impl Routed {
         let batch = incoming
             .into_iter()
             .map(|item| {
+                // Parsed only for filters that look into it.
+                let payload = match routes.reads_payload() {
+                    true => serde_json::from_str(item.payload.get()).unwrap_or_default(),
+                    false => serde_json::Value::Null,
+                };
                 let routed = RoutedEvent {
                     event_type: &item.event_type,
                     resource: item.resource.as_deref(),
                     resource_id: item.resource_id.as_deref(),
-                    payload: &item.payload,
+                    payload: &payload,
                 };
                 let except = item.except_endpoint.as_deref();
                 let reached: Vec<String> = routes
@@ -172,8 +185,9 @@ impl Routed {
                     event_type: item.event_type,
                     resource: item.resource,
                     resource_id: item.resource_id,
-                    payload: item.payload.to_string().into_bytes(),
+                    payload: item.payload.get().as_bytes().to_vec(),
                     time_created_ms: now_ms,
+                    source: item.source,
                 };
                 new_event(event, reached, item.idempotency)
             })

@@ -235,6 +235,8 @@ pub struct RouteTable {
     prefixed: HashMap<String, Group>,
     /// `*` (every type but the operational ones).
     every: Group,
+    /// Some filter looks into the payload (else routing never reads it).
+    reads_payload: bool,
 }
 
 impl RouteTable {
@@ -245,6 +247,10 @@ impl RouteTable {
             let Some(route) = Route::compile(endpoint) else {
                 continue;
             };
+            table.reads_payload |= route
+                .conditions
+                .iter()
+                .any(|c| matches!(c.path, FilterPath::Payload(_)));
             let index = table.routes.len();
             for pattern in &endpoint.events {
                 let group = if pattern == "*" {
@@ -285,6 +291,12 @@ impl RouteTable {
             .filter(|route| route.passes(event))
             .map(|route| route.endpoint_id.as_str())
             .collect()
+    }
+
+    /// True when some endpoint's filter looks into the payload: callers
+    /// parse the payload for [`RoutedEvent::payload`] only then.
+    pub fn reads_payload(&self) -> bool {
+        self.reads_payload
     }
 
     /// Active endpoints that can receive anything.

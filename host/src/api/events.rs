@@ -83,7 +83,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BulkInput {
-    events: Vec<serde_json::Value>,
+    /// Kept raw so each payload is stored as sent.
+    events: Vec<Box<serde_json::value::RawValue>>,
 }
 
 async fn ingest_target(
@@ -141,6 +142,7 @@ async fn store_events(
             resource_id: input.resource_id,
             payload: input.payload,
             idempotency: idempotency_key.map(|k| (k, now + ttl_ms)),
+            source: None,
             except_endpoint: None,
         })
         .collect();
@@ -241,9 +243,7 @@ async fn ingest_bulk_inner(
     let mut valid = Vec::new();
     for (i, raw) in input.events.into_iter().enumerate() {
         let prefix = format!("events[{i}].");
-        let parsed = serde_json::to_vec(&raw)
-            .map_err(|e| ApiError::Internal(e.to_string()))
-            .and_then(|bytes| decode::<EventInput>(&bytes))
+        let parsed = decode::<EventInput>(raw.get().as_bytes())
             .map_err(|e| match e {
                 ApiError::BadRequest { field, message } => {
                     let field = if field == "body" {

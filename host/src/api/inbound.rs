@@ -24,7 +24,7 @@ use crate::plugin::{
 };
 use crate::providers::{merged_config, IntegrationName};
 use crate::signing::new_id;
-use crate::store::{Ingested, Project, ProviderSettings};
+use crate::store::{EventSource, Ingested, Project, ProviderSettings};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -170,6 +170,10 @@ fn incoming(
                 .map_err(|e| bad(format!("events[{i}].payload is not JSON: {e}")))?;
             Ok(Incoming {
                 payload,
+                source: Some(EventSource {
+                    integration: provider.to_string(),
+                    provider_event_id: inbound.dedupe_id.clone(),
+                }),
                 idempotency: inbound
                     .dedupe_id
                     .map(|id| (format!("inbound:{provider}:{id}"), now + ttl_ms)),

@@ -551,6 +551,7 @@ async fn test(
             .to_string()
             .into_bytes(),
         time_created_ms: now,
+        source: None,
     };
     let started = Instant::now();
     let sent = test_send(state.dispatcher.core(), &endpoint, config, &event).await;

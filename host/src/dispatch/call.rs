@@ -2,12 +2,13 @@
 //! request through egress, classify each answer; and the plugin call
 //! context (clock, endpoint, opened secrets, merged config).
 
+use super::sent::{response_headers, Redactor};
 use super::Core;
 use crate::egress::EgressError;
 use crate::plugin::{self, CallError, Failure, Outcome};
 use crate::providers::merged_config;
 use crate::signing::{SealError, SecretBox};
-use crate::store::{Delivery, DeliveryChange, Endpoint, Event, ProviderSettings};
+use crate::store::{Delivery, DeliveryChange, Endpoint, Event, ProviderSettings, SentRequest};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +21,10 @@ pub(super) struct Verdict {
     pub(super) excerpt: String,
     pub(super) error: Option<String>,
     pub(super) outcome: Outcome,
+    /// What was sent, as the delivery log keeps it.
+    pub(super) requests: Vec<SentRequest>,
+    /// The last answer's headers.
+    pub(super) response_headers: Vec<(String, String)>,
 }
 
 impl Verdict {
@@ -30,6 +35,8 @@ impl Verdict {
             excerpt: String::new(),
             error: Some(error),
             outcome: Outcome::Retry(None),
+            requests: Vec::new(),
+            response_headers: Vec::new(),
         }
     }
 
@@ -43,6 +50,8 @@ impl Verdict {
                 reason,
                 disable_endpoint: false,
             }),
+            requests: Vec::new(),
+            response_headers: Vec::new(),
         }
     }
 }
@@ -137,21 +146,34 @@ pub(super) async fn run(
         ) => return Verdict::fail(e.to_string()),
         Err(e) => return Verdict::retry(e.to_string()),
     };
+    let redactor = Redactor::new(&ctx, &plugin.manifest().config_fields);
     let mut verdict = Verdict {
         status_code: None,
         excerpt: String::new(),
         error: None,
         outcome: Outcome::Success,
+        requests: Vec::new(),
+        response_headers: Vec::new(),
     };
     for request in requests {
+        verdict.requests.push(redactor.request(&request));
         let answer = match core.egress.send(&request).await {
             Ok(answer) => answer,
             Err(e @ (EgressError::Forbidden { .. } | EgressError::BadUrl { .. })) => {
-                return Verdict::fail(e.to_string())
+                return Verdict {
+                    requests: verdict.requests,
+                    ..Verdict::fail(e.to_string())
+                }
             }
-            Err(e) => return Verdict::retry(e.to_string()),
+            Err(e) => {
+                return Verdict {
+                    requests: verdict.requests,
+                    ..Verdict::retry(e.to_string())
+                }
+            }
         };
         verdict.status_code = Some(answer.response.status);
+        verdict.response_headers = response_headers(&answer.response.headers);
         verdict.excerpt = String::from_utf8_lossy(&answer.response.body).into_owned();
         let classified = timed(
             core,

@@ -365,6 +365,8 @@ async fn try_once(
         response_excerpt: verdict.excerpt,
         error: verdict.error,
         outcome: change.outcome(),
+        requests: verdict.requests,
+        response_headers: verdict.response_headers,
     };
     log_attempt(&record, &change);
     let disable_reason = match verdict.outcome {

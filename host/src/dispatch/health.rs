@@ -130,8 +130,10 @@ pub(super) async fn emit(
         event_type: event_type.to_string(),
         resource: Some("endpoint".into()),
         resource_id: Some(source.id.clone()),
-        payload,
+        payload: serde_json::value::to_raw_value(&payload)
+            .map_err(|e| StoreError::Backend(format!("cannot encode {event_type}: {e}")))?,
         idempotency: None,
+        source: None,
         except_endpoint: Some(source.id.clone()),
     };
     match core

@@ -24,6 +24,7 @@ mod deliver;
 mod endpoint;
 mod health;
 pub mod retry;
+mod sent;
 pub mod steps;
 
 use crate::clock::{Clock, SystemClock};

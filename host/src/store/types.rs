@@ -1,5 +1,6 @@
 //! Records the store keeps, and the store's error type.
 
+use super::codec::Record;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -166,6 +167,48 @@ pub struct Event {
     pub payload: Vec<u8>,
     /// Unix ms when accepted.
     pub time_created_ms: u64,
+    /// Where a provider's webhook came from; `None` for the app's events.
+    pub source: Option<EventSource>,
+}
+
+/// The inbound webhook an event came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSource {
+    /// The integration it arrived through (`github`, `hmac.uptime`).
+    pub integration: String,
+    /// The provider's id of the delivery (`X-GitHub-Delivery`, Stripe's
+    /// event id), when it gives one.
+    pub provider_event_id: Option<String>,
+}
+
+impl Record for Event {
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        /// Format 1: no `source`.
+        #[derive(Deserialize)]
+        struct EventV1 {
+            id: String,
+            project_id: String,
+            event_type: String,
+            resource: Option<String>,
+            resource_id: Option<String>,
+            payload: Vec<u8>,
+            time_created_ms: u64,
+        }
+        (format == 1).then(|| {
+            postcard::from_bytes::<EventV1>(body).map(|v1| Event {
+                id: v1.id,
+                project_id: v1.project_id,
+                event_type: v1.event_type,
+                resource: v1.resource,
+                resource_id: v1.resource_id,
+                payload: v1.payload,
+                time_created_ms: v1.time_created_ms,
+                source: None,
+            })
+        })
+    }
 }
 
 /// An event to store, with the endpoints it goes to.
@@ -349,6 +392,59 @@ pub struct Attempt {
     pub error: Option<String>,
     /// What it meant.
     pub outcome: AttemptOutcome,
+    /// The requests sent, in order (secrets redacted).
+    pub requests: Vec<SentRequest>,
+    /// The last answer's headers.
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// A request as sent, for the delivery log: secrets in the URL and headers
+/// redacted, the body by size and hash (it is the event's rendering).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentRequest {
+    /// `POST`, …
+    pub method: String,
+    /// Where it went.
+    pub url: String,
+    /// Its headers.
+    pub headers: Vec<(String, String)>,
+    /// Body length in bytes.
+    pub body_bytes: u64,
+    /// Hex SHA-256 of the body.
+    pub body_sha256: String,
+}
+
+impl Record for Attempt {
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        /// Format 1: no request or response headers.
+        #[derive(Deserialize)]
+        struct AttemptV1 {
+            delivery_id: String,
+            number: u32,
+            started_ms: u64,
+            duration_ms: u64,
+            status_code: Option<u16>,
+            response_excerpt: String,
+            error: Option<String>,
+            outcome: AttemptOutcome,
+        }
+        (format == 1).then(|| {
+            postcard::from_bytes::<AttemptV1>(body).map(|v1| Attempt {
+                delivery_id: v1.delivery_id,
+                number: v1.number,
+                started_ms: v1.started_ms,
+                duration_ms: v1.duration_ms,
+                status_code: v1.status_code,
+                response_excerpt: v1.response_excerpt,
+                error: v1.error,
+                outcome: v1.outcome,
+                requests: Vec::new(),
+                response_headers: Vec::new(),
+            })
+        })
+    }
 }
 
 /// What an attempt does to its delivery.
@@ -508,9 +604,94 @@ pub struct Page<T> {
     pub next_cursor: Option<u64>,
 }
 
+impl Record for Project {}
+impl Record for ApiKey {}
+impl Record for Endpoint {}
+impl Record for ProviderSettings {}
+impl Record for Delivery {}
+impl Record for Stats {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::codec::{decode, encode};
+
+    #[test]
+    fn records_of_the_first_format_still_decode() {
+        #[derive(Serialize)]
+        struct EventV1<'a>(
+            &'a str,
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a [u8],
+            u64,
+        );
+        let mut v1 = vec![1u8];
+        v1.extend(
+            postcard::to_stdvec(&EventV1(
+                "evt_1",
+                "p",
+                "user.created",
+                Some("user"),
+                None,
+                b"{}",
+                7,
+            ))
+            .unwrap(),
+        );
+        let event: Event = decode("evt_1", &v1).unwrap();
+        assert_eq!(event.resource.as_deref(), Some("user"));
+        assert_eq!(
+            (event.payload.as_slice(), event.time_created_ms),
+            (&b"{}"[..], 7)
+        );
+        assert_eq!(event.source, None);
+        let now = Event {
+            source: Some(EventSource {
+                integration: "github".into(),
+                provider_event_id: Some("d-1".into()),
+            }),
+            ..event
+        };
+        let bytes = encode(&now).unwrap();
+        assert_eq!(bytes[0], 2, "events are written in format 2");
+        assert_eq!(decode::<Event>("evt_1", &bytes).unwrap(), now);
+
+        #[derive(Serialize)]
+        struct AttemptV1<'a>(
+            &'a str,
+            u32,
+            u64,
+            u64,
+            Option<u16>,
+            &'a str,
+            Option<&'a str>,
+            AttemptOutcome,
+        );
+        let mut v1 = vec![1u8];
+        v1.extend(
+            postcard::to_stdvec(&AttemptV1(
+                "dlv_1",
+                2,
+                10,
+                3,
+                Some(503),
+                "busy",
+                None,
+                AttemptOutcome::Retry,
+            ))
+            .unwrap(),
+        );
+        let attempt: Attempt = decode("dlv_1/2", &v1).unwrap();
+        assert_eq!((attempt.number, attempt.status_code), (2, Some(503)));
+        assert!(attempt.requests.is_empty() && attempt.response_headers.is_empty());
+        assert!(
+            decode::<Attempt>("x", &[9, 0]).is_err(),
+            "unknown formats are refused"
+        );
+    }
 
     #[test]
     fn stats_quantiles_come_from_bucket_bounds() {

@@ -10,14 +10,12 @@
 
 mod write;
 
-use super::codec::{decode, encode};
+use super::codec::{decode, encode, Record};
 use super::types::*;
 use super::{Backend, Bucket, Committing, Rate};
 use crate::ratelimit::RateLimiter;
 use redb::Durability;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -166,7 +164,7 @@ impl EmbeddedStore {
             .ok_or_else(|| StoreError::Backend("the store writer stopped".into()))
     }
 
-    fn get<T: DeserializeOwned>(
+    fn get<T: Record>(
         &self,
         table: TableDefinition<&str, &[u8]>,
         id: &str,
@@ -177,7 +175,7 @@ impl EmbeddedStore {
         value.map(|v| decode(id, v.value())).transpose()
     }
 
-    fn put<T: Serialize>(
+    fn put<T: Record>(
         &self,
         table: TableDefinition<&str, &[u8]>,
         id: &str,

@@ -17,6 +17,7 @@ fn new_event(project: &str, id: &str, endpoint: &str, key: Option<&str>) -> NewE
             resource_id: None,
             payload: b"{}".to_vec(),
             time_created_ms: 1,
+            source: None,
         },
         deliveries: vec![(endpoint.into(), format!("dlv_{id}"))],
         idempotency: key.map(|k| (k.to_string(), u64::MAX)),
@@ -81,6 +82,8 @@ fn lazily_committed_attempts_survive_a_flush_and_reopen() {
             response_excerpt: String::new(),
             error: None,
             outcome: AttemptOutcome::Success,
+            requests: Vec::new(),
+            response_headers: Vec::new(),
         };
         store
             .record_attempt("ep", &attempt, DeliveryChange::Ack)

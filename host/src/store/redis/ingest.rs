@@ -59,6 +59,8 @@ struct Intent {
     now_ms: u64,
 }
 
+impl crate::store::codec::Record for Intent {}
+
 impl Shared {
     fn retention_px(&self) -> u64 {
         self.retention_ms.max(1)
@@ -404,6 +406,7 @@ mod tests {
                 resource_id: None,
                 payload: b"{}".to_vec(),
                 time_created_ms: 1,
+                source: None,
             },
             deliveries: endpoints
                 .iter()

@@ -22,7 +22,7 @@ mod lease;
 mod queue;
 mod scripts;
 
-use super::codec::{decode, encode};
+use super::codec::{decode, encode, Record};
 use super::types::*;
 use super::{Backend, Bucket, Rate};
 use conn::Pool;
@@ -152,33 +152,24 @@ fn get(key: &str) -> redis::Cmd {
 }
 
 /// The record in a `GET` answer (`None` when the key is missing).
-fn record<T: serde::de::DeserializeOwned>(
-    key: &str,
-    answer: Option<Value>,
-) -> Result<Option<T>, StoreError> {
+fn record<T: Record>(key: &str, answer: Option<Value>) -> Result<Option<T>, StoreError> {
     answer.and_then(bytes).map(|b| decode(key, &b)).transpose()
 }
 
 impl Shared {
-    fn get_record<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, StoreError> {
+    fn get_record<T: Record>(&self, key: &str) -> Result<Option<T>, StoreError> {
         let value = self.pool.run(redis::cmd("GET").arg(key))?;
         bytes(value).map(|b| decode(key, &b)).transpose()
     }
 
-    fn set_record<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+    fn set_record<T: Record>(&self, key: &str, value: &T) -> Result<(), StoreError> {
         self.pool
             .run(redis::cmd("SET").arg(key).arg(encode(value)?))
             .map(drop)
     }
 
     /// Reads records by key in one round trip; missing ones are `None`.
-    fn get_records<T: serde::de::DeserializeOwned>(
-        &self,
-        keys: &[String],
-    ) -> Result<Vec<Option<T>>, StoreError> {
+    fn get_records<T: Record>(&self, keys: &[String]) -> Result<Vec<Option<T>>, StoreError> {
         let cmds: Vec<_> = keys.iter().map(|k| get(k)).collect();
         self.pool
             .pipeline(&cmds)?
