@@ -16,6 +16,8 @@ mod cli;
 mod delivery;
 #[path = "endpoint_changes.rs"]
 mod endpoint_changes;
+#[path = "event_log.rs"]
+mod event_log;
 #[path = "inbound_sources.rs"]
 mod inbound_sources;
 #[path = "operations.rs"]

@@ -510,6 +510,55 @@ fn catalog_records(store: &dyn Backend) {
     );
 }
 
+/// The event log's indexes: a project's event ids newest first within
+/// bounds, and every delivery of an event (replays too), oldest first.
+fn event_log_indexes(store: &dyn Backend) {
+    for (i, id) in ["evt_x1", "evt_x2", "evt_x3"].iter().enumerate() {
+        store
+            .ingest(vec![new_event(id, &["a", "b"][..i.min(2)], None)], 10)
+            .unwrap();
+    }
+    let ids = |before: Option<&str>, from: Option<&str>, limit| {
+        store.project_events("p", before, from, limit).unwrap()
+    };
+    assert_eq!(ids(None, None, 10), ["evt_x3", "evt_x2", "evt_x1"]);
+    assert_eq!(ids(None, None, 2), ["evt_x3", "evt_x2"]);
+    assert_eq!(ids(Some("evt_x3"), None, 10), ["evt_x2", "evt_x1"]);
+    assert_eq!(ids(None, Some("evt_x2"), 10), ["evt_x3", "evt_x2"]);
+    assert_eq!(ids(Some("evt_x3"), Some("evt_x2"), 10), ["evt_x2"]);
+    assert!(store
+        .project_events("q", None, None, 10)
+        .unwrap()
+        .is_empty());
+    store.requeue("evt_x2", "a", "dlv_x2_replay", 20).unwrap();
+    let found = store
+        .deliveries_of_events(&["evt_x1", "evt_x3", "evt_x2", "evt_none"])
+        .unwrap();
+    let ids: Vec<Vec<&str>> = found
+        .iter()
+        .map(|ds| ds.iter().map(|d| d.id.as_str()).collect())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            vec![],
+            vec!["dlv_evt_x3_a", "dlv_evt_x3_b"],
+            vec!["dlv_evt_x2_a", "dlv_x2_replay"],
+            vec![],
+        ]
+    );
+    assert_eq!(found[1][1].endpoint_id, "b");
+    let duplicate = new_event("evt_x4", &["a"], Some(("k", u64::MAX)));
+    store.ingest(vec![duplicate], 30).unwrap();
+    let again = new_event("evt_x5", &["a"], Some(("k", u64::MAX)));
+    store.ingest(vec![again], 31).unwrap();
+    assert_eq!(
+        store.project_events("p", None, None, 10).unwrap(),
+        ["evt_x4", "evt_x3", "evt_x2", "evt_x1"],
+        "a duplicate is not logged"
+    );
+}
+
 fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Backend>, dir: &Path) {
     {
         let store = open(dir);
@@ -615,6 +664,11 @@ macro_rules! conformance {
             #[test]
             fn replay_and_paging() {
                 super::replay_and_paging(fresh("replay").as_ref());
+            }
+
+            #[test]
+            fn event_log_indexes() {
+                super::event_log_indexes(fresh("event-log").as_ref());
             }
 
             #[test]

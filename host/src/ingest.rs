@@ -180,7 +180,7 @@ impl Routed {
                     .collect();
                 targets.push(reached.clone());
                 let event = Event {
-                    id: crate::signing::new_id("evt_"),
+                    id: crate::signing::new_id_at("evt_", now_ms),
                     project_id: project_id.to_string(),
                     event_type: item.event_type,
                     resource: item.resource,

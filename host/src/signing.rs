@@ -64,8 +64,14 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 /// A new id: `prefix` + 12 hex digits of Unix ms + 10 random hex digits,
 /// so ids sort by creation time.
 pub fn new_id(prefix: &str) -> String {
+    new_id_at(prefix, crate::now_ms())
+}
+
+/// A new id made at `now_ms` (an event's id carries its creation time, so
+/// the event log's time ranges are id ranges).
+pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
     let random = random_bytes::<5>();
-    format!("{prefix}{:012x}{}", crate::now_ms(), hex::encode(random))
+    format!("{prefix}{now_ms:012x}{}", hex::encode(random))
 }
 
 /// Seals and opens secrets with the master key (XChaCha20-Poly1305, random

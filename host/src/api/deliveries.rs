@@ -1,6 +1,8 @@
 //! Delivery history and recovery:
 //! `GET …/webhooks/{id}/deliveries` (cursor paging, `status`, `since`),
 //! `GET …/webhooks/{id}/deliveries/{delivery_id}` (with every attempt),
+//! `GET …/deliveries/{delivery_id}/attempts/{n}` (one attempt: the
+//! requests sent, secrets redacted, and the answer),
 //! `POST …/deliveries/{delivery_id}/replay`, `POST …/webhooks/{id}/recover`.
 
 use super::auth::authenticate;
@@ -44,6 +46,15 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             None,
             &[200, 401, 403, 404],
             || web::get().to(show),
+        ),
+        doc(
+            "get",
+            "/projects/{project}/integrations/webhooks/{id}/deliveries/{delivery}/attempts/{number}",
+            "One attempt: the requests sent (secrets redacted) and the answer",
+            Auth::Manage,
+            None,
+            &[200, 401, 403, 404],
+            || web::get().to(show_attempt),
         ),
         doc(
             "post",
@@ -107,18 +118,41 @@ fn parse_status(text: &str) -> Result<DeliveryStatus, ApiError> {
 }
 
 fn attempt_view(a: &Attempt) -> serde_json::Value {
+    let requests: Vec<_> = a
+        .requests
+        .iter()
+        .map(|r| {
+            json!({
+                "method": r.method,
+                "url": r.url,
+                "headers": headers_view(&r.headers),
+                "body_bytes": r.body_bytes,
+                "body_sha256": r.body_sha256,
+            })
+        })
+        .collect();
     json!({
         "number": a.number,
         "started_at": time_ms(a.started_ms),
         "duration_ms": a.duration_ms,
         "status_code": a.status_code,
         "response_excerpt": a.response_excerpt,
+        "response_headers": headers_view(&a.response_headers),
         "error": a.error,
         "outcome": a.outcome.as_str(),
+        "requests": requests,
     })
 }
 
-fn delivery_view(d: &Delivery, attempts: &[Attempt]) -> serde_json::Value {
+/// Headers as `[{"name", "value"}]`, in order (names may repeat).
+fn headers_view(headers: &[(String, String)]) -> serde_json::Value {
+    headers
+        .iter()
+        .map(|(name, value)| json!({ "name": name, "value": value }))
+        .collect()
+}
+
+pub(super) fn delivery_view(d: &Delivery, attempts: &[Attempt]) -> serde_json::Value {
     json!({
         "id": d.id,
         "event_id": d.event_id,
@@ -175,7 +209,7 @@ async fn list(
     Ok(HttpResponse::Ok().json(json!({ "data": data, "next_cursor": page.next_cursor })))
 }
 
-fn serde_urlencoded_query<T: serde::de::DeserializeOwned>(
+pub(super) fn serde_urlencoded_query<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
 ) -> Result<T, ApiError> {
     web::Query::<T>::from_query(req.query_string())
@@ -206,6 +240,26 @@ async fn show(
     endpoint_in_project(&state, &req, &project_id, &endpoint_id).await?;
     let (delivery, attempts) = load_delivery(&state, &endpoint_id, &delivery_id).await?;
     Ok(HttpResponse::Ok().json(delivery_view(&delivery, &attempts)))
+}
+
+async fn show_attempt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String, String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, endpoint_id, delivery_id, number) = path.into_inner();
+    endpoint_in_project(&state, &req, &project_id, &endpoint_id).await?;
+    let (_, attempts) = load_delivery(&state, &endpoint_id, &delivery_id).await?;
+    let attempt = attempts
+        .iter()
+        .find(|a| a.number == number)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "delivery `{delivery_id}` has no attempt {number} (it has {})",
+                attempts.len()
+            ))
+        })?;
+    Ok(HttpResponse::Ok().json(attempt_view(attempt)))
 }
 
 async fn replay(

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod body;
 mod deliveries;
 pub mod error;
+mod event_log;
 mod events;
 mod inbound;
 pub mod openapi;
@@ -113,6 +114,7 @@ pub fn routes() -> Vec<openapi::RouteDoc> {
     routes.extend(projects::routes());
     routes.extend(webhooks::routes());
     routes.extend(deliveries::routes());
+    routes.extend(event_log::routes());
     routes.extend(providers::routes());
     routes.extend(inbound::routes());
     routes.extend(stats::routes());

@@ -61,6 +61,21 @@ pub trait Backend: Send + Sync + 'static {
     /// delivery id). False when it did not exist.
     fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError>;
 
+    /// Ids of a project's events, newest first: below `before` and not
+    /// below `from` where given (event ids sort by creation time), at most
+    /// `limit`. Ids of events past retention may still be listed; their
+    /// records are gone.
+    fn project_events(
+        &self,
+        project_id: &str,
+        before: Option<&str>,
+        from: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Each event's deliveries (replays included), oldest first: one list
+    /// per id, in order.
+    fn deliveries_of_events(&self, event_ids: &[&str]) -> Result<Vec<Vec<Delivery>>, StoreError>;
+
     /// Stores events with their deliveries and queue entries atomically.
     /// An item whose idempotency key was already used answers the stored
     /// event instead of storing a new one.

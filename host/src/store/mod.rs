@@ -9,7 +9,9 @@
 //! - [`catalogue`]: projects, API keys, endpoints, provider settings;
 //! - [`deliveries`]: ingestion, work windows, attempts, replay, history, stats;
 //! - [`coordination`]: leases, token buckets, wake-ups and unowned work
-//!   (trivial on a store of one process).
+//!   (trivial on a store of one process);
+//! - [`event_log`]: a project's events, filtered and paged, with their
+//!   deliveries and attempts.
 //!
 //! What is stored: projects and hashed API keys; endpoints with their
 //! secrets sealed by the master key; events; deliveries (one per event ×
@@ -33,11 +35,13 @@ mod codec;
 pub mod coordination;
 pub mod deliveries;
 pub mod embedded;
+pub mod event_log;
 pub mod redis;
 mod types;
 
 pub use backend::{Backend, Committing};
 pub use deliveries::{Admission, Budget, ProjectEndpoints};
+pub use event_log::{EventPage, EventQuery, EventStatus, LoggedEvent, TypeMatch};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 pub use types::*;

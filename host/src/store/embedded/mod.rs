@@ -5,7 +5,9 @@
 //! `projects`, `api_keys`, `endpoints`, `events`, `deliveries` by id;
 //! `project_endpoints` (project, endpoint); `queue` and `history`
 //! (endpoint, seq) → delivery id; `attempts` (delivery, n);
-//! `idempotency` (project, key) → (event id, expiry); `meta` counters.
+//! `idempotency` (project, key) → (event id, expiry); `meta` counters;
+//! the event log's `project_events` (project, event) and
+//! `event_deliveries` (event, delivery).
 //! Rate-limit buckets live in memory (one process).
 
 mod write;
@@ -32,6 +34,11 @@ const ENDPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("endpoints"
 const PROJECT_ENDPOINTS: TableDefinition<(&str, &str), ()> =
     TableDefinition::new("project_endpoints");
 const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
+/// (project, event id): the event log's index.
+const PROJECT_EVENTS: TableDefinition<(&str, &str), ()> = TableDefinition::new("project_events");
+/// (event id, delivery id): every delivery of an event, replays included.
+const EVENT_DELIVERIES: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("event_deliveries");
 const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
 const QUEUE: TableDefinition<(&str, u64), &str> = TableDefinition::new("queue");
 const HISTORY: TableDefinition<(&str, u64), &str> = TableDefinition::new("history");
@@ -104,6 +111,8 @@ impl EmbeddedStore {
         txn.open_table(ENDPOINTS)?;
         txn.open_table(PROJECT_ENDPOINTS)?;
         txn.open_table(EVENTS)?;
+        txn.open_table(PROJECT_EVENTS)?;
+        txn.open_table(EVENT_DELIVERIES)?;
         txn.open_table(DELIVERIES)?;
         txn.open_table(QUEUE)?;
         txn.open_table(HISTORY)?;
@@ -113,6 +122,7 @@ impl EmbeddedStore {
         txn.open_table(PROVIDERS)?;
         txn.open_table(STATS)?;
         txn.commit()?;
+        index_events_written_before(&db)?;
         let db = Arc::new(db);
         let dirty = Arc::new(AtomicBool::new(false));
         let versions = Arc::new(RouteVersions::default());
@@ -308,6 +318,47 @@ impl Backend for EmbeddedStore {
         Ok(true)
     }
 
+    fn project_events(
+        &self,
+        project_id: &str,
+        before: Option<&str>,
+        from: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(PROJECT_EVENTS)?;
+        let (from, before) = (from.unwrap_or(""), before.unwrap_or(AFTER_EVERY_ID));
+        if from >= before {
+            return Ok(Vec::new());
+        }
+        index
+            .range((project_id, from)..(project_id, before))?
+            .rev()
+            .take(limit)
+            .map(|row| Ok(row?.0.value().1.to_string()))
+            .collect()
+    }
+
+    fn deliveries_of_events(&self, event_ids: &[&str]) -> Result<Vec<Vec<Delivery>>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(EVENT_DELIVERIES)?;
+        let deliveries = txn.open_table(DELIVERIES)?;
+        event_ids
+            .iter()
+            .map(|event_id| {
+                let mut found = Vec::new();
+                for row in index.range((*event_id, "")..(*event_id, AFTER_EVERY_ID))? {
+                    let (key, _) = row?;
+                    let delivery_id = key.value().1;
+                    if let Some(bytes) = deliveries.get(delivery_id)? {
+                        found.push(decode(delivery_id, bytes.value())?);
+                    }
+                }
+                Ok(found)
+            })
+            .collect()
+    }
+
     fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {
         ingested(self.submit(WriteOp::Ingest { batch, now_ms })?)
     }
@@ -414,6 +465,8 @@ impl Backend for EmbeddedStore {
                 &mut txn.open_table(HISTORY)?,
                 &delivery,
             )?;
+            txn.open_table(EVENT_DELIVERIES)?
+                .insert((event_id, delivery_id), ())?;
             delivery
         };
         txn.commit()?;
@@ -593,3 +646,36 @@ impl Drop for EmbeddedStore {
 
 #[cfg(test)]
 mod tests;
+
+/// Sorts after every id (ids are ASCII letters, digits and `_`).
+const AFTER_EVERY_ID: &str = "\u{7f}";
+
+/// Key in `meta` set once the event log's indexes hold every event.
+const EVENT_INDEX_KEY: &str = "event_index";
+
+/// Indexes events and deliveries stored before the event log existed
+/// (once per file).
+fn index_events_written_before(db: &Database) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        if meta.get(EVENT_INDEX_KEY)?.is_some() {
+            return Ok(());
+        }
+        let mut by_project = txn.open_table(PROJECT_EVENTS)?;
+        for row in txn.open_table(EVENTS)?.iter()? {
+            let (key, value) = row?;
+            let event: Event = decode(key.value(), value.value())?;
+            by_project.insert((event.project_id.as_str(), event.id.as_str()), ())?;
+        }
+        let mut by_event = txn.open_table(EVENT_DELIVERIES)?;
+        for row in txn.open_table(DELIVERIES)?.iter()? {
+            let (key, value) = row?;
+            let delivery: Delivery = decode(key.value(), value.value())?;
+            by_event.insert((delivery.event_id.as_str(), delivery.id.as_str()), ())?;
+        }
+        meta.insert(EVENT_INDEX_KEY, 1)?;
+    }
+    txn.commit()?;
+    Ok(())
+}

@@ -159,6 +159,8 @@ pub(super) fn ingest_in(
     let mut results = Vec::with_capacity(batch.len());
     {
         let mut events = txn.open_table(EVENTS)?;
+        let mut by_project = txn.open_table(PROJECT_EVENTS)?;
+        let mut by_event = txn.open_table(EVENT_DELIVERIES)?;
         let mut deliveries = txn.open_table(DELIVERIES)?;
         let mut queue = txn.open_table(QUEUE)?;
         let mut history = txn.open_table(HISTORY)?;
@@ -179,11 +181,13 @@ pub(super) fn ingest_in(
                 }
             }
             events.insert(item.event.id.as_str(), encode(&item.event)?.as_slice())?;
+            by_project.insert((project, item.event.id.as_str()), ())?;
             for (endpoint_id, delivery_id) in &item.deliveries {
                 seq += 1;
                 let delivery =
                     Delivery::queued(delivery_id, &item.event.id, endpoint_id, seq, now_ms);
                 enqueue(&mut deliveries, &mut queue, &mut history, &delivery)?;
+                by_event.insert((item.event.id.as_str(), delivery_id.as_str()), ())?;
             }
             if let Some((key, expires_ms)) = &item.idempotency {
                 idempotency.insert(

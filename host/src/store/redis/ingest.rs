@@ -155,6 +155,7 @@ impl Shared {
                     .arg(id)
                     .to_owned(),
             );
+            records.extend(self.event_log_cmds(item));
         }
         let keyed: Vec<(&NewEvent, &(String, u64))> = leaders
             .iter()
@@ -201,6 +202,13 @@ impl Shared {
             let id = item.event.id.as_str();
             if earlier.contains_key(id) {
                 cleanup.push(cmd("DEL").arg(self.keys.event(id)).to_owned());
+                cleanup.push(cmd("DEL").arg(self.keys.event_deliveries(id)).to_owned());
+                cleanup.push(
+                    cmd("ZREM")
+                        .arg(self.keys.project_events(&item.event.project_id))
+                        .arg(id)
+                        .to_owned(),
+                );
             } else {
                 for (endpoint_id, delivery_id) in &item.deliveries {
                     enqueues.push(self.enqueue_cmd(endpoint_id, delivery_id, id, now_ms));
@@ -226,6 +234,28 @@ impl Shared {
             self.publish_work(&woken);
         }
         Ok(())
+    }
+
+    /// The event log's entries for a new event: its id in the project's
+    /// index, its deliveries by id (kept as long as the event).
+    fn event_log_cmds(&self, item: &NewEvent) -> Vec<Cmd> {
+        let id = &item.event.id;
+        let mut cmds = vec![cmd("ZADD")
+            .arg(self.keys.project_events(&item.event.project_id))
+            .arg(0)
+            .arg(id)
+            .to_owned()];
+        if !item.deliveries.is_empty() {
+            let key = self.keys.event_deliveries(id);
+            let mut hset = cmd("HSET");
+            hset.arg(&key);
+            for (endpoint_id, delivery_id) in &item.deliveries {
+                hset.arg(delivery_id).arg(endpoint_id);
+            }
+            cmds.push(hset);
+            cmds.push(cmd("PEXPIRE").arg(&key).arg(self.retention_px()).to_owned());
+        }
+        cmds
     }
 
     fn reserve(
@@ -296,8 +326,18 @@ impl Shared {
                 id: event_id.to_string(),
             });
         }
+        let logged = self.keys.event_deliveries(event_id);
         let queued = vec![
             self.enqueue_cmd(endpoint_id, delivery_id, event_id, now_ms),
+            cmd("HSET")
+                .arg(&logged)
+                .arg(delivery_id)
+                .arg(endpoint_id)
+                .to_owned(),
+            cmd("PEXPIRE")
+                .arg(&logged)
+                .arg(self.retention_px())
+                .to_owned(),
             cmd("SADD")
                 .arg(self.keys.work())
                 .arg(endpoint_id)

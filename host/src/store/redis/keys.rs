@@ -99,6 +99,14 @@ impl Keys {
     pub(super) fn event(&self, id: &str) -> String {
         format!("{}:{{ev:{id}}}", self.prefix)
     }
+    /// The event's deliveries (delivery id → endpoint id), replays included.
+    pub(super) fn event_deliveries(&self, id: &str) -> String {
+        format!("{}:{{ev:{id}}}:deliveries", self.prefix)
+    }
+    /// The project's event ids (one score: ordered by id, so by time).
+    pub(super) fn project_events(&self, id: &str) -> String {
+        self.project(id, "events")
+    }
     pub(super) fn intent(&self, id: &str) -> String {
         format!("{}:{{ev:{id}}}:intent", self.prefix)
     }

@@ -437,6 +437,20 @@ impl Backend for RedisStore {
         self.shared.delivery(endpoint_id, id)
     }
 
+    fn project_events(
+        &self,
+        project_id: &str,
+        before: Option<&str>,
+        from: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.shared.project_events(project_id, before, from, limit)
+    }
+
+    fn deliveries_of_events(&self, event_ids: &[&str]) -> Result<Vec<Vec<Delivery>>, StoreError> {
+        self.shared.deliveries_of_events(event_ids)
+    }
+
     fn deliveries_of(
         &self,
         endpoint_id: &str,

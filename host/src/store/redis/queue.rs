@@ -258,6 +258,106 @@ impl Shared {
         delivery_from(&key, self.pool.run(&read_delivery(&key))?)
     }
 
+    /// Ids of the project's events, newest first (see
+    /// [`crate::store::Backend::project_events`]); ids past retention are
+    /// dropped from the index first.
+    pub(super) fn project_events(
+        &self,
+        project_id: &str,
+        before: Option<&str>,
+        from: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let key = self.keys.project_events(project_id);
+        let expired = crate::now_ms().saturating_sub(self.retention_ms);
+        let trim = cmd("ZREMRANGEBYLEX")
+            .arg(&key)
+            .arg("-")
+            .arg(format!("(evt_{expired:012x}"))
+            .to_owned();
+        let max = before.map_or("+".to_string(), |b| format!("({b}"));
+        let min = from.map_or("-".to_string(), |f| format!("[{f}"));
+        let page = cmd("ZRANGE")
+            .arg(&key)
+            .arg(max)
+            .arg(min)
+            .arg("BYLEX")
+            .arg("REV")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .to_owned();
+        let answers = self.pool.phases(vec![vec![trim], vec![page]])?;
+        let page = answers
+            .into_iter()
+            .nth(1)
+            .and_then(|mut p| p.pop())
+            .unwrap_or(Value::Nil);
+        Ok(strings(page))
+    }
+
+    /// Each event's deliveries, oldest first, in two round trips.
+    pub(super) fn deliveries_of_events(
+        &self,
+        event_ids: &[&str],
+    ) -> Result<Vec<Vec<Delivery>>, StoreError> {
+        let indexes: Vec<Cmd> = event_ids
+            .iter()
+            .map(|id| {
+                cmd("HGETALL")
+                    .arg(self.keys.event_deliveries(id))
+                    .to_owned()
+            })
+            .collect();
+        let answers = self.pool.phases(vec![indexes])?;
+        let mut per_event: Vec<Vec<(String, String)>> = answers
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|answer| {
+                let mut pairs: Vec<(String, String)> = fields(answer)
+                    .into_iter()
+                    .map(|(delivery, endpoint)| {
+                        (delivery, String::from_utf8_lossy(&endpoint).into_owned())
+                    })
+                    .collect();
+                pairs.sort();
+                pairs
+            })
+            .collect();
+        per_event.resize(event_ids.len(), Vec::new());
+        let keys: Vec<String> = per_event
+            .iter()
+            .flatten()
+            .map(|(delivery, endpoint)| self.keys.delivery(endpoint, delivery))
+            .collect();
+        if keys.is_empty() {
+            return Ok(vec![Vec::new(); event_ids.len()]);
+        }
+        let reads = keys.iter().map(|k| read_delivery(k)).collect();
+        let mut read = self
+            .pool
+            .phases(vec![reads])?
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .zip(&keys);
+        per_event
+            .iter()
+            .map(|pairs| {
+                let mut found = Vec::new();
+                for _ in pairs {
+                    if let Some((value, key)) = read.next() {
+                        found.extend(delivery_from(key, value)?);
+                    }
+                }
+                Ok(found)
+            })
+            .collect()
+    }
+
     pub(super) fn attempts_of(
         &self,
         endpoint_id: &str,
