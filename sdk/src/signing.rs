@@ -169,6 +169,88 @@ pub fn standard_webhooks_key(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
     Ok(key)
 }
 
+/// The HMAC key an endpoint secret stands for: the bytes inside
+/// `whsec_<base64>` (a Standard Webhooks secret), or, for any other string a
+/// customer brought (`whsec_your_signing_secret`, `s3cr3t-…`), its UTF-8
+/// bytes. Unlike [`standard_webhooks_key`], a bare base64 string is not
+/// decoded: only the `whsec_` prefix says "base64 inside".
+pub fn endpoint_secret_key(secret: &str) -> Vec<u8> {
+    secret
+        .strip_prefix(SECRET_PREFIX)
+        .and_then(|encoded| BASE64.decode(encoded).ok())
+        .filter(|key| !key.is_empty())
+        .unwrap_or_else(|| secret.as_bytes().to_vec())
+}
+
+/// The Standard Webhooks form (`whsec_<base64 of the key>`) of an endpoint
+/// secret: the secret itself when it is one already, otherwise the secret's
+/// UTF-8 bytes in base64, which Standard Webhooks verifiers take.
+pub fn standard_webhooks_form(secret: &str) -> String {
+    format!(
+        "{SECRET_PREFIX}{}",
+        BASE64.encode(endpoint_secret_key(secret))
+    )
+}
+
+/// The `webhook-signature` header for an endpoint's secrets (newest first),
+/// each keyed by [`endpoint_secret_key`].
+pub fn endpoint_signature_header<S: AsRef<str>>(
+    secrets: &[S],
+    msg_id: &str,
+    timestamp_secs: u64,
+    body: &[u8],
+) -> String {
+    secrets
+        .iter()
+        .map(|secret| {
+            sign_with_key(
+                &endpoint_secret_key(secret.as_ref()),
+                msg_id,
+                timestamp_secs,
+                body,
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How the hex-HMAC header writes the HMAC-SHA256 of the raw body (keyed
+/// by the secret string's UTF-8 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodySignatureFormat {
+    /// `sha256=<hex>` (GitHub-style; the default).
+    PrefixedHex,
+    /// `<hex>` alone.
+    Hex,
+    /// Standard base64.
+    Base64,
+}
+
+impl BodySignatureFormat {
+    /// The config spellings: `sha256=hex`, `hex`, `base64`.
+    pub const NAMES: [&'static str; 3] = ["sha256=hex", "hex", "base64"];
+
+    /// Parses one of [`Self::NAMES`].
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "sha256=hex" => Some(Self::PrefixedHex),
+            "hex" => Some(Self::Hex),
+            "base64" => Some(Self::Base64),
+            _ => None,
+        }
+    }
+
+    /// The header value for `body` signed with `secret`.
+    pub fn sign(self, secret: &str, body: &[u8]) -> String {
+        let mac = hmac_sha256(secret.as_bytes(), &[body]);
+        match self {
+            Self::PrefixedHex => format!("sha256={}", hex::encode(mac)),
+            Self::Hex => hex::encode(mac),
+            Self::Base64 => BASE64.encode(mac),
+        }
+    }
+}
+
 /// One Standard Webhooks signature, `v1,<base64>`.
 pub fn standard_webhooks_signature(
     secret: &str,
@@ -278,6 +360,40 @@ mod tests {
         assert!(!verify_standard_webhooks(SECRET, MSG_ID, TIMESTAMP + 1, BODY, EXPECTED).unwrap());
         assert!(!verify_standard_webhooks(SECRET, MSG_ID, TIMESTAMP, b"{}", EXPECTED).unwrap());
         assert!(!verify_standard_webhooks(SECRET, MSG_ID, TIMESTAMP, BODY, "v2,abc").unwrap());
+    }
+
+    #[test]
+    fn endpoint_secrets_of_any_form_sign() {
+        // A whsec_ secret keys by its base64 content, as Standard Webhooks does.
+        assert_eq!(
+            endpoint_signature_header(&[SECRET], MSG_ID, TIMESTAMP, BODY),
+            EXPECTED
+        );
+        assert_eq!(standard_webhooks_form(SECRET), SECRET);
+        // Any other string keys by its UTF-8 bytes; its whsec_ form verifies.
+        for brought in [
+            "whsec_your_signing_secret",
+            "my-own-secret-0123456789",
+            "QUJDREVGR0hJSktMTU5PUA==",
+        ] {
+            let header = endpoint_signature_header(&[brought], MSG_ID, TIMESTAMP, BODY);
+            assert_eq!(endpoint_secret_key(brought), brought.as_bytes());
+            let form = standard_webhooks_form(brought);
+            assert!(verify_standard_webhooks(&form, MSG_ID, TIMESTAMP, BODY, &header).unwrap());
+        }
+        assert_eq!(
+            BodySignatureFormat::PrefixedHex.sign("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            BodySignatureFormat::Base64.sign("Jefe", b"what do ya want for nothing?"),
+            "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM="
+        );
+        assert_eq!(
+            BodySignatureFormat::parse("hex"),
+            Some(BodySignatureFormat::Hex)
+        );
+        assert_eq!(BodySignatureFormat::parse("HEX"), None);
     }
 
     #[test]
