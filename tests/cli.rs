@@ -225,3 +225,72 @@ fn serve_runs_in_process_on_a_given_listener_until_told_to_stop() {
         "the listener is closed after shutdown"
     );
 }
+
+/// `store compact` purges what is past retention and shrinks the file; it
+/// refuses a file in use.
+#[test]
+fn store_compact_purges_and_shrinks_an_embedded_store() {
+    use hookmesh::store::embedded::EmbeddedStore;
+    use hookmesh::store::{Backend, Event, NewEvent};
+    let dir = scratch("compact");
+    let file = dir.join("store.redb");
+    let config = write(
+        &dir,
+        "hookmesh.toml",
+        &format!(
+            "[server]\nadmin_token = \"{}\"\n[storage]\npath = \"{}\"\nretention = \"1s\"\n\
+             [security]\nmaster_key = \"{}\"\n",
+            common::host::ADMIN_TOKEN,
+            file.display(),
+            common::host::MASTER_KEY
+        ),
+    );
+    let store = EmbeddedStore::open(&file).unwrap();
+    let old: Vec<NewEvent> = (0..300)
+        .map(|i| NewEvent {
+            event: Event {
+                id: format!("evt_{:012x}{i:010}", 1_000),
+                project_id: "p".into(),
+                event_type: "user.created".into(),
+                resource: None,
+                resource_id: None,
+                payload: format!(r#"{{"pad": "{}"}}"#, "x".repeat(2000)).into_bytes(),
+                time_created_ms: 1_000,
+                source: None,
+            },
+            deliveries: Vec::new(),
+            idempotency: None,
+        })
+        .collect();
+    store.ingest(old, 1_000).unwrap();
+    let in_use = run(hookmesh()
+        .args(["store", "compact", "--config"])
+        .arg(&config));
+    assert!(!in_use.status.success(), "a store in use is refused");
+    assert!(
+        String::from_utf8_lossy(&in_use.stderr).contains("stop hookmesh"),
+        "{}",
+        String::from_utf8_lossy(&in_use.stderr)
+    );
+    drop(store);
+    let out = run(hookmesh()
+        .args(["store", "compact", "--config"])
+        .arg(&config));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["purged_events"], 300, "{report}");
+    assert!(
+        report["bytes_after"].as_u64() < report["bytes_before"].as_u64(),
+        "{report}"
+    );
+    let store = EmbeddedStore::open(&file).unwrap();
+    assert!(store
+        .project_events("p", None, None, 10)
+        .unwrap()
+        .is_empty());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -434,3 +434,99 @@ async fn inbound_events_show_their_source() {
     );
     assert_eq!(page["data"][0]["resource_id"], "pay_1");
 }
+
+/// With a tiny retention: finished events, their deliveries and attempts
+/// go; a delivery still pending past the retention stays and is
+/// delivered; at a steady rate the store file stops growing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_purges_what_finished_and_keeps_what_is_pending() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const RETENTION: Duration = Duration::from_secs(2);
+    let config = HostConfig {
+        storage: "retention = \"2s\"".into(),
+        delivery:
+            "retry_schedule = [\"300ms\"]\nmax_attempts = 1000\njitter = 0.0\ntimeout = \"5s\""
+                .into(),
+        ..HostConfig::default()
+    };
+    let host = Host::start("retention", config);
+    let project = project(&host, "short").await;
+    let ok = Receiver::ok();
+    let up = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&up);
+    let late = Receiver::start(move |_, _| {
+        Reply::status(if flag.load(Ordering::SeqCst) {
+            200
+        } else {
+            503
+        })
+    });
+    let (users, _) = host
+        .create_webhook(
+            &project,
+            json!({ "url": ok.url("/u"), "events": ["user.created"] }),
+        )
+        .await;
+    host.create_webhook(
+        &project,
+        json!({ "url": late.url("/o"), "events": ["order.paid"] }),
+    )
+    .await;
+    let finished = send(
+        &host,
+        &project,
+        json!({ "event": "user.created", "payload": {} }),
+    )
+    .await;
+    let pending = send(
+        &host,
+        &project,
+        json!({ "event": "order.paid", "payload": {} }),
+    )
+    .await;
+    ok.wait_for(1, LONG).await;
+    let event_path = |id: &str| format!("/projects/{}/events/{id}", project.id);
+    let (_, shown) = host.get(&event_path(&finished), &project.secret_key).await;
+    let delivery = shown["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let delivery_path = format!(
+        "/projects/{}/integrations/webhooks/{users}/deliveries/{delivery}",
+        project.id
+    );
+
+    // A steady trickle for four retention periods, sampling the file.
+    let store_file = host.dir.join("hookmesh.redb");
+    let mut sizes = Vec::new();
+    for period in 0..4 {
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        while started.elapsed() < RETENTION {
+            let events = (0..20)
+                .map(|i| json!({ "event": "invoice.sent", "payload": { "period": period, "i": i, "pad": "x".repeat(900) } }))
+                .collect();
+            host.send_bulk(&project, events).await;
+            n += 20;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        sizes.push((n, std::fs::metadata(&store_file).unwrap().len()));
+    }
+    eprintln!("events per period and file size after it: {sizes:?}");
+
+    let (status, _) = host.get(&event_path(&finished), &project.secret_key).await;
+    assert_eq!(status, 404, "a finished event past retention is gone");
+    let (status, _) = host.get(&delivery_path, &project.secret_key).await;
+    assert_eq!(status, 404, "its delivery and attempts too");
+    let (status, waiting) = host.get(&event_path(&pending), &project.secret_key).await;
+    assert_eq!(status, 200, "a pending event stays: {waiting}");
+    assert_eq!(waiting["status"], "pending");
+    up.store(true, Ordering::SeqCst);
+    let delivered = late.wait_for(1, LONG).await;
+    assert_eq!(delivered[0].json()["uuid"], pending.as_str());
+
+    let (_, second) = sizes[1];
+    let (_, last) = sizes[3];
+    assert!(
+        last <= second + second / 5,
+        "the file stops growing after the first periods: {sizes:?}"
+    );
+}

@@ -1,5 +1,5 @@
-//! The command line: `serve`, `config check`, and the plugin author's tools
-//! (`plugin inspect | render | bench`).
+//! The command line: `serve`, `config check`, `store compact`, and the
+//! plugin author's tools (`plugin inspect | render | bench`).
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,6 +25,17 @@ pub enum Command {
     /// Tools for plugin authors.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Store maintenance.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `hookmesh store …`
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Offline (hookmesh stopped): purge what is past retention, then give
+    /// the file's free pages back to the file system (embedded store).
+    Compact(ConfigArg),
 }
 
 /// `--config FILE`

@@ -15,20 +15,25 @@
 //! - [`ingest`]: validation of what apps send, and the one ingestion path
 //!   ([`ingest::Ingestor`]: budget, routing, atomic store, wake-up) used by
 //!   the events API, bulk, inbound webhooks, operational events and replays.
-//! - [`routing`]: which endpoints an event goes to (compiled per project).
+//! - [`routing`]: which endpoints an event goes to (compiled per project,
+//!   cached while the store's per-project endpoint version stays put).
 //! - [`dispatch`]: the actor system: registry + one actor per endpoint;
-//!   render → send → classify → record, retries, endpoint health.
+//!   render → send → classify → record (with the request sent, secrets
+//!   redacted), retries, endpoint health.
 //! - [`egress`]: the HTTP client, timeouts, SSRF guard.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`plugin`]: the wasmtime plugin host: engine, sandbox limits, registry.
 //! - [`providers`]: provider settings checked against manifests, sealed, merged.
 //! - [`ratelimit`]: in-process token buckets (per-project ingestion limit).
 //! - [`store`]: one async [`store::Store`] (catalogue, deliveries,
-//!   coordination) over a blocking [`store::Backend`]: embedded (redb) or
-//!   Redis. Only `store/` knows which backend answers or where a call runs.
+//!   coordination, event log) over a blocking [`store::Backend`]: embedded
+//!   (redb, with its retention purger) or Redis. Only `store/` knows which
+//!   backend answers or where a call runs; records are versioned
+//!   (`store/codec.rs`).
 //! - [`signing`]: secrets, API keys, ids, sealing with the master key.
-//! - [`server`]: wiring it all together for `hookmesh serve`.
-//! - [`clock`]: the injectable clock of the delivery path.
+//! - [`server`]: wiring it all together for `hookmesh serve`, or
+//!   in-process on a listener of the caller's (`server::serve`).
+//! - [`clock`]: the injectable clock of ingestion and delivery.
 //! - [`cli`], [`tools`]: the command line and the plugin author's tools.
 
 pub mod api;

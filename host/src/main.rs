@@ -1,7 +1,7 @@
 //! The `hookmesh` binary: parses the command line and runs it.
 
 use clap::Parser;
-use hookmesh::cli::{Cli, Command, ConfigCommand, PluginCommand};
+use hookmesh::cli::{Cli, Command, ConfigCommand, PluginCommand, StoreCommand};
 use hookmesh::config;
 use hookmesh::plugin::SandboxLimits;
 use hookmesh::{server, tools};
@@ -19,6 +19,17 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin(command) => plugin_command(command),
+        Command::Store(StoreCommand::Compact(arg)) => {
+            let settings = config::load(arg.config.as_deref())?;
+            let config::StorageSettings::Embedded { path, retention } = settings.storage else {
+                anyhow::bail!(
+                    "`store compact` works on the embedded store; Redis frees memory itself"
+                );
+            };
+            let report = hookmesh::store::embedded::compact(&path, retention)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
     }
 }
 

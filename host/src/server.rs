@@ -27,8 +27,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Opens the configured store.
 pub fn open_store(settings: &StorageSettings) -> anyhow::Result<Store> {
     match settings {
-        StorageSettings::Embedded { path } => {
-            let store = EmbeddedStore::open(path)
+        StorageSettings::Embedded { path, retention } => {
+            let store = EmbeddedStore::open_with_retention(path, *retention)
                 .with_context(|| format!("opening the store at {}", path.display()))?;
             tracing::info!(path = %path.display(), "embedded store open");
             Ok(Store::new(Arc::new(store)))

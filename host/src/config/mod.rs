@@ -91,6 +91,9 @@ pub enum StorageSettings {
     Embedded {
         /// The file.
         path: PathBuf,
+        /// How long finished deliveries, their attempts, events and stats
+        /// are kept.
+        retention: Duration,
     },
     /// A Redis server or cluster, shared by any number of instances.
     Redis(RedisSettings),
@@ -373,16 +376,34 @@ fn validate_server(check: &mut Check, raw: RawServer) -> ServerSettings {
 
 fn validate_storage(check: &mut Check, raw: RawStorage) -> StorageSettings {
     match raw.backend.as_str() {
-        "embedded" => StorageSettings::Embedded { path: raw.path },
+        "embedded" => StorageSettings::Embedded {
+            retention: validate_retention(check, &raw.retention),
+            path: raw.path,
+        },
         "redis" => StorageSettings::Redis(validate_redis(check, raw)),
         other => {
             check.problem(
                 "storage.backend",
                 format!("unknown backend `{other}`; expected \"embedded\" or \"redis\""),
             );
-            StorageSettings::Embedded { path: raw.path }
+            StorageSettings::Embedded {
+                path: raw.path,
+                retention: MIN_RETENTION,
+            }
         }
     }
+}
+
+/// Shortest `storage.retention` (tests and soak runs use seconds; a
+/// deployment keeps days).
+const MIN_RETENTION: Duration = Duration::from_secs(1);
+
+fn validate_retention(check: &mut Check, raw: &str) -> Duration {
+    let retention = check.duration("storage.retention", raw);
+    if retention < MIN_RETENTION {
+        check.problem("storage.retention", "must be at least 1s");
+    }
+    retention
 }
 
 fn validate_redis(check: &mut Check, raw: RawStorage) -> RedisSettings {
@@ -437,10 +458,7 @@ fn validate_redis(check: &mut Check, raw: RawStorage) -> RedisSettings {
     if !(Duration::from_millis(500)..=Duration::from_secs(60)).contains(&lease_ttl) {
         check.problem("storage.lease_ttl", "must be between 500ms and 60s");
     }
-    let retention = check.duration("storage.retention", &raw.retention);
-    if retention < Duration::from_secs(3600) {
-        check.problem("storage.retention", "must be at least 1h");
-    }
+    let retention = validate_retention(check, &raw.retention);
     RedisSettings {
         urls,
         cluster,

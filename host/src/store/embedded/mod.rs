@@ -10,6 +10,7 @@
 //! `event_deliveries` (event, delivery).
 //! Rate-limit buckets live in memory (one process).
 
+pub mod purge;
 mod write;
 
 use super::codec::{decode, encode, Record};
@@ -97,7 +98,25 @@ backend_errors!(
 );
 
 impl EmbeddedStore {
-    /// Opens (or creates) the store file, creating missing parent folders.
+    /// Opens the store and purges what is older than `retention` in the
+    /// background (see [`purge`]).
+    pub fn open_with_retention(path: &Path, retention: Duration) -> Result<Self, StoreError> {
+        let store = Self::open(path)?;
+        purge::spawn_purger(
+            Arc::downgrade(&store.db),
+            Arc::clone(&store.dirty),
+            retention,
+        );
+        Ok(store)
+    }
+
+    /// Removes what is older than `retention` now, in one pass (the
+    /// purger's work, for tests and tools).
+    pub fn purge_now(&self, retention: Duration) -> Result<purge::Purged, StoreError> {
+        purge::purge_now(&self.db, retention)
+    }
+
+    /// Opens (or creates) the store file, keeping everything (no purger).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
@@ -678,4 +697,40 @@ fn index_events_written_before(db: &Database) -> Result<(), StoreError> {
     }
     txn.commit()?;
     Ok(())
+}
+
+/// What `hookmesh store compact` did.
+#[derive(Debug, serde::Serialize)]
+pub struct Compacted {
+    /// File size before, bytes.
+    pub bytes_before: u64,
+    /// File size after, bytes.
+    pub bytes_after: u64,
+    /// What the purge removed first.
+    pub purged_events: usize,
+}
+
+/// Purges what is past `retention`, then compacts the file (hookmesh must
+/// be stopped: the file is opened exclusively).
+pub fn compact(path: &Path, retention: Duration) -> Result<Compacted, StoreError> {
+    let size = || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let bytes_before = size();
+    let mut db = Database::open(path).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
+            "{} is in use: stop hookmesh before compacting",
+            path.display()
+        )),
+        other => other.into(),
+    })?;
+    let purged = purge::purge_now(&db, retention)?;
+    // The purge committed without fsync; compaction needs it durable.
+    db.begin_write()?.commit()?;
+    db.compact()
+        .map_err(|e| StoreError::Backend(format!("compact: {e}")))?;
+    drop(db);
+    Ok(Compacted {
+        bytes_before,
+        bytes_after: size(),
+        purged_events: purged.events,
+    })
 }

@@ -134,14 +134,14 @@ impl Shared {
                 deliveries: item.deliveries.clone(),
                 now_ms,
             };
-            records.push(
-                cmd("SET")
-                    .arg(self.keys.event(id))
-                    .arg(encode(&item.event)?)
-                    .arg("PX")
-                    .arg(self.retention_px())
-                    .to_owned(),
-            );
+            // An event with deliveries is kept until they finish (then
+            // for the retention: `expire_finished_events`).
+            let mut record = cmd("SET");
+            record.arg(self.keys.event(id)).arg(encode(&item.event)?);
+            if item.deliveries.is_empty() {
+                record.arg("PX").arg(self.retention_px());
+            }
+            records.push(record);
             records.push(
                 cmd("SET")
                     .arg(self.keys.intent(id))
@@ -157,6 +157,7 @@ impl Shared {
             );
             records.extend(self.event_log_cmds(item));
         }
+        records.extend(self.trim_event_logs(leaders, now_ms));
         let keyed: Vec<(&NewEvent, &(String, u64))> = leaders
             .iter()
             .filter_map(|item| Some((*item, item.idempotency.as_ref()?)))
@@ -246,16 +247,50 @@ impl Shared {
             .arg(id)
             .to_owned()];
         if !item.deliveries.is_empty() {
-            let key = self.keys.event_deliveries(id);
             let mut hset = cmd("HSET");
-            hset.arg(&key);
+            hset.arg(self.keys.event_deliveries(id));
             for (endpoint_id, delivery_id) in &item.deliveries {
                 hset.arg(delivery_id).arg(endpoint_id);
             }
             cmds.push(hset);
-            cmds.push(cmd("PEXPIRE").arg(&key).arg(self.retention_px()).to_owned());
         }
         cmds
+    }
+
+    /// Drops ids past retention from the event logs of the batch's
+    /// projects (their records expired already).
+    fn trim_event_logs(&self, leaders: &[&NewEvent], now_ms: u64) -> Vec<Cmd> {
+        let mut projects: Vec<&str> = leaders
+            .iter()
+            .map(|item| item.event.project_id.as_str())
+            .collect();
+        projects.sort_unstable();
+        projects.dedup();
+        let expired = now_ms.saturating_sub(self.retention_ms);
+        projects
+            .into_iter()
+            .map(|project| {
+                cmd("ZREMRANGEBYLEX")
+                    .arg(self.keys.project_events(project))
+                    .arg("-")
+                    .arg(format!("(evt_{expired:012x}"))
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// Events whose deliveries just finished are kept for the retention
+    /// from now (the last delivery to finish sets the final expiry).
+    pub(super) fn expire_finished_events(&self, event_ids: &[String]) -> Result<(), StoreError> {
+        if event_ids.is_empty() || self.retention_ms == 0 {
+            return Ok(());
+        }
+        let expiries = event_ids
+            .iter()
+            .flat_map(|id| [self.keys.event(id), self.keys.event_deliveries(id)])
+            .map(|key| cmd("PEXPIRE").arg(key).arg(self.retention_px()).to_owned())
+            .collect();
+        self.pool.phases(vec![expiries]).map(drop)
     }
 
     fn reserve(
@@ -334,10 +369,8 @@ impl Shared {
                 .arg(delivery_id)
                 .arg(endpoint_id)
                 .to_owned(),
-            cmd("PEXPIRE")
-                .arg(&logged)
-                .arg(self.retention_px())
-                .to_owned(),
+            cmd("PERSIST").arg(&logged).to_owned(),
+            cmd("PERSIST").arg(self.keys.event(event_id)).to_owned(),
             cmd("SADD")
                 .arg(self.keys.work())
                 .arg(endpoint_id)

@@ -338,7 +338,7 @@ impl Backend for RedisStore {
             crate::now_ms().to_string(),
             s.retention_ms.to_string(),
         );
-        let existed = s.pool.run(&scripts::eval(
+        let answer = s.pool.run(&scripts::eval(
             scripts::DELETE_ENDPOINT,
             &[&record, &queue, &lease],
             &[prefix.as_bytes(), now.as_bytes(), retention.as_bytes()],
@@ -350,7 +350,15 @@ impl Backend for RedisStore {
         let mut bump = redis::cmd("INCR");
         bump.arg(s.keys.routes_version(&endpoint.project_id));
         s.pool.phases(vec![vec![remove], vec![bump]])?;
-        Ok(int(&existed) == 1)
+        let (existed, finished_events) = match answer {
+            Value::Array(mut parts) if parts.len() == 2 => {
+                let events = strings(parts.pop().unwrap_or(Value::Nil));
+                (int(&parts[0]) == 1, events)
+            }
+            _ => (false, Vec::new()),
+        };
+        s.expire_finished_events(&finished_events)?;
+        Ok(existed)
     }
 
     fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {

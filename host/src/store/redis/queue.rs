@@ -232,10 +232,15 @@ impl Shared {
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         match self.pool.run(&eval(RECORD, &key_refs, &argv)) {
             Ok(answer) => {
-                delivery_from(&delivery_key, answer)?.ok_or_else(|| StoreError::NotFound {
-                    what: "delivery",
-                    id: attempt.delivery_id.clone(),
-                })
+                let delivery =
+                    delivery_from(&delivery_key, answer)?.ok_or_else(|| StoreError::NotFound {
+                        what: "delivery",
+                        id: attempt.delivery_id.clone(),
+                    })?;
+                if !delivery.is_queued() {
+                    self.expire_finished_events(std::slice::from_ref(&delivery.event_id))?;
+                }
+                Ok(delivery)
             }
             Err(StoreError::LeaseLost(_)) => {
                 self.leases.mark_lost(endpoint_id);

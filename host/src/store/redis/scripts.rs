@@ -135,18 +135,20 @@ return out
 /// Removes an endpoint: its queued deliveries fail ("endpoint deleted"),
 /// its queue, record and lease go; history stays readable.
 /// KEYS: record, queue, lease. ARGV: delivery key prefix, now, retention ms.
-/// Returns 1 when it existed.
+/// Returns {1 when it existed, the events of the deliveries it failed}.
 pub(super) const DELETE_ENDPOINT: &str = r#"
 local existed = redis.call('DEL', KEYS[1])
+local events = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   local key = ARGV[1] .. id
   if redis.call('EXISTS', key) == 1 then
     redis.call('HSET', key, 'status', 'failed', 'error', 'endpoint deleted', 'updated', ARGV[2])
     if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', key, ARGV[3]) end
+    table.insert(events, redis.call('HGET', key, 'event'))
   end
 end
 redis.call('DEL', KEYS[2], KEYS[3])
-return existed
+return {existed, events}
 "#;
 
 /// Reserves an idempotency key for an event, unless an unexpired
