@@ -48,10 +48,25 @@ fn expect(case: &str, got: (u16, Value), status: u16, field: Option<&str>, needl
     assert!(body["error"].is_string(), "{case}: {body}");
 }
 
+/// Projects accept any well-formed type unless strict: these tests check
+/// the refusal of unknown ones.
+async fn make_strict(host: &Host, p: &common::host::TestProject) {
+    let (status, body) = host
+        .call(
+            Method::PUT,
+            &format!("/projects/{}", p.id),
+            Some(&p.secret_key),
+            Some(&json!({ "strict_event_types": true })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_ingestion_input() {
     let host = Host::start("bad-ingest", secure());
     let p = host.create_project("acme").await;
+    make_strict(&host, &p).await;
     let events = format!("/projects/{}/events", p.id);
     let sk = p.secret_key.as_str();
 
@@ -232,6 +247,7 @@ async fn bad_ingestion_input() {
 async fn bad_management_input_and_ssrf_urls() {
     let host = Host::start("bad-manage", secure());
     let p = host.create_project("acme").await;
+    make_strict(&host, &p).await;
     let hooks = format!("/projects/{}/integrations/webhooks", p.id);
     let sk = p.secret_key.as_str();
     let register = |url: &str| json!({ "url": url, "events": ["user.*"] });

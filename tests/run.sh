@@ -34,6 +34,8 @@ apt_ensure() {
 # tests/common/redis.rs. A system redis the package may start on 6379 is
 # never used, and left alone.
 apt_ensure redis-server redis-tools
+# The README tour test (tests/day_one.rs) runs its curl commands, which use jq.
+apt_ensure curl jq
 
 # The OpenAPI test checks /openapi.json with the reference validator.
 if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then

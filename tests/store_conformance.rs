@@ -436,10 +436,17 @@ fn updates_apply_to_the_stored_endpoint(store: &dyn Backend) {
 
 fn catalog_records(store: &dyn Backend) {
     let project = Project {
-        id: "p".into(),
-        name: "P".into(),
-        custom_event_types: vec!["order.paid".into()],
-        created_ms: 1,
+        custom_event_types: vec![
+            CustomEventType::named("order.paid"),
+            CustomEventType {
+                name: "user.signup".into(),
+                description: Some("signed up".into()),
+                schema: Some(r#"{"type":"object","required":["email"]}"#.into()),
+            },
+        ],
+        strict_event_types: true,
+        seen_event_types: vec!["lesson.completed".into()],
+        ..Project::new("p".into(), "P".into(), 1)
     };
     store.put_project(&project).unwrap();
     assert_eq!(store.project("p").unwrap(), Some(project));

@@ -154,7 +154,11 @@ fn bad_config_is_a_clear_plugin_error() {
             &[("header.Bad Name", "x")],
             "not a valid header name",
         ),
-        (&["whsec_***"], &[], "endpoint secret"),
+        (
+            &[SECRET],
+            &[("header.X-A", "a\r\nX-Injected: 1")],
+            "only visible ASCII",
+        ),
     ];
     for (secrets, config, expected) in cases {
         let err = plugin

@@ -38,13 +38,7 @@ pub fn apply(
 ) -> Result<usize, DeclareError> {
     let mut webhooks = 0;
     for spec in specs {
-        let created_ms = store.project(&spec.id)?.map_or(now_ms, |p| p.created_ms);
-        store.put_project(&Project {
-            id: spec.id.clone(),
-            name: spec.name.clone(),
-            custom_event_types: spec.custom_event_types.clone(),
-            created_ms,
-        })?;
+        store.put_project(&declared_project(store.project(&spec.id)?, spec, now_ms))?;
         for (key, kind) in [
             (&spec.secret_key, KeyKind::Secret),
             (&spec.publishable_key, KeyKind::Publishable),
@@ -69,6 +63,21 @@ pub fn apply(
         tracing::info!(project_id = %spec.id, webhooks = spec.webhooks.len(), "declared project applied");
     }
     Ok(webhooks)
+}
+
+/// The project as declared: name, strictness and declared types from the
+/// TOML; its creation time and the types it has seen (less those declared
+/// now) kept from the stored record.
+fn declared_project(stored: Option<Project>, spec: &ProjectSpec, now_ms: u64) -> Project {
+    let (created_ms, mut seen) =
+        stored.map_or((now_ms, Vec::new()), |p| (p.created_ms, p.seen_event_types));
+    seen.retain(|t| !spec.custom_event_types.iter().any(|d| d.name == *t));
+    Project {
+        custom_event_types: spec.custom_event_types.clone(),
+        strict_event_types: spec.strict_event_types,
+        seen_event_types: seen,
+        ..Project::new(spec.id.clone(), spec.name.clone(), created_ms)
+    }
 }
 
 fn apply_provider(

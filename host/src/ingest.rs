@@ -7,10 +7,10 @@
 //! messages that name the field.
 
 use crate::clock::{Clock, SystemClock};
-use crate::event_types::field_error;
+use crate::event_types::{admit, check_payload, field_error};
 pub use crate::event_types::{
-    check_subscription, check_type_name, is_known_type, FieldError, BUILTIN_EVENT_TYPES,
-    OPERATIONAL_EVENT_TYPES,
+    check_subscription, check_type_name, is_known_type, FieldError, TypeAdmission,
+    BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
 use crate::metrics::Metrics;
 use crate::ratelimit::Rate;
@@ -48,22 +48,25 @@ pub struct EventInput {
 }
 
 /// Validates an incoming event for `project`; `prefix` is the field path
-/// of the event (empty for a single event, `events[i].` in bulk).
-pub fn validate(project: &Project, input: &EventInput, prefix: &str) -> Result<(), FieldError> {
+/// of the event (empty for a single event, `events[i].` in bulk). Says
+/// whether its type is new to the project's catalogue (an open project
+/// records it as seen); a declared type's schema is checked here.
+pub fn validate(
+    project: &Project,
+    input: &EventInput,
+    prefix: &str,
+) -> Result<TypeAdmission, FieldError> {
     let field = |name: &str| format!("{prefix}{name}");
-    check_type_name(&field("event"), &input.event)?;
-    if !is_known_type(&project.custom_event_types, &input.event) {
-        return Err(field_error(
-            &field("event"),
-            format!(
-                "unknown event type `{}`; see GET /projects/{}/integrations/events, or add it to the project's custom_event_types",
-                input.event, project.id
-            ),
-        ));
-    }
+    let admission = admit(project, &field("event"), &input.event)?;
     if !is_object(&input.payload) {
         return Err(field_error(&field("payload"), "must be a JSON object"));
     }
+    check_payload(
+        project,
+        &field("payload"),
+        &input.event,
+        input.payload.get(),
+    )?;
     for (name, value) in [
         ("resource", &input.resource),
         ("resource_id", &input.resource_id),
@@ -81,7 +84,7 @@ pub fn validate(project: &Project, input: &EventInput, prefix: &str) -> Result<(
     if let Some(key) = &input.idempotency_key {
         check_idempotency_key(&field("idempotency_key"), key)?;
     }
-    Ok(())
+    Ok(admission)
 }
 
 /// True when the (valid) JSON is an object.

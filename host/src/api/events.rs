@@ -1,20 +1,25 @@
 //! Ingestion and the event catalogue:
 //! `POST /projects/{p}/events` (one event, optional `Idempotency-Key`),
 //! `POST /projects/{p}/events/bulk` (up to 1,000; `207` with per-item
-//! results when some fail), `GET /projects/{p}/integrations/events`.
+//! results when some fail), `GET /projects/{p}/integrations/events`
+//! (built-in, operational, declared and seen types, and the providers'
+//! types; declaring and removing types is in `projects.rs`).
 //!
 //! `202` is answered only after the event and all its deliveries are
-//! committed to the store.
+//! committed to the store. A type an open project has not seen before is
+//! recorded in its catalogue before the events are stored.
 
 use super::auth::authenticate_with_project;
 use super::body::{decode, read_json};
 use super::error::ApiError;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
 use super::{existing_project, AppState};
+use crate::event_types::{record_seen, NewTypes};
 use crate::ingest::{
-    self, check_idempotency_key, EventInput, Incoming, IngestError, BUILTIN_EVENT_TYPES,
-    OPERATIONAL_EVENT_TYPES,
+    self, check_idempotency_key, EventInput, Incoming, IngestError, TypeAdmission,
+    BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
+use crate::plugin::Capability;
 use crate::store::{Ingested, Project};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
@@ -71,7 +76,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
         doc(
             "get",
             "/projects/{project}/integrations/events",
-            "Subscribable event types",
+            "The catalogue: built-in, operational, declared (with description and schema), seen and provider types",
             Auth::Ingest,
             None,
             &[200, 401, 403, 404],
@@ -212,8 +217,12 @@ async fn ingest_one_inner(
 ) -> Result<HttpResponse, ApiError> {
     let project = ingest_target(state, req, path).await?;
     let mut input: EventInput = read_json(body, state.max_body_bytes).await?;
-    ingest::validate(&project, &input, "")?;
+    let mut new_types = NewTypes::for_project(&project);
+    if ingest::validate(&project, &input, "")? == TypeAdmission::New {
+        new_types.note("event", &input.event)?;
+    }
     let key = idempotency_header(req)?.or(input.idempotency_key.take());
+    note_seen(state, &project, new_types).await?;
     let results = store_events(state, &project, vec![(input, key)]).await?;
     let result = results
         .first()
@@ -241,6 +250,7 @@ async fn ingest_bulk_inner(
     }
     let mut slots: Vec<Result<usize, ApiError>> = Vec::with_capacity(input.events.len());
     let mut valid = Vec::new();
+    let mut new_types = NewTypes::for_project(&project);
     for (i, raw) in input.events.into_iter().enumerate() {
         let prefix = format!("events[{i}].");
         let parsed = decode::<EventInput>(raw.get().as_bytes())
@@ -256,7 +266,9 @@ async fn ingest_bulk_inner(
                 other => other,
             })
             .and_then(|mut item| {
-                ingest::validate(&project, &item, &prefix)?;
+                if ingest::validate(&project, &item, &prefix)? == TypeAdmission::New {
+                    new_types.note(&format!("{prefix}event"), &item.event)?;
+                }
                 let key = item.idempotency_key.take();
                 Ok((item, key))
             });
@@ -268,6 +280,7 @@ async fn ingest_bulk_inner(
     let stored = if valid.is_empty() {
         Vec::new()
     } else {
+        note_seen(state, &project, new_types).await?;
         store_events(state, &project, valid).await?
     };
     let all_ok = slots.iter().all(Result::is_ok);
@@ -298,15 +311,120 @@ async fn ingest_bulk_inner(
     Ok(response.json(json!({ "data": data })))
 }
 
+/// Records the types an open project sees for the first time, so its
+/// catalogue lists them.
+async fn note_seen(
+    state: &AppState,
+    project: &Project,
+    new_types: NewTypes,
+) -> Result<(), ApiError> {
+    let types = new_types.into_types();
+    if types.is_empty() {
+        return Ok(());
+    }
+    state
+        .store
+        .update_project(&project.id, move |p| record_seen(p, &types))
+        .await?;
+    Ok(())
+}
+
+/// Known types of bundled inbound providers, listed with their pattern
+/// (a provider's events are `<provider>.<its type>`; see the README's
+/// Inbound sources).
+const KNOWN_PROVIDER_TYPES: &[(&str, &[&str])] = &[
+    (
+        "razorpay",
+        &[
+            "razorpay.payment.authorized",
+            "razorpay.payment.captured",
+            "razorpay.payment.failed",
+            "razorpay.order.paid",
+            "razorpay.refund.created",
+        ],
+    ),
+    (
+        "github",
+        &[
+            "github.ping",
+            "github.push",
+            "github.issues.opened",
+            "github.pull_request.opened",
+        ],
+    ),
+    (
+        "stripe",
+        &[
+            "stripe.payment_intent.succeeded",
+            "stripe.charge.refunded",
+            "stripe.invoice.paid",
+        ],
+    ),
+    ("shopify", &["shopify.orders.create", "shopify.orders.paid"]),
+];
+
+/// Every loaded inbound plugin's types: the pattern `<name>.*` (what
+/// endpoints subscribe to) and the well-known types of bundled providers.
+fn provider_types(state: &AppState) -> Vec<serde_json::Value> {
+    state
+        .plugins
+        .iter()
+        .filter(|p| p.manifest().capabilities.contains(&Capability::Inbound))
+        .map(|p| {
+            let known = KNOWN_PROVIDER_TYPES
+                .iter()
+                .find(|(name, _)| *name == p.name())
+                .map_or(&[][..], |(_, types)| types);
+            json!({ "provider": p.name(), "pattern": format!("{}.*", p.name()), "types": known })
+        })
+        .collect()
+}
+
+/// One declared type as the API shows it.
+pub(super) fn custom_type_view(t: &crate::store::CustomEventType) -> serde_json::Value {
+    let schema = t
+        .schema
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
+    json!({ "type": t.name, "kind": "custom", "description": t.description, "schema": schema })
+}
+
 async fn catalogue(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let project = ingest_target(&state, &req, &path).await?;
+    let custom: Vec<&str> = project
+        .custom_event_types
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    let mut data: Vec<serde_json::Value> = Vec::new();
+    data.extend(
+        BUILTIN_EVENT_TYPES
+            .iter()
+            .map(|t| json!({ "type": t, "kind": "builtin" })),
+    );
+    data.extend(
+        OPERATIONAL_EVENT_TYPES
+            .iter()
+            .map(|t| json!({ "type": t, "kind": "operational" })),
+    );
+    data.extend(project.custom_event_types.iter().map(custom_type_view));
+    data.extend(
+        project
+            .seen_event_types
+            .iter()
+            .map(|t| json!({ "type": t, "kind": "seen" })),
+    );
     Ok(HttpResponse::Ok().json(json!({
+        "strict_event_types": project.strict_event_types,
         "builtin": BUILTIN_EVENT_TYPES,
         "operational": OPERATIONAL_EVENT_TYPES,
-        "custom": project.custom_event_types,
+        "custom": custom,
+        "seen": project.seen_event_types,
+        "providers": provider_types(&state),
+        "data": data,
     })))
 }

@@ -1,14 +1,25 @@
 //! `POST /projects` (admin): creates a project and returns its keys once.
 //! `GET /projects/{p}`: the project (keys are never shown again).
+//! `PUT /projects/{p}`: its name, `strict_event_types`, its declared types.
+//! `PUT|GET|DELETE /projects/{p}/integrations/events/{type}`: declare (with
+//! an optional description and JSON Schema), read, remove one type.
+//!
+//! A declared type is given as its name (`"order.paid"`) or as
+//! `{name, description?, schema?}`.
 
 use super::auth::authenticate;
-use super::body::read_json;
+use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
-use super::openapi::{doc, object, string, strings, Auth, RouteDoc};
+use super::events::custom_type_view;
+use super::openapi::{doc, object, string, Auth, RouteDoc};
 use super::{manage, time_ms, AppState};
+use crate::event_types::{
+    check_description, check_schema, is_known_type, FieldError, BUILTIN_EVENT_TYPES,
+    MAX_CUSTOM_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
+};
 use crate::ingest::check_type_name;
 use crate::signing::{hash_api_key, new_api_key, new_id};
-use crate::store::{ApiKey, KeyKind, Project};
+use crate::store::{ApiKey, CustomEventType, KeyKind, Project};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -18,6 +29,44 @@ pub const SECRET_KEY_PREFIX: &str = "hm_sk_";
 /// Prefix of publishable keys.
 pub const PUBLISHABLE_KEY_PREFIX: &str = "hm_pk_";
 
+/// A declared type: its name, or `{name, description?, schema?}`.
+fn declared_type_schema() -> serde_json::Value {
+    json!({ "oneOf": [
+        string(),
+        object(&["name"], &[
+            ("name", string()),
+            ("description", string()),
+            ("schema", json!({ "type": ["object", "boolean"] })),
+        ]),
+    ]})
+}
+
+/// The body of `PUT …/integrations/events/{type}`.
+fn type_body_schema() -> serde_json::Value {
+    object(
+        &[],
+        &[
+            ("description", string()),
+            ("schema", json!({ "type": ["object", "boolean"] })),
+        ],
+    )
+}
+
+fn project_body_schema(required: &'static [&'static str]) -> serde_json::Value {
+    object(
+        required,
+        &[
+            ("name", string()),
+            ("id", string()),
+            ("strict_event_types", json!({ "type": "boolean" })),
+            (
+                "custom_event_types",
+                json!({ "type": "array", "items": declared_type_schema(), "maxItems": MAX_CUSTOM_EVENT_TYPES }),
+            ),
+        ],
+    )
+}
+
 pub(super) fn routes() -> Vec<RouteDoc> {
     vec![
         doc(
@@ -25,16 +74,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects",
             "Create a project; returns its secret and publishable keys once",
             Auth::Admin,
-            Some(|| {
-                object(
-                    &["name"],
-                    &[
-                        ("name", string()),
-                        ("id", string()),
-                        ("custom_event_types", strings()),
-                    ],
-                )
-            }),
+            Some(|| project_body_schema(&["name"])),
             &[201, 400, 401, 403, 409],
             || web::post().to(create),
         ),
@@ -47,7 +87,68 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             &[200, 401, 403, 404],
             || web::get().to(show),
         ),
+        doc(
+            "put",
+            "/projects/{project}",
+            "Change a project's name, strict_event_types or declared event types (the list is replaced)",
+            Auth::Manage,
+            Some(|| {
+                let mut s = project_body_schema(&[]);
+                if let Some(props) = s["properties"].as_object_mut() {
+                    props.remove("id");
+                }
+                s
+            }),
+            &[200, 400, 401, 403, 404],
+            || web::put().to(update),
+        ),
+        doc(
+            "put",
+            "/projects/{project}/integrations/events/{type}",
+            "Declare an event type (or replace its description and schema)",
+            Auth::Manage,
+            Some(type_body_schema),
+            &[200, 201, 400, 401, 403, 404],
+            || web::put().to(put_type),
+        ),
+        doc(
+            "get",
+            "/projects/{project}/integrations/events/{type}",
+            "One type of the catalogue",
+            Auth::Ingest,
+            None,
+            &[200, 401, 403, 404],
+            || web::get().to(show_type),
+        ),
+        doc(
+            "delete",
+            "/projects/{project}/integrations/events/{type}",
+            "Remove a declared or seen type from the catalogue",
+            Auth::Manage,
+            None,
+            &[204, 401, 403, 404],
+            || web::delete().to(delete_type),
+        ),
     ]
+}
+
+/// A declared type as the API takes it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DeclaredInput {
+    Name(String),
+    Full(TypeInput),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TypeInput {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    schema: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -57,7 +158,121 @@ struct CreateProject {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
-    custom_event_types: Vec<String>,
+    strict_event_types: bool,
+    #[serde(default)]
+    custom_event_types: Vec<DeclaredInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateProject {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    strict_event_types: Option<bool>,
+    #[serde(default)]
+    custom_event_types: Option<Vec<DeclaredInput>>,
+}
+
+/// Checks one declared type: `name_field` names where its name came
+/// from, `prefix` goes before `description` and `schema` in errors.
+fn declared_type(
+    name_field: &str,
+    prefix: &str,
+    name: String,
+    input: TypeInput,
+) -> Result<CustomEventType, FieldError> {
+    let field = name_field;
+    check_type_name(field, &name)?;
+    if BUILTIN_EVENT_TYPES.contains(&name.as_str())
+        || OPERATIONAL_EVENT_TYPES.contains(&name.as_str())
+    {
+        return Err(FieldError {
+            field: field.to_string(),
+            message: format!("`{name}` is built in; declare your own types"),
+        });
+    }
+    if let Some(description) = &input.description {
+        check_description(&format!("{prefix}description"), description)?;
+    }
+    let schema = input
+        .schema
+        .as_ref()
+        .map(|schema| check_schema(&format!("{prefix}schema"), schema))
+        .transpose()?;
+    Ok(CustomEventType {
+        name,
+        description: input.description.filter(|d| !d.is_empty()),
+        schema,
+    })
+}
+
+/// Checks a whole list of declared types (`custom_event_types`).
+fn declared_types(inputs: Vec<DeclaredInput>) -> Result<Vec<CustomEventType>, FieldError> {
+    if inputs.len() > MAX_CUSTOM_EVENT_TYPES {
+        return Err(FieldError {
+            field: "custom_event_types".into(),
+            message: format!("at most {MAX_CUSTOM_EVENT_TYPES} types"),
+        });
+    }
+    let mut types: Vec<CustomEventType> = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.into_iter().enumerate() {
+        let field = format!("custom_event_types[{i}]");
+        let declared = match input {
+            DeclaredInput::Name(name) => declared_type(&field, &field, name, TypeInput::default())?,
+            DeclaredInput::Full(mut full) => {
+                let name = full.name.take().ok_or_else(|| FieldError {
+                    field: format!("{field}.name"),
+                    message: "is required".into(),
+                })?;
+                declared_type(&format!("{field}.name"), &format!("{field}."), name, full)?
+            }
+        };
+        if types.iter().any(|t| t.name == declared.name) {
+            return Err(FieldError {
+                field,
+                message: format!("`{}` is declared twice", declared.name),
+            });
+        }
+        types.push(declared);
+    }
+    Ok(types)
+}
+
+/// Installs `types` as the project's declared types; seen types that are
+/// now declared leave the seen list.
+fn set_declared(project: &mut Project, types: Vec<CustomEventType>) {
+    project.custom_event_types = types;
+    let declared: Vec<String> = project
+        .custom_event_types
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    project.seen_event_types.retain(|t| !declared.contains(t));
+}
+
+/// The project as the API shows it.
+fn view(project: &Project) -> serde_json::Value {
+    let names: Vec<&str> = project
+        .custom_event_types
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    json!({
+        "id": project.id,
+        "name": project.name,
+        "strict_event_types": project.strict_event_types,
+        "custom_event_types": names,
+        "created_at": time_ms(project.created_ms),
+    })
+}
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad("name", "must be 1-200 characters"));
+    }
+    Ok(name.to_string())
 }
 
 fn check_project_id(id: &str) -> Result<(), ApiError> {
@@ -99,22 +314,13 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     authenticate(&state, &req).await?.require_admin()?;
     let input: CreateProject = read_json(body, state.max_body_bytes).await?;
-    let name = input.name.trim().to_string();
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::bad("name", "must be 1-200 characters"));
-    }
+    let name = check_name(&input.name)?;
     let id = input.id.unwrap_or_else(|| new_id("proj_"));
     check_project_id(&id)?;
-    for (i, t) in input.custom_event_types.iter().enumerate() {
-        check_type_name(&format!("custom_event_types[{i}]"), t)?;
-    }
     let now = crate::now_ms();
-    let project = Project {
-        id: id.clone(),
-        name,
-        custom_event_types: input.custom_event_types,
-        created_ms: now,
-    };
+    let mut project = Project::new(id.clone(), name, now);
+    project.strict_event_types = input.strict_event_types;
+    set_declared(&mut project, declared_types(input.custom_event_types)?);
     let (secret_record, secret_key) = issue_key(&id, KeyKind::Secret, now);
     let (publishable_record, publishable_key) = issue_key(&id, KeyKind::Publishable, now);
     let created = state
@@ -125,14 +331,10 @@ async fn create(
         return Err(ApiError::Conflict(format!("project `{id}` already exists")));
     }
     tracing::info!(project_id = %id, "project created");
-    Ok(HttpResponse::Created().json(json!({
-        "id": project.id,
-        "name": project.name,
-        "custom_event_types": project.custom_event_types,
-        "created_at": time_ms(project.created_ms),
-        "secret_key": secret_key,
-        "publishable_key": publishable_key,
-    })))
+    let mut body = view(&project);
+    body["secret_key"] = json!(secret_key);
+    body["publishable_key"] = json!(publishable_key);
+    Ok(HttpResponse::Created().json(body))
 }
 
 async fn show(
@@ -142,10 +344,136 @@ async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
     let project = manage(&state, &req, &project_id).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": project.id,
-        "name": project.name,
-        "custom_event_types": project.custom_event_types,
-        "created_at": time_ms(project.created_ms),
-    })))
+    Ok(HttpResponse::Ok().json(view(&project)))
+}
+
+/// The project after `change`, or `404` when it was deleted meanwhile.
+async fn change_project(
+    state: &AppState,
+    id: &str,
+    change: impl FnOnce(&mut Project) + Send + 'static,
+) -> Result<Project, ApiError> {
+    state
+        .store
+        .update_project(id, change)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("project `{id}` not found")))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = path.into_inner();
+    manage(&state, &req, &project_id).await?;
+    let input: UpdateProject = read_json(body, state.max_body_bytes).await?;
+    let name = input.name.as_deref().map(check_name).transpose()?;
+    let declared = input.custom_event_types.map(declared_types).transpose()?;
+    let strict = input.strict_event_types;
+    let project = change_project(&state, &project_id, move |project| {
+        if let Some(name) = name {
+            project.name = name;
+        }
+        if let Some(strict) = strict {
+            project.strict_event_types = strict;
+        }
+        if let Some(declared) = declared {
+            set_declared(project, declared);
+        }
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view(&project)))
+}
+
+async fn put_type(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, name) = path.into_inner();
+    let project = manage(&state, &req, &project_id).await?;
+    let input: TypeInput = read_json_or_default(body, state.max_body_bytes).await?;
+    if input.name.as_ref().is_some_and(|n| *n != name) {
+        return Err(ApiError::bad(
+            "name",
+            format!("must be `{name}`, as in the path, or absent"),
+        ));
+    }
+    let declared = declared_type("type", "", name.clone(), input)?;
+    let exists = project.custom_type(&name).is_some();
+    if !exists && project.custom_event_types.len() >= MAX_CUSTOM_EVENT_TYPES {
+        return Err(ApiError::bad(
+            "type",
+            format!("project `{project_id}` declares {MAX_CUSTOM_EVENT_TYPES} types already, the most allowed"),
+        ));
+    }
+    let shown = custom_type_view(&declared);
+    change_project(&state, &project_id, move |project| {
+        let mut types = project.custom_event_types.clone();
+        match types.iter_mut().find(|t| t.name == declared.name) {
+            Some(existing) => *existing = declared,
+            None => types.push(declared),
+        }
+        set_declared(project, types);
+    })
+    .await?;
+    let mut response = match exists {
+        true => HttpResponse::Ok(),
+        false => HttpResponse::Created(),
+    };
+    Ok(response.json(shown))
+}
+
+async fn show_type(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, name) = path.into_inner();
+    let (principal, project) =
+        super::auth::authenticate_with_project(&state, &req, &project_id).await?;
+    principal.require_ingest(&project_id)?;
+    let project = super::existing_project(project, &project_id)?;
+    let kind = if BUILTIN_EVENT_TYPES.contains(&name.as_str()) {
+        "builtin"
+    } else if OPERATIONAL_EVENT_TYPES.contains(&name.as_str()) {
+        "operational"
+    } else if let Some(declared) = project.custom_type(&name) {
+        return Ok(HttpResponse::Ok().json(custom_type_view(declared)));
+    } else if project.seen_event_types.contains(&name) {
+        "seen"
+    } else {
+        return Err(ApiError::NotFound(format!(
+            "event type `{name}` is not in the catalogue of project `{project_id}`"
+        )));
+    };
+    Ok(HttpResponse::Ok().json(json!({ "type": name, "kind": kind })))
+}
+
+async fn delete_type(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, name) = path.into_inner();
+    let project = manage(&state, &req, &project_id).await?;
+    let listed = project.custom_type(&name).is_some() || project.seen_event_types.contains(&name);
+    if !listed {
+        let why = match is_known_type(&project, &name) {
+            true => "is built in and cannot be removed",
+            false => "is not declared or seen",
+        };
+        return Err(ApiError::NotFound(format!(
+            "event type `{name}` {why} in project `{project_id}`"
+        )));
+    }
+    change_project(&state, &project_id, move |project| {
+        project.custom_event_types.retain(|t| t.name != name);
+        project.seen_event_types.retain(|t| *t != name);
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

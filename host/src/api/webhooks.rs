@@ -1,30 +1,47 @@
 //! `…/integrations/webhooks`: register, list, read, update, revoke, rotate
-//! the secret, send a test ping. Secrets are shown only by create and rotate.
+//! the secret, send a test event. Secrets are shown only by create and
+//! rotate.
+//!
+//! - `events` defaults to `["*"]` (every event but the operational ones).
+//! - A secret the customer brings is any 16-256 characters, none a control
+//!   character: `whsec_<base64>` keys Standard Webhooks as its base64
+//!   content, any other string by its UTF-8 bytes; answers carry the
+//!   `whsec_` form as `standard_webhooks_secret` for Standard Webhooks
+//!   verifiers.
+//! - The endpoint's config is checked at registration by rendering a
+//!   sample event through its plugin: a config error naming one of the
+//!   endpoint's keys (`` `header.X-A`: … ``) is a `400` on `config.<key>`.
 
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::openapi::{doc, object, string, string_map, strings, Auth, RouteDoc};
 use super::{load_endpoint, manage, time_ms, AppState};
-use crate::dispatch::{call_config, test_send};
+use crate::dispatch::{build_context, call_config, test_send};
 use crate::ingest::{
-    check_filter_path, check_subscription, is_known_type, OPERATIONAL_EVENT_TYPES,
+    check_filter_path, check_subscription, check_type_name, is_known_type, is_object,
+    OPERATIONAL_EVENT_TYPES,
 };
-use crate::plugin::LoadedPlugin;
+use crate::plugin::{CallError, GuestErrorKind, LoadedPlugin};
 use crate::providers::check_keys;
 use crate::ratelimit::Rate;
 use crate::signing::{new_id, new_webhook_secret};
 use crate::store::{Endpoint, Event, Project, SealedSecret};
 use actix_web::{web, HttpRequest, HttpResponse};
+use hookmesh_sdk::signing::{endpoint_secret_key, standard_webhooks_form, SECRET_PREFIX};
 use serde::Deserialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most subscriptions one endpoint may have.
 const MAX_SUBSCRIPTIONS: usize = 100;
-/// Shortest accepted custom secret key (bytes after `whsec_`).
-const MIN_SECRET_KEY_BYTES: usize = 16;
+/// Shortest secret a customer may bring (characters); also the fewest key
+/// bytes inside a `whsec_<base64>` one.
+const MIN_SECRET_CHARS: usize = 16;
+/// Longest secret a customer may bring (characters).
+const MAX_SECRET_CHARS: usize = 256;
 /// Bytes of a test answer shown.
 const TEST_EXCERPT_BYTES: usize = 1024;
 /// The default provider.
@@ -33,7 +50,7 @@ const DEFAULT_PROVIDER: &str = "webhook";
 /// Body of create (and, all optional, of update).
 fn webhook_schema() -> serde_json::Value {
     object(
-        &["url", "events"],
+        &["url"],
         &[
             ("url", string()),
             ("events", strings()),
@@ -106,19 +123,29 @@ pub(super) fn routes() -> Vec<RouteDoc> {
         doc(
             "post",
             "/projects/{project}/integrations/webhooks/{id}/rotate",
-            "New secret, returned once; the old one signs during the grace",
+            "New secret (generated, or the customer's `secret`), returned once; the old one signs during the grace",
             Auth::Manage,
-            Some(|| object(&[], &[("grace", string())])),
+            Some(|| object(&[], &[("grace", string()), ("secret", string())])),
             &[200, 400, 401, 403, 404],
             || web::post().to(rotate),
         ),
         doc(
             "post",
             "/projects/{project}/integrations/webhooks/{id}/test",
-            "Send test.ping now: status, body excerpt, timing",
+            "Send a test event now (test.ping unless {event, payload, resource, resource_id} say otherwise): status, body excerpt, timing",
             Auth::Manage,
-            None,
-            &[200, 401, 403, 404, 409],
+            Some(|| {
+                object(
+                    &[],
+                    &[
+                        ("event", string()),
+                        ("payload", serde_json::json!({ "type": "object" })),
+                        ("resource", string()),
+                        ("resource_id", string()),
+                    ],
+                )
+            }),
+            &[200, 400, 401, 403, 404, 409],
             || web::post().to(test),
         ),
     ]
@@ -128,6 +155,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
 #[serde(deny_unknown_fields)]
 struct CreateWebhook {
     url: String,
+    /// Every event but the operational ones when absent.
+    #[serde(default = "every_event")]
     events: Vec<String>,
     #[serde(default)]
     secret: Option<String>,
@@ -169,6 +198,10 @@ struct UpdateWebhook {
     filter: Option<BTreeMap<String, serde_json::Value>>,
 }
 
+fn every_event() -> Vec<String> {
+    vec!["*".into()]
+}
+
 /// A field given in the body, `null` included (absent fields stay `None`).
 fn present<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -182,6 +215,23 @@ struct RotateInput {
     /// e.g. "24h"; the configured grace when absent.
     #[serde(default)]
     grace: Option<String>,
+    /// The customer's new secret; generated when absent.
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+/// What `POST …/test` may say about the event to send.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TestInput {
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    payload: Option<Box<RawValue>>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    resource_id: Option<String>,
 }
 
 /// The endpoint as the API shows it (never its secrets).
@@ -241,13 +291,14 @@ fn check_provider<'a>(
     Ok(plugin)
 }
 
-/// Validates subscriptions against the project's catalogue (and the
+/// Validates subscriptions: well-formed patterns; for a project with
+/// `strict_event_types`, exact types must be in its catalogue (or the
 /// `<provider>.…` types of loaded plugins, e.g. `razorpay.payment.captured`).
 fn check_events(state: &AppState, project: &Project, events: &[String]) -> Result<(), ApiError> {
     if events.is_empty() {
         return Err(ApiError::bad(
             "events",
-            "must list at least one event type, `prefix.*` or `*`",
+            "must list at least one event type, `prefix.*` or `*` (or be left out for `*`)",
         ));
     }
     if events.len() > MAX_SUBSCRIPTIONS {
@@ -264,16 +315,17 @@ fn check_events(state: &AppState, project: &Project, events: &[String]) -> Resul
             .split('.')
             .next()
             .is_some_and(|ns| state.plugins.get(ns).is_some());
-        if exact
+        if project.strict_event_types
+            && exact
             && !provider_type
-            && !is_known_type(&project.custom_event_types, pattern)
+            && !is_known_type(project, pattern)
             && !OPERATIONAL_EVENT_TYPES.contains(&pattern.as_str())
         {
             return Err(ApiError::bad(
                 field,
                 format!(
-                    "unknown event type `{pattern}`; see GET /projects/{}/integrations/events",
-                    project.id
+                    "unknown event type `{pattern}` (project `{}` has strict_event_types); see GET /projects/{}/integrations/events",
+                    project.id, project.id
                 ),
             ));
         }
@@ -294,16 +346,74 @@ async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::bad("url", e.to_string()))
 }
 
+/// A secret a customer brings: 16-256 characters, none a control
+/// character; a `whsec_<base64>` one must hold at least 16 key bytes.
 fn check_secret(secret: &str) -> Result<(), ApiError> {
-    let key = hookmesh_sdk::signing::standard_webhooks_key(secret)
-        .map_err(|e| ApiError::bad("secret", e.to_string()))?;
-    if !secret.starts_with("whsec_") || key.len() < MIN_SECRET_KEY_BYTES {
+    let chars = secret.chars().count();
+    if !(MIN_SECRET_CHARS..=MAX_SECRET_CHARS).contains(&chars)
+        || secret.chars().any(char::is_control)
+    {
         return Err(ApiError::bad(
             "secret",
-            format!("must be `whsec_` + base64 of at least {MIN_SECRET_KEY_BYTES} random bytes"),
+            format!(
+                "must be {MIN_SECRET_CHARS}-{MAX_SECRET_CHARS} printable characters: `whsec_<base64>`, or any string, keyed by its UTF-8 bytes (got {chars})"
+            ),
+        ));
+    }
+    let standard =
+        secret.starts_with(SECRET_PREFIX) && endpoint_secret_key(secret) != secret.as_bytes();
+    if standard && endpoint_secret_key(secret).len() < MIN_SECRET_CHARS {
+        return Err(ApiError::bad(
+            "secret",
+            format!("a `{SECRET_PREFIX}<base64>` secret must hold at least {MIN_SECRET_CHARS} bytes of key"),
         ));
     }
     Ok(())
+}
+
+/// Renders a sample event through the endpoint's plugin with its config
+/// (merged over the project's settings for the provider): a config error
+/// that names one of the endpoint's own keys refuses the registration.
+/// Errors about settings the endpoint does not carry (a project-level
+/// token not set yet) are left for delivery time.
+async fn check_render(
+    state: &AppState,
+    plugin: &Arc<LoadedPlugin>,
+    endpoint: &Endpoint,
+) -> Result<(), ApiError> {
+    let Ok(config) = call_config(state.dispatcher.core(), endpoint).await else {
+        return Ok(());
+    };
+    let now = crate::now_ms();
+    let Ok(ctx) = build_context(&state.secrets, endpoint, config, "dlv_check", 1, now) else {
+        return Ok(());
+    };
+    let event = crate::plugin::Event {
+        id: "evt_check".into(),
+        event_type: "test.ping".into(),
+        resource: None,
+        resource_id: None,
+        payload: b"{}".to_vec(),
+        time_created_ms: now,
+    };
+    let Err(CallError::Plugin {
+        kind: GuestErrorKind::InvalidConfig,
+        message,
+        ..
+    }) = plugin.render_async(event, ctx).await
+    else {
+        return Ok(());
+    };
+    let message = message.strip_prefix("invalid config: ").unwrap_or(&message);
+    let named = message
+        .strip_prefix('`')
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(key, _)| key)
+        .filter(|key| endpoint.config.contains_key(*key));
+    match named {
+        Some(key) => Err(ApiError::bad(format!("config.{key}"), message)),
+        None => Ok(()),
+    }
 }
 
 /// The endpoint an update returned, or `404` when it was deleted meanwhile.
@@ -327,7 +437,7 @@ async fn create(
     check_url(&state, &input.url).await?;
     check_events(&state, &project, &input.events)?;
     let provider = input.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into());
-    check_provider(&state, &provider, &input.config)?;
+    let plugin = Arc::clone(check_provider(&state, &provider, &input.config)?);
     let filter = check_filter(input.filter)?;
     let rate_limit = input.rate_limit.as_deref().map(check_rate).transpose()?;
     let secret = match input.secret {
@@ -360,10 +470,12 @@ async fn create(
         created_ms: now,
         updated_ms: now,
     };
+    check_render(&state, &plugin, &endpoint).await?;
     let endpoint = save(&state, endpoint).await?;
     tracing::info!(project_id = %project.id, endpoint_id = %endpoint.id, "webhook registered");
     let mut body = view(&endpoint);
     body["secret"] = json!(secret);
+    body["standard_webhooks_secret"] = json!(standard_webhooks_form(&secret));
     Ok(HttpResponse::Created().json(body))
 }
 
@@ -420,7 +532,12 @@ async fn update(
         }
     };
     if let Some(config) = &input.config {
-        check_provider(&state, &loaded.provider, config)?;
+        let plugin = Arc::clone(check_provider(&state, &loaded.provider, config)?);
+        let candidate = Endpoint {
+            config: config.clone(),
+            ..loaded.clone()
+        };
+        check_render(&state, &plugin, &candidate).await?;
     }
     let reactivated = input.active == Some(true) && !loaded.active;
     let (url, events, description) = (input.url, input.events, input.description);
@@ -491,10 +608,13 @@ async fn rotate(
             .map_err(|e| ApiError::bad("grace", format!("`{text}` is not a duration ({e})")))?,
         None => state.rotation_grace,
     };
+    if let Some(secret) = &input.secret {
+        check_secret(secret)?;
+    }
     load_endpoint(&state, &project_id, &id).await?;
     let now = crate::now_ms();
     let expires_ms = now + u64::try_from(grace.as_millis()).unwrap_or(u64::MAX / 2);
-    let secret = new_webhook_secret();
+    let secret = input.secret.unwrap_or_else(new_webhook_secret);
     let sealed = state.secrets.seal(&secret);
     let change = move |endpoint: &mut Endpoint| {
         let current = endpoint
@@ -518,19 +638,77 @@ async fn rotate(
     tracing::info!(endpoint_id = %endpoint.id, grace = %humantime::format_duration(grace), "secret rotated");
     Ok(HttpResponse::Ok().json(json!({
         "id": endpoint.id,
+        "standard_webhooks_secret": standard_webhooks_form(&secret),
         "secret": secret,
         "previous_secret_expires_at": (!grace.is_zero()).then_some(expires_ms),
     })))
+}
+
+/// The event a test sends: `test.ping` about the endpoint, or what the
+/// body asks for (checked like an ingested event's fields).
+fn test_event(
+    project_id: &str,
+    endpoint: &Endpoint,
+    input: TestInput,
+    now: u64,
+) -> Result<Event, ApiError> {
+    if let Some(event) = &input.event {
+        check_type_name("event", event)?;
+    }
+    if let Some(payload) = &input.payload {
+        if !is_object(payload) {
+            return Err(ApiError::bad("payload", "must be a JSON object"));
+        }
+    }
+    for (name, value) in [
+        ("resource", &input.resource),
+        ("resource_id", &input.resource_id),
+    ] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.is_empty() || v.len() > 256)
+        {
+            return Err(ApiError::bad(name, "must be 1-256 characters"));
+        }
+    }
+    let custom = input.event.is_some();
+    let payload = match input.payload {
+        Some(raw) => raw.get().as_bytes().to_vec(),
+        None if custom => b"{}".to_vec(),
+        None => json!({ "message": "hookmesh test ping", "endpoint_id": endpoint.id })
+            .to_string()
+            .into_bytes(),
+    };
+    let (resource, resource_id) = match custom {
+        true => (input.resource, input.resource_id),
+        false => (
+            input.resource.or(Some("endpoint".into())),
+            input.resource_id.or(Some(endpoint.id.clone())),
+        ),
+    };
+    Ok(Event {
+        id: new_id("evt_test_"),
+        project_id: project_id.to_string(),
+        event_type: input.event.unwrap_or_else(|| "test.ping".into()),
+        resource,
+        resource_id,
+        payload,
+        time_created_ms: now,
+        source: None,
+    })
 }
 
 async fn test(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, id) = path.into_inner();
     manage(&state, &req, &project_id).await?;
+    let input: TestInput = read_json_or_default(body, state.max_body_bytes).await?;
     let endpoint = load_endpoint(&state, &project_id, &id).await?;
+    let event = test_event(&project_id, &endpoint, input, crate::now_ms())?;
     if state.plugins.get(&endpoint.provider).is_none() {
         return Err(ApiError::Conflict(format!(
             "provider `{}` is not loaded",
@@ -540,19 +718,6 @@ async fn test(
     let config = call_config(state.dispatcher.core(), &endpoint)
         .await
         .map_err(ApiError::Conflict)?;
-    let now = crate::now_ms();
-    let event = Event {
-        id: new_id("evt_test_"),
-        project_id: project_id.clone(),
-        event_type: "test.ping".into(),
-        resource: Some("endpoint".into()),
-        resource_id: Some(endpoint.id.clone()),
-        payload: json!({ "message": "hookmesh test ping", "endpoint_id": endpoint.id })
-            .to_string()
-            .into_bytes(),
-        time_created_ms: now,
-        source: None,
-    };
     let started = Instant::now();
     let sent = test_send(state.dispatcher.core(), &endpoint, config, &event).await;
     let duration_ms = duration_ms(started.elapsed());
@@ -560,6 +725,8 @@ async fn test(
     let excerpt = String::from_utf8_lossy(&excerpt[..excerpt.len().min(TEST_EXCERPT_BYTES)]);
     let mut view = json!({
         "ok": sent.ok,
+        "event": event.event_type,
+        "event_id": event.id,
         "status": sent.status_code,
         "duration_ms": duration_ms,
     });

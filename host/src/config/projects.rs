@@ -8,7 +8,13 @@
 //! name = "Acme"
 //! secret_key = "env:ACME_SECRET_KEY"            # hm_sk_…, stored hashed
 //! publishable_key = "env:ACME_PUBLISHABLE_KEY"  # hm_pk_…
-//! custom_event_types = ["order.paid"]
+//! custom_event_types = ["order.paid"]          # names only, or:
+//! strict_event_types = false                   # true: only the catalogue's types
+//!
+//! [[projects.event_types]]                     # a type with a description and schema
+//! name = "user.signup"
+//! description = "A user finished signing up"
+//! schema = { type = "object", required = ["email"] }   # or JSON text
 //!
 //! [projects.providers.slack]                   # provider settings
 //! config = { signing_secret = "env:ACME_SLACK_SIGNING_SECRET" }
@@ -44,8 +50,10 @@ pub struct ProjectSpec {
     pub secret_key: Option<String>,
     /// Resolved publishable key, if declared.
     pub publishable_key: Option<String>,
-    /// Accepted custom event types.
-    pub custom_event_types: Vec<String>,
+    /// Declared event types (`custom_event_types` and `[[projects.event_types]]`).
+    pub custom_event_types: Vec<crate::store::CustomEventType>,
+    /// Refuse types outside the catalogue.
+    pub strict_event_types: bool,
     /// Its webhooks.
     pub webhooks: Vec<WebhookSpec>,
     /// Its provider settings, by provider name.
@@ -102,9 +110,24 @@ pub(super) struct RawProject {
     #[serde(default)]
     custom_event_types: Vec<String>,
     #[serde(default)]
+    strict_event_types: bool,
+    #[serde(default)]
+    event_types: Vec<RawEventType>,
+    #[serde(default)]
     webhooks: Vec<RawWebhook>,
     #[serde(default)]
     providers: BTreeMap<String, RawProvider>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEventType {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    /// A TOML table, or JSON text.
+    #[serde(default)]
+    schema: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -206,13 +229,8 @@ pub(super) fn validate_projects(
                 );
             }
             seen_projects.push(project.id.clone());
-            for (j, t) in project.custom_event_types.iter().enumerate() {
-                if let Err(e) =
-                    crate::ingest::check_type_name(&format!("{at}.custom_event_types[{j}]"), t)
-                {
-                    check.problem(&e.field, e.message);
-                }
-            }
+            let custom_event_types =
+                declared_types(check, &at, project.custom_event_types, project.event_types);
             let webhooks = project
                 .webhooks
                 .into_iter()
@@ -267,11 +285,88 @@ pub(super) fn validate_projects(
                     "hm_pk_",
                 ),
                 id: project.id,
-                custom_event_types: project.custom_event_types,
+                custom_event_types,
+                strict_event_types: project.strict_event_types,
                 webhooks,
             }
         })
         .collect()
+}
+
+/// The declared types of a project: `custom_event_types` names, then
+/// `[[projects.event_types]]` entries (each checked; a name given twice is
+/// a problem).
+fn declared_types(
+    check: &mut Check,
+    at: &str,
+    names: Vec<String>,
+    full: Vec<RawEventType>,
+) -> Vec<crate::store::CustomEventType> {
+    use crate::event_types::{check_description, check_schema, FieldError};
+    use crate::store::CustomEventType;
+    let mut problem = |e: FieldError| check.problem(&e.field, e.message);
+    let mut types: Vec<CustomEventType> = Vec::new();
+    let named = names.into_iter().enumerate().map(|(j, name)| {
+        (
+            format!("{at}.custom_event_types[{j}]"),
+            RawEventType {
+                name,
+                description: None,
+                schema: None,
+            },
+        )
+    });
+    let detailed = full
+        .into_iter()
+        .enumerate()
+        .map(|(j, raw)| (format!("{at}.event_types[{j}]"), raw));
+    for (field, raw) in named.chain(detailed) {
+        if let Err(e) = crate::ingest::check_type_name(&field, &raw.name) {
+            problem(e);
+            continue;
+        }
+        if types.iter().any(|t| t.name == raw.name) {
+            problem(FieldError {
+                field,
+                message: format!("`{}` is declared twice", raw.name),
+            });
+            continue;
+        }
+        if let Some(Err(e)) = raw
+            .description
+            .as_deref()
+            .map(|d| check_description(&format!("{field}.description"), d))
+        {
+            problem(e);
+        }
+        let schema = match raw.schema {
+            Some(serde_json::Value::String(text)) => match serde_json::from_str(&text) {
+                Ok(value) => Some(value),
+                Err(e) => {
+                    problem(FieldError {
+                        field: format!("{field}.schema"),
+                        message: format!("not JSON: {e}"),
+                    });
+                    None
+                }
+            },
+            other => other,
+        };
+        let schema = match schema.map(|s| check_schema(&format!("{field}.schema"), &s)) {
+            Some(Ok(text)) => Some(text),
+            Some(Err(e)) => {
+                problem(e);
+                None
+            }
+            None => None,
+        };
+        types.push(CustomEventType {
+            name: raw.name,
+            description: raw.description,
+            schema,
+        });
+    }
+    types
 }
 
 fn validate_webhook(
@@ -314,8 +409,13 @@ fn validate_webhook(
         }
     }
     let secret = check.secret(&format!("{at}.secret"), w.secret.as_deref());
-    if !secret.is_empty() && hookmesh_sdk::signing::standard_webhooks_key(&secret).is_err() {
-        check.problem(&format!("{at}.secret"), "must be a `whsec_<base64>` secret");
+    let chars = secret.chars().count();
+    if !secret.is_empty() && (!(16..=256).contains(&chars) || secret.chars().any(char::is_control))
+    {
+        check.problem(
+            &format!("{at}.secret"),
+            "must be 16-256 printable characters (`whsec_<base64>`, or any string, keyed by its UTF-8 bytes)",
+        );
     }
     let rate_limit =
         w.rate_limit

@@ -30,6 +30,28 @@ impl Store {
         .await
     }
 
+    /// Applies `change` to the project as stored now and writes it back;
+    /// `None` when it does not exist. The read and the write are separate
+    /// backend calls: of two changes to one project at the same moment the
+    /// later write wins (project changes are rare: the API's `PUT`, a type
+    /// seen for the first time).
+    pub async fn update_project(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Project) + Send + 'static,
+    ) -> Result<Option<Project>, StoreError> {
+        let id = id.to_string();
+        self.write(move |b| {
+            let Some(mut project) = b.project(&id)? else {
+                return Ok(None);
+            };
+            change(&mut project);
+            b.put_project(&project)?;
+            Ok(Some(project))
+        })
+        .await
+    }
+
     /// The key whose hash is `hash` (if any) and the project `project_id`
     /// (if given), in one round trip where the backend is remote.
     pub async fn api_key_and_project(

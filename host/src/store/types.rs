@@ -46,10 +46,84 @@ pub struct Project {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// Custom event types accepted besides the built-in catalogue.
-    pub custom_event_types: Vec<String>,
+    /// Event types the app declared, each with an optional description and
+    /// JSON Schema for its payload.
+    pub custom_event_types: Vec<CustomEventType>,
+    /// Refuse event types outside the catalogue (built-in, operational,
+    /// custom); `false` (the default) accepts any well-formed type.
+    pub strict_event_types: bool,
+    /// Undeclared types this project has ingested (open projects), so the
+    /// catalogue lists every type the app sends.
+    pub seen_event_types: Vec<String>,
     /// Unix ms.
     pub created_ms: u64,
+}
+
+impl Project {
+    /// A project as created: open event types, none declared or seen.
+    pub fn new(id: String, name: String, created_ms: u64) -> Self {
+        Self {
+            id,
+            name,
+            custom_event_types: Vec::new(),
+            strict_event_types: false,
+            seen_event_types: Vec::new(),
+            created_ms,
+        }
+    }
+
+    /// The declared type `name`, if any.
+    pub fn custom_type(&self, name: &str) -> Option<&CustomEventType> {
+        self.custom_event_types.iter().find(|t| t.name == name)
+    }
+}
+
+/// An event type a project declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomEventType {
+    /// e.g. `order.paid`.
+    pub name: String,
+    /// Free text for the catalogue.
+    pub description: Option<String>,
+    /// A JSON Schema (as JSON text) every payload of this type must meet.
+    pub schema: Option<String>,
+}
+
+impl CustomEventType {
+    /// A declared type with no description or schema.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: None,
+            schema: None,
+        }
+    }
+}
+
+impl Record for Project {
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        /// Format 1: custom types as names only; every project was strict
+        /// then, and is open now, like every new project.
+        #[derive(Deserialize)]
+        struct ProjectV1 {
+            id: String,
+            name: String,
+            custom_event_types: Vec<String>,
+            created_ms: u64,
+        }
+        (format == 1).then(|| {
+            postcard::from_bytes::<ProjectV1>(body).map(|v1| Project {
+                custom_event_types: v1
+                    .custom_event_types
+                    .into_iter()
+                    .map(CustomEventType::named)
+                    .collect(),
+                ..Project::new(v1.id, v1.name, v1.created_ms)
+            })
+        })
+    }
 }
 
 /// What a key may do.
@@ -604,7 +678,6 @@ pub struct Page<T> {
     pub next_cursor: Option<u64>,
 }
 
-impl Record for Project {}
 impl Record for ApiKey {}
 impl Record for Endpoint {}
 impl Record for ProviderSettings {}
@@ -691,6 +764,29 @@ mod tests {
             decode::<Attempt>("x", &[9, 0]).is_err(),
             "unknown formats are refused"
         );
+    }
+
+    #[test]
+    fn projects_of_the_first_format_still_decode() {
+        #[derive(Serialize)]
+        struct ProjectV1<'a>(&'a str, &'a str, Vec<&'a str>, u64);
+        let mut v1 = vec![1u8];
+        v1.extend(postcard::to_stdvec(&ProjectV1("acme", "Acme", vec!["order.paid"], 7)).unwrap());
+        let project: Project = decode("acme", &v1).unwrap();
+        assert_eq!(
+            project.custom_event_types,
+            vec![CustomEventType::named("order.paid")]
+        );
+        assert!(!project.strict_event_types && project.seen_event_types.is_empty());
+        assert_eq!((project.name.as_str(), project.created_ms), ("Acme", 7));
+        let now = Project {
+            strict_event_types: true,
+            seen_event_types: vec!["lesson.completed".into()],
+            ..project
+        };
+        let bytes = encode(&now).unwrap();
+        assert_eq!(bytes[0], 2, "projects are written in format 2");
+        assert_eq!(decode::<Project>("acme", &bytes).unwrap(), now);
     }
 
     #[test]
