@@ -1,6 +1,8 @@
 //! The webhook plugin natively: signatures per receiver config, secrets of
 //! any form, and which statuses count as delivered.
 
+#![allow(clippy::unwrap_used)]
+
 use hookmesh_plugin_webhook::Webhook;
 use hookmesh_sdk::signing::{hex_hmac_sha256, standard_webhooks_form, verify_standard_webhooks};
 use hookmesh_sdk::{
