@@ -434,6 +434,38 @@ fn updates_apply_to_the_stored_endpoint(store: &dyn Backend) {
     assert!(missing.is_none());
 }
 
+/// Project changes from several threads at once: none is lost (the API's
+/// `PUT` and a type seen at ingestion may change one project together).
+fn project_updates_lose_nothing(store: &dyn Backend) {
+    store
+        .put_project(&Project::new("p".into(), "P".into(), 1))
+        .unwrap();
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            scope.spawn(move || {
+                for n in 0..10 {
+                    let seen = format!("t{thread}.n{n}");
+                    let change: ProjectChange = std::sync::Arc::new(move |p: &mut Project| {
+                        p.seen_event_types.push(seen.clone())
+                    });
+                    store.update_project("p", change).unwrap().unwrap();
+                }
+            });
+        }
+    });
+    let project = store.project("p").unwrap().unwrap();
+    assert_eq!(project.seen_event_types.len(), 40, "{project:?}");
+    let strict: ProjectChange = std::sync::Arc::new(|p: &mut Project| p.strict_event_types = true);
+    assert!(
+        store
+            .update_project("p", strict.clone())
+            .unwrap()
+            .unwrap()
+            .strict_event_types
+    );
+    assert_eq!(store.update_project("nope", strict).unwrap(), None);
+}
+
 fn catalog_records(store: &dyn Backend) {
     let project = Project {
         custom_event_types: vec![
@@ -676,6 +708,11 @@ macro_rules! conformance {
             #[test]
             fn event_log_indexes() {
                 super::event_log_indexes(fresh("event-log").as_ref());
+            }
+
+            #[test]
+            fn project_updates_lose_nothing() {
+                super::project_updates_lose_nothing(fresh("project-updates").as_ref());
             }
 
             #[test]

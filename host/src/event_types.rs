@@ -13,7 +13,7 @@
 //! event of its type (tens of microseconds for a typical schema), so
 //! nothing is cached between requests.
 
-use crate::store::Project;
+use crate::store::{CustomEventType, Project};
 
 /// The built-in event types every project accepts.
 pub const BUILTIN_EVENT_TYPES: &[&str] = &[
@@ -68,7 +68,10 @@ pub const MAX_SEEN_EVENT_TYPES: usize = 1000;
 /// Most declared types per project.
 pub const MAX_CUSTOM_EVENT_TYPES: usize = 500;
 /// Largest schema, as JSON text.
-pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
+pub const MAX_SCHEMA_BYTES: usize = 32 * 1024;
+/// Most schema text per project: the project record is read on every
+/// ingestion request, so its size is kept small.
+pub const MAX_PROJECT_SCHEMA_BYTES: usize = 256 * 1024;
 /// Longest description.
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 
@@ -195,6 +198,22 @@ pub fn check_schema(field: &str, schema: &serde_json::Value) -> Result<String, F
     }
     compile(schema).map_err(|e| field_error(field, format!("not a usable JSON Schema: {e}")))?;
     Ok(text)
+}
+
+/// Checks that the declared types' schemas fit [`MAX_PROJECT_SCHEMA_BYTES`].
+pub fn check_schema_total(field: &str, types: &[CustomEventType]) -> Result<(), FieldError> {
+    let total: usize = types
+        .iter()
+        .filter_map(|t| t.schema.as_ref())
+        .map(String::len)
+        .sum();
+    if total > MAX_PROJECT_SCHEMA_BYTES {
+        return Err(field_error(
+            field,
+            format!("the project's schemas would take {total} bytes; at most {MAX_PROJECT_SCHEMA_BYTES} in all"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a declared type's description.

@@ -14,8 +14,8 @@ use super::events::custom_type_view;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
 use super::{manage, time_ms, AppState};
 use crate::event_types::{
-    check_description, check_schema, is_known_type, FieldError, BUILTIN_EVENT_TYPES,
-    MAX_CUSTOM_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
+    check_description, check_schema, check_schema_total, is_known_type, FieldError,
+    BUILTIN_EVENT_TYPES, MAX_CUSTOM_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
 use crate::ingest::check_type_name;
 use crate::signing::{hash_api_key, new_api_key, new_id};
@@ -236,6 +236,7 @@ fn declared_types(inputs: Vec<DeclaredInput>) -> Result<Vec<CustomEventType>, Fi
         }
         types.push(declared);
     }
+    check_schema_total("custom_event_types", &types)?;
     Ok(types)
 }
 
@@ -351,7 +352,7 @@ async fn show(
 async fn change_project(
     state: &AppState,
     id: &str,
-    change: impl FnOnce(&mut Project) + Send + 'static,
+    change: impl Fn(&mut Project) + Send + Sync + 'static,
 ) -> Result<Project, ApiError> {
     state
         .store
@@ -373,14 +374,14 @@ async fn update(
     let declared = input.custom_event_types.map(declared_types).transpose()?;
     let strict = input.strict_event_types;
     let project = change_project(&state, &project_id, move |project| {
-        if let Some(name) = name {
-            project.name = name;
+        if let Some(name) = &name {
+            project.name.clone_from(name);
         }
         if let Some(strict) = strict {
             project.strict_event_types = strict;
         }
-        if let Some(declared) = declared {
-            set_declared(project, declared);
+        if let Some(declared) = &declared {
+            set_declared(project, declared.clone());
         }
     })
     .await?;
@@ -410,12 +411,20 @@ async fn put_type(
             format!("project `{project_id}` declares {MAX_CUSTOM_EVENT_TYPES} types already, the most allowed"),
         ));
     }
+    let mut after: Vec<CustomEventType> = project
+        .custom_event_types
+        .iter()
+        .filter(|t| t.name != name)
+        .cloned()
+        .collect();
+    after.push(declared.clone());
+    check_schema_total("schema", &after)?;
     let shown = custom_type_view(&declared);
     change_project(&state, &project_id, move |project| {
         let mut types = project.custom_event_types.clone();
         match types.iter_mut().find(|t| t.name == declared.name) {
-            Some(existing) => *existing = declared,
-            None => types.push(declared),
+            Some(existing) => *existing = declared.clone(),
+            None => types.push(declared.clone()),
         }
         set_declared(project, types);
     })

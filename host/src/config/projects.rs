@@ -366,6 +366,9 @@ fn declared_types(
             schema,
         });
     }
+    if let Err(e) = crate::event_types::check_schema_total(&format!("{at}.event_types"), &types) {
+        problem(e);
+    }
     types
 }
 

@@ -20,6 +20,14 @@ pub trait Backend: Send + Sync + 'static {
     fn put_project(&self, project: &Project) -> Result<(), StoreError>;
     /// A project by id.
     fn project(&self, id: &str) -> Result<Option<Project>, StoreError>;
+    /// Applies `change` to the project as stored now, atomically (a change
+    /// made meanwhile is kept, never overwritten with an older copy).
+    /// `None` when the project does not exist.
+    fn update_project(
+        &self,
+        id: &str,
+        change: ProjectChange,
+    ) -> Result<Option<Project>, StoreError>;
     /// Every project.
     fn projects(&self) -> Result<Vec<Project>, StoreError>;
 

@@ -1,6 +1,6 @@
 //! What the API owns: projects, API keys, endpoints and provider settings.
 
-use super::{ApiKey, Endpoint, EndpointChange, Project, ProviderSettings};
+use super::{ApiKey, Endpoint, EndpointChange, Project, ProjectChange, ProviderSettings};
 use super::{Backend, Store, StoreError};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -30,26 +30,17 @@ impl Store {
         .await
     }
 
-    /// Applies `change` to the project as stored now and writes it back;
-    /// `None` when it does not exist. The read and the write are separate
-    /// backend calls: of two changes to one project at the same moment the
-    /// later write wins (project changes are rare: the API's `PUT`, a type
-    /// seen for the first time).
+    /// Applies `change` to the project as stored now, atomically (a
+    /// concurrent change, such as a type seen for the first time while the
+    /// API changes the project, is never undone). `None` when the project
+    /// does not exist.
     pub async fn update_project(
         &self,
         id: &str,
-        change: impl FnOnce(&mut Project) + Send + 'static,
+        change: impl Fn(&mut Project) + Send + Sync + 'static,
     ) -> Result<Option<Project>, StoreError> {
-        let id = id.to_string();
-        self.write(move |b| {
-            let Some(mut project) = b.project(&id)? else {
-                return Ok(None);
-            };
-            change(&mut project);
-            b.put_project(&project)?;
-            Ok(Some(project))
-        })
-        .await
+        let (id, change): (String, ProjectChange) = (id.to_string(), Arc::new(change));
+        self.write(move |b| b.update_project(&id, change)).await
     }
 
     /// The key whose hash is `hash` (if any) and the project `project_id`

@@ -201,6 +201,10 @@ pub struct Endpoint {
     pub updated_ms: u64,
 }
 
+/// A change to apply to a project as stored ([`super::Backend::update_project`]);
+/// may run more than once where the backend retries a conflicting write.
+pub type ProjectChange = std::sync::Arc<dyn Fn(&mut Project) + Send + Sync>;
+
 /// A change to apply to an endpoint as stored ([`super::Backend::update_endpoint`]);
 /// may run more than once where the backend retries a conflicting write.
 pub type EndpointChange = std::sync::Arc<dyn Fn(&mut Endpoint) + Send + Sync>;

@@ -238,6 +238,32 @@ impl Backend for EmbeddedStore {
         self.get(PROJECTS, id)
     }
 
+    fn update_project(
+        &self,
+        id: &str,
+        change: ProjectChange,
+    ) -> Result<Option<Project>, StoreError> {
+        // One write transaction: redb runs them one at a time.
+        let txn = self.db.begin_write()?;
+        let updated = {
+            let mut table = txn.open_table(PROJECTS)?;
+            let found = table
+                .get(id)?
+                .map(|bytes| decode::<Project>(id, bytes.value()))
+                .transpose()?;
+            match found {
+                Some(mut project) => {
+                    change(&mut project);
+                    table.insert(id, encode(&project)?.as_slice())?;
+                    Some(project)
+                }
+                None => None,
+            }
+        };
+        txn.commit()?;
+        Ok(updated)
+    }
+
     fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(PROJECTS)?;

@@ -229,6 +229,32 @@ impl Backend for RedisStore {
         self.shared.get_record(&self.shared.keys.project_record(id))
     }
 
+    fn update_project(
+        &self,
+        id: &str,
+        change: ProjectChange,
+    ) -> Result<Option<Project>, StoreError> {
+        let s = &self.shared;
+        let key = s.keys.project_record(id);
+        for _ in 0..MAX_UPDATE_TRIES {
+            let Some(read) = bytes(s.pool.run(redis::cmd("GET").arg(&key))?) else {
+                return Ok(None);
+            };
+            let mut project: Project = decode(&key, &read)?;
+            change(&mut project);
+            let written = encode(&project)?;
+            let cas = scripts::eval(scripts::REPLACE_IF_UNCHANGED, &[&key], &[&read, &written]);
+            match int(&s.pool.run(&cas)?) {
+                1 => return Ok(Some(project)),
+                -1 => return Ok(None),
+                _ => continue, // changed meanwhile: apply to the new record
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "project `{id}` kept changing; try again"
+        )))
+    }
+
     fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let s = &self.shared;
         let ids = strings(s.pool.run(redis::cmd("SMEMBERS").arg(s.keys.projects()))?);
