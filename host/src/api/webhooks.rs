@@ -11,39 +11,29 @@
 //! - The endpoint's config is checked at registration by rendering a
 //!   sample event through its plugin: a config error naming one of the
 //!   endpoint's keys (`` `header.X-A`: … ``) is a `400` on `config.<key>`.
+//!
+//! Layout: the handlers here; [`checks`] what registration and updates
+//! check; [`test_event`] the test send.
+
+mod checks;
+mod test_event;
 
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::openapi::{doc, object, string, string_map, strings, Auth, RouteDoc};
 use super::{load_endpoint, manage, time_ms, AppState};
-use crate::dispatch::{build_context, call_config, test_send};
-use crate::ingest::{
-    check_filter_path, check_subscription, check_type_name, is_known_type, is_object,
-    OPERATIONAL_EVENT_TYPES,
-};
-use crate::plugin::{CallError, GuestErrorKind, LoadedPlugin};
-use crate::providers::check_keys;
-use crate::ratelimit::Rate;
 use crate::signing::{new_id, new_webhook_secret};
-use crate::store::{Endpoint, Event, Project, SealedSecret};
+use crate::store::{Endpoint, SealedSecret};
 use actix_web::{web, HttpRequest, HttpResponse};
-use hookmesh_sdk::signing::{endpoint_secret_key, standard_webhooks_form, SECRET_PREFIX};
+use checks::{
+    check_events, check_filter, check_provider, check_rate, check_render, check_secret, check_url,
+};
+use hookmesh_sdk::signing::standard_webhooks_form;
 use serde::Deserialize;
 use serde_json::json;
-use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-/// Most subscriptions one endpoint may have.
-const MAX_SUBSCRIPTIONS: usize = 100;
-/// Shortest secret a customer may bring (characters); also the fewest key
-/// bytes inside a `whsec_<base64>` one.
-const MIN_SECRET_CHARS: usize = 16;
-/// Longest secret a customer may bring (characters).
-const MAX_SECRET_CHARS: usize = 256;
-/// Bytes of a test answer shown.
-const TEST_EXCERPT_BYTES: usize = 1024;
 /// The default provider.
 const DEFAULT_PROVIDER: &str = "webhook";
 
@@ -146,7 +136,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
                 )
             }),
             &[200, 400, 401, 403, 404, 409],
-            || web::post().to(test),
+            || web::post().to(test_event::test),
         ),
     ]
 }
@@ -220,20 +210,6 @@ struct RotateInput {
     secret: Option<String>,
 }
 
-/// What `POST …/test` may say about the event to send.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct TestInput {
-    #[serde(default)]
-    event: Option<String>,
-    #[serde(default)]
-    payload: Option<Box<RawValue>>,
-    #[serde(default)]
-    resource: Option<String>,
-    #[serde(default)]
-    resource_id: Option<String>,
-}
-
 /// The endpoint as the API shows it (never its secrets).
 pub(super) fn view(endpoint: &Endpoint) -> serde_json::Value {
     let previous_expires = endpoint.secrets.iter().filter_map(|s| s.expires_ms).max();
@@ -254,166 +230,6 @@ pub(super) fn view(endpoint: &Endpoint) -> serde_json::Value {
         "created_at": time_ms(endpoint.created_ms),
         "updated_at": time_ms(endpoint.updated_ms),
     })
-}
-
-/// Reads `rate_limit` (`"10/s"`, `"600/m"`, `"100/h"`).
-fn check_rate(text: &str) -> Result<Rate, ApiError> {
-    Rate::parse(text).map_err(|e| ApiError::bad("rate_limit", e.to_string()))
-}
-
-/// Checks filter paths; stores values as JSON text.
-fn check_filter(
-    filter: BTreeMap<String, serde_json::Value>,
-) -> Result<BTreeMap<String, String>, ApiError> {
-    filter
-        .into_iter()
-        .map(|(path, value)| {
-            check_filter_path(&format!("filter.{path}"), &path)?;
-            Ok((path, value.to_string()))
-        })
-        .collect()
-}
-
-/// The plugin for `provider`, and the endpoint config checked against its manifest.
-fn check_provider<'a>(
-    state: &'a AppState,
-    provider: &str,
-    config: &BTreeMap<String, String>,
-) -> Result<&'a Arc<LoadedPlugin>, ApiError> {
-    let Some(plugin) = state.plugins.get(provider) else {
-        let loaded: Vec<&str> = state.plugins.iter().map(|p| p.name()).collect();
-        return Err(ApiError::bad(
-            "provider",
-            format!("`{provider}` is not a loaded provider; loaded: {loaded:?}"),
-        ));
-    };
-    check_keys(plugin.manifest(), config.keys(), "config", false)?;
-    Ok(plugin)
-}
-
-/// Validates subscriptions: well-formed patterns; for a project with
-/// `strict_event_types`, exact types must be in its catalogue (or the
-/// `<provider>.…` types of loaded plugins, e.g. `razorpay.payment.captured`).
-fn check_events(state: &AppState, project: &Project, events: &[String]) -> Result<(), ApiError> {
-    if events.is_empty() {
-        return Err(ApiError::bad(
-            "events",
-            "must list at least one event type, `prefix.*` or `*` (or be left out for `*`)",
-        ));
-    }
-    if events.len() > MAX_SUBSCRIPTIONS {
-        return Err(ApiError::bad(
-            "events",
-            format!("at most {MAX_SUBSCRIPTIONS} entries"),
-        ));
-    }
-    for (i, pattern) in events.iter().enumerate() {
-        let field = format!("events[{i}]");
-        check_subscription(&field, pattern)?;
-        let exact = pattern != "*" && !pattern.ends_with(".*");
-        let provider_type = pattern
-            .split('.')
-            .next()
-            .is_some_and(|ns| state.plugins.get(ns).is_some());
-        if project.strict_event_types
-            && exact
-            && !provider_type
-            && !is_known_type(project, pattern)
-            && !OPERATIONAL_EVENT_TYPES.contains(&pattern.as_str())
-        {
-            return Err(ApiError::bad(
-                field,
-                format!(
-                    "unknown event type `{pattern}` (project `{}` has strict_event_types); see GET /projects/{}/integrations/events",
-                    project.id, project.id
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// URL checks at registration: scheme, SSRF guard (resolving the host).
-async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
-    if url.len() > 2048 {
-        return Err(ApiError::bad("url", "must be at most 2048 characters"));
-    }
-    state
-        .egress
-        .guard()
-        .check_resolved(url)
-        .await
-        .map_err(|e| ApiError::bad("url", e.to_string()))
-}
-
-/// A secret a customer brings: 16-256 characters, none a control
-/// character; a `whsec_<base64>` one must hold at least 16 key bytes.
-fn check_secret(secret: &str) -> Result<(), ApiError> {
-    let chars = secret.chars().count();
-    if !(MIN_SECRET_CHARS..=MAX_SECRET_CHARS).contains(&chars)
-        || secret.chars().any(char::is_control)
-    {
-        return Err(ApiError::bad(
-            "secret",
-            format!(
-                "must be {MIN_SECRET_CHARS}-{MAX_SECRET_CHARS} printable characters: `whsec_<base64>`, or any string, keyed by its UTF-8 bytes (got {chars})"
-            ),
-        ));
-    }
-    let standard =
-        secret.starts_with(SECRET_PREFIX) && endpoint_secret_key(secret) != secret.as_bytes();
-    if standard && endpoint_secret_key(secret).len() < MIN_SECRET_CHARS {
-        return Err(ApiError::bad(
-            "secret",
-            format!("a `{SECRET_PREFIX}<base64>` secret must hold at least {MIN_SECRET_CHARS} bytes of key"),
-        ));
-    }
-    Ok(())
-}
-
-/// Renders a sample event through the endpoint's plugin with its config
-/// (merged over the project's settings for the provider): a config error
-/// that names one of the endpoint's own keys refuses the registration.
-/// Errors about settings the endpoint does not carry (a project-level
-/// token not set yet) are left for delivery time.
-async fn check_render(
-    state: &AppState,
-    plugin: &Arc<LoadedPlugin>,
-    endpoint: &Endpoint,
-) -> Result<(), ApiError> {
-    let Ok(config) = call_config(state.dispatcher.core(), endpoint).await else {
-        return Ok(());
-    };
-    let now = crate::now_ms();
-    let Ok(ctx) = build_context(&state.secrets, endpoint, config, "dlv_check", 1, now) else {
-        return Ok(());
-    };
-    let event = crate::plugin::Event {
-        id: "evt_check".into(),
-        event_type: "test.ping".into(),
-        resource: None,
-        resource_id: None,
-        payload: b"{}".to_vec(),
-        time_created_ms: now,
-    };
-    let Err(CallError::Plugin {
-        kind: GuestErrorKind::InvalidConfig,
-        message,
-        ..
-    }) = plugin.render_async(event, ctx).await
-    else {
-        return Ok(());
-    };
-    let message = message.strip_prefix("invalid config: ").unwrap_or(&message);
-    let named = message
-        .strip_prefix('`')
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(key, _)| key)
-        .filter(|key| endpoint.config.contains_key(*key));
-    match named {
-        Some(key) => Err(ApiError::bad(format!("config.{key}"), message)),
-        None => Ok(()),
-    }
 }
 
 /// The endpoint an update returned, or `404` when it was deleted meanwhile.
@@ -642,103 +458,4 @@ async fn rotate(
         "secret": secret,
         "previous_secret_expires_at": (!grace.is_zero()).then_some(expires_ms),
     })))
-}
-
-/// The event a test sends: `test.ping` about the endpoint, or what the
-/// body asks for (checked like an ingested event's fields).
-fn test_event(
-    project_id: &str,
-    endpoint: &Endpoint,
-    input: TestInput,
-    now: u64,
-) -> Result<Event, ApiError> {
-    if let Some(event) = &input.event {
-        check_type_name("event", event)?;
-    }
-    if let Some(payload) = &input.payload {
-        if !is_object(payload) {
-            return Err(ApiError::bad("payload", "must be a JSON object"));
-        }
-    }
-    for (name, value) in [
-        ("resource", &input.resource),
-        ("resource_id", &input.resource_id),
-    ] {
-        if value
-            .as_ref()
-            .is_some_and(|v| v.is_empty() || v.len() > 256)
-        {
-            return Err(ApiError::bad(name, "must be 1-256 characters"));
-        }
-    }
-    let custom = input.event.is_some();
-    let payload = match input.payload {
-        Some(raw) => raw.get().as_bytes().to_vec(),
-        None if custom => b"{}".to_vec(),
-        None => json!({ "message": "hookmesh test ping", "endpoint_id": endpoint.id })
-            .to_string()
-            .into_bytes(),
-    };
-    let (resource, resource_id) = match custom {
-        true => (input.resource, input.resource_id),
-        false => (
-            input.resource.or(Some("endpoint".into())),
-            input.resource_id.or(Some(endpoint.id.clone())),
-        ),
-    };
-    Ok(Event {
-        id: new_id("evt_test_"),
-        project_id: project_id.to_string(),
-        event_type: input.event.unwrap_or_else(|| "test.ping".into()),
-        resource,
-        resource_id,
-        payload,
-        time_created_ms: now,
-        source: None,
-    })
-}
-
-async fn test(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let (project_id, id) = path.into_inner();
-    manage(&state, &req, &project_id).await?;
-    let input: TestInput = read_json_or_default(body, state.max_body_bytes).await?;
-    let endpoint = load_endpoint(&state, &project_id, &id).await?;
-    let event = test_event(&project_id, &endpoint, input, crate::now_ms())?;
-    if state.plugins.get(&endpoint.provider).is_none() {
-        return Err(ApiError::Conflict(format!(
-            "provider `{}` is not loaded",
-            endpoint.provider
-        )));
-    }
-    let config = call_config(state.dispatcher.core(), &endpoint)
-        .await
-        .map_err(ApiError::Conflict)?;
-    let started = Instant::now();
-    let sent = test_send(state.dispatcher.core(), &endpoint, config, &event).await;
-    let duration_ms = duration_ms(started.elapsed());
-    let excerpt = sent.excerpt.as_bytes();
-    let excerpt = String::from_utf8_lossy(&excerpt[..excerpt.len().min(TEST_EXCERPT_BYTES)]);
-    let mut view = json!({
-        "ok": sent.ok,
-        "event": event.event_type,
-        "event_id": event.id,
-        "status": sent.status_code,
-        "duration_ms": duration_ms,
-    });
-    if sent.status_code.is_some() {
-        view["body_excerpt"] = json!(excerpt);
-    }
-    if let Some(error) = sent.error.filter(|_| !sent.ok) {
-        view["error"] = json!(error);
-    }
-    Ok(HttpResponse::Ok().json(view))
-}
-
-fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

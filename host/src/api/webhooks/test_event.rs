@@ -1,0 +1,133 @@
+//! `POST …/webhooks/{id}/test`: an event sent now through the endpoint's
+//! render → send → classify path (`test.ping`, or the event the body
+//! describes); the answer has the plugin's verdict, status, body excerpt
+//! and timing. Nothing is queued.
+
+use super::super::body::read_json_or_default;
+use super::super::error::ApiError;
+use super::super::{load_endpoint, manage, AppState};
+use crate::dispatch::{call_config, test_send};
+use crate::ingest::{check_type_name, is_object};
+use crate::signing::new_id;
+use crate::store::{Endpoint, Event};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use serde_json::value::RawValue;
+use std::time::{Duration, Instant};
+
+/// Bytes of a test answer shown.
+const TEST_EXCERPT_BYTES: usize = 1024;
+
+/// What `POST …/test` may say about the event to send.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TestInput {
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    payload: Option<Box<RawValue>>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    resource_id: Option<String>,
+}
+
+/// The event a test sends: `test.ping` about the endpoint, or what the
+/// body asks for (checked like an ingested event's fields).
+fn test_event(
+    project_id: &str,
+    endpoint: &Endpoint,
+    input: TestInput,
+    now: u64,
+) -> Result<Event, ApiError> {
+    if let Some(event) = &input.event {
+        check_type_name("event", event)?;
+    }
+    if let Some(payload) = &input.payload {
+        if !is_object(payload) {
+            return Err(ApiError::bad("payload", "must be a JSON object"));
+        }
+    }
+    for (name, value) in [
+        ("resource", &input.resource),
+        ("resource_id", &input.resource_id),
+    ] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.is_empty() || v.len() > 256)
+        {
+            return Err(ApiError::bad(name, "must be 1-256 characters"));
+        }
+    }
+    let custom = input.event.is_some();
+    let payload = match input.payload {
+        Some(raw) => raw.get().as_bytes().to_vec(),
+        None if custom => b"{}".to_vec(),
+        None => json!({ "message": "hookmesh test ping", "endpoint_id": endpoint.id })
+            .to_string()
+            .into_bytes(),
+    };
+    let (resource, resource_id) = match custom {
+        true => (input.resource, input.resource_id),
+        false => (
+            input.resource.or(Some("endpoint".into())),
+            input.resource_id.or(Some(endpoint.id.clone())),
+        ),
+    };
+    Ok(Event {
+        id: new_id("evt_test_"),
+        project_id: project_id.to_string(),
+        event_type: input.event.unwrap_or_else(|| "test.ping".into()),
+        resource,
+        resource_id,
+        payload,
+        time_created_ms: now,
+        source: None,
+    })
+}
+
+pub(super) async fn test(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, id) = path.into_inner();
+    manage(&state, &req, &project_id).await?;
+    let input: TestInput = read_json_or_default(body, state.max_body_bytes).await?;
+    let endpoint = load_endpoint(&state, &project_id, &id).await?;
+    let event = test_event(&project_id, &endpoint, input, crate::now_ms())?;
+    if state.plugins.get(&endpoint.provider).is_none() {
+        return Err(ApiError::Conflict(format!(
+            "provider `{}` is not loaded",
+            endpoint.provider
+        )));
+    }
+    let config = call_config(state.dispatcher.core(), &endpoint)
+        .await
+        .map_err(ApiError::Conflict)?;
+    let started = Instant::now();
+    let sent = test_send(state.dispatcher.core(), &endpoint, config, &event).await;
+    let duration_ms = duration_ms(started.elapsed());
+    let excerpt = sent.excerpt.as_bytes();
+    let excerpt = String::from_utf8_lossy(&excerpt[..excerpt.len().min(TEST_EXCERPT_BYTES)]);
+    let mut view = json!({
+        "ok": sent.ok,
+        "event": event.event_type,
+        "event_id": event.id,
+        "status": sent.status_code,
+        "duration_ms": duration_ms,
+    });
+    if sent.status_code.is_some() {
+        view["body_excerpt"] = json!(excerpt);
+    }
+    if let Some(error) = sent.error.filter(|_| !sent.ok) {
+        view["error"] = json!(error);
+    }
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
