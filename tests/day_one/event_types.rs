@@ -192,6 +192,25 @@ async fn declared_schemas_check_payloads() {
             "{body}"
         );
     }
+    // A test event of the type meets the schema too.
+    let receiver = Receiver::ok();
+    let (id, _) = host
+        .create_webhook(
+            &p,
+            json!({ "url": receiver.url("/h"), "events": ["order.*"] }),
+        )
+        .await;
+    let test = format!("{}/{id}/test", hooks(&p));
+    let (status, body) = host
+        .post(&test, &p.secret_key, order(json!({ "order_id": "o1" })))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("payload")),
+        "{body}"
+    );
+    let (status, body) = host.post(&test, &p.secret_key, order(good.clone())).await;
+    assert_eq!((status, &body["ok"]), (200, &json!(true)), "{body}");
     let bulk = host
         .post(
             &format!("{events}/bulk"),

@@ -1,12 +1,14 @@
 //! `POST …/webhooks/{id}/test`: an event sent now through the endpoint's
 //! render → send → classify path (`test.ping`, or the event the body
-//! describes); the answer has the plugin's verdict, status, body excerpt
-//! and timing. Nothing is queued.
+//! describes, checked against its declared schema if it has one); the
+//! answer has the plugin's verdict, status, body excerpt and timing.
+//! Nothing is queued.
 
 use super::super::body::read_json_or_default;
 use super::super::error::ApiError;
 use super::super::{load_endpoint, manage, AppState};
 use crate::dispatch::{call_config, test_send};
+use crate::event_types::check_payload;
 use crate::ingest::{check_type_name, is_object};
 use crate::signing::new_id;
 use crate::store::{Endpoint, Event};
@@ -94,10 +96,13 @@ pub(super) async fn test(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, id) = path.into_inner();
-    manage(&state, &req, &project_id).await?;
+    let project = manage(&state, &req, &project_id).await?;
     let input: TestInput = read_json_or_default(body, state.max_body_bytes).await?;
     let endpoint = load_endpoint(&state, &project_id, &id).await?;
     let event = test_event(&project_id, &endpoint, input, crate::now_ms())?;
+    // A declared type's schema holds for its test events too.
+    let payload = String::from_utf8_lossy(&event.payload);
+    check_payload(&project, "payload", &event.event_type, &payload)?;
     if state.plugins.get(&endpoint.provider).is_none() {
         return Err(ApiError::Conflict(format!(
             "provider `{}` is not loaded",
