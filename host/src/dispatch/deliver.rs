@@ -185,11 +185,13 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
 /// (its next attempt is scheduled, so the queue must be read again). The
 /// endpoint is checked for changes before each attempt.
 ///
-/// Successes of a healthy endpoint are recorded while the next deliveries
-/// go out (their order on the wire is what matters), at most
-/// [`UNRECORDED_SUCCESSES`] ahead: when the store cannot record (it keeps
-/// retrying), the endpoint stops sending after that many. A failure is
-/// recorded, after every success before it, before anything else leaves.
+/// Successes are recorded while the next deliveries go out (their order
+/// on the wire is what matters) as far ahead as the store allows
+/// ([`crate::store::Store::records_ahead`]: none on Redis, 16 on the
+/// embedded store, whose records are durable only at the next flush
+/// anyway): when the store cannot record (it keeps retrying), the endpoint
+/// stops sending. A failure is recorded, after every success before it,
+/// before anything else leaves.
 async fn deliver_in_order(
     core: &Arc<Core>,
     target: &Target<'_>,
@@ -198,6 +200,7 @@ async fn deliver_in_order(
     let now = core.now_ms();
     let mut round = nothing_due(&queued, now);
     let mut recording = VecDeque::new();
+    let records_ahead = core.store.records_ahead();
     let due = queued
         .into_iter()
         .take_while(|(d, _)| d.next_attempt_ms <= now);
@@ -205,7 +208,7 @@ async fn deliver_in_order(
         if core.is_draining() {
             break;
         }
-        while recording.len() >= UNRECORDED_SUCCESSES {
+        while recording.len() >= records_ahead {
             finish_oldest(&mut recording).await?;
         }
         pace(core, target.endpoint).await?;
@@ -237,12 +240,6 @@ async fn deliver_in_order(
     }
     Ok(round)
 }
-
-/// Successes of one ordered endpoint that may be on their way to the store
-/// while the next delivery goes out. The bound on what a store outage can
-/// repeat if this instance also dies before the store is back (while the
-/// instance lives, records are retried until they land: nothing repeats).
-pub const UNRECORDED_SUCCESSES: usize = 16;
 
 /// A success being recorded while the next delivery goes out.
 type Recording = tokio::task::JoinHandle<Result<(), StoreError>>;

@@ -237,6 +237,15 @@ pub trait Backend: Send + Sync + 'static {
     fn scan_interval(&self) -> Option<std::time::Duration> {
         None
     }
+    /// How many attempt outcomes an endpoint may have unrecorded while its
+    /// next delivery goes out. 1 (the default): none — the next attempt
+    /// waits for the previous record, so a store outage repeats at most one
+    /// delivery per endpoint. A store whose records become durable only
+    /// later anyway (the embedded store flushes them every few tens of
+    /// milliseconds; a crash repeats those regardless) allows more.
+    fn records_ahead(&self) -> usize {
+        1
+    }
     /// Several instances share this store (its leases and buckets are
     /// remote calls); false for a store of one process, whose `claim`,
     /// `release` and `take_tokens` answer from memory without blocking.

@@ -56,6 +56,11 @@ impl Store {
         self.backend.scan_interval()
     }
 
+    /// See [`crate::store::Backend::records_ahead`].
+    pub fn records_ahead(&self) -> usize {
+        self.backend.records_ahead().max(1)
+    }
+
     /// How long an endpoint actor keeps its lease after its queue emptied
     /// before giving it up (zero on a store of one process: there is no
     /// lease to keep).

@@ -318,6 +318,21 @@ fn host_pid(host: &Host) -> u32 {
     host.process.pid().unwrap_or_default()
 }
 
+/// What the store holds now: the redb file's size, or Redis `used_memory`
+/// (only for a Redis the tool started).
+fn stored_bytes(host: &Host) -> Option<u64> {
+    match &host.redis {
+        Some(redis) => redis
+            .command(&["INFO", "memory"])
+            .lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok()),
+        None => std::fs::metadata(host.dir.join("bench.redb"))
+            .ok()
+            .map(|m| m.len()),
+    }
+}
+
 fn peak_rss_mib(pid: u32) -> Option<f64> {
     proc_status_mib(pid, "VmHWM:")
 }
@@ -546,6 +561,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let padding = "x".repeat(args.payload_bytes);
+    let baseline_bytes = stored_bytes(&host);
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let accepted_us = Arc::new(Mutex::new(Vec::with_capacity(args.events)));
@@ -620,6 +636,11 @@ async fn main() -> anyhow::Result<()> {
     progress.abort();
     let delivered = sink.arrivals.load(Ordering::Relaxed);
     let rss = peak_rss_mib(host_pid(&host));
+    // Attempt records reach the file within the flush interval.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = stored_bytes(&host)
+        .zip(baseline_bytes)
+        .map(|(after, before)| after.saturating_sub(before));
     let breakdown = breakdown(&client, &host.addr).await;
 
     let mut accepted = accepted_us.lock().map(|a| a.clone()).unwrap_or_default();
@@ -672,6 +693,18 @@ async fn main() -> anyhow::Result<()> {
         100.0 * e2e_rate / relay_rate
     );
     println!("mean per attempt    {breakdown}");
+    println!(
+        "stored per event    {}",
+        stored.map_or("n/a".into(), |bytes| format!(
+            "{:.0} bytes ({} bytes of payload padding; {})",
+            bytes as f64 / args.events as f64,
+            args.payload_bytes,
+            match args.backend {
+                Backend::Embedded => "growth of the redb file",
+                Backend::Redis => "growth of Redis used_memory",
+            }
+        ))
+    );
     println!(
         "host peak RSS       {}",
         rss.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
