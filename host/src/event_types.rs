@@ -317,6 +317,77 @@ pub fn check_subscription(field: &str, pattern: &str) -> Result<(), FieldError> 
 mod tests {
     use super::*;
 
+    fn project(strict: bool) -> Project {
+        let mut project = Project::new("p".into(), "P".into(), 0);
+        project.strict_event_types = strict;
+        project.custom_event_types = vec![CustomEventType {
+            name: "order.completed".into(),
+            description: None,
+            schema: Some(
+                r#"{"type":"object","properties":{"items":{"type":"array","items":{"required":["sku"]}}}}"#
+                    .into(),
+            ),
+        }];
+        project
+    }
+
+    #[test]
+    fn open_projects_take_any_type_and_remember_it() {
+        let mut open = project(false);
+        assert_eq!(
+            admit(&open, "event", "user.created"),
+            Ok(TypeAdmission::Known)
+        );
+        assert_eq!(
+            admit(&open, "event", "order.completed"),
+            Ok(TypeAdmission::Known)
+        );
+        assert_eq!(
+            admit(&open, "event", "lesson.completed"),
+            Ok(TypeAdmission::New)
+        );
+        assert!(admit(&open, "event", "Lesson").is_err());
+        let mut new = NewTypes::for_project(&open);
+        new.note("event", "lesson.completed").unwrap();
+        new.note("events[1].event", "lesson.completed").unwrap();
+        record_seen(&mut open, &new.into_types());
+        assert_eq!(open.seen_event_types, ["lesson.completed"]);
+        assert_eq!(
+            admit(&open, "event", "lesson.completed"),
+            Ok(TypeAdmission::Known)
+        );
+        let strict = Project {
+            strict_event_types: true,
+            ..open.clone()
+        };
+        let refused = admit(&strict, "events[2].event", "lesson.completed").unwrap_err();
+        assert_eq!(refused.field, "events[2].event");
+        open.seen_event_types = (0..MAX_SEEN_EVENT_TYPES)
+            .map(|i| format!("t.{i}"))
+            .collect();
+        let mut full = NewTypes::for_project(&open);
+        assert!(full.note("event", "one.more").is_err());
+    }
+
+    #[test]
+    fn payload_errors_name_the_path() {
+        let project = project(false);
+        let ok = r#"{"items":[{"sku":"a"}]}"#;
+        assert!(check_payload(&project, "payload", "order.completed", ok).is_ok());
+        assert!(check_payload(&project, "payload", "other.type", "{}").is_ok());
+        let bad = r#"{"items":[{"sku":"a"},{}]}"#;
+        let error =
+            check_payload(&project, "events[3].payload", "order.completed", bad).unwrap_err();
+        assert_eq!(error.field, "events[3].payload.items[1]");
+        assert!(
+            error.message.contains("/properties/items/items/required"),
+            "{}",
+            error.message
+        );
+        assert!(check_schema("schema", &serde_json::json!({"type": 5})).is_err());
+        assert!(check_schema("schema", &serde_json::json!(true)).is_ok());
+    }
+
     #[test]
     fn type_names() {
         assert!(check_type_name("event", "order.paid").is_ok());
