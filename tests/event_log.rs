@@ -440,18 +440,45 @@ async fn inbound_events_show_their_source() {
 /// delivered; at a steady rate the store file stops growing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_purges_what_finished_and_keeps_what_is_pending() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    const RETENTION: Duration = Duration::from_secs(2);
-    let config = HostConfig {
-        storage: "retention = \"2s\"".into(),
+    let host = Host::start("retention", retention_config(""));
+    let sizes = retention(&host, Some(host.dir.join("hookmesh.redb"))).await;
+    // Without the purge each period adds about as much as the first (the
+    // file doubles from period 2 to 4); with it, freed pages are reused.
+    // (Loose: a loaded machine ingests unevenly across periods.)
+    let (_, second) = sizes[1];
+    let (_, last) = sizes[3];
+    assert!(
+        last <= second + second / 2,
+        "the file stops growing after the first periods: {sizes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_on_redis_expires_what_finished_and_keeps_what_is_pending() {
+    let redis = RedisServer::start("retention");
+    let storage = format!("backend = \"redis\"\nredis_url = \"{}\"", redis.url());
+    let host = Host::start("retention-redis", retention_config(&storage));
+    retention(&host, None).await;
+}
+
+/// A 2 s retention, and retries that keep a refused delivery pending.
+fn retention_config(storage: &str) -> HostConfig {
+    HostConfig {
+        storage: format!("retention = \"2s\"\n{storage}"),
         delivery:
             "retry_schedule = [\"300ms\"]\nmax_attempts = 1000\njitter = 0.0\ntimeout = \"5s\""
                 .into(),
         ..HostConfig::default()
-    };
-    let host = Host::start("retention", config);
-    let project = project(&host, "short").await;
+    }
+}
+
+/// Four retention periods of steady ingestion; the store's file size after
+/// each (when it has a file).
+async fn retention(host: &Host, store_file: Option<std::path::PathBuf>) -> Vec<(usize, u64)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const RETENTION: Duration = Duration::from_secs(2);
+    let project = project(host, "short").await;
     let ok = Receiver::ok();
     let up = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&up);
@@ -474,13 +501,13 @@ async fn retention_purges_what_finished_and_keeps_what_is_pending() {
     )
     .await;
     let finished = send(
-        &host,
+        host,
         &project,
         json!({ "event": "user.created", "payload": {} }),
     )
     .await;
     let pending = send(
-        &host,
+        host,
         &project,
         json!({ "event": "order.paid", "payload": {} }),
     )
@@ -495,7 +522,6 @@ async fn retention_purges_what_finished_and_keeps_what_is_pending() {
     );
 
     // A steady trickle for four retention periods, sampling the file.
-    let store_file = host.dir.join("hookmesh.redb");
     let mut sizes = Vec::new();
     for period in 0..4 {
         let started = std::time::Instant::now();
@@ -508,7 +534,10 @@ async fn retention_purges_what_finished_and_keeps_what_is_pending() {
             n += 20;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        sizes.push((n, std::fs::metadata(&store_file).unwrap().len()));
+        let size = store_file
+            .as_ref()
+            .map_or(0, |f| std::fs::metadata(f).unwrap().len());
+        sizes.push((n, size));
     }
     eprintln!("events per period and file size after it: {sizes:?}");
 
@@ -522,11 +551,5 @@ async fn retention_purges_what_finished_and_keeps_what_is_pending() {
     up.store(true, Ordering::SeqCst);
     let delivered = late.wait_for(1, LONG).await;
     assert_eq!(delivered[0].json()["uuid"], pending.as_str());
-
-    let (_, second) = sizes[1];
-    let (_, last) = sizes[3];
-    assert!(
-        last <= second + second / 5,
-        "the file stops growing after the first periods: {sizes:?}"
-    );
+    sizes
 }

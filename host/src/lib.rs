@@ -11,7 +11,8 @@
 //! - [`declare`]: applies the config's `[[projects]]` to the store at start-up.
 //! - [`api`]: actix-web routes, auth, JSON errors; it validates and answers,
 //!   and hands events to [`ingest`].
-//! - [`event_types`]: the event-type catalogue and type-name rules (a leaf).
+//! - [`event_types`]: the event-type catalogue, type-name rules and payload
+//!   schemas (it reads only the project record).
 //! - [`ingest`]: validation of what apps send, and the one ingestion path
 //!   ([`ingest::Ingestor`]: budget, routing, atomic store, wake-up) used by
 //!   the events API, bulk, inbound webhooks, operational events and replays.

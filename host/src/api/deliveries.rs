@@ -245,10 +245,13 @@ async fn show(
 async fn show_attempt(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, String, String, u32)>,
+    path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, endpoint_id, delivery_id, number) = path.into_inner();
     endpoint_in_project(&state, &req, &project_id, &endpoint_id).await?;
+    let number: u32 = number
+        .parse()
+        .map_err(|_| ApiError::bad("number", format!("`{number}` is not an attempt number")))?;
     let (_, attempts) = load_delivery(&state, &endpoint_id, &delivery_id).await?;
     let attempt = attempts
         .iter()

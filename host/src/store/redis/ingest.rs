@@ -14,7 +14,7 @@
 //! whichever instance scans next ([`Shared::finish_interrupted`]), or at
 //! once when its idempotency key comes again (the client's retry).
 
-use super::scripts::{eval, ENQUEUE, IDEMPOTENCY};
+use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY};
 use super::{bytes, int, strings, Delivery, Ingested, NewEvent, Shared, StoreError};
 use crate::store::codec::{decode, encode};
 use redis::{cmd, Cmd};
@@ -203,7 +203,12 @@ impl Shared {
             let id = item.event.id.as_str();
             if earlier.contains_key(id) {
                 cleanup.push(cmd("DEL").arg(self.keys.event(id)).to_owned());
-                cleanup.push(cmd("DEL").arg(self.keys.event_deliveries(id)).to_owned());
+                cleanup.push(
+                    cmd("DEL")
+                        .arg(self.keys.event_deliveries(id))
+                        .arg(self.keys.event_pending(id))
+                        .to_owned(),
+                );
                 cleanup.push(
                     cmd("ZREM")
                         .arg(self.keys.project_events(&item.event.project_id))
@@ -253,6 +258,12 @@ impl Shared {
                 hset.arg(delivery_id).arg(endpoint_id);
             }
             cmds.push(hset);
+            cmds.push(
+                cmd("SET")
+                    .arg(self.keys.event_pending(id))
+                    .arg(item.deliveries.len())
+                    .to_owned(),
+            );
         }
         cmds
     }
@@ -279,18 +290,30 @@ impl Shared {
             .collect()
     }
 
-    /// Events whose deliveries just finished are kept for the retention
-    /// from now (the last delivery to finish sets the final expiry).
-    pub(super) fn expire_finished_events(&self, event_ids: &[String]) -> Result<(), StoreError> {
-        if event_ids.is_empty() || self.retention_ms == 0 {
+    /// One delivery of each of these events finished (on a cluster, after
+    /// its record; on one server the record script does it): an event none
+    /// of whose deliveries is pending expires a retention from now.
+    pub(super) fn deliveries_finished(&self, event_ids: &[String]) -> Result<(), StoreError> {
+        if event_ids.is_empty() {
             return Ok(());
         }
-        let expiries = event_ids
+        let retention = self.retention_ms.to_string();
+        let finished = event_ids
             .iter()
-            .flat_map(|id| [self.keys.event(id), self.keys.event_deliveries(id)])
-            .map(|key| cmd("PEXPIRE").arg(key).arg(self.retention_px()).to_owned())
+            .map(|id| {
+                let keys = [
+                    self.keys.event_pending(id),
+                    self.keys.event(id),
+                    self.keys.event_deliveries(id),
+                ];
+                eval(
+                    EVENT_FINISHED,
+                    &[&keys[0], &keys[1], &keys[2]],
+                    &[retention.as_bytes()],
+                )
+            })
             .collect();
-        self.pool.phases(vec![expiries]).map(drop)
+        self.pool.phases(vec![finished]).map(drop)
     }
 
     fn reserve(
@@ -371,6 +394,9 @@ impl Shared {
                 .to_owned(),
             cmd("PERSIST").arg(&logged).to_owned(),
             cmd("PERSIST").arg(self.keys.event(event_id)).to_owned(),
+            cmd("INCR")
+                .arg(self.keys.event_pending(event_id))
+                .to_owned(),
             cmd("SADD")
                 .arg(self.keys.work())
                 .arg(endpoint_id)

@@ -103,6 +103,14 @@ impl Keys {
     pub(super) fn event_deliveries(&self, id: &str) -> String {
         format!("{}:{{ev:{id}}}:deliveries", self.prefix)
     }
+    /// How many of the event's deliveries are still pending.
+    pub(super) fn event_pending(&self, id: &str) -> String {
+        format!("{}:{{ev:{id}}}:pending", self.prefix)
+    }
+    /// What [`Self::event`] starts with, for scripts that append `id}`.
+    pub(super) fn event_prefix(&self) -> String {
+        format!("{}:{{ev:", self.prefix)
+    }
     /// The project's event ids (one score: ordered by id, so by time).
     pub(super) fn project_events(&self, id: &str) -> String {
         self.project(id, "events")

@@ -383,7 +383,7 @@ impl Backend for RedisStore {
             }
             _ => (false, Vec::new()),
         };
-        s.expire_finished_events(&finished_events)?;
+        s.deliveries_finished(&finished_events)?;
         Ok(existed)
     }
 

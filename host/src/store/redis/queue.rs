@@ -62,6 +62,18 @@ fn delivery_from(key: &str, value: Value) -> Result<Option<Delivery>, StoreError
 }
 
 /// A command reading a delivery's [`DELIVERY_FIELDS`].
+/// [`RECORD`]'s answer as the delivery's fields and whether the call
+/// changed it.
+fn split_changed(answer: Value) -> (Value, bool) {
+    match answer {
+        Value::Array(mut values) if values.len() == DELIVERY_FIELDS.len() + 1 => {
+            let changed = values.pop().is_some_and(|v| int(&v) == 1);
+            (Value::Array(values), changed)
+        }
+        other => (other, false),
+    }
+}
+
 fn read_delivery(key: &str) -> Cmd {
     let mut cmd = cmd("HMGET");
     cmd.arg(key);
@@ -204,7 +216,8 @@ impl Shared {
         let outcome = attempt.outcome.stats_field();
         let fence = self.leases.fence(endpoint_id);
         let hours_kept = self.retention_ms / 3_600_000 + 1;
-        let args: [String; 17] = [
+        let in_script = !self.pool.is_cluster();
+        let args: [String; 18] = [
             fence,
             String::new(), // the record, as bytes below
             attempt.number.to_string(),
@@ -225,6 +238,11 @@ impl Shared {
             (minute / 60).to_string(),
             (MINUTE_STATS_KEPT_MS / 60_000).to_string(),
             hours_kept.to_string(),
+            if in_script {
+                self.keys.event_prefix()
+            } else {
+                String::new()
+            },
         ];
         let record = encode(attempt)?;
         let mut argv: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
@@ -232,13 +250,14 @@ impl Shared {
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         match self.pool.run(&eval(RECORD, &key_refs, &argv)) {
             Ok(answer) => {
+                let (answer, changed) = split_changed(answer);
                 let delivery =
                     delivery_from(&delivery_key, answer)?.ok_or_else(|| StoreError::NotFound {
                         what: "delivery",
                         id: attempt.delivery_id.clone(),
                     })?;
-                if !delivery.is_queued() {
-                    self.expire_finished_events(std::slice::from_ref(&delivery.event_id))?;
+                if changed && !delivery.is_queued() && !in_script {
+                    self.deliveries_finished(std::slice::from_ref(&delivery.event_id))?;
                 }
                 Ok(delivery)
             }

@@ -63,10 +63,12 @@ return 1
 /// code ('' = none), error ('' = none), updated ms, change (ack | retry |
 /// dead), next attempt ms, dead-letter reason, outcome field, latency
 /// bucket field, retention ms, minute-stats ttl ms, minute, hour,
-/// minutes kept, hours kept.
+/// minutes kept, hours kept, event key prefix ('' on a cluster, where the
+/// caller runs [`EVENT_FINISHED`] itself: the event lives in another slot).
 /// An attempt whose number was recorded already changes nothing (the
 /// caller retried a record whose answer was lost).
-/// Returns the delivery's [`DELIVERY_FIELDS`].
+/// Returns the delivery's [`DELIVERY_FIELDS`], then 1 when this call
+/// changed it (0 for a record made before).
 pub(super) const RECORD: &str = r#"
 if ARGV[1] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[1] then
   return redis.error_reply('HMLEASE lease lost')  -- conn::LEASE_LOST_CODE
@@ -77,8 +79,10 @@ end
 local n = tonumber(ARGV[3])
 if n <= tonumber(redis.call('HGET', KEYS[1], 'attempts')) then
   -- recorded before (a retried record whose answer was lost): no change
-  return redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
+  local fields = redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
     'attempts', 'next', 'created', 'updated', 'code', 'error')
+  table.insert(fields, 0)
+  return fields
 end
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('HSET', KEYS[1], 'attempts', n)
@@ -103,6 +107,17 @@ if done and retention > 0 then
   redis.call('PEXPIRE', KEYS[1], retention)
   redis.call('PEXPIRE', KEYS[3], retention)
 end
+if done and ARGV[18] ~= '' then
+  -- the event's last delivery finished: keep it for the retention from now
+  local ev = ARGV[18] .. redis.call('HGET', KEYS[1], 'event') .. '}'
+  if redis.call('DECR', ev .. ':pending') <= 0 then
+    redis.call('DEL', ev .. ':pending')
+    if retention > 0 then
+      redis.call('PEXPIRE', ev, retention)
+      redis.call('PEXPIRE', ev .. ':deliveries', retention)
+    end
+  end
+end
 for i = 4, 5 do
   redis.call('HINCRBY', KEYS[i], 'attempts', 1)
   redis.call('HINCRBY', KEYS[i], ARGV[10], 1)
@@ -114,8 +129,24 @@ redis.call('ZADD', KEYS[7], ARGV[14], ARGV[14])
 redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', tonumber(ARGV[14]) - tonumber(ARGV[16]))
 redis.call('ZADD', KEYS[8], ARGV[15], ARGV[15])
 redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[15]) - tonumber(ARGV[17]))
-return redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
+local fields = redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
   'attempts', 'next', 'created', 'updated', 'code', 'error')
+table.insert(fields, 1)
+return fields
+"#;
+
+/// One of an event's deliveries finished: when none is left pending, the
+/// event and its delivery index expire a retention from now.
+/// KEYS: pending counter, event record, event deliveries. ARGV: retention ms.
+pub(super) const EVENT_FINISHED: &str = r#"
+if redis.call('DECR', KEYS[1]) <= 0 then
+  redis.call('DEL', KEYS[1])
+  if tonumber(ARGV[1]) > 0 then
+    redis.call('PEXPIRE', KEYS[2], ARGV[1])
+    redis.call('PEXPIRE', KEYS[3], ARGV[1])
+  end
+end
+return 1
 "#;
 
 /// Up to ARGV[1] oldest queued deliveries, each as its [`DELIVERY_FIELDS`].
