@@ -545,7 +545,23 @@ fn catalog_records(store: &dyn Backend) {
     store.put_provider_settings(&settings).unwrap();
     assert_eq!(
         store.provider_settings("p", "slack").unwrap(),
-        Some(settings)
+        Some(settings.clone())
+    );
+    let instance = ProviderSettings {
+        provider: "hmac.uptime".into(),
+        ..settings.clone()
+    };
+    store.put_provider_settings(&instance).unwrap();
+    store.put_provider_settings(&instance).unwrap();
+    let elsewhere = ProviderSettings {
+        project_id: "q".into(),
+        ..settings.clone()
+    };
+    store.put_provider_settings(&elsewhere).unwrap();
+    assert_eq!(
+        store.provider_settings_of("p").unwrap(),
+        [instance, settings],
+        "every configured provider of the project, by name, once"
     );
 }
 

@@ -49,6 +49,29 @@ async fn inbound_sources_get_the_projects_rate_limit_and_the_body_limit() {
     assert_eq!(receiver.count(), stored, "nothing from the 429 or the 413");
 }
 
+/// An inbound source cannot be an endpoint's provider: it cannot deliver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_only_plugin_is_refused_as_an_endpoints_provider() {
+    let host = Host::start("inbound-not-outbound", HostConfig::default());
+    let project = host.create_project("refuse").await;
+    let (status, error) = host
+        .post(
+            &format!("/projects/{}/integrations/webhooks", project.id),
+            &project.secret_key,
+            json!({ "url": "https://example.com/hook", "provider": "github" }),
+        )
+        .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["field"], "provider");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot deliver"),
+        "{error}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_provider_api_and_openapi_describe_named_instances() {
     let host = Host::start("inbound-api", HostConfig::default());
@@ -107,6 +130,19 @@ async fn the_provider_api_and_openapi_describe_named_instances() {
         .get(&format!("{base}/hmac.other"), &project.secret_key)
         .await;
     assert_eq!(status, 404, "an instance nobody configured");
+    let (_, listed) = host.get(&base, &project.secret_key).await;
+    let names: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let at = names.iter().position(|n| *n == "hmac").unwrap();
+    assert_eq!(
+        names.get(at + 1),
+        Some(&"hmac.uptime"),
+        "a configured instance is listed after its plugin: {names:?}"
+    );
     let (status, hmac) = host.get(&format!("{base}/hmac"), &project.secret_key).await;
     assert_eq!(
         (status, hmac["status"].clone()),

@@ -174,14 +174,23 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
     manage(&state, &req, &project_id).await?;
+    let configured = state.store.provider_settings_of(&project_id).await?;
     let mut data = Vec::new();
     for plugin in state.plugins.iter() {
-        let settings = settings_of(&state, &project_id, plugin.name()).await?;
+        let own = configured.iter().find(|s| s.provider == plugin.name());
         let name = IntegrationName {
             plugin: plugin.name(),
             instance: None,
         };
-        data.push(view(plugin, name, settings.as_ref()));
+        data.push(view(plugin, name, own));
+        // Then its named instances (`hmac.uptime`), each with its settings.
+        for settings in &configured {
+            if let Ok(name) = IntegrationName::parse(&settings.provider) {
+                if name.plugin == plugin.name() && name.instance.is_some() {
+                    data.push(view(plugin, name, Some(settings)));
+                }
+            }
+        }
     }
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }

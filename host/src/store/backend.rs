@@ -198,6 +198,9 @@ pub trait Backend: Send + Sync + 'static {
         provider: &str,
     ) -> Result<Option<ProviderSettings>, StoreError>;
 
+    /// Every provider or named instance configured for the project, by name.
+    fn provider_settings_of(&self, project_id: &str) -> Result<Vec<ProviderSettings>, StoreError>;
+
     /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
     /// Shared backends keep buckets where every instance sees them.
     fn take_tokens(

@@ -150,6 +150,16 @@ impl Store {
         written
     }
 
+    /// Every provider or named instance configured for the project.
+    pub async fn provider_settings_of(
+        &self,
+        project_id: &str,
+    ) -> Result<Vec<ProviderSettings>, StoreError> {
+        let project_id = project_id.to_string();
+        self.read(move |b| b.provider_settings_of(&project_id))
+            .await
+    }
+
     /// A project's settings for `provider`.
     pub async fn provider_settings(
         &self,

@@ -9,7 +9,7 @@ use crate::dispatch::{build_context, call_config};
 use crate::ingest::{
     check_filter_path, check_subscription, is_known_type, OPERATIONAL_EVENT_TYPES,
 };
-use crate::plugin::{CallError, GuestErrorKind, LoadedPlugin};
+use crate::plugin::{CallError, Capability, GuestErrorKind, LoadedPlugin};
 use crate::providers::check_keys;
 use crate::ratelimit::Rate;
 use crate::store::{Endpoint, Project};
@@ -49,11 +49,22 @@ pub(super) fn check_provider<'a>(
     provider: &str,
     config: &BTreeMap<String, String>,
 ) -> Result<&'a Arc<LoadedPlugin>, ApiError> {
-    let Some(plugin) = state.plugins.get(provider) else {
-        let loaded: Vec<&str> = state.plugins.iter().map(|p| p.name()).collect();
+    let outbound =
+        |p: &Arc<LoadedPlugin>| p.manifest().capabilities.contains(&Capability::Outbound);
+    let Some(plugin) = state.plugins.get(provider).filter(|p| outbound(p)) else {
+        let loaded: Vec<&str> = state
+            .plugins
+            .iter()
+            .filter(|p| outbound(p))
+            .map(|p| p.name())
+            .collect();
+        let why = match state.plugins.get(provider) {
+            Some(_) => "only receives webhooks (an inbound source), it cannot deliver",
+            None => "is not a loaded provider",
+        };
         return Err(ApiError::bad(
             "provider",
-            format!("`{provider}` is not a loaded provider; loaded: {loaded:?}"),
+            format!("`{provider}` {why}; providers that deliver: {loaded:?}"),
         ));
     };
     check_keys(plugin.manifest(), config.keys(), "config", false)?;

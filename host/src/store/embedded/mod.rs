@@ -601,6 +601,18 @@ impl Backend for EmbeddedStore {
         value.map(|v| decode(provider, v.value())).transpose()
     }
 
+    fn provider_settings_of(&self, project_id: &str) -> Result<Vec<ProviderSettings>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PROVIDERS)?;
+        table
+            .range((project_id, "")..(project_id, AFTER_EVERY_ID))?
+            .map(|row| {
+                let (key, value) = row?;
+                decode(key.value().1, value.value())
+            })
+            .collect()
+    }
+
     fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
         let txn = self.db.begin_read()?;
         let queue = txn.open_table(QUEUE)?;

@@ -96,6 +96,10 @@ impl Keys {
         self.project(project_id, &format!("prov:{provider}"))
     }
 
+    /// Names of the project's configured providers and instances.
+    pub(super) fn provider_names(&self, project_id: &str) -> String {
+        self.project(project_id, "provs")
+    }
     pub(super) fn event(&self, id: &str) -> String {
         format!("{}:{{ev:{id}}}", self.prefix)
     }

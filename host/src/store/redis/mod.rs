@@ -518,7 +518,26 @@ impl Backend for RedisStore {
             .shared
             .keys
             .provider(&settings.project_id, &settings.provider);
-        self.shared.set_record(&key, settings)
+        self.shared.set_record(&key, settings)?;
+        let names = self.shared.keys.provider_names(&settings.project_id);
+        self.shared
+            .pool
+            .run(redis::cmd("SADD").arg(names).arg(&settings.provider))
+            .map(drop)
+    }
+
+    fn provider_settings_of(&self, project_id: &str) -> Result<Vec<ProviderSettings>, StoreError> {
+        let s = &self.shared;
+        let mut names = strings(
+            s.pool
+                .run(redis::cmd("SMEMBERS").arg(s.keys.provider_names(project_id)))?,
+        );
+        names.sort();
+        let keys: Vec<String> = names
+            .iter()
+            .map(|n| s.keys.provider(project_id, n))
+            .collect();
+        Ok(s.get_records(&keys)?.into_iter().flatten().collect())
     }
 
     fn provider_settings(
