@@ -71,7 +71,13 @@ pub fn new_id(prefix: &str) -> String {
 /// the event log's time ranges are id ranges).
 pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
     let random = random_bytes::<5>();
-    format!("{prefix}{now_ms:012x}{}", hex::encode(random))
+    format!("{}{}", id_bound(prefix, now_ms), hex::encode(random))
+}
+
+/// Sorts before every id made at `ms` or later, and after every id made
+/// earlier (with the same prefix): a time bound as an id bound.
+pub fn id_bound(prefix: &str, ms: u64) -> String {
+    format!("{prefix}{ms:012x}")
 }
 
 /// Seals and opens secrets with the master key (XChaCha20-Poly1305, random

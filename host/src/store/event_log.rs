@@ -10,6 +10,7 @@
 //! request scan the whole log).
 
 use super::{Attempt, Backend, Delivery, DeliveryStatus, Event, Store, StoreError};
+use crate::signing::id_bound;
 
 /// Most events one page looks at.
 pub const MAX_SCANNED: usize = 5_000;
@@ -129,14 +130,14 @@ impl EventQuery {
 
     /// The lowest id to read (`since`).
     fn lowest_id(&self) -> Option<String> {
-        self.since_ms.map(|ms| format!("evt_{ms:012x}"))
+        self.since_ms.map(|ms| id_bound("evt_", ms))
     }
 
     /// The id to read below: the cursor, or just past `until`.
     fn below_id(&self) -> Option<String> {
         let until = self
             .until_ms
-            .map(|ms| format!("evt_{:012x}", ms.saturating_add(1)));
+            .map(|ms| id_bound("evt_", ms.saturating_add(1)));
         match (self.cursor.clone(), until) {
             (Some(cursor), Some(until)) => Some(cursor.min(until)),
             (cursor, until) => cursor.or(until),

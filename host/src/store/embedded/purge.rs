@@ -118,7 +118,7 @@ fn purge_events(
     cursor: &mut Option<String>,
     purged: &mut Purged,
 ) -> Result<bool, StoreError> {
-    let older = format!("evt_{cutoff_ms:012x}");
+    let older = crate::signing::id_bound("evt_", cutoff_ms);
     let after = cursor.clone().unwrap_or_default();
     let candidates: Vec<(String, Event)> = {
         let events = txn.open_table(EVENTS)?;

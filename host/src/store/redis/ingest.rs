@@ -268,6 +268,17 @@ impl Shared {
         cmds
     }
 
+    /// Drops the ids past retention from the project's event log (their
+    /// records expired already).
+    pub(super) fn trim_event_log(&self, project_id: &str, now_ms: u64) -> Cmd {
+        let expired = now_ms.saturating_sub(self.retention_ms);
+        cmd("ZREMRANGEBYLEX")
+            .arg(self.keys.project_events(project_id))
+            .arg("-")
+            .arg(format!("({}", crate::signing::id_bound("evt_", expired)))
+            .to_owned()
+    }
+
     /// Drops ids past retention from the event logs of the batch's
     /// projects (their records expired already).
     fn trim_event_logs(&self, leaders: &[&NewEvent], now_ms: u64) -> Vec<Cmd> {
@@ -277,16 +288,9 @@ impl Shared {
             .collect();
         projects.sort_unstable();
         projects.dedup();
-        let expired = now_ms.saturating_sub(self.retention_ms);
         projects
             .into_iter()
-            .map(|project| {
-                cmd("ZREMRANGEBYLEX")
-                    .arg(self.keys.project_events(project))
-                    .arg("-")
-                    .arg(format!("(evt_{expired:012x}"))
-                    .to_owned()
-            })
+            .map(|project| self.trim_event_log(project, now_ms))
             .collect()
     }
 

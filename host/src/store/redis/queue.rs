@@ -293,12 +293,7 @@ impl Shared {
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
         let key = self.keys.project_events(project_id);
-        let expired = crate::now_ms().saturating_sub(self.retention_ms);
-        let trim = cmd("ZREMRANGEBYLEX")
-            .arg(&key)
-            .arg("-")
-            .arg(format!("(evt_{expired:012x}"))
-            .to_owned();
+        let trim = self.trim_event_log(project_id, crate::now_ms());
         let max = before.map_or("+".to_string(), |b| format!("({b}"));
         let min = from.map_or("-".to_string(), |f| format!("[{f}"));
         let page = cmd("ZRANGE")
