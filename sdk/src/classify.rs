@@ -9,6 +9,16 @@ use crate::http::{header_value, retry_after_ms};
 use crate::{Failure, HttpResponse, Outcome};
 
 /// Classifies `response` as described in the module doc.
+///
+/// ```
+/// use hookmesh_sdk::classify::default_outcome;
+/// use hookmesh_sdk::testing::{context, response};
+/// use hookmesh_sdk::Outcome;
+/// let ctx = context().build();
+/// assert_eq!(default_outcome(&response(204).build(), ctx.now_ms), Outcome::Success);
+/// let limited = response(503).header("Retry-After", "5").build();
+/// assert_eq!(default_outcome(&limited, ctx.now_ms), Outcome::Retry(Some(5_000)));
+/// ```
 pub fn default_outcome(response: &HttpResponse, now_ms: u64) -> Outcome {
     match response.status {
         200..=299 => Outcome::Success,

@@ -25,18 +25,39 @@ struct Envelope<'a> {
 
 impl Event {
     /// The payload as raw JSON, checked to be valid JSON.
+    ///
+    /// ```
+    /// let event = hookmesh_sdk::testing::event("a.b").payload_bytes(br#"{"b": 1}"#).build();
+    /// assert_eq!(event.payload_raw()?.get(), r#"{"b": 1}"#);
+    /// # Ok::<(), hookmesh_sdk::PluginError>(())
+    /// ```
     pub fn payload_raw(&self) -> Result<&RawValue, PluginError> {
         serde_json::from_slice(&self.payload)
             .map_err(|e| PluginError::InvalidEvent(format!("payload is not valid JSON: {e}")))
     }
 
     /// The payload parsed into a JSON value (for templates and mappings).
+    ///
+    /// ```
+    /// use hookmesh_sdk::{serde_json::json, testing::event};
+    /// let event = event("order.paid").payload(json!({"total": 25})).build();
+    /// assert_eq!(event.payload_value()?["total"], 25);
+    /// # Ok::<(), hookmesh_sdk::PluginError>(())
+    /// ```
     pub fn payload_value(&self) -> Result<serde_json::Value, PluginError> {
         serde_json::from_slice(&self.payload)
             .map_err(|e| PluginError::InvalidEvent(format!("payload is not valid JSON: {e}")))
     }
 
     /// The envelope JSON, sent at `time_sent_ms`.
+    ///
+    /// ```
+    /// use hookmesh_sdk::testing::event;
+    /// let body = event("user.signup").id("evt_1").build().envelope_json(2_000)?;
+    /// let envelope: hookmesh_sdk::serde_json::Value = hookmesh_sdk::serde_json::from_slice(&body)?;
+    /// assert_eq!((envelope["uuid"].as_str(), envelope["time_sent"].as_u64()), (Some("evt_1"), Some(2_000)));
+    /// # Ok::<(), hookmesh_sdk::PluginError>(())
+    /// ```
     pub fn envelope_json(&self, time_sent_ms: u64) -> Result<Vec<u8>, PluginError> {
         let envelope = Envelope {
             uuid: &self.id,
@@ -54,6 +75,12 @@ impl Event {
 
 impl Context {
     /// The value of config field `key`, if set.
+    ///
+    /// ```
+    /// let ctx = hookmesh_sdk::testing::context().config("title", "Orders").build();
+    /// assert_eq!(ctx.config_value("title"), Some("Orders"));
+    /// assert_eq!(ctx.config_value("missing"), None);
+    /// ```
     pub fn config_value(&self, key: &str) -> Option<&str> {
         self.config
             .iter()
@@ -64,6 +91,12 @@ impl Context {
     /// The config fields whose key starts with `prefix`, in order, as
     /// `(key without the prefix, value)`; e.g. with `prefix = "map."`,
     /// `map.amount = 42` yields `("amount", "42")`.
+    ///
+    /// ```
+    /// let ctx = hookmesh_sdk::testing::context().config("map.amount", "42").config("key_id", "k").build();
+    /// let fields: Vec<_> = ctx.config_prefixed("map.").collect();
+    /// assert_eq!(fields, [("amount", "42")]);
+    /// ```
     pub fn config_prefixed<'a, 'p>(
         &'a self,
         prefix: &'p str,
@@ -77,6 +110,13 @@ impl Context {
     }
 
     /// The value of config field `key`, or an error naming it.
+    ///
+    /// ```
+    /// use hookmesh_sdk::{testing::context, PluginError};
+    /// let ctx = context().config("token", "t0k").config("blank", "").build();
+    /// assert_eq!(ctx.require_config("token"), Ok("t0k"));
+    /// assert_eq!(ctx.require_config("blank"), Err(PluginError::InvalidConfig("`blank` is required".into())));
+    /// ```
     pub fn require_config(&self, key: &str) -> Result<&str, PluginError> {
         self.config_value(key)
             .filter(|v| !v.is_empty())
@@ -84,6 +124,11 @@ impl Context {
     }
 
     /// The endpoint's URL, or an error when the call has no endpoint.
+    ///
+    /// ```
+    /// let ctx = hookmesh_sdk::testing::context().endpoint("https://example.com/hook").build();
+    /// assert_eq!(ctx.endpoint_url(), Ok("https://example.com/hook"));
+    /// ```
     pub fn endpoint_url(&self) -> Result<&str, PluginError> {
         self.endpoint
             .as_ref()
@@ -92,6 +137,11 @@ impl Context {
     }
 
     /// The endpoint's signing secrets, newest first (may be empty).
+    ///
+    /// ```
+    /// let ctx = hookmesh_sdk::testing::context().secret("whsec_new").build();
+    /// assert_eq!(ctx.endpoint_secrets(), ["whsec_new"]);
+    /// ```
     pub fn endpoint_secrets(&self) -> &[String] {
         self.endpoint.as_ref().map_or(&[], |e| e.secrets.as_slice())
     }

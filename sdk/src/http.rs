@@ -1,10 +1,16 @@
 //! Request builders and header helpers for `render` and `classify`.
 
-use crate::{Header, HttpRequest, Method};
+use crate::{Header, HttpRequest, Method, PluginError};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 /// The value of the first header named `name` (ASCII case-insensitive).
+///
+/// ```
+/// use hookmesh_sdk::{http::header_value, testing::response};
+/// let answer = response(429).header("Retry-After", "3").build();
+/// assert_eq!(header_value(&answer.headers, "retry-after"), Some("3"));
+/// ```
 pub fn header_value<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -29,6 +35,12 @@ pub struct RequestBuilder {
 
 impl RequestBuilder {
     /// A request with `method` to `url`, no headers and an empty body.
+    ///
+    /// ```
+    /// use hookmesh_sdk::{http::RequestBuilder, Method};
+    /// let request = RequestBuilder::new(Method::Put, "https://api.example.com/items/1").build();
+    /// assert_eq!((request.method, request.body.len()), (Method::Put, 0));
+    /// ```
     pub fn new(method: Method, url: impl Into<String>) -> Self {
         Self {
             request: HttpRequest {
@@ -41,11 +53,23 @@ impl RequestBuilder {
     }
 
     /// A `POST` to `url`.
+    ///
+    /// ```
+    /// let request = hookmesh_sdk::http::RequestBuilder::post("https://example.com").build();
+    /// assert_eq!(request.method, hookmesh_sdk::Method::Post);
+    /// ```
     pub fn post(url: impl Into<String>) -> Self {
         Self::new(Method::Post, url)
     }
 
     /// Adds a header (several with one name are allowed).
+    ///
+    /// ```
+    /// let request = hookmesh_sdk::http::RequestBuilder::post("https://example.com")
+    ///     .header("x-tenant", "acme")
+    ///     .build();
+    /// assert_eq!(request.headers[0].value, "acme");
+    /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.request.headers.push(Header {
             name: name.into(),
@@ -55,41 +79,103 @@ impl RequestBuilder {
     }
 
     /// Sets the raw body.
+    ///
+    /// ```
+    /// let request = hookmesh_sdk::http::RequestBuilder::post("https://example.com")
+    ///     .body(b"a=1".to_vec())
+    ///     .build();
+    /// assert_eq!(request.body, b"a=1");
+    /// ```
     pub fn body(mut self, body: Vec<u8>) -> Self {
         self.request.body = body;
         self
     }
 
     /// Sets an already-encoded JSON body and `content-type: application/json`.
+    ///
+    /// ```
+    /// let request = hookmesh_sdk::http::RequestBuilder::post("https://example.com")
+    ///     .json_bytes(br#"{"ok":true}"#.to_vec())
+    ///     .build();
+    /// assert_eq!(request.headers[0].value, "application/json");
+    /// ```
     pub fn json_bytes(self, body: Vec<u8>) -> Self {
         self.header("content-type", "application/json").body(body)
     }
 
-    /// Serializes `value` as the JSON body.
+    /// Serializes `value` as the JSON body; its error converts into
+    /// [`PluginError`], so `?` works in `render`.
+    ///
+    /// ```
+    /// use hookmesh_sdk::{http::RequestBuilder, serde_json::json};
+    /// let req = RequestBuilder::post("https://example.com").json(&json!({"a": 1}))?.build();
+    /// assert_eq!(req.body, br#"{"a":1}"#);
+    /// # Ok::<(), hookmesh_sdk::PluginError>(())
+    /// ```
     pub fn json<T: serde::Serialize>(self, value: &T) -> Result<Self, serde_json::Error> {
         Ok(self.json_bytes(serde_json::to_vec(value)?))
     }
 
     /// `Authorization: Bearer <token>`.
+    ///
+    /// ```
+    /// let request = hookmesh_sdk::http::RequestBuilder::post("https://example.com").bearer("t0k").build();
+    /// assert_eq!(request.headers[0].value, "Bearer t0k");
+    /// ```
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", format!("Bearer {token}"))
     }
 
     /// `Authorization: Basic base64(user:password)`.
+    ///
+    /// ```
+    /// let request = hookmesh_sdk::http::RequestBuilder::post("https://api.example.com")
+    ///     .basic_auth("rzp_test", "s3cret")
+    ///     .build();
+    /// assert_eq!(request.headers[0].value, "Basic cnpwX3Rlc3Q6czNjcmV0");
+    /// ```
     pub fn basic_auth(self, user: &str, password: &str) -> Self {
         let encoded = BASE64.encode(format!("{user}:{password}"));
         self.header("authorization", format!("Basic {encoded}"))
     }
 
     /// The finished request.
+    ///
+    /// ```
+    /// let request = hookmesh_sdk::http::RequestBuilder::post("https://example.com").build();
+    /// assert_eq!(request.url, "https://example.com");
+    /// ```
     pub fn build(self) -> HttpRequest {
         self.request
+    }
+}
+
+/// JSON that cannot be encoded or decoded is an event error: the event (or
+/// what a plugin built from it) is at fault, not the config.
+///
+/// ```
+/// use hookmesh_sdk::PluginError;
+/// let error: PluginError = hookmesh_sdk::serde_json::from_str::<u8>("x").unwrap_err().into();
+/// assert!(matches!(error, PluginError::InvalidEvent(m) if m.starts_with("invalid JSON")));
+/// ```
+impl From<serde_json::Error> for PluginError {
+    fn from(error: serde_json::Error) -> Self {
+        PluginError::InvalidEvent(format!("invalid JSON: {error}"))
     }
 }
 
 /// Milliseconds to wait from a `Retry-After` value: delta-seconds (`"120"`,
 /// fractions allowed) or an HTTP-date (`"Sun, 06 Nov 1994 08:49:37 GMT"`)
 /// measured from `now_ms`. `None` when absent or unreadable.
+///
+/// ```
+/// use hookmesh_sdk::http::retry_after_ms;
+/// assert_eq!(retry_after_ms("2", 0), Some(2_000));
+/// // An HTTP date is measured from the call's clock, `ctx.now_ms`:
+/// let now_ms = 784_111_777_000 - 30_000;
+/// assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now_ms), Some(30_000));
+/// assert_eq!(retry_after_ms("soon", now_ms), None);
+/// ```
 pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<f64>() {

@@ -32,6 +32,14 @@ const MAX_EVENT_TYPE_LEN: usize = 128;
 /// The value of header `name`, or `Unauthorized("missing <name> header")`.
 /// Pass the name as the provider documents it (`X-Hub-Signature-256`): it
 /// is what the sender reads in the `401`.
+///
+/// ```
+/// use hookmesh_sdk::{inbound::require_header, testing::inbound, PluginError};
+/// let request = inbound().header("x-acme-signature", "abc").build();
+/// assert_eq!(require_header(&request.headers, "X-Acme-Signature"), Ok("abc"));
+/// assert_eq!(require_header(&request.headers, "X-Acme-Time"),
+///     Err(PluginError::Unauthorized("missing X-Acme-Time header".into())));
+/// ```
 pub fn require_header<'a>(headers: &'a [Header], name: &str) -> Result<&'a str, PluginError> {
     header_value(headers, name)
         .map(str::trim)
@@ -40,6 +48,13 @@ pub fn require_header<'a>(headers: &'a [Header], name: &str) -> Result<&'a str, 
 }
 
 /// A header's value when present and not blank (ids, event names).
+///
+/// ```
+/// use hookmesh_sdk::{inbound::optional_header, testing::inbound};
+/// let request = inbound().header("X-Delivery", " d_1 ").header("X-Blank", "").build();
+/// assert_eq!(optional_header(&request.headers, "x-delivery"), Some("d_1"));
+/// assert_eq!(optional_header(&request.headers, "x-blank"), None);
+/// ```
 pub fn optional_header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
     header_value(headers, name)
         .map(str::trim)
@@ -90,6 +105,14 @@ impl std::error::Error for TimestampError {}
 
 /// Checks Unix seconds `timestamp_secs` against the call's clock
 /// (`now_ms`): at most `tolerance_secs` old or ahead.
+///
+/// ```
+/// use hookmesh_sdk::inbound::{check_timestamp, TimestampError};
+/// let now_ms = 1_700_000_000_000;
+/// assert_eq!(check_timestamp(1_700_000_000 - 60, now_ms, 300), Ok(()));
+/// assert!(matches!(check_timestamp(1_700_000_000 - 600, now_ms, 300), Err(TimestampError::Stale { .. })));
+/// assert!(matches!(check_timestamp(1_700_000_000 + 600, now_ms, 300), Err(TimestampError::Future { .. })));
+/// ```
 pub fn check_timestamp(
     timestamp_secs: i64,
     now_ms: u64,
@@ -115,6 +138,13 @@ pub fn check_timestamp(
 }
 
 /// Config field `field` as whole seconds, or `default` when unset.
+///
+/// ```
+/// use hookmesh_sdk::{inbound::tolerance_secs, testing::context};
+/// assert_eq!(tolerance_secs(&context().build(), "tolerance_secs", 300), Ok(300));
+/// let ctx = context().config("tolerance_secs", "60").build();
+/// assert_eq!(tolerance_secs(&ctx, "tolerance_secs", 300), Ok(60));
+/// ```
 pub fn tolerance_secs(ctx: &Context, field: &str, default: u64) -> Result<u64, PluginError> {
     match ctx.config_value(field).map(str::trim) {
         None | Some("") => Ok(default),
@@ -127,6 +157,13 @@ pub fn tolerance_secs(ctx: &Context, field: &str, default: u64) -> Result<u64, P
 }
 
 /// The body as JSON, or `InvalidEvent` (the host answers `400`).
+///
+/// ```
+/// use hookmesh_sdk::{inbound::json_body, PluginError};
+/// assert_eq!(json_body(br#"{"type":"ping"}"#)?["type"], "ping");
+/// assert!(matches!(json_body(b"a=1"), Err(PluginError::InvalidEvent(_))));
+/// # Ok::<(), PluginError>(())
+/// ```
 pub fn json_body(body: &[u8]) -> Result<Value, PluginError> {
     serde_json::from_slice(body)
         .map_err(|e| PluginError::InvalidEvent(format!("body is not valid JSON: {e}")))
@@ -134,6 +171,13 @@ pub fn json_body(body: &[u8]) -> Result<Value, PluginError> {
 
 /// A JSON string, or a number, as text (`"evt_1"` → `evt_1`, `450789469` →
 /// `450789469`); `None` for anything else.
+///
+/// ```
+/// use hookmesh_sdk::{inbound::json_text, serde_json::json};
+/// assert_eq!(json_text(&json!("evt_1")).as_deref(), Some("evt_1"));
+/// assert_eq!(json_text(&json!(450789469)).as_deref(), Some("450789469"));
+/// assert_eq!(json_text(&json!(null)), None);
+/// ```
 pub fn json_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -146,6 +190,13 @@ pub fn json_text(value: &Value) -> Option<String> {
 /// `/` becomes `.` (`orders/create` → `orders.create`); the result must be
 /// dot-separated words of `a-z 0-9 _ -`, at most 128 characters, else
 /// `InvalidEvent` naming the provider's name.
+///
+/// ```
+/// use hookmesh_sdk::inbound::event_type;
+/// assert_eq!(event_type("shopify", "orders/create")?, "shopify.orders.create");
+/// assert!(event_type("acme", "has space").is_err());
+/// # Ok::<(), hookmesh_sdk::PluginError>(())
+/// ```
 pub fn event_type(prefix: &str, name: &str) -> Result<String, PluginError> {
     let normalized = name.trim().to_ascii_lowercase().replace('/', ".");
     let full = format!("{prefix}.{normalized}");
@@ -160,6 +211,12 @@ pub fn event_type(prefix: &str, name: &str) -> Result<String, PluginError> {
 
 /// The host's rule for event types: dot-separated non-empty words of
 /// `a-z 0-9 _ -`, at most 128 characters.
+///
+/// ```
+/// use hookmesh_sdk::inbound::is_valid_event_type;
+/// assert!(is_valid_event_type("github.issues.opened"));
+/// assert!(!is_valid_event_type("GitHub..x"));
+/// ```
 pub fn is_valid_event_type(name: &str) -> bool {
     name.len() <= MAX_EVENT_TYPE_LEN
         && name.split('.').all(|word| {
@@ -172,6 +229,18 @@ pub fn is_valid_event_type(name: &str) -> bool {
 
 impl InboundResult {
     /// One event, answered with the host's plain `200`.
+    ///
+    /// ```
+    /// use hookmesh_sdk::{InboundEvent, InboundResult};
+    /// let result = InboundResult::one(InboundEvent {
+    ///     dedupe_id: None,
+    ///     event_type: "acme.ping".into(),
+    ///     resource: None,
+    ///     resource_id: None,
+    ///     payload: b"{}".to_vec(),
+    /// });
+    /// assert_eq!((result.events.len(), result.reply), (1, None));
+    /// ```
     pub fn one(event: InboundEvent) -> Self {
         InboundResult {
             events: vec![event],

@@ -37,6 +37,12 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// Parses `sha1`, `sha256` or `sha512` (ASCII case-insensitive).
+    ///
+    /// ```
+    /// use hookmesh_sdk::signing::Algorithm;
+    /// assert_eq!(Algorithm::parse("SHA512"), Some(Algorithm::Sha512));
+    /// assert_eq!(Algorithm::parse("md5"), None);
+    /// ```
     pub fn parse(name: &str) -> Option<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "sha1" => Some(Self::Sha1),
@@ -47,6 +53,11 @@ impl Algorithm {
     }
 
     /// True for algorithms kept only for legacy senders (SHA-1).
+    ///
+    /// ```
+    /// use hookmesh_sdk::signing::Algorithm;
+    /// assert!(Algorithm::Sha1.is_weak() && !Algorithm::Sha256.is_weak());
+    /// ```
     pub fn is_weak(self) -> bool {
         self == Self::Sha1
     }
@@ -63,6 +74,11 @@ pub enum Encoding {
 
 impl Encoding {
     /// Parses `hex` or `base64` (ASCII case-insensitive).
+    ///
+    /// ```
+    /// use hookmesh_sdk::signing::Encoding;
+    /// assert_eq!(Encoding::parse("Base64"), Some(Encoding::Base64));
+    /// ```
     pub fn parse(name: &str) -> Option<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "hex" => Some(Self::Hex),
@@ -72,6 +88,13 @@ impl Encoding {
     }
 
     /// The bytes `text` encodes, or `None` when it is not this encoding.
+    ///
+    /// ```
+    /// use hookmesh_sdk::signing::Encoding;
+    /// assert_eq!(Encoding::Hex.decode("6869"), Some(b"hi".to_vec()));
+    /// assert_eq!(Encoding::Base64.decode("aGk="), Some(b"hi".to_vec()));
+    /// assert_eq!(Encoding::Hex.decode("zz"), None);
+    /// ```
     pub fn decode(self, text: &str) -> Option<Vec<u8>> {
         let text = text.trim();
         match self {
@@ -96,6 +119,13 @@ fn mac_matches<M: Mac + hmac::digest::KeyInit>(
 /// True when `expected` is the HMAC of the concatenated `parts` under `key`
 /// with `algorithm`; compared in constant time (a wrong length is refused
 /// at once, which reveals nothing about the key).
+///
+/// ```
+/// use hookmesh_sdk::signing::{hmac_sha256, verify_hmac, Algorithm};
+/// let expected = hmac_sha256(b"key", &[b"1700000000", b".", b"{}"]);
+/// assert!(verify_hmac(Algorithm::Sha256, b"key", &[b"1700000000.{}"], &expected));
+/// assert!(!verify_hmac(Algorithm::Sha256, b"other", &[b"1700000000.{}"], &expected));
+/// ```
 pub fn verify_hmac(algorithm: Algorithm, key: &[u8], parts: &[&[u8]], expected: &[u8]) -> bool {
     match algorithm {
         Algorithm::Sha1 => mac_matches::<Hmac<Sha1>>(key, parts, expected),
@@ -105,6 +135,12 @@ pub fn verify_hmac(algorithm: Algorithm, key: &[u8], parts: &[&[u8]], expected: 
 }
 
 /// Checks a base64 HMAC-SHA256 of `data` (Shopify's form) in constant time.
+///
+/// ```
+/// use hookmesh_sdk::signing::{verify_base64_hmac_sha256, BodySignatureFormat};
+/// let signature = BodySignatureFormat::Base64.sign("key", b"{}");
+/// assert!(verify_base64_hmac_sha256(b"key", b"{}", &signature));
+/// ```
 pub fn verify_base64_hmac_sha256(key: &[u8], data: &[u8], signature_base64: &str) -> bool {
     Encoding::Base64
         .decode(signature_base64)
@@ -113,6 +149,12 @@ pub fn verify_base64_hmac_sha256(key: &[u8], data: &[u8], signature_base64: &str
 
 /// Compares two byte strings in constant time for equal lengths (API keys,
 /// tokens). Unequal lengths are unequal at once.
+///
+/// ```
+/// use hookmesh_sdk::signing::constant_time_eq;
+/// assert!(constant_time_eq(b"api-key-1", b"api-key-1"));
+/// assert!(!constant_time_eq(b"api-key-1", b"api-key-2"));
+/// ```
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
@@ -130,6 +172,11 @@ impl std::fmt::Display for InvalidSecret {
 impl std::error::Error for InvalidSecret {}
 
 /// HMAC-SHA256 of `data` under `key`.
+///
+/// ```
+/// let mac = hookmesh_sdk::signing::hmac_sha256(b"key", &[b"id", b".", b"body"]);
+/// assert_eq!(mac, hookmesh_sdk::signing::hmac_sha256(b"key", &[b"id.body"]));
+/// ```
 pub fn hmac_sha256(key: &[u8], data: &[&[u8]]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
@@ -140,11 +187,22 @@ pub fn hmac_sha256(key: &[u8], data: &[&[u8]]) -> [u8; 32] {
 }
 
 /// Lower-case hex HMAC-SHA256 of `data` under `key`.
+///
+/// ```
+/// let hex = hookmesh_sdk::signing::hex_hmac_sha256(b"key", b"body");
+/// assert_eq!(hex.len(), 64);
+/// ```
 pub fn hex_hmac_sha256(key: &[u8], data: &[u8]) -> String {
     hex::encode(hmac_sha256(key, &[data]))
 }
 
 /// Checks a hex HMAC-SHA256 (case-insensitive) in constant time.
+///
+/// ```
+/// use hookmesh_sdk::signing::{hex_hmac_sha256, verify_hex_hmac_sha256};
+/// let signature = hex_hmac_sha256(b"key", b"body").to_uppercase();
+/// assert!(verify_hex_hmac_sha256(b"key", b"body", &signature));
+/// ```
 pub fn verify_hex_hmac_sha256(key: &[u8], data: &[u8], signature_hex: &str) -> bool {
     Encoding::Hex
         .decode(signature_hex)
@@ -152,12 +210,23 @@ pub fn verify_hex_hmac_sha256(key: &[u8], data: &[u8], signature_hex: &str) -> b
 }
 
 /// The `x-hookmesh-signature` value: `sha256=<hex HMAC of body keyed by the secret string>`.
+///
+/// ```
+/// let value = hookmesh_sdk::signing::hookmesh_hex_signature("s3cret", b"{}");
+/// assert!(value.starts_with("sha256="));
+/// ```
 pub fn hookmesh_hex_signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex_hmac_sha256(secret.as_bytes(), body))
 }
 
 /// The HMAC key inside a Standard Webhooks secret (`whsec_<base64>`; the
 /// prefix is optional, as in the reference libraries).
+///
+/// ```
+/// use hookmesh_sdk::signing::standard_webhooks_key;
+/// assert_eq!(standard_webhooks_key("whsec_aGk=").unwrap(), b"hi");
+/// assert!(standard_webhooks_key("whsec_not base64").is_err());
+/// ```
 pub fn standard_webhooks_key(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
     let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
     let key = BASE64
@@ -174,6 +243,12 @@ pub fn standard_webhooks_key(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
 /// customer brought (`whsec_your_signing_secret`, `s3cr3t-…`), its UTF-8
 /// bytes. Unlike [`standard_webhooks_key`], a bare base64 string is not
 /// decoded: only the `whsec_` prefix says "base64 inside".
+///
+/// ```
+/// use hookmesh_sdk::signing::endpoint_secret_key;
+/// assert_eq!(endpoint_secret_key("whsec_aGk="), b"hi");
+/// assert_eq!(endpoint_secret_key("whsec_your_signing_secret"), b"whsec_your_signing_secret");
+/// ```
 pub fn endpoint_secret_key(secret: &str) -> Vec<u8> {
     secret
         .strip_prefix(SECRET_PREFIX)
@@ -185,6 +260,12 @@ pub fn endpoint_secret_key(secret: &str) -> Vec<u8> {
 /// The Standard Webhooks form (`whsec_<base64 of the key>`) of an endpoint
 /// secret: the secret itself when it is one already, otherwise the secret's
 /// UTF-8 bytes in base64, which Standard Webhooks verifiers take.
+///
+/// ```
+/// use hookmesh_sdk::signing::standard_webhooks_form;
+/// assert_eq!(standard_webhooks_form("hi"), "whsec_aGk=");
+/// assert_eq!(standard_webhooks_form("whsec_aGk="), "whsec_aGk=");
+/// ```
 pub fn standard_webhooks_form(secret: &str) -> String {
     format!(
         "{SECRET_PREFIX}{}",
@@ -194,6 +275,13 @@ pub fn standard_webhooks_form(secret: &str) -> String {
 
 /// The `webhook-signature` header for an endpoint's secrets (newest first),
 /// each keyed by [`endpoint_secret_key`].
+///
+/// ```
+/// use hookmesh_sdk::signing::endpoint_signature_header;
+/// let header = endpoint_signature_header(&["new-secret", "old-secret"], "evt_1", 1_700_000_000, b"{}");
+/// assert_eq!(header.split(' ').count(), 2);
+/// assert!(header.starts_with("v1,"));
+/// ```
 pub fn endpoint_signature_header<S: AsRef<str>>(
     secrets: &[S],
     msg_id: &str,
@@ -231,6 +319,12 @@ impl BodySignatureFormat {
     pub const NAMES: [&'static str; 3] = ["sha256=hex", "hex", "base64"];
 
     /// Parses one of [`Self::NAMES`].
+    ///
+    /// ```
+    /// use hookmesh_sdk::signing::BodySignatureFormat;
+    /// assert_eq!(BodySignatureFormat::parse("hex"), Some(BodySignatureFormat::Hex));
+    /// assert_eq!(BodySignatureFormat::parse("sha1"), None);
+    /// ```
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "sha256=hex" => Some(Self::PrefixedHex),
@@ -241,6 +335,11 @@ impl BodySignatureFormat {
     }
 
     /// The header value for `body` signed with `secret`.
+    ///
+    /// ```
+    /// use hookmesh_sdk::signing::{hookmesh_hex_signature, BodySignatureFormat};
+    /// assert_eq!(BodySignatureFormat::PrefixedHex.sign("s", b"{}"), hookmesh_hex_signature("s", b"{}"));
+    /// ```
     pub fn sign(self, secret: &str, body: &[u8]) -> String {
         let mac = hmac_sha256(secret.as_bytes(), &[body]);
         match self {
@@ -252,6 +351,13 @@ impl BodySignatureFormat {
 }
 
 /// One Standard Webhooks signature, `v1,<base64>`.
+///
+/// ```
+/// use hookmesh_sdk::signing::{standard_webhooks_signature, verify_standard_webhooks};
+/// let signature = standard_webhooks_signature("whsec_aGk=", "evt_1", 1_700_000_000, b"{}")?;
+/// assert!(verify_standard_webhooks("whsec_aGk=", "evt_1", 1_700_000_000, b"{}", &signature)?);
+/// # Ok::<(), hookmesh_sdk::signing::InvalidSecret>(())
+/// ```
 pub fn standard_webhooks_signature(
     secret: &str,
     msg_id: &str,
@@ -273,6 +379,13 @@ fn sign_with_key(key: &[u8], msg_id: &str, timestamp_secs: u64, body: &[u8]) -> 
 
 /// The `webhook-signature` header value: one signature per secret, in the
 /// order given, separated by single spaces.
+///
+/// ```
+/// use hookmesh_sdk::signing::standard_webhooks_header;
+/// let header = standard_webhooks_header(&["whsec_aGk=", "whsec_aGk="], "evt_1", 1_700_000_000, b"{}")?;
+/// assert_eq!(header.split(' ').count(), 2);
+/// # Ok::<(), hookmesh_sdk::signing::InvalidSecret>(())
+/// ```
 pub fn standard_webhooks_header<S: AsRef<str>>(
     secrets: &[S],
     msg_id: &str,
@@ -296,6 +409,14 @@ pub fn standard_webhooks_header<S: AsRef<str>>(
 
 /// Verifies a `webhook-signature` header: true when any `v1` signature in it
 /// matches `secret` (constant-time per candidate).
+///
+/// ```
+/// use hookmesh_sdk::signing::{standard_webhooks_header, verify_standard_webhooks};
+/// let header = standard_webhooks_header(&["whsec_b2xk", "whsec_aGk="], "evt_1", 1_700_000_000, b"{}")?;
+/// assert!(verify_standard_webhooks("whsec_aGk=", "evt_1", 1_700_000_000, b"{}", &header)?);
+/// assert!(!verify_standard_webhooks("whsec_aGk=", "evt_2", 1_700_000_000, b"{}", &header)?);
+/// # Ok::<(), hookmesh_sdk::signing::InvalidSecret>(())
+/// ```
 pub fn verify_standard_webhooks(
     secret: &str,
     msg_id: &str,

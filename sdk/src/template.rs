@@ -46,11 +46,23 @@ pub use minijinja::Value;
 pub type Escape = fn(&str) -> Cow<'_, str>;
 
 /// No escaping (for values that are not message text, e.g. a channel id).
+///
+/// ```
+/// assert_eq!(hookmesh_sdk::template::no_escape("<b>"), "<b>");
+/// ```
 pub fn no_escape(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
 
 /// The context templates render against (see the module doc).
+///
+/// ```
+/// use hookmesh_sdk::template::{context, no_escape, render_text};
+/// let event = hookmesh_sdk::testing::event("user.signup").build();
+/// let ctx = context(&event)?;
+/// assert_eq!(render_text("text", "{{ event }} {{ id }}", &ctx, no_escape)?, "user.signup evt_test");
+/// # Ok::<(), hookmesh_sdk::PluginError>(())
+/// ```
 pub fn context(event: &Event) -> Result<Value, PluginError> {
     let payload = event.payload_value()?;
     Ok(Value::from_serialize(serde_json::json!({
@@ -64,6 +76,19 @@ pub fn context(event: &Event) -> Result<Value, PluginError> {
 }
 
 /// Renders the text template in config field `field`.
+///
+/// ```
+/// use hookmesh_sdk::template::{context, render_text};
+/// use hookmesh_sdk::{serde_json::json, testing::event, PluginError};
+/// use std::borrow::Cow;
+/// fn slack_escape(s: &str) -> Cow<'_, str> {
+///     Cow::Owned(s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
+/// }
+/// let ctx = context(&event("a.b").payload(json!({"who": "<!channel>"})).build())?;
+/// assert_eq!(render_text("text", "Hi {{ payload.who }}", &ctx, slack_escape)?, "Hi &lt;!channel&gt;");
+/// assert!(matches!(render_text("text", "{{ oops", &ctx, slack_escape), Err(PluginError::InvalidConfig(_))));
+/// # Ok::<(), PluginError>(())
+/// ```
 pub fn render_text(
     field: &str,
     source: &str,
@@ -76,6 +101,15 @@ pub fn render_text(
 }
 
 /// Renders the JSON template in config field `field` and parses the result.
+///
+/// ```
+/// use hookmesh_sdk::template::{context, no_escape, render_json};
+/// use hookmesh_sdk::{serde_json::json, testing::event};
+/// let ctx = context(&event("a.b").payload(json!({"note": "say \"hi\"", "n": 3})).build())?;
+/// let blocks = render_json("blocks", r#"[{"text": "{{ payload.note }}", "n": {{ payload.n }}}]"#, &ctx, no_escape)?;
+/// assert_eq!(blocks, json!([{"text": "say \"hi\"", "n": 3}]));
+/// # Ok::<(), hookmesh_sdk::PluginError>(())
+/// ```
 pub fn render_json(
     field: &str,
     source: &str,
@@ -96,6 +130,16 @@ pub fn render_json(
 /// Renders config field `field` keeping the value's type when the source
 /// is a single `{{ expression }}` (see the module doc); `None` when the
 /// value is undefined or `none`.
+///
+/// ```
+/// use hookmesh_sdk::template::{context, render_value};
+/// use hookmesh_sdk::{serde_json::json, testing::event};
+/// let ctx = context(&event("a.b").payload(json!({"amount": 4999})).build())?;
+/// assert_eq!(render_value("map.amount", "{{ payload.amount }}", &ctx)?, Some(json!(4999)));
+/// assert_eq!(render_value("map.note", "{{ payload.amount }} paise", &ctx)?, Some(json!("4999 paise")));
+/// assert_eq!(render_value("map.x", "{{ payload.missing }}", &ctx)?, None);
+/// # Ok::<(), hookmesh_sdk::PluginError>(())
+/// ```
 pub fn render_value(
     field: &str,
     source: &str,

@@ -25,7 +25,7 @@ pub mod limits;
 pub mod render;
 
 use hookmesh_sdk::{
-    Context, Event, HttpRequest, HttpResponse, Manifest, Outcome, Plugin, PluginError,
+    ConfigField, Context, Event, HttpRequest, HttpResponse, Manifest, Outcome, Plugin, PluginError,
 };
 
 /// The `discord` plugin.
@@ -41,38 +41,25 @@ impl Plugin for Discord {
         .allow_host("discord.com")
         .allow_host("*.discord.com")
         .allow_host("discordapp.com")
-        .config_field(
-            "content",
+        .field(ConfigField::new("content").describe(
             "message text template (minijinja) over `event`, `id`, `resource`, \
              `resource_id`, `payload`, `time_created`; ≤ 2,000 characters",
-            false,
-            false,
+        ))
+        .field(
+            ConfigField::new("embeds")
+                .describe("embeds: a JSON template rendering to an array of embed objects (≤ 10)"),
         )
-        .config_field(
-            "embeds",
-            "embeds: a JSON template rendering to an array of embed objects (≤ 10)",
-            false,
-            false,
+        .field(
+            ConfigField::new("username")
+                .describe("overrides the webhook's name (a template; ≤ 80 characters)"),
         )
-        .config_field(
-            "username",
-            "overrides the webhook's name (a template; ≤ 80 characters)",
-            false,
-            false,
+        .field(
+            ConfigField::new("avatar_url").describe("overrides the webhook's avatar (a template)"),
         )
-        .config_field(
-            "avatar_url",
-            "overrides the webhook's avatar (a template)",
-            false,
-            false,
-        )
-        .config_field(
-            "allowed_mentions",
+        .field(ConfigField::new("allowed_mentions").describe(
             "comma-separated mention kinds that may ping: `users`, `roles`, `everyone`; \
              default: none",
-            false,
-            false,
-        )
+        ))
     }
 
     fn render(event: Event, ctx: Context) -> Result<Vec<HttpRequest>, PluginError> {

@@ -1,40 +1,28 @@
 //! Discord rendering: templates, defaults, mentions and every message limit.
 
 use hookmesh_plugin_discord::Discord;
-use hookmesh_sdk::{ConfigEntry, Context, Endpoint, Event, HttpRequest, Plugin, PluginError};
+use hookmesh_sdk::testing::{context, event as test_event};
+use hookmesh_sdk::{Context, Event, HttpRequest, Plugin, PluginError};
 use serde_json::{json, Value};
 
 const HOOK: &str = "https://discord.com/api/webhooks/123/abc";
 
 fn event(payload: Value) -> Event {
-    Event {
-        id: "evt_1".into(),
-        event_type: "order.created".into(),
-        resource: Some("order".into()),
-        resource_id: Some("ord_7".into()),
-        payload: payload.to_string().into_bytes(),
-        time_created_ms: 1,
-    }
+    test_event("order.created")
+        .id("evt_1")
+        .resource("order", "ord_7")
+        .payload(payload)
+        .created_at(1)
+        .build()
 }
 
 fn ctx(config: &[(&str, &str)]) -> Context {
-    Context {
-        now_ms: 2,
-        delivery_id: "dlv_1".into(),
-        attempt: 1,
-        endpoint: Some(Endpoint {
-            id: "ep_1".into(),
-            url: HOOK.into(),
-            secrets: vec![],
-        }),
-        config: config
-            .iter()
-            .map(|(k, v)| ConfigEntry {
-                key: (*k).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-    }
+    context()
+        .now_ms(2)
+        .delivery_id("dlv_1")
+        .endpoint(HOOK)
+        .configs(config)
+        .build()
 }
 
 fn render(payload: Value, config: &[(&str, &str)]) -> Result<Vec<HttpRequest>, PluginError> {

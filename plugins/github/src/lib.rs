@@ -9,7 +9,9 @@
 
 pub mod inbound;
 
-use hookmesh_sdk::{Context, InboundRequest, InboundResult, Manifest, Plugin, PluginError};
+use hookmesh_sdk::{
+    ConfigField, Context, InboundRequest, InboundResult, Manifest, Plugin, PluginError,
+};
 
 /// The `github` plugin.
 pub struct Github;
@@ -22,11 +24,11 @@ impl Plugin for Github {
             "GitHub webhooks (X-Hub-Signature-256 checked) as github.<event>[.<action>] events, \
              deduplicated on X-GitHub-Delivery",
         )
-        .config_field(
-            inbound::SECRET_FIELD,
-            "the webhook's secret, as entered in GitHub's webhook settings",
-            true,
-            true,
+        .field(
+            ConfigField::new(inbound::SECRET_FIELD)
+                .describe("the webhook's secret, as entered in GitHub's webhook settings")
+                .secret()
+                .required(),
         )
     }
 

@@ -4,37 +4,21 @@
 use hookmesh_plugin_github::inbound::signature_valid;
 use hookmesh_plugin_github::Github;
 use hookmesh_sdk::signing::hex_hmac_sha256;
-use hookmesh_sdk::{
-    ConfigEntry, Context, Header, InboundRequest, InboundResult, Plugin, PluginError,
-};
+use hookmesh_sdk::testing::{context, inbound};
+use hookmesh_sdk::{Context, InboundRequest, InboundResult, Plugin, PluginError};
 
 const SECRET: &str = "gh-hook-s3cret";
 const ISSUE: &str = r#"{"action":"opened","issue":{"number":1347,"title":"Found a bug"},"repository":{"id":1296269,"full_name":"octocat/Hello-World"},"sender":{"login":"octocat"}}"#;
 
 fn ctx(secret: &str) -> Context {
-    Context {
-        now_ms: 1_700_000_000_000,
-        delivery_id: "in_1".into(),
-        attempt: 1,
-        endpoint: None,
-        config: vec![ConfigEntry {
-            key: "webhook_secret".into(),
-            value: secret.into(),
-        }],
-    }
+    context()
+        .delivery_id("in_1")
+        .config("webhook_secret", secret)
+        .build()
 }
 
 fn request(body: &str, headers: &[(&str, &str)]) -> InboundRequest {
-    InboundRequest {
-        headers: headers
-            .iter()
-            .map(|(n, v)| Header {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        body: body.as_bytes().to_vec(),
-    }
+    inbound().headers(headers).body(body).build()
 }
 
 fn signature(secret: &str, body: &str) -> String {

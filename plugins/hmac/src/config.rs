@@ -20,45 +20,31 @@
 
 use hookmesh_sdk::inbound::{is_valid_event_type, tolerance_secs, DEFAULT_TOLERANCE_SECS};
 use hookmesh_sdk::signing::{Algorithm, Encoding};
-use hookmesh_sdk::{Context, PluginError};
+use hookmesh_sdk::{ConfigField, Context, PluginError};
 
-/// One config field of the manifest.
-pub struct Field {
-    /// Its key.
-    pub name: &'static str,
-    /// What the API shows.
-    pub description: &'static str,
-    /// Sealed at rest and masked.
-    pub secret: bool,
+/// Every field, in the manifest's order. One of `secret` and `api_key`
+/// (group `credential`) and one source of the event type (group
+/// `event_type`) must be set in the project's settings.
+pub fn fields() -> Vec<ConfigField> {
+    vec![
+        ConfigField::new("secret").describe("HMAC key the sender signs with (signature mode; or set `api_key`)").secret().one_of("credential").required(),
+        ConfigField::new("signature_header").describe("header carrying the signature, e.g. `X-Signature` (required with `secret`)"),
+        ConfigField::new("algorithm").describe("`sha256` (default), `sha512`, or `sha1` — weak, only for legacy senders"),
+        ConfigField::new("encoding").describe("how the signature is written: `hex` (default) or `base64`"),
+        ConfigField::new("signature_prefix").describe("text before the signature in its header, e.g. `sha256=`"),
+        ConfigField::new("signed_payload").describe("what is signed: `body` (default, the raw body) or `timestamp.body` (`<timestamp>.<raw body>`)"),
+        ConfigField::new("timestamp_header").describe("header with the Unix-seconds timestamp (required with `timestamp.body`)"),
+        ConfigField::new("tolerance_secs").describe("seconds the timestamp may be old or ahead (default 300)"),
+        ConfigField::new("api_key").describe("a key the sender sends instead of a signature, for senders that cannot sign (or set `secret`)").secret().one_of("credential").required(),
+        ConfigField::new("api_key_header").describe("header carrying `api_key` (default `X-API-Key`)"),
+        ConfigField::new("event_type").describe("a fixed event type, e.g. `monitor.alert` (or `event_type_header`/`event_type_pointer`)").one_of("event_type").required(),
+        ConfigField::new("event_type_header").describe("header holding the event type, e.g. `X-Event-Type`").one_of("event_type").required(),
+        ConfigField::new("event_type_pointer").describe("JSON pointer to the event type in the body, e.g. `/type`").one_of("event_type").required(),
+        ConfigField::new("event_prefix").describe("prepended to every event type (default `hmac`)"),
+        ConfigField::new("event_id_header").describe("header holding the sender's event id, for deduplication"),
+        ConfigField::new("event_id_pointer").describe("JSON pointer to the sender's event id in the body, e.g. `/id`"),
+    ]
 }
-
-const fn field(name: &'static str, description: &'static str, secret: bool) -> Field {
-    Field {
-        name,
-        description,
-        secret,
-    }
-}
-
-/// Every field, in the manifest's order.
-pub const FIELDS: &[Field] = &[
-    field("secret", "HMAC key the sender signs with (signature mode; or set `api_key`)", true),
-    field("signature_header", "header carrying the signature, e.g. `X-Signature` (required with `secret`)", false),
-    field("algorithm", "`sha256` (default), `sha512`, or `sha1` — weak, only for legacy senders", false),
-    field("encoding", "how the signature is written: `hex` (default) or `base64`", false),
-    field("signature_prefix", "text before the signature in its header, e.g. `sha256=`", false),
-    field("signed_payload", "what is signed: `body` (default, the raw body) or `timestamp.body` (`<timestamp>.<raw body>`)", false),
-    field("timestamp_header", "header with the Unix-seconds timestamp (required with `timestamp.body`)", false),
-    field("tolerance_secs", "seconds the timestamp may be old or ahead (default 300)", false),
-    field("api_key", "a key the sender sends instead of a signature, for senders that cannot sign (or set `secret`)", true),
-    field("api_key_header", "header carrying `api_key` (default `X-API-Key`)", false),
-    field("event_type", "a fixed event type, e.g. `monitor.alert` (or `event_type_header`/`event_type_pointer`)", false),
-    field("event_type_header", "header holding the event type, e.g. `X-Event-Type`", false),
-    field("event_type_pointer", "JSON pointer to the event type in the body, e.g. `/type`", false),
-    field("event_prefix", "prepended to every event type (default `hmac`)", false),
-    field("event_id_header", "header holding the sender's event id, for deduplication", false),
-    field("event_id_pointer", "JSON pointer to the sender's event id in the body, e.g. `/id`", false),
-];
 
 /// The default API-key header.
 pub const DEFAULT_API_KEY_HEADER: &str = "X-API-Key";

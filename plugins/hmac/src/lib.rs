@@ -32,7 +32,7 @@ pub struct HmacSource;
 
 impl Plugin for HmacSource {
     fn manifest() -> Manifest {
-        config::FIELDS.iter().fold(
+        config::fields().into_iter().fold(
             Manifest::inbound(
                 "hmac",
                 env!("CARGO_PKG_VERSION"),
@@ -41,9 +41,7 @@ impl Plugin for HmacSource {
                  as <event_prefix>.<type> events; several per project as named instances \
                  (hmac.<name>)",
             ),
-            |manifest, field| {
-                manifest.config_field(field.name, field.description, field.secret, false)
-            },
+            Manifest::field,
         )
     }
 

@@ -3,9 +3,8 @@
 //! config errors naming their field.
 
 use hookmesh_plugin_hmac::HmacSource;
-use hookmesh_sdk::{
-    ConfigEntry, Context, Header, InboundRequest, InboundResult, Plugin, PluginError,
-};
+use hookmesh_sdk::testing::{context, inbound};
+use hookmesh_sdk::{Context, InboundRequest, InboundResult, Plugin, PluginError};
 
 const SECRET: &str = "uptime-s3cret";
 const BODY: &str = r#"{"id":"chk_42","monitor":"api","status":"down"}"#;
@@ -19,32 +18,15 @@ const SHA1_HEX: &str = "8ab395102fbd72929bcdd6a694797a9ff1a97c96";
 const NOW_MS: u64 = 1_700_000_010_000;
 
 fn ctx(config: &[(&str, &str)]) -> Context {
-    Context {
-        now_ms: NOW_MS,
-        delivery_id: "in_1".into(),
-        attempt: 1,
-        endpoint: None,
-        config: config
-            .iter()
-            .map(|(k, v)| ConfigEntry {
-                key: (*k).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-    }
+    context()
+        .now_ms(NOW_MS)
+        .delivery_id("in_1")
+        .configs(config)
+        .build()
 }
 
 fn request(body: &str, headers: &[(&str, &str)]) -> InboundRequest {
-    InboundRequest {
-        headers: headers
-            .iter()
-            .map(|(n, v)| Header {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        body: body.as_bytes().to_vec(),
-    }
+    inbound().headers(headers).body(body).build()
 }
 
 fn verify(request: InboundRequest, ctx: Context) -> Result<InboundResult, PluginError> {

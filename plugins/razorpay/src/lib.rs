@@ -57,8 +57,8 @@ pub mod inbound;
 pub mod render;
 
 use hookmesh_sdk::{
-    Capability, Context, Event, HttpRequest, HttpResponse, InboundRequest, InboundResult, Manifest,
-    Outcome, Plugin, PluginError,
+    Capability, ConfigField, Context, Event, HttpRequest, HttpResponse, InboundRequest,
+    InboundResult, Manifest, Outcome, Plugin, PluginError, Scope,
 };
 
 /// The `razorpay` plugin.
@@ -74,38 +74,13 @@ impl Plugin for Razorpay {
         )
         .capability(Capability::Inbound)
         .allow_host("api.razorpay.com")
-        .config_field(
-            "webhook_secret",
-            "the secret set on the Razorpay webhook, to verify `X-Razorpay-Signature` \
-             (required for inbound)",
-            true,
-            false,
-        )
-        .config_field(
-            "action",
-            "API call per event: `create_customer` or `create_payment_link` (required for outbound)",
-            false,
-            false,
-        )
-        .config_field(
-            "key_id",
-            "API key id, `rzp_live_…`/`rzp_test_…` (required for outbound)",
-            false,
-            false,
-        )
-        .config_field(
-            "key_secret",
-            "API key secret (required for outbound)",
-            true,
-            false,
-        )
-        .config_field(
-            "map.<field>",
-            "request body field from a template, e.g. `map.amount = \"{{ payload.total_cents }}\"`; \
-             dots nest (`map.customer.email`)",
-            false,
-            false,
-        )
+        .field(ConfigField::new("webhook_secret").describe("the secret set on the Razorpay webhook, to verify `X-Razorpay-Signature` \
+             (required for inbound)").secret())
+        .field(ConfigField::new("action").describe("API call per event: `create_customer` or `create_payment_link`").required_for(Scope::Endpoint))
+        .field(ConfigField::new("key_id").describe("API key id, `rzp_live_…`/`rzp_test_…`").required_for(Scope::Endpoint))
+        .field(ConfigField::new("key_secret").describe("API key secret").secret().required_for(Scope::Endpoint))
+        .field(ConfigField::new("map.<field>").describe("request body field from a template, e.g. `map.amount = \"{{ payload.total_cents }}\"`; \
+             dots nest (`map.customer.email`)"))
     }
 
     fn render(event: Event, ctx: Context) -> Result<Vec<HttpRequest>, PluginError> {

@@ -2,9 +2,8 @@
 
 use hookmesh_plugin_razorpay::Razorpay;
 use hookmesh_sdk::signing::hex_hmac_sha256;
-use hookmesh_sdk::{
-    ConfigEntry, Context, Header, InboundRequest, InboundResult, Plugin, PluginError,
-};
+use hookmesh_sdk::testing::{context, inbound};
+use hookmesh_sdk::{Context, InboundRequest, InboundResult, Plugin, PluginError};
 
 const SECRET: &str = "whsec-razor-Test_123";
 const BODY: &str = r#"{"entity":"event","account_id":"acc_BFQ7uQEaa7j2z7","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_DESlfW9H8K9uqM","entity":"payment","amount":100,"currency":"INR","status":"captured","order_id":null,"method":"netbanking","email":"gaurav.kumar@example.com","contact":"+919876543210"}}},"created_at":1567674606}"#;
@@ -12,29 +11,15 @@ const BODY: &str = r#"{"entity":"event","account_id":"acc_BFQ7uQEaa7j2z7","event
 const SIGNATURE: &str = "cbc36ce3b301706e43153e6e503c497a307a7c092676d97cc4a02e5f0d243462";
 
 fn ctx(secret: &str) -> Context {
-    Context {
-        now_ms: 1_567_674_607_000,
-        delivery_id: "in_1".into(),
-        attempt: 1,
-        endpoint: None,
-        config: vec![ConfigEntry {
-            key: "webhook_secret".into(),
-            value: secret.into(),
-        }],
-    }
+    context()
+        .now_ms(1_567_674_607_000)
+        .delivery_id("in_1")
+        .config("webhook_secret", secret)
+        .build()
 }
 
 fn request(body: &str, headers: &[(&str, &str)]) -> InboundRequest {
-    InboundRequest {
-        headers: headers
-            .iter()
-            .map(|(n, v)| Header {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        body: body.as_bytes().to_vec(),
-    }
+    inbound().headers(headers).body(body).build()
 }
 
 fn signed(body: &str) -> InboundRequest {

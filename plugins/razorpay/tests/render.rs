@@ -1,43 +1,27 @@
 //! Razorpay outbound: actions, the `map.` field mapping, and classify.
 
 use hookmesh_plugin_razorpay::Razorpay;
-use hookmesh_sdk::{
-    ConfigEntry, Context, Endpoint, Event, Failure, Header, HttpRequest, HttpResponse, Outcome,
-    Plugin, PluginError,
-};
+use hookmesh_sdk::testing::{context, event as test_event, response};
+use hookmesh_sdk::{Context, Event, Failure, HttpRequest, Outcome, Plugin, PluginError};
 use serde_json::{json, Value};
 
 fn event(payload: Value) -> Event {
-    Event {
-        id: "evt_9".into(),
-        event_type: "order.created".into(),
-        resource: Some("order".into()),
-        resource_id: Some("ord_7".into()),
-        payload: payload.to_string().into_bytes(),
-        time_created_ms: 1,
-    }
+    test_event("order.created")
+        .id("evt_9")
+        .resource("order", "ord_7")
+        .payload(payload)
+        .created_at(1)
+        .build()
 }
 
 fn ctx(config: &[(&str, &str)]) -> Context {
-    let mut entries = vec![("key_id", "rzp_test_1"), ("key_secret", "s3cret")];
-    entries.extend_from_slice(config);
-    Context {
-        now_ms: 2,
-        delivery_id: "dlv_1".into(),
-        attempt: 1,
-        endpoint: Some(Endpoint {
-            id: "ep_1".into(),
-            url: "https://api.razorpay.com/v1".into(),
-            secrets: vec![],
-        }),
-        config: entries
-            .into_iter()
-            .map(|(k, v)| ConfigEntry {
-                key: k.into(),
-                value: v.into(),
-            })
-            .collect(),
-    }
+    context()
+        .now_ms(2)
+        .delivery_id("dlv_1")
+        .endpoint("https://api.razorpay.com/v1")
+        .configs(&[("key_id", "rzp_test_1"), ("key_secret", "s3cret")])
+        .configs(config)
+        .build()
 }
 
 fn render(payload: Value, config: &[(&str, &str)]) -> Result<HttpRequest, PluginError> {
@@ -210,18 +194,12 @@ fn config_errors_name_the_field() {
 }
 
 fn answer(status: u16, body: &str, headers: &[(&str, &str)]) -> Outcome {
-    let response = HttpResponse {
-        status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| Header {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        body: body.as_bytes().to_vec(),
-    };
-    <Razorpay as Plugin>::classify(response, ctx(&[]))
+    let answer = headers
+        .iter()
+        .fold(response(status), |r, (name, value)| r.header(name, value))
+        .body(body)
+        .build();
+    <Razorpay as Plugin>::classify(answer, ctx(&[]))
 }
 
 #[test]

@@ -9,7 +9,9 @@
 
 pub mod inbound;
 
-use hookmesh_sdk::{Context, InboundRequest, InboundResult, Manifest, Plugin, PluginError};
+use hookmesh_sdk::{
+    ConfigField, Context, InboundRequest, InboundResult, Manifest, Plugin, PluginError,
+};
 
 /// The `shopify` plugin.
 pub struct Shopify;
@@ -22,13 +24,8 @@ impl Plugin for Shopify {
             "Shopify webhooks (X-Shopify-Hmac-Sha256 checked) as shopify.<topic> events, \
              deduplicated on X-Shopify-Webhook-Id",
         )
-        .config_field(
-            inbound::SECRET_FIELD,
-            "the secret Shopify signs with: the app's client secret, or the store's webhook \
-             signing key",
-            true,
-            true,
-        )
+        .field(ConfigField::new(inbound::SECRET_FIELD).describe("the secret Shopify signs with: the app's client secret, or the store's webhook \
+             signing key").secret().required())
     }
 
     fn verify_inbound(request: InboundRequest, ctx: Context) -> Result<InboundResult, PluginError> {

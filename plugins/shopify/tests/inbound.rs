@@ -3,9 +3,8 @@
 //! webhook ids and refusals.
 
 use hookmesh_plugin_shopify::Shopify;
-use hookmesh_sdk::{
-    ConfigEntry, Context, Header, InboundRequest, InboundResult, Plugin, PluginError,
-};
+use hookmesh_sdk::testing::{context, inbound};
+use hookmesh_sdk::{Context, InboundRequest, InboundResult, Plugin, PluginError};
 
 const SECRET: &str = "shpss_app_s3cret";
 const BODY: &str = r#"{"id":820982911946154508,"email":"jon@example.com","total_price":"403.00"}"#;
@@ -13,29 +12,14 @@ const BODY: &str = r#"{"id":820982911946154508,"email":"jon@example.com","total_
 const SIGNATURE: &str = "fSlfBCvhRSmgoS0G76jszxysYXUaq7PPHhPVF+qTBaw=";
 
 fn ctx(secret: &str) -> Context {
-    Context {
-        now_ms: 1_700_000_000_000,
-        delivery_id: "in_1".into(),
-        attempt: 1,
-        endpoint: None,
-        config: vec![ConfigEntry {
-            key: "webhook_secret".into(),
-            value: secret.into(),
-        }],
-    }
+    context()
+        .delivery_id("in_1")
+        .config("webhook_secret", secret)
+        .build()
 }
 
 fn request(body: &str, headers: &[(&str, &str)]) -> InboundRequest {
-    InboundRequest {
-        headers: headers
-            .iter()
-            .map(|(n, v)| Header {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        body: body.as_bytes().to_vec(),
-    }
+    inbound().headers(headers).body(body).build()
 }
 
 fn webhook(body: &str, signature: &str) -> InboundRequest {

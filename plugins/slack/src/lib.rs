@@ -34,8 +34,8 @@ pub mod inbound;
 pub mod render;
 
 use hookmesh_sdk::{
-    Capability, Context, Event, HttpRequest, HttpResponse, InboundRequest, InboundResult, Manifest,
-    Outcome, Plugin, PluginError,
+    Capability, ConfigField, Context, Event, HttpRequest, HttpResponse, InboundRequest,
+    InboundResult, Manifest, Outcome, Plugin, PluginError,
 };
 
 /// The `slack` plugin.
@@ -52,43 +52,32 @@ impl Plugin for Slack {
         .capability(Capability::Inbound)
         .allow_host("hooks.slack.com")
         .allow_host("slack.com")
-        .config_field(
-            "mode",
+        .field(ConfigField::new("mode").describe(
             "`incoming_webhook` (default: post to the endpoint URL) or `chat.postMessage` \
              (post with `bot_token` to `channel`)",
-            false,
-            false,
-        )
-        .config_field(
-            "text",
+        ))
+        .field(ConfigField::new("text").describe(
             "message text template (minijinja) over `event`, `id`, `resource`, \
              `resource_id`, `payload`, `time_created`; default: a one-line summary",
-            false,
-            false,
+        ))
+        .field(
+            ConfigField::new("blocks")
+                .describe("Block Kit blocks: a JSON template rendering to an array of blocks"),
         )
-        .config_field(
-            "blocks",
-            "Block Kit blocks: a JSON template rendering to an array of blocks",
-            false,
-            false,
-        )
-        .config_field(
-            "channel",
+        .field(ConfigField::new("channel").describe(
             "channel id or name for chat.postMessage (a template; required in that mode)",
-            false,
-            false,
+        ))
+        .field(
+            ConfigField::new("bot_token")
+                .describe("bot token (`xoxb-…`) for chat.postMessage (required in that mode)")
+                .secret(),
         )
-        .config_field(
-            "bot_token",
-            "bot token (`xoxb-…`) for chat.postMessage (required in that mode)",
-            true,
-            false,
-        )
-        .config_field(
-            "signing_secret",
-            "the app's signing secret, to verify inbound requests (required for inbound)",
-            true,
-            false,
+        .field(
+            ConfigField::new("signing_secret")
+                .describe(
+                    "the app's signing secret, to verify inbound requests (required for inbound)",
+                )
+                .secret(),
         )
     }
 

@@ -2,9 +2,8 @@
 
 use hookmesh_plugin_slack::Slack;
 use hookmesh_sdk::signing::hex_hmac_sha256;
-use hookmesh_sdk::{
-    ConfigEntry, Context, Header, InboundRequest, InboundResult, Plugin, PluginError,
-};
+use hookmesh_sdk::testing::{context, inbound};
+use hookmesh_sdk::{Context, InboundRequest, InboundResult, Plugin, PluginError};
 
 // https://api.slack.com/authentication/verifying-requests-from-slack
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -13,31 +12,20 @@ const BODY: &str = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain
 const SIGNATURE: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
 
 fn ctx(secret: &str, now_secs: u64) -> Context {
-    Context {
-        now_ms: now_secs * 1000 + 250,
-        delivery_id: "in_1".into(),
-        attempt: 1,
-        endpoint: None,
-        config: vec![ConfigEntry {
-            key: "signing_secret".into(),
-            value: secret.into(),
-        }],
-    }
+    context()
+        .now_ms(now_secs * 1000 + 250)
+        .delivery_id("in_1")
+        .config("signing_secret", secret)
+        .build()
 }
 
 fn request(body: &str, timestamp: &str, signature: &str, content_type: &str) -> InboundRequest {
-    let header = |name: &str, value: &str| Header {
-        name: name.into(),
-        value: value.into(),
-    };
-    InboundRequest {
-        headers: vec![
-            header("Content-Type", content_type),
-            header("X-Slack-Request-Timestamp", timestamp),
-            header("X-Slack-Signature", signature),
-        ],
-        body: body.as_bytes().to_vec(),
-    }
+    inbound()
+        .header("Content-Type", content_type)
+        .header("X-Slack-Request-Timestamp", timestamp)
+        .header("X-Slack-Signature", signature)
+        .body(body)
+        .build()
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";

@@ -8,7 +8,9 @@
 
 pub mod inbound;
 
-use hookmesh_sdk::{Context, InboundRequest, InboundResult, Manifest, Plugin, PluginError};
+use hookmesh_sdk::{
+    ConfigField, Context, InboundRequest, InboundResult, Manifest, Plugin, PluginError,
+};
 
 /// The `stripe` plugin.
 pub struct Stripe;
@@ -21,17 +23,15 @@ impl Plugin for Stripe {
             "Stripe webhooks (Stripe-Signature checked, timestamp within a tolerance) as \
              stripe.<type> events, deduplicated on the event id",
         )
-        .config_field(
-            inbound::SECRET_FIELD,
-            "the endpoint's signing secret, `whsec_…`, from Stripe's dashboard",
-            true,
-            true,
+        .field(
+            ConfigField::new(inbound::SECRET_FIELD)
+                .describe("the endpoint's signing secret, `whsec_…`, from Stripe's dashboard")
+                .secret()
+                .required(),
         )
-        .config_field(
-            inbound::TOLERANCE_FIELD,
-            "seconds a signature's timestamp may be old or ahead (default 300)",
-            false,
-            false,
+        .field(
+            ConfigField::new(inbound::TOLERANCE_FIELD)
+                .describe("seconds a signature's timestamp may be old or ahead (default 300)"),
         )
     }
 

@@ -3,9 +3,8 @@
 
 use hookmesh_plugin_stripe::inbound::{parse_header, SignatureHeader};
 use hookmesh_plugin_stripe::Stripe;
-use hookmesh_sdk::{
-    ConfigEntry, Context, Header, InboundRequest, InboundResult, Plugin, PluginError,
-};
+use hookmesh_sdk::testing::{context, inbound};
+use hookmesh_sdk::{Context, InboundRequest, InboundResult, Plugin, PluginError};
 
 const SECRET: &str = "whsec_test_s3cret";
 const BODY: &str = r#"{"id":"evt_3OdQ9L2eZvKYlo2C0pIu1Z4x","object":"event","type":"payment_intent.succeeded","data":{"object":{"id":"pi_3OdQ9L2eZvKYlo2C0yLP2T4x","object":"payment_intent","amount":2000,"currency":"usd"}}}"#;
@@ -18,36 +17,22 @@ const ROLLED_V1: &str = "d2122fd6baf0884e308cfe83f04d3ca8f787e2289e7a7f7677f93ab
 const SIGNED_AT_MS: u64 = 1_700_000_000_000;
 
 fn ctx(secret: &str, now_ms: u64, tolerance: Option<&str>) -> Context {
-    let mut config = vec![ConfigEntry {
-        key: "webhook_secret".into(),
-        value: secret.into(),
-    }];
-    if let Some(t) = tolerance {
-        config.push(ConfigEntry {
-            key: "tolerance_secs".into(),
-            value: t.into(),
-        });
-    }
-    Context {
-        now_ms,
-        delivery_id: "in_1".into(),
-        attempt: 1,
-        endpoint: None,
-        config,
+    let ctx = context()
+        .now_ms(now_ms)
+        .delivery_id("in_1")
+        .config("webhook_secret", secret);
+    match tolerance {
+        Some(t) => ctx.config("tolerance_secs", t).build(),
+        None => ctx.build(),
     }
 }
 
 fn request(body: &str, header: Option<&str>) -> InboundRequest {
-    InboundRequest {
-        headers: header
-            .map(|value| Header {
-                name: "stripe-signature".into(),
-                value: value.into(),
-            })
-            .into_iter()
-            .collect(),
-        body: body.as_bytes().to_vec(),
-    }
+    let headers: Vec<(&str, &str)> = header
+        .map(|v| ("stripe-signature", v))
+        .into_iter()
+        .collect();
+    inbound().headers(&headers).body(body).build()
 }
 
 fn verify(request: InboundRequest, ctx: Context) -> Result<InboundResult, PluginError> {

@@ -17,7 +17,7 @@
 
 // The SDK: the `Plugin` trait, a request builder, and the WIT types.
 use hookmesh_sdk::http::RequestBuilder;
-use hookmesh_sdk::{Context, Event, HttpRequest, Manifest, Plugin, PluginError};
+use hookmesh_sdk::{ConfigField, Context, Event, HttpRequest, Manifest, Plugin, PluginError};
 
 /// The config field holding the bearer token.
 const TOKEN_FIELD: &str = "token";
@@ -37,14 +37,19 @@ impl Plugin for Template {
             // One line for the provider list in the API.
             "Example plugin: posts the event envelope with a bearer token",
         )
-        // Each config field: name, description, secret?, required?. Secret
-        // values are encrypted at rest, masked in API answers, and may only
-        // be set in the project's provider settings, not on an endpoint.
-        .config_field(
-            TOKEN_FIELD,
-            "bearer token sent as `Authorization: Bearer <token>`",
-            true,
-            true,
+        // Each config field: a name, what it is for, and what it must be.
+        // `.secret()`: encrypted at rest, masked in API answers, settable
+        // only in the project's provider settings, never on an endpoint.
+        // `.required()`: the project's settings must set it (the provider
+        // list shows `incomplete` until they do); `.required_for(
+        // Scope::Endpoint)` would ask it of each endpoint instead (its own
+        // config, or inherited from the project's), and `.one_of("group")`
+        // makes any one field of a group enough.
+        .field(
+            ConfigField::new(TOKEN_FIELD)
+                .describe("bearer token sent as `Authorization: Bearer <token>`")
+                .secret()
+                .required(),
         )
         // No `.allow_host(..)`: requests may only go to the endpoint's own
         // URL host. Add `.allow_host("api.example.com")` to call an API.
@@ -88,58 +93,31 @@ impl Plugin for Template {
 // interface (only when building for wasm, so `cargo test` runs natively).
 hookmesh_sdk::export_plugin!(Template);
 
-// Native unit tests call the plugin like the host would.
+// Native unit tests call the plugin like the host would; the SDK's
+// `testing` builders (a dev-dependency feature) fill in what a test does
+// not care about.
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookmesh_sdk::{ConfigEntry, Endpoint};
+    use hookmesh_sdk::serde_json::json;
+    use hookmesh_sdk::testing::{context, event, request_header, request_json};
 
-    fn event() -> Event {
-        Event {
-            id: "evt_1".into(),
-            event_type: "user.signup".into(),
-            resource: Some("user".into()),
-            resource_id: Some("usr_1".into()),
-            payload: br#"{"plan":"pro"}"#.to_vec(),
-            time_created_ms: 1_000,
-        }
-    }
-
-    fn ctx(config: &[(&str, &str)]) -> Context {
-        Context {
-            now_ms: 2_000,
-            delivery_id: "dlv_1".into(),
-            attempt: 1,
-            endpoint: Some(Endpoint {
-                id: "ep_1".into(),
-                url: "https://example.com/hook".into(),
-                secrets: Vec::new(),
-            }),
-            config: config
-                .iter()
-                .map(|(key, value)| ConfigEntry {
-                    key: (*key).into(),
-                    value: (*value).into(),
-                })
-                .collect(),
-        }
+    fn ctx() -> hookmesh_sdk::testing::ContextBuilder {
+        context().endpoint("https://example.com/hook").now_ms(2_000)
     }
 
     #[test]
     fn posts_the_envelope_with_the_token() {
-        let requests = Template::render(event(), ctx(&[("token", "t0k")])).unwrap();
+        let event = event("user.signup")
+            .id("evt_1")
+            .payload(json!({"plan": "pro"}))
+            .build();
+        let requests = Template::render(event, ctx().config("token", "t0k").build()).unwrap();
         let request = &requests[0];
         assert_eq!(request.url, "https://example.com/hook");
-        let header = |name: &str| {
-            request
-                .headers
-                .iter()
-                .find(|h| h.name == name)
-                .map(|h| h.value.as_str())
-        };
-        assert_eq!(header("authorization"), Some("Bearer t0k"));
-        assert_eq!(header("idempotency-key"), Some("evt_1"));
-        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(request_header(request, "authorization"), Some("Bearer t0k"));
+        assert_eq!(request_header(request, "idempotency-key"), Some("evt_1"));
+        let body = request_json(request);
         assert_eq!(body["event"], "user.signup");
         assert_eq!(body["payload"]["plan"], "pro");
         assert_eq!(body["time_sent"], 2_000);
@@ -147,9 +125,20 @@ mod tests {
 
     #[test]
     fn a_missing_token_names_the_field() {
-        match Template::render(event(), ctx(&[])) {
+        match Template::render(event("user.signup").build(), ctx().build()) {
             Err(PluginError::InvalidConfig(message)) => assert_eq!(message, "`token` is required"),
             other => panic!("expected a config error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_token_is_a_secret_the_project_must_set() {
+        let fields = Template::manifest().fields();
+        assert_eq!(fields[0].name(), TOKEN_FIELD);
+        assert!(fields[0].is_secret());
+        assert_eq!(
+            fields[0].required_scope(),
+            Some(hookmesh_sdk::Scope::Project)
+        );
     }
 }

@@ -27,8 +27,8 @@ use hookmesh_sdk::classify::default_outcome;
 use hookmesh_sdk::http::RequestBuilder;
 use hookmesh_sdk::signing::endpoint_signature_header;
 use hookmesh_sdk::{
-    export_plugin, Context, Event, HttpRequest, HttpResponse, Manifest, Outcome, Plugin,
-    PluginError,
+    export_plugin, ConfigField, Context, Event, HttpRequest, HttpResponse, Manifest, Outcome,
+    Plugin, PluginError,
 };
 use receiver::Receiver;
 
@@ -42,30 +42,10 @@ impl Plugin for Webhook {
             env!("CARGO_PKG_VERSION"),
             "Generic HTTPS webhook signed with Standard Webhooks and an HMAC-SHA256 of the body",
         )
-        .config_field(
-            "header.<Name>",
-            "extra request header, e.g. `header.X-Tenant = \"acme\"` (visible ASCII, spaces and tabs)",
-            false,
-            false,
-        )
-        .config_field(
-            "signature_header",
-            "name of the body-signature header (default `x-hookmesh-signature`), e.g. `X-Event-Signature`",
-            false,
-            false,
-        )
-        .config_field(
-            "signature_format",
-            "how the body signature is written: `sha256=hex` (default), `hex` or `base64`",
-            false,
-            false,
-        )
-        .config_field(
-            "success_statuses",
-            "`2xx` (default) or `2xx,3xx` to count redirects as delivered (never followed)",
-            false,
-            false,
-        )
+        .field(ConfigField::new("header.<Name>").describe("extra request header, e.g. `header.X-Tenant = \"acme\"` (visible ASCII, spaces and tabs)"))
+        .field(ConfigField::new("signature_header").describe("name of the body-signature header (default `x-hookmesh-signature`), e.g. `X-Event-Signature`"))
+        .field(ConfigField::new("signature_format").describe("how the body signature is written: `sha256=hex` (default), `hex` or `base64`"))
+        .field(ConfigField::new("success_statuses").describe("`2xx` (default) or `2xx,3xx` to count redirects as delivered (never followed)"))
     }
 
     fn render(event: Event, ctx: Context) -> Result<Vec<HttpRequest>, PluginError> {

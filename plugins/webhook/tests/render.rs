@@ -5,48 +5,28 @@
 
 use hookmesh_plugin_webhook::Webhook;
 use hookmesh_sdk::signing::{hex_hmac_sha256, standard_webhooks_form, verify_standard_webhooks};
-use hookmesh_sdk::{
-    ConfigEntry, Context, Endpoint, Event, Header, HttpRequest, HttpResponse, Outcome, Plugin,
-    PluginError,
-};
+use hookmesh_sdk::testing::{context, event as test_event, request_header as header, response};
+use hookmesh_sdk::{Context, Event, HttpRequest, HttpResponse, Outcome, Plugin, PluginError};
 
 fn event() -> Event {
-    Event {
-        id: "evt_1".into(),
-        event_type: "user.signup".into(),
-        resource: Some("user".into()),
-        resource_id: Some("usr_2048".into()),
-        payload: br#"{"plan":"pro"}"#.to_vec(),
-        time_created_ms: 1_774_137_600_000,
-    }
+    test_event("user.signup")
+        .id("evt_1")
+        .resource("user", "usr_2048")
+        .payload_bytes(br#"{"plan":"pro"}"#)
+        .created_at(1_774_137_600_000)
+        .build()
 }
 
 fn ctx(secrets: &[&str], config: &[(&str, &str)]) -> Context {
-    Context {
-        now_ms: 1_774_137_600_500,
-        delivery_id: "dlv_1".into(),
-        attempt: 1,
-        endpoint: Some(Endpoint {
-            id: "ep_1".into(),
-            url: "https://customer.example/hooks".into(),
-            secrets: secrets.iter().map(|s| (*s).into()).collect(),
-        }),
-        config: config
-            .iter()
-            .map(|(key, value)| ConfigEntry {
-                key: (*key).into(),
-                value: (*value).into(),
-            })
-            .collect(),
-    }
-}
-
-fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    request
-        .headers
+    let ctx = context()
+        .now_ms(1_774_137_600_500)
+        .delivery_id("dlv_1")
+        .endpoint("https://customer.example/hooks");
+    secrets
         .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
+        .fold(ctx, |ctx, secret| ctx.secret(secret))
+        .configs(config)
+        .build()
 }
 
 fn render(secrets: &[&str], config: &[(&str, &str)]) -> HttpRequest {
@@ -114,14 +94,9 @@ fn bad_config_fails_render_naming_the_key() {
 }
 
 fn answer(status: u16) -> HttpResponse {
-    HttpResponse {
-        status,
-        headers: vec![Header {
-            name: "location".into(),
-            value: "https://elsewhere.example/".into(),
-        }],
-        body: Vec::new(),
-    }
+    response(status)
+        .header("location", "https://elsewhere.example/")
+        .build()
 }
 
 #[test]

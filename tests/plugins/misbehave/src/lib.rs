@@ -12,7 +12,8 @@
 //! - anything else: behaves, posting `{"ok":true}` to the endpoint URL.
 
 use hookmesh_sdk::{
-    export_plugin, http::RequestBuilder, Context, Event, HttpRequest, Manifest, Plugin, PluginError,
+    export_plugin, http::RequestBuilder, ConfigField, Context, Event, HttpRequest, Manifest,
+    Plugin, PluginError,
 };
 
 /// The misbehaving provider.
@@ -25,13 +26,11 @@ impl Plugin for Misbehave {
             "0.1.0",
             "misbehaves on purpose for sandbox tests",
         )
-        .config_field(
-            "mode",
-            "spin | membomb | flood | escape | panic | slow | good",
-            false,
-            false,
+        .field(
+            ConfigField::new("mode")
+                .describe("spin | membomb | flood | escape | panic | slow | good"),
         )
-        .config_field("rounds", "millions of rounds in `slow` mode", false, false)
+        .field(ConfigField::new("rounds").describe("millions of rounds in `slow` mode"))
     }
 
     fn render(_event: Event, ctx: Context) -> Result<Vec<HttpRequest>, PluginError> {
