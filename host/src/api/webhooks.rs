@@ -8,9 +8,13 @@
 //!   content, any other string by its UTF-8 bytes; answers carry the
 //!   `whsec_` form as `standard_webhooks_secret` for Standard Webhooks
 //!   verifiers.
-//! - The endpoint's config is checked at registration by rendering a
-//!   sample event through its plugin: a config error naming one of the
-//!   endpoint's keys (`` `header.X-A`: … ``) is a `400` on `config.<key>`.
+//! - The endpoint's config is checked at registration (and when its
+//!   config or events change) by rendering a sample event of each
+//!   subscribed type through its plugin (payloads built from the types'
+//!   JSON Schemas where declared): a template syntax error, or a config
+//!   error naming one of the endpoint's keys (`` `header.X-A`: … ``), or
+//!   a render error on a schema-built sample, is a `400` on
+//!   `config.<key>` naming the template line.
 //!
 //! Layout: the handlers here; [`checks`] what registration and updates
 //! check; [`test_event`] the test send.
@@ -286,7 +290,7 @@ async fn create(
         created_ms: now,
         updated_ms: now,
     };
-    check_render(&state, &plugin, &endpoint).await?;
+    check_render(&state, &plugin, &project, &endpoint).await?;
     let endpoint = save(&state, endpoint).await?;
     tracing::info!(project_id = %project.id, endpoint_id = %endpoint.id, "webhook registered");
     let mut body = view(&endpoint);
@@ -347,13 +351,26 @@ async fn update(
             ))
         }
     };
-    if let Some(config) = &input.config {
-        let plugin = Arc::clone(check_provider(&state, &loaded.provider, config)?);
-        let candidate = Endpoint {
-            config: config.clone(),
-            ..loaded.clone()
+    if input.config.is_some() || input.events.is_some() {
+        // New subscriptions mean new samples; a provider no longer loaded
+        // refuses only a config change.
+        let config = input.config.as_ref().unwrap_or(&loaded.config);
+        let plugin = match check_provider(&state, &loaded.provider, config) {
+            Ok(plugin) => Some(Arc::clone(plugin)),
+            Err(e) if input.config.is_some() => return Err(e),
+            Err(_) => None,
         };
-        check_render(&state, &plugin, &candidate).await?;
+        if let Some(plugin) = plugin {
+            let candidate = Endpoint {
+                config: config.clone(),
+                events: input
+                    .events
+                    .clone()
+                    .unwrap_or_else(|| loaded.events.clone()),
+                ..loaded.clone()
+            };
+            check_render(&state, &plugin, &project, &candidate).await?;
+        }
     }
     let reactivated = input.active == Some(true) && !loaded.active;
     let (url, events, description) = (input.url, input.events, input.description);

@@ -3,11 +3,13 @@
 //! figment and validated once into typed [`Settings`]. Validation collects
 //! every problem and reports them together, each naming its key.
 
+mod keys;
 mod projects;
 
 use crate::plugin::SandboxLimits;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
+pub(crate) use keys::edit_distance;
 pub use projects::{IngestSettings, ProjectSpec, ProviderSpec, WebhookSpec};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -252,10 +254,29 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
             .filter(|key| key.as_str().contains("__"))
             .split("__"),
     );
-    let raw: Raw = figment
-        .extract()
-        .map_err(|e| ConfigError::Read(e.to_string()))?;
-    validate(raw)
+    from_figment(&figment)
+}
+
+/// Checks the merged layers for unknown keys and values of the wrong
+/// type (all of them), then validates the values.
+fn from_figment(figment: &Figment) -> Result<Settings, ConfigError> {
+    let mut problems = keys::unknown_keys(figment);
+    match figment.extract::<Raw>() {
+        Ok(raw) if problems.is_empty() => validate(raw),
+        Ok(_) => Err(ConfigError::Invalid(problems)),
+        Err(error) => {
+            // Unknown keys are reported above, each with a suggestion.
+            problems.extend(
+                keys::read_problems(error)
+                    .into_iter()
+                    .filter(|p| !p.message.starts_with("unknown field")),
+            );
+            match problems.is_empty() {
+                true => Err(ConfigError::Read("the config cannot be read".into())),
+                false => Err(ConfigError::Invalid(problems)),
+            }
+        }
+    }
 }
 
 /// Collects problems while typed values are built.
@@ -337,7 +358,7 @@ fn validate(raw: Raw) -> Result<Settings, ConfigError> {
     let delivery = validate_delivery(&mut check, raw.delivery);
     let security = validate_security(&mut check, raw.security);
     let ingest = projects::validate_ingest(&mut check, raw.ingest);
-    let projects = projects::validate_projects(&mut check, raw.projects, security.https_only);
+    let projects = projects::validate_projects(&mut check, raw.projects, &security);
     if !check.problems.is_empty() {
         return Err(ConfigError::Invalid(check.problems));
     }
@@ -570,11 +591,7 @@ mod tests {
     use super::*;
 
     fn load_str(toml: &str) -> Result<Settings, ConfigError> {
-        let raw: Raw = Figment::from(Toml::string(DEFAULTS_TOML))
-            .merge(Toml::string(toml))
-            .extract()
-            .map_err(|e| ConfigError::Read(e.to_string()))?;
-        validate(raw)
+        from_figment(&Figment::from(Toml::string(DEFAULTS_TOML)).merge(Toml::string(toml)))
     }
 
     #[test]

@@ -23,10 +23,17 @@
 //! id = "ep_acme_orders"
 //! url = "https://acme.example/hooks"
 //! events = ["order.*"]
-//! secret = "env:ACME_ORDERS_SECRET"             # whsec_…
+//! secret = "env:ACME_ORDERS_SECRET"             # optional: generated and kept when absent
+//! filter = { "payload.plan" = "pro" }
+//! active = true                                # absent: as stored
 //! ```
+//!
+//! Here each value is checked on its own; what needs the loaded plugins
+//! (provider, config fields, templates, a strict project's types) is
+//! checked by [`crate::declare::check`], with the API's own checks.
 
 use super::Check;
+use crate::declare::checks;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -79,8 +86,9 @@ pub struct WebhookSpec {
     pub url: String,
     /// Subscriptions.
     pub events: Vec<String>,
-    /// Resolved signing secret.
-    pub secret: String,
+    /// Resolved signing secret; `None`: one is generated when the webhook
+    /// is first applied and kept across restarts (as the API does).
+    pub secret: Option<String>,
     /// Deliver in order.
     pub ordered: bool,
     /// Deliveries per time (`"10/s"`), shared by every instance.
@@ -89,8 +97,15 @@ pub struct WebhookSpec {
     pub provider: String,
     /// Provider config.
     pub config: BTreeMap<String, String>,
+    /// Payload filter: path → JSON value text (as the API stores it).
+    pub filter: BTreeMap<String, String>,
+    /// `Some`: on or off as declared; `None`: as stored (on when new).
+    pub active: Option<bool>,
     /// Free text.
     pub description: String,
+    /// How long a replaced declared secret keeps signing beside the new
+    /// one (`security.rotation_grace`, as API rotation).
+    pub rotation_grace: std::time::Duration,
 }
 
 #[derive(Deserialize)]
@@ -121,7 +136,7 @@ pub(super) struct RawProject {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawEventType {
+pub(super) struct RawEventType {
     name: String,
     #[serde(default)]
     description: Option<String>,
@@ -132,7 +147,7 @@ struct RawEventType {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawProvider {
+pub(super) struct RawProvider {
     #[serde(default = "yes")]
     enabled: bool,
     #[serde(default)]
@@ -141,7 +156,7 @@ struct RawProvider {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawWebhook {
+pub(super) struct RawWebhook {
     id: String,
     url: String,
     events: Vec<String>,
@@ -154,6 +169,10 @@ struct RawWebhook {
     provider: String,
     #[serde(default)]
     config: BTreeMap<String, String>,
+    #[serde(default)]
+    filter: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    active: Option<bool>,
     #[serde(default)]
     description: String,
 }
@@ -208,8 +227,9 @@ fn key(check: &mut Check, field: &str, value: Option<&str>, prefix: &str) -> Opt
 pub(super) fn validate_projects(
     check: &mut Check,
     raw: Vec<RawProject>,
-    https_only: bool,
+    security: &super::SecuritySettings,
 ) -> Vec<ProjectSpec> {
+    let guard = crate::egress::SsrfGuard::new(security);
     let mut seen_projects = Vec::new();
     let mut seen_webhooks = Vec::new();
     raw.into_iter()
@@ -236,13 +256,15 @@ pub(super) fn validate_projects(
                 .into_iter()
                 .enumerate()
                 .map(|(j, w)| {
-                    validate_webhook(
+                    let mut spec = validate_webhook(
                         check,
                         &format!("{at}.webhooks[{j}]"),
                         w,
-                        https_only,
+                        &guard,
                         &mut seen_webhooks,
-                    )
+                    );
+                    spec.rotation_grace = security.rotation_grace;
+                    spec
                 })
                 .collect();
             let providers = project
@@ -376,7 +398,7 @@ fn validate_webhook(
     check: &mut Check,
     at: &str,
     w: RawWebhook,
-    https_only: bool,
+    guard: &crate::egress::SsrfGuard,
     seen: &mut Vec<String>,
 ) -> WebhookSpec {
     if !valid_id(&w.id) {
@@ -389,19 +411,11 @@ fn validate_webhook(
         check.problem(&format!("{at}.id"), format!("`{}` is declared twice", w.id));
     }
     seen.push(w.id.clone());
-    match url::Url::parse(&w.url) {
-        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && !https_only) => {}
-        Ok(u) => check.problem(
-            &format!("{at}.url"),
-            format!(
-                "scheme `{}` is not allowed (security.https_only)",
-                u.scheme()
-            ),
-        ),
-        Err(e) => check.problem(
-            &format!("{at}.url"),
-            format!("`{}` is not a URL ({e})", w.url),
-        ),
+    // The API's URL checks but DNS: scheme, credentials, literal addresses.
+    if w.url.len() > 2048 {
+        check.problem(&format!("{at}.url"), "must be at most 2048 characters");
+    } else if let Err(e) = guard.check_url(&w.url) {
+        check.problem(&format!("{at}.url"), e.to_string());
     }
     if w.events.is_empty() {
         check.problem(&format!("{at}.events"), "must list at least one event type");
@@ -411,25 +425,29 @@ fn validate_webhook(
             check.problem(&e.field, e.message);
         }
     }
-    let secret = check.secret(&format!("{at}.secret"), w.secret.as_deref());
-    let chars = secret.chars().count();
-    if !secret.is_empty() && (!(16..=256).contains(&chars) || secret.chars().any(char::is_control))
-    {
-        check.problem(
-            &format!("{at}.secret"),
-            "must be 16-256 printable characters (`whsec_<base64>`, or any string, keyed by its UTF-8 bytes)",
-        );
-    }
-    let rate_limit =
-        w.rate_limit
-            .as_deref()
-            .and_then(|text| match crate::ratelimit::Rate::parse(text) {
-                Ok(rate) => Some(rate),
-                Err(e) => {
-                    check.problem(&format!("{at}.rate_limit"), e.to_string());
-                    None
-                }
-            });
+    let secret = w.secret.as_deref().map(|value| {
+        let secret = check.secret(&format!("{at}.secret"), Some(value));
+        if !secret.is_empty() {
+            if let Err(e) = checks::check_secret(&secret) {
+                check.problem(&format!("{at}.{}", e.field), e.message);
+            }
+        }
+        secret
+    });
+    let rate_limit = w
+        .rate_limit
+        .as_deref()
+        .and_then(|text| match checks::check_rate(text) {
+            Ok(rate) => Some(rate),
+            Err(e) => {
+                check.problem(&format!("{at}.{}", e.field), e.message);
+                None
+            }
+        });
+    let filter = checks::check_filter(w.filter).unwrap_or_else(|e| {
+        check.problem(&format!("{at}.{}", e.field), e.message);
+        BTreeMap::new()
+    });
     WebhookSpec {
         id: w.id,
         url: w.url,
@@ -439,6 +457,9 @@ fn validate_webhook(
         rate_limit,
         provider: w.provider,
         config: w.config,
+        filter,
+        active: w.active,
         description: w.description,
+        rotation_grace: std::time::Duration::ZERO,
     }
 }
