@@ -12,6 +12,8 @@ mod common;
 mod api_errors;
 #[path = "cli.rs"]
 mod cli;
+#[path = "config_validation.rs"]
+mod config_validation;
 #[path = "day_one.rs"]
 mod day_one;
 #[path = "delivery.rs"]

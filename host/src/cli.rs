@@ -49,7 +49,8 @@ pub struct ConfigArg {
 /// `hookmesh config …`
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate a config and report every problem, naming each key.
+    /// Validate a config, load the plugins of `plugins.dir` and check every
+    /// declared project against them; report every problem, naming each key.
     Check(ConfigArg),
 }
 
@@ -61,8 +62,9 @@ pub enum PluginCommand {
         /// The plugin component (.wasm).
         file: PathBuf,
     },
-    /// Render an event through a plugin and print the request(s) as JSON.
-    Render(CallArgs),
+    /// Render an event (or the sample registration checks templates with)
+    /// through a plugin and print the request(s) as JSON.
+    Render(RenderArgs),
     /// Measure render calls: median, p99 and mean per call over many calls.
     Bench {
         /// The plugin and the call's inputs.
@@ -75,6 +77,32 @@ pub enum PluginCommand {
         #[arg(long)]
         fresh: bool,
     },
+}
+
+/// `plugin render`: an event file, or a sample event of a type (its
+/// payload built from a JSON Schema) checked as registration checks
+/// templates (errors name `config.<key>` and the template line).
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The plugin component (.wasm).
+    pub file: PathBuf,
+    /// The event, as apps send it (see `plugin bench --help`).
+    #[arg(
+        long,
+        value_name = "E.json",
+        required_unless_present = "sample",
+        conflicts_with = "sample"
+    )]
+    pub event: Option<PathBuf>,
+    /// Render a sample event of this type instead, e.g. `order.paid`.
+    #[arg(long, value_name = "TYPE")]
+    pub sample: Option<String>,
+    /// The JSON Schema of the sample's payload (as declared for the type).
+    #[arg(long, value_name = "S.json", requires = "sample")]
+    pub schema: Option<PathBuf>,
+    /// The call context (see `plugin bench --help`).
+    #[arg(long = "config", visible_alias = "context", value_name = "C.json")]
+    pub context: Option<PathBuf>,
 }
 
 /// A plugin file plus the event and context for a call.

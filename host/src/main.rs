@@ -3,6 +3,8 @@
 use clap::Parser;
 use hookmesh::cli::{Cli, Command, ConfigCommand, PluginCommand, StoreCommand};
 use hookmesh::config;
+use hookmesh::declare::templates::render_sample;
+use hookmesh::plugin::wire::RequestView;
 use hookmesh::plugin::SandboxLimits;
 use hookmesh::{server, tools};
 
@@ -14,7 +16,7 @@ fn main() -> anyhow::Result<()> {
             actix_web::rt::System::new().block_on(server::serve_until_signal(settings))
         }
         Command::Config(ConfigCommand::Check(arg)) => {
-            config::load(arg.config.as_deref())?;
+            hookmesh::declare::check_file(arg.config.as_deref())?;
             println!("config ok");
             Ok(())
         }
@@ -51,8 +53,20 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {
         }
         PluginCommand::Render(call) => {
             let plugin = tools::load(&call.file, SandboxLimits::default())?;
-            let (event, ctx) = tools::read_call(&call.event, call.context.as_deref())?;
-            println!("{}", tools::render(&plugin, &event, &ctx)?);
+            match (&call.event, &call.sample) {
+                (Some(event), _) => {
+                    let (event, ctx) = tools::read_call(event, call.context.as_deref())?;
+                    println!("{}", tools::render(&plugin, &event, &ctx)?);
+                }
+                (None, Some(sample)) => {
+                    let (schema, ctx) = (call.schema.as_deref(), call.context.as_deref());
+                    let requests = render_sample(&plugin, sample, schema, ctx)?;
+                    let views: Vec<RequestView> =
+                        requests.into_iter().map(RequestView::from).collect();
+                    println!("{}", serde_json::to_string_pretty(&views)?);
+                }
+                (None, None) => anyhow::bail!("give --event E.json or --sample TYPE"),
+            }
         }
         PluginCommand::Bench {
             call,
