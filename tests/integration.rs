@@ -26,6 +26,8 @@ mod event_log;
 mod inbound_sources;
 #[path = "operations.rs"]
 mod operations;
+#[path = "plugin_authoring.rs"]
+mod plugin_authoring;
 #[path = "plugin_sandbox.rs"]
 mod plugin_sandbox;
 #[path = "provider_plugins.rs"]

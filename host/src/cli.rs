@@ -77,6 +77,10 @@ pub enum PluginCommand {
         #[arg(long)]
         fresh: bool,
     },
+    /// Create a standalone plugin crate `<D>/<NAME>` (depends on hookmesh-sdk).
+    New(crate::plugin_author::NewArgs),
+    /// Build a plugin crate into a component the host loads.
+    Build(crate::plugin_author::BuildArgs),
 }
 
 /// `plugin render`: an event file, or a sample event of a type (its

@@ -35,7 +35,8 @@
 //! - [`server`]: wiring it all together for `hookmesh serve`, or
 //!   in-process on a listener of the caller's (`server::serve`).
 //! - [`clock`]: the injectable clock of ingestion and delivery.
-//! - [`cli`], [`tools`]: the command line and the plugin author's tools.
+//! - [`cli`], [`tools`]: the command line and the plugin author's tools;
+//!   [`plugin_author`]: `plugin new` and `plugin build` for out-of-tree plugins.
 
 pub mod api;
 pub mod cli;
@@ -48,6 +49,7 @@ pub mod event_types;
 pub mod ingest;
 pub mod metrics;
 pub mod plugin;
+pub mod plugin_author;
 pub mod providers;
 pub mod ratelimit;
 pub mod routing;

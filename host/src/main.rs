@@ -68,6 +68,8 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {
                 (None, None) => anyhow::bail!("give --event E.json or --sample TYPE"),
             }
         }
+        PluginCommand::New(args) => println!("{}", hookmesh::plugin_author::new_plugin(&args)?),
+        PluginCommand::Build(args) => println!("{}", hookmesh::plugin_author::build_plugin(&args)?),
         PluginCommand::Bench {
             call,
             iterations,

@@ -13,6 +13,7 @@ use crate::ingest::FieldError;
 use crate::plugin::{ConfigField, Manifest};
 use crate::signing::{SealError, SecretBox};
 use crate::store::ProviderSettings;
+use hookmesh_sdk::{ConfigField as SdkField, Scope};
 use std::collections::BTreeMap;
 
 /// What masked secrets look like in API answers.
@@ -147,23 +148,57 @@ pub fn apply_changes(
     Ok(())
 }
 
-/// Required fields that neither the provider settings nor `endpoint_config` set.
+/// What the project's settings still lack: each field required at project
+/// scope ([`hookmesh_sdk::Scope::Project`]) that neither the settings nor
+/// `endpoint_config` set, and each required "one of" group none of whose
+/// fields is set (named `a|b`). Fields required per endpoint
+/// ([`hookmesh_sdk::Scope::Endpoint`]) are not the project's to set.
 pub fn missing_required(
     manifest: &Manifest,
     settings: Option<&ProviderSettings>,
     endpoint_config: &BTreeMap<String, String>,
 ) -> Vec<String> {
-    manifest
-        .config_fields
-        .iter()
-        .filter(|f| f.required && !f.name.contains('<'))
-        .filter(|f| {
-            let in_settings = settings
-                .is_some_and(|s| s.config.contains_key(&f.name) || s.secrets.contains_key(&f.name));
-            !in_settings && !endpoint_config.contains_key(&f.name)
-        })
-        .map(|f| f.name.clone())
-        .collect()
+    let is_set = |name: &str| {
+        settings.is_some_and(|s| s.config.contains_key(name) || s.secrets.contains_key(name))
+            || endpoint_config.contains_key(name)
+    };
+    let mut missing = Vec::new();
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for field in manifest_fields(manifest) {
+        if field.required_scope() != Some(Scope::Project) || field.name().contains('<') {
+            continue;
+        }
+        match field.group() {
+            None if !is_set(field.name()) => missing.push(field.name().to_string()),
+            None => {}
+            Some(group) => match groups.iter_mut().find(|(g, _)| g == group) {
+                Some((_, names)) => names.push(field.name().to_string()),
+                None => groups.push((group.to_string(), vec![field.name().to_string()])),
+            },
+        }
+    }
+    for (_, names) in groups {
+        if !names.iter().any(|name| is_set(name)) {
+            missing.push(names.join("|"));
+        }
+    }
+    missing
+}
+
+/// The manifest's config fields with their scopes and groups read back
+/// (see [`hookmesh_sdk::manifest`] for how they travel).
+pub fn manifest_fields(manifest: &Manifest) -> impl Iterator<Item = SdkField> + '_ {
+    manifest.config_fields.iter().map(sdk_field)
+}
+
+/// One wire field as the SDK's [`SdkField`].
+pub fn sdk_field(field: &ConfigField) -> SdkField {
+    SdkField::parse(
+        &field.name,
+        &field.description,
+        field.secret,
+        field.required,
+    )
 }
 
 /// The config a call sees: the project's provider settings (secrets
@@ -196,6 +231,69 @@ pub fn masked(settings: &ProviderSettings) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn manifest(fields: Vec<SdkField>) -> Manifest {
+        let fields = fields
+            .iter()
+            .map(|f| {
+                let wire = f.to_wire();
+                ConfigField {
+                    name: wire.name,
+                    description: wire.description,
+                    secret: wire.secret,
+                    required: wire.required,
+                }
+            })
+            .collect();
+        Manifest {
+            name: "p".into(),
+            version: "0.1.0".into(),
+            abi_version: "0.1.0".into(),
+            description: String::new(),
+            config_fields: fields,
+            allowed_hosts: Vec::new(),
+            capabilities: Vec::new(),
+        }
+    }
+
+    fn settings(keys: &[&str], secrets: &[&str]) -> ProviderSettings {
+        let mut settings = ProviderSettings {
+            project_id: "acme".into(),
+            provider: "p".into(),
+            enabled: true,
+            config: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            updated_ms: 0,
+        };
+        for key in keys {
+            settings.config.insert((*key).into(), "v".into());
+        }
+        for key in secrets {
+            settings.secrets.insert((*key).into(), Vec::new());
+        }
+        settings
+    }
+
+    #[test]
+    fn completeness_counts_project_fields_and_groups_only() {
+        let manifest = manifest(vec![
+            SdkField::new("token").secret().required(),
+            SdkField::new("summary").required_for(Scope::Endpoint),
+            SdkField::new("text").one_of("message").required(),
+            SdkField::new("card").one_of("message").required(),
+            SdkField::new("header.<Name>").required(),
+            SdkField::new("note"),
+        ]);
+        let none = BTreeMap::new();
+        assert_eq!(
+            missing_required(&manifest, None, &none),
+            ["token", "text|card"]
+        );
+        let partly = settings(&["card"], &[]);
+        assert_eq!(missing_required(&manifest, Some(&partly), &none), ["token"]);
+        let complete = settings(&["text"], &["token"]);
+        assert!(missing_required(&manifest, Some(&complete), &none).is_empty());
+    }
 
     #[test]
     fn integration_names_split_at_the_first_dot() {

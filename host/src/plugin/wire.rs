@@ -171,8 +171,29 @@ pub struct ConfigFieldView {
     pub description: String,
     /// Masked by the API, encrypted at rest.
     pub secret: bool,
-    /// Must be set.
+    /// Must be set (alone, or as one of its group) at `required_for`.
     pub required: bool,
+    /// `project` (the project's provider settings must set it) or
+    /// `endpoint` (each endpoint needs it, its own or the project's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_for: Option<&'static str>,
+    /// Its "one of" group: any one field of the group set is enough.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_of: Option<String>,
+}
+
+impl From<&super::ConfigField> for ConfigFieldView {
+    fn from(wire: &super::ConfigField) -> Self {
+        let field = crate::providers::sdk_field(wire);
+        Self {
+            name: field.name().to_string(),
+            description: field.description().to_string(),
+            secret: field.is_secret(),
+            required: field.required_scope().is_some(),
+            required_for: field.required_scope().map(hookmesh_sdk::Scope::as_str),
+            one_of: field.group().map(str::to_string),
+        }
+    }
 }
 
 impl From<&Manifest> for ManifestView {
@@ -182,16 +203,7 @@ impl From<&Manifest> for ManifestView {
             version: m.version.clone(),
             abi_version: m.abi_version.clone(),
             description: m.description.clone(),
-            config_fields: m
-                .config_fields
-                .iter()
-                .map(|f| ConfigFieldView {
-                    name: f.name.clone(),
-                    description: f.description.clone(),
-                    secret: f.secret,
-                    required: f.required,
-                })
-                .collect(),
+            config_fields: m.config_fields.iter().map(ConfigFieldView::from).collect(),
             allowed_hosts: m.allowed_hosts.clone(),
             capabilities: m
                 .capabilities
