@@ -391,3 +391,64 @@ async fn templates_are_checked_at_registration_over_the_api() {
         "{body}"
     );
 }
+
+#[test]
+fn plugin_render_checks_a_sample_as_registration_does() {
+    let dir = scratch("render-sample");
+    let schema = dir.join("invoice.schema.json");
+    std::fs::write(
+        &schema,
+        r#"{"type":"object","properties":{"total_cents":{"type":"string"}}}"#,
+    )
+    .unwrap();
+    let context = |text: &str| {
+        let path = dir.join("ctx.json");
+        let ctx = json!({ "endpoint": { "url": "https://hooks.slack.com/services/T/B/X" },
+                          "config": { "text": text } });
+        std::fs::write(&path, ctx.to_string()).unwrap();
+        path
+    };
+    let render = |ctx: &Path, schema: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookmesh"));
+        cmd.args(["plugin", "render"])
+            .arg(common::plugin("slack"))
+            .args(["--sample", "invoice.paid", "--config"])
+            .arg(ctx);
+        if let Some(schema) = schema {
+            cmd.arg("--schema").arg(schema);
+        }
+        cmd.output().unwrap()
+    };
+    let total = context("{{ payload.total_cents // 100 }} paid");
+    let out = render(&total, Some(&schema));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.text") && err.contains("invoice.paid"),
+        "{err}"
+    );
+    // Without a schema the payload is `{}`: registration would take this
+    // template (nothing to judge types by); rendering it here says why
+    // it cannot render that sample, with the line.
+    let out = render(&total, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("template line 1"),
+        "{err}"
+    );
+    let out = render(&context("{{ event }} for {{ resource_id }}"), None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(requests[0]["method"], "POST", "{requests}");
+    let out = render(&context("{% if %}"), None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("template line 1"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

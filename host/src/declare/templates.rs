@@ -213,7 +213,8 @@ pub fn render_sample(
     if schema.is_some() && !sample.typed {
         tracing::warn!("the schema leaves some values open (no `type`, or an object without `properties`): its sample payload is `{{}}` and only template syntax is judged");
     }
-    Ok(rendered?)
+    rendered
+        .map_err(|e| anyhow::anyhow!(e.to_string().replace(" (in <string>:", " (template line ")))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
