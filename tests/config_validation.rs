@@ -452,3 +452,28 @@ fn plugin_render_checks_a_sample_as_registration_does() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn config_check_reports_every_plugin_that_does_not_load() {
+    let dir = scratch("bad-plugins");
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(common::plugin("slack"), plugins.join("slack.wasm")).unwrap();
+    std::fs::write(plugins.join("broken.wasm"), b"not wasm").unwrap();
+    std::fs::copy(common::plugin("slack"), plugins.join("slack-again.wasm")).unwrap();
+    let out = hookmesh(
+        &["config", "check"],
+        &config(&dir, &plugins, &slack_webhook("{ txt = \"x\" }")),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_names(
+        &err,
+        "plugins.dir",
+        &["broken.wasm", "not a valid WebAssembly component"],
+    );
+    assert!(err.contains("name `slack` is already taken"), "{err}");
+    // The plugins that loaded still check the declared objects.
+    assert_names(&err, "projects[0].webhooks[0].config.txt", &["slack"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -40,17 +40,40 @@ pub fn check_file(file: Option<&Path>) -> Result<Settings, ConfigError> {
     let settings = crate::config::load(file)?;
     let host = PluginHost::new(settings.plugins.limits)
         .map_err(|e| ConfigError::Read(format!("cannot start wasmtime: {e:#}")))?;
-    let plugins = host.load_dir(&settings.plugins.dir).map_err(|e| {
-        ConfigError::Invalid(vec![Problem {
-            key: "plugins.dir".into(),
-            message: e.to_string(),
-        }])
-    })?;
-    let problems = check(&settings.projects, &plugins, crate::now_ms());
+    let (plugins, mut problems) = load_plugins(&host, &settings.plugins.dir);
+    problems.extend(check(&settings.projects, &plugins, crate::now_ms()));
     match problems.is_empty() {
         true => Ok(settings),
         false => Err(ConfigError::Invalid(problems)),
     }
+}
+
+/// Loads every `*.wasm` directly in `dir` as `serve` does (which stops
+/// at the first that fails), reporting each one that does not load (not
+/// a component, an incompatible ABI, a bad manifest, a name taken)
+/// under `plugins.dir`.
+fn load_plugins(host: &PluginHost, dir: &Path) -> (PluginRegistry, Vec<Problem>) {
+    let problem = |message: String| Problem {
+        key: "plugins.dir".into(),
+        message,
+    };
+    let mut registry = PluginRegistry::default();
+    let files = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())),
+        Err(e) => return (registry, vec![problem(format!("{}: {e}", dir.display()))]),
+    };
+    let mut files: Vec<_> = files
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    files.sort();
+    let mut problems = Vec::new();
+    for file in files {
+        let loaded = host.load_file(&file).and_then(|p| registry.insert(p));
+        if let Err(e) = loaded {
+            problems.push(problem(e.to_string()));
+        }
+    }
+    (registry, problems)
 }
 
 /// Checks every declared project against the loaded plugins as the API
