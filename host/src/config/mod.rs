@@ -1,7 +1,10 @@
 //! Configuration: embedded defaults (`config/default.toml`) → the user's
 //! TOML file → `HOOKMESH_<SECTION>__<KEY>` environment variables, read with
 //! figment and validated once into typed [`Settings`]. Validation collects
-//! every problem and reports them together, each naming its key.
+//! every problem and reports them together, each naming its key as written
+//! in the file; unknown keys get the nearest valid one suggested (`keys`).
+//! What needs the loaded plugins (declared webhooks' providers, config
+//! fields, templates) is checked by [`crate::declare::check`].
 
 mod keys;
 mod projects;
@@ -677,10 +680,15 @@ mod tests {
 
     #[test]
     fn wrong_types_and_unknown_keys_name_the_key() {
-        let err = load_str("[plugins]\nmax_memory_mb = \"lots\"")
+        let err = load_str("[plugins]\nmax_memory_mb = \"lots\"\n[server]\nlisten_on = 1")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("max_memory_mb"), "{err}");
+        assert!(
+            err.contains("`plugins.max_memory_mb`: invalid type"),
+            "{err}"
+        );
+        assert!(err.contains("`server.listen_on`: unknown key"), "{err}");
+        assert!(!err.contains("default."), "{err}");
         let err = load_str("[server]\nlisten_on = \"x\"")
             .unwrap_err()
             .to_string();
