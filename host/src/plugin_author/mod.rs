@@ -15,12 +15,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum AuthorError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// What went wrong.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The plugin name is not usable.
     #[error(
@@ -61,5 +61,5 @@ pub enum AuthorError {
 
 fn io_error(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> AuthorError {
     let path = path.into();
-    move |source| AuthorError::Io { path, source }
+    move |error| AuthorError::Io { path, error }
 }
