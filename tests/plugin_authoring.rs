@@ -3,10 +3,11 @@
 //! turns it into a component, and a host loading it delivers an event
 //! through it to a real HTTP receiver.
 //!
-//! The build reuses `target/wasm` (where `plugins/build.sh` compiles with
-//! rustup's target) through `CARGO_TARGET_DIR`, and the scaffold starts
-//! from the workspace's `Cargo.lock`, so the dependencies the repository's
-//! plugins already compiled are not compiled again.
+//! The build reuses what `plugins/build.sh` compiled (see
+//! [`shared_target_dir`]), and the scaffold starts from the workspace's
+//! `Cargo.lock`, so the plugins' dependencies are not compiled again: the
+//! build takes about 6 s after `plugins/build.sh` (1.5 s when the SDK was
+//! already built without features), against minutes from cold.
 
 #![allow(clippy::unwrap_used)]
 
@@ -49,6 +50,21 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
+/// The `CARGO_TARGET_DIR` under which `plugin build` finds the artifacts of
+/// `plugins/build.sh`: it builds in `target/wasm` with rustup's target and
+/// in `target/wasm-debian` with Debian's toolchain, which is where `plugin
+/// build` puts a Debian build under `CARGO_TARGET_DIR=target`.
+fn shared_target_dir() -> PathBuf {
+    let target = common::repo_root().join("target");
+    match (
+        target.join("wasm").is_dir(),
+        target.join("wasm-debian").is_dir(),
+    ) {
+        (false, true) => target,
+        _ => target.join("wasm"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scaffolded_plugin_builds_outside_the_workspace_and_delivers() {
     let scratch = scratch_dir();
@@ -56,7 +72,7 @@ async fn a_scaffolded_plugin_builds_outside_the_workspace_and_delivers() {
         !scratch.starts_with(common::repo_root()),
         "the crate must live outside the workspace"
     );
-    let target_dir = common::repo_root().join("target/wasm");
+    let target_dir = shared_target_dir();
     let dir = scratch.to_str().unwrap();
     let created = hookmesh(&["plugin", "new", "echoer", "--dir", dir], &target_dir);
     assert!(String::from_utf8_lossy(&created.stdout).contains("created plugin `echoer`"));
