@@ -231,7 +231,7 @@ fn serve_runs_in_process_on_a_given_listener_until_told_to_stop() {
 #[test]
 fn store_compact_purges_and_shrinks_an_embedded_store() {
     use hookmesh::store::embedded::EmbeddedStore;
-    use hookmesh::store::{Backend, Event, NewEvent};
+    use hookmesh::store::{BlockingBackend, Event, NewEvent};
     let dir = scratch("compact");
     let file = dir.join("store.redb");
     let config = write(

@@ -100,7 +100,7 @@ fn ids(deliveries: &[Delivery]) -> Vec<String> {
     deliveries.iter().map(|d| d.id.clone()).collect()
 }
 
-fn fifo_per_endpoint(store: &dyn Backend) {
+async fn fifo_per_endpoint(store: &dyn Backend) {
     store
         .ingest(
             vec![
@@ -109,30 +109,33 @@ fn fifo_per_endpoint(store: &dyn Backend) {
             ],
             10,
         )
+        .await
         .unwrap();
     store
         .ingest(vec![new_event("e3", &["a", "b"], None)], 11)
+        .await
         .unwrap();
     assert_eq!(
-        ids(&store.queue_peek("a", 10).unwrap()),
+        ids(&store.queue_peek("a", 10).await.unwrap()),
         ["dlv_e1_a", "dlv_e2_a", "dlv_e3_a"]
     );
     assert_eq!(
-        ids(&store.queue_peek("b", 10).unwrap()),
+        ids(&store.queue_peek("b", 10).await.unwrap()),
         ["dlv_e1_b", "dlv_e3_b"]
     );
-    let mut with_work = store.endpoints_with_work().unwrap();
+    let mut with_work = store.endpoints_with_work().await.unwrap();
     with_work.sort();
     assert_eq!(with_work, ["a", "b"]);
     assert_eq!(
-        store.event("e2").unwrap().unwrap().payload,
+        store.event("e2").await.unwrap().unwrap().payload,
         br#"{"id":"e2"}"#
     );
     // Metrics sample each queue with its endpoint's class (`b` has no record).
     store
         .put_endpoint(&endpoint_record("a", "slack", 1))
+        .await
         .unwrap();
-    let mut queues = store.queue_stats().unwrap();
+    let mut queues = store.queue_stats().await.unwrap();
     queues.sort_by(|x, y| x.endpoint_id.cmp(&y.endpoint_id));
     let sample = |endpoint_id: &str, provider: &str, depth, oldest_ms| QueueSample {
         endpoint_id: endpoint_id.into(),
@@ -149,28 +152,34 @@ fn fifo_per_endpoint(store: &dyn Backend) {
 /// Records an attempt and checks that the backend changed the delivery
 /// exactly as [`Delivery::apply`] defines (for Redis: that its Lua script
 /// agrees with the Rust definition).
-fn record_as_defined(
+async fn record_as_defined(
     store: &dyn Backend,
     endpoint_id: &str,
     attempt: &Attempt,
     change: DeliveryChange,
 ) -> Result<Delivery, StoreError> {
     let before = store
-        .delivery(endpoint_id, &attempt.delivery_id)?
+        .delivery(endpoint_id, &attempt.delivery_id)
+        .await?
         .expect("the delivery exists");
-    let after = store.record_attempt(endpoint_id, attempt, change.clone())?;
+    let after = store
+        .record_attempt(endpoint_id, attempt, change.clone())
+        .await?;
     let mut expected = before;
     expected.apply(attempt, &change);
     assert_eq!(after, expected, "recorded as Delivery::apply defines");
     assert_eq!(
-        store.delivery(endpoint_id, &attempt.delivery_id)?.as_ref(),
+        store
+            .delivery(endpoint_id, &attempt.delivery_id)
+            .await?
+            .as_ref(),
         Some(&after),
         "and stored so"
     );
     Ok(after)
 }
 
-fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
+async fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
     store
         .ingest(
             vec![
@@ -180,6 +189,7 @@ fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
             ],
             10,
         )
+        .await
         .unwrap();
     let d = record_as_defined(
         store,
@@ -189,12 +199,13 @@ fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
             next_attempt_ms: 500,
         },
     )
+    .await
     .unwrap();
     assert_eq!(
         (d.status, d.attempts, d.next_attempt_ms),
         (DeliveryStatus::Pending, 1, 500)
     );
-    let head = store.queue_head("a").unwrap().unwrap();
+    let head = store.queue_head("a").await.unwrap().unwrap();
     assert_eq!(
         (head.id.as_str(), head.next_attempt_ms),
         ("dlv_e1_a", 500),
@@ -206,6 +217,7 @@ fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
         &attempt("dlv_e1_a", 2, AttemptOutcome::Success),
         DeliveryChange::Ack,
     )
+    .await
     .unwrap();
     record_as_defined(
         store,
@@ -215,18 +227,19 @@ fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
             reason: "gave up".into(),
         },
     )
+    .await
     .unwrap();
-    assert_eq!(ids(&store.queue_peek("a", 10).unwrap()), ["dlv_e3_a"]);
-    let done = store.delivery("a", "dlv_e1_a").unwrap().unwrap();
+    assert_eq!(ids(&store.queue_peek("a", 10).await.unwrap()), ["dlv_e3_a"]);
+    let done = store.delivery("a", "dlv_e1_a").await.unwrap().unwrap();
     assert_eq!((done.status, done.attempts), (DeliveryStatus::Succeeded, 2));
-    let dead = store.delivery("a", "dlv_e2_a").unwrap().unwrap();
+    let dead = store.delivery("a", "dlv_e2_a").await.unwrap().unwrap();
     assert_eq!(
         (dead.status, dead.last_error.as_deref()),
         (DeliveryStatus::Failed, Some("gave up"))
     );
-    let log = store.attempts_of("a", "dlv_e1_a").unwrap();
+    let log = store.attempts_of("a", "dlv_e1_a").await.unwrap();
     assert_eq!(log.iter().map(|a| a.number).collect::<Vec<_>>(), [1, 2]);
-    let periods = store.endpoint_stats("a", 0).unwrap();
+    let periods = store.endpoint_stats("a", 0).await.unwrap();
     // All three started at 100 ms: one period from 0 (a minute, or an hour
     // where the window is longer than the minutes a backend keeps).
     assert_eq!(periods.len(), 1, "{periods:?}");
@@ -248,15 +261,18 @@ fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
             &attempt("dlv_missing", 1, AttemptOutcome::Success),
             DeliveryChange::Ack
         )
+        .await
         .is_err());
 }
 
-fn idempotency(store: &dyn Backend) {
+async fn idempotency(store: &dyn Backend) {
     let first = store
         .ingest(vec![new_event("e1", &["a"], Some(("k", 1000)))], 10)
+        .await
         .unwrap();
     let again = store
         .ingest(vec![new_event("e2", &["a"], Some(("k", 1000)))], 20)
+        .await
         .unwrap();
     assert_eq!(
         first,
@@ -272,12 +288,13 @@ fn idempotency(store: &dyn Backend) {
         }]
     );
     assert_eq!(
-        store.queue_peek("a", 10).unwrap().len(),
+        store.queue_peek("a", 10).await.unwrap().len(),
         1,
         "a duplicate queues nothing"
     );
     let expired = store
         .ingest(vec![new_event("e3", &["a"], Some(("k", 5000)))], 2000)
+        .await
         .unwrap();
     assert_eq!(
         expired,
@@ -295,6 +312,7 @@ fn idempotency(store: &dyn Backend) {
             ],
             30,
         )
+        .await
         .unwrap();
     assert_eq!(
         same_batch[1],
@@ -304,10 +322,11 @@ fn idempotency(store: &dyn Backend) {
     );
 }
 
-fn replay_and_paging(store: &dyn Backend) {
+async fn replay_and_paging(store: &dyn Backend) {
     for i in 0..5 {
         store
             .ingest(vec![new_event(&format!("e{i}"), &["a"], None)], 10 + i)
+            .await
             .unwrap();
     }
     store
@@ -316,16 +335,17 @@ fn replay_and_paging(store: &dyn Backend) {
             &attempt("dlv_e0_a", 1, AttemptOutcome::Failed),
             DeliveryChange::DeadLetter { reason: "x".into() },
         )
+        .await
         .unwrap();
-    let replay = store.requeue("e0", "a", "dlv_replay", 50).unwrap();
+    let replay = store.requeue("e0", "a", "dlv_replay", 50).await.unwrap();
     assert_eq!(
-        store.queue_peek("a", 10).unwrap().last().unwrap().id,
+        store.queue_peek("a", 10).await.unwrap().last().unwrap().id,
         "dlv_replay",
         "a replay joins the tail"
     );
-    assert!(replay.seq > store.delivery("a", "dlv_e4_a").unwrap().unwrap().seq);
+    assert!(replay.seq > store.delivery("a", "dlv_e4_a").await.unwrap().unwrap().seq);
     assert!(matches!(
-        store.requeue("nope", "a", "dlv_x", 50),
+        store.requeue("nope", "a", "dlv_x", 50).await,
         Err(StoreError::NotFound { .. })
     ));
 
@@ -337,6 +357,7 @@ fn replay_and_paging(store: &dyn Backend) {
                 ..Default::default()
             },
         )
+        .await
         .unwrap();
     assert_eq!(
         ids(&first.items),
@@ -352,6 +373,7 @@ fn replay_and_paging(store: &dyn Backend) {
                 ..Default::default()
             },
         )
+        .await
         .unwrap();
     assert_eq!(ids(&second.items), ["dlv_e1_a", "dlv_e0_a"]);
     assert_eq!(second.next_cursor, None);
@@ -364,6 +386,7 @@ fn replay_and_paging(store: &dyn Backend) {
                 ..Default::default()
             },
         )
+        .await
         .unwrap();
     assert_eq!(ids(&failed.items), ["dlv_e0_a"]);
 }
@@ -371,16 +394,19 @@ fn replay_and_paging(store: &dyn Backend) {
 /// A record whose answer was lost is sent again: it must change nothing
 /// the second time (no second attempt, no second count, no undoing a
 /// later change).
-fn a_retried_record_changes_nothing(store: &dyn Backend) {
+async fn a_retried_record_changes_nothing(store: &dyn Backend) {
     store
         .ingest(vec![new_event("e1", &["a"], None)], 10)
+        .await
         .unwrap();
     let retry = attempt("dlv_e1_a", 1, AttemptOutcome::Retry);
     let later = DeliveryChange::Reschedule {
         next_attempt_ms: 500,
     };
-    record_as_defined(store, "a", &retry, later.clone()).unwrap();
-    let again = record_as_defined(store, "a", &retry, later).unwrap();
+    record_as_defined(store, "a", &retry, later.clone())
+        .await
+        .unwrap();
+    let again = record_as_defined(store, "a", &retry, later).await.unwrap();
     assert_eq!((again.attempts, again.next_attempt_ms), (1, 500));
     record_as_defined(
         store,
@@ -388,6 +414,7 @@ fn a_retried_record_changes_nothing(store: &dyn Backend) {
         &attempt("dlv_e1_a", 2, AttemptOutcome::Success),
         DeliveryChange::Ack,
     )
+    .await
     .unwrap();
     let stale = record_as_defined(
         store,
@@ -397,76 +424,78 @@ fn a_retried_record_changes_nothing(store: &dyn Backend) {
             next_attempt_ms: 900,
         },
     )
+    .await
     .unwrap();
     assert_eq!(stale.status, DeliveryStatus::Succeeded, "not undone");
-    assert_eq!(store.attempts_of("a", "dlv_e1_a").unwrap().len(), 2);
-    let stats = store.endpoint_stats("a", 0).unwrap();
+    assert_eq!(store.attempts_of("a", "dlv_e1_a").await.unwrap().len(), 2);
+    let stats = store.endpoint_stats("a", 0).await.unwrap();
     let counted: u64 = stats.iter().map(|p| p.stats.attempts).sum();
     assert_eq!(counted, 2, "each attempt counted once");
-    assert!(store.queue_head("a").unwrap().is_none());
+    assert!(store.queue_head("a").await.unwrap().is_none());
 }
 
 /// An update applies to the endpoint as stored now, so a change written
 /// in between (by the API, or health) is kept.
-fn updates_apply_to_the_stored_endpoint(store: &dyn Backend) {
+async fn updates_apply_to_the_stored_endpoint(store: &dyn Backend) {
     store
         .put_endpoint(&endpoint_record("ep1", "webhook", 1))
+        .await
         .unwrap();
-    let mut changed_meanwhile = store.endpoint("ep1").unwrap().unwrap();
+    let mut changed_meanwhile = store.endpoint("ep1").await.unwrap().unwrap();
     changed_meanwhile.description = "from the API".into();
-    store.put_endpoint(&changed_meanwhile).unwrap();
+    store.put_endpoint(&changed_meanwhile).await.unwrap();
     let updated = store
         .update_endpoint(
             "ep1",
             std::sync::Arc::new(|e: &mut Endpoint| e.failing_since_ms = Some(7)),
         )
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(updated.description, "from the API");
     assert_eq!(updated.failing_since_ms, Some(7));
-    assert_eq!(store.endpoint("ep1").unwrap(), Some(updated));
+    assert_eq!(store.endpoint("ep1").await.unwrap(), Some(updated));
     let missing = store
         .update_endpoint(
             "nope",
             std::sync::Arc::new(|e: &mut Endpoint| e.active = false),
         )
+        .await
         .unwrap();
     assert!(missing.is_none());
 }
 
 /// Project changes from several threads at once: none is lost (the API's
 /// `PUT` and a type seen at ingestion may change one project together).
-fn project_updates_lose_nothing(store: &dyn Backend) {
+async fn project_updates_lose_nothing(store: &dyn Backend) {
     store
         .put_project(&Project::new("p".into(), "P".into(), 1))
+        .await
         .unwrap();
-    std::thread::scope(|scope| {
-        for thread in 0..4 {
-            scope.spawn(move || {
-                for n in 0..10 {
-                    let seen = format!("t{thread}.n{n}");
-                    let change: ProjectChange = std::sync::Arc::new(move |p: &mut Project| {
-                        p.seen_event_types.push(seen.clone())
-                    });
-                    store.update_project("p", change).unwrap().unwrap();
-                }
-            });
+    let writers = (0..4).map(|thread| async move {
+        for n in 0..10 {
+            let seen = format!("t{thread}.n{n}");
+            let change: ProjectChange =
+                std::sync::Arc::new(move |p: &mut Project| p.seen_event_types.push(seen.clone()));
+            store.update_project("p", change).await.unwrap().unwrap();
         }
     });
-    let project = store.project("p").unwrap().unwrap();
+    futures_util::future::join_all(writers).await;
+    let project = store.project("p").await.unwrap().unwrap();
     assert_eq!(project.seen_event_types.len(), 40, "{project:?}");
     let strict: ProjectChange = std::sync::Arc::new(|p: &mut Project| p.strict_event_types = true);
     assert!(
         store
             .update_project("p", strict.clone())
+            .await
             .unwrap()
             .unwrap()
             .strict_event_types
     );
-    assert_eq!(store.update_project("nope", strict).unwrap(), None);
+    assert_eq!(store.update_project("nope", strict).await.unwrap(), None);
 }
 
-fn catalog_records(store: &dyn Backend) {
+async fn catalog_records(store: &dyn Backend) {
     let project = Project {
         custom_event_types: vec![
             CustomEventType::named("order.paid"),
@@ -480,8 +509,8 @@ fn catalog_records(store: &dyn Backend) {
         seen_event_types: vec!["lesson.completed".into()],
         ..Project::new("p".into(), "P".into(), 1)
     };
-    store.put_project(&project).unwrap();
-    assert_eq!(store.project("p").unwrap(), Some(project));
+    store.put_project(&project).await.unwrap();
+    assert_eq!(store.project("p").await.unwrap(), Some(project));
     let key = ApiKey {
         hash: "h".into(),
         project_id: "p".into(),
@@ -489,19 +518,21 @@ fn catalog_records(store: &dyn Backend) {
         prefix: "hm_pk_".into(),
         created_ms: 1,
     };
-    store.put_api_key(&key).unwrap();
-    assert_eq!(store.api_key("h").unwrap(), Some(key));
+    store.put_api_key(&key).await.unwrap();
+    assert_eq!(store.api_key("h").await.unwrap(), Some(key));
     let endpoint = |id: &str, created_ms| endpoint_record(id, "webhook", created_ms);
-    let version = |project: &str| store.routes_version(project).unwrap();
-    let (before, elsewhere) = (version("p"), version("q"));
-    store.put_endpoint(&endpoint("ep2", 2)).unwrap();
-    let after_one = version("p");
+    let version =
+        |project: &'static str| async move { store.routes_version(project).await.unwrap() };
+    let (before, elsewhere) = (version("p").await, version("q").await);
+    store.put_endpoint(&endpoint("ep2", 2)).await.unwrap();
+    let after_one = version("p").await;
     assert!(after_one > before, "creating an endpoint moves the version");
-    store.put_endpoint(&endpoint("ep1", 1)).unwrap();
-    assert!(version("p") > after_one);
+    store.put_endpoint(&endpoint("ep1", 1)).await.unwrap();
+    assert!(version("p").await > after_one);
     assert_eq!(
         store
             .endpoints_of("p")
+            .await
             .unwrap()
             .iter()
             .map(|e| e.id.as_str())
@@ -510,28 +541,41 @@ fn catalog_records(store: &dyn Backend) {
     );
     store
         .ingest(vec![new_event("e1", &["ep1"], None)], 5)
+        .await
         .unwrap();
-    let before_update = version("p");
+    let before_update = version("p").await;
     store
         .update_endpoint(
             "ep2",
             std::sync::Arc::new(|e: &mut Endpoint| e.active = false),
         )
+        .await
         .unwrap();
-    assert!(version("p") > before_update, "a change moves the version");
-    let before_delete = version("p");
-    assert!(store.delete_endpoint("ep1").unwrap());
-    assert!(!store.delete_endpoint("ep1").unwrap());
-    assert!(version("p") > before_delete, "a deletion moves the version");
-    assert_eq!(version("q"), elsewhere, "versions are per project");
+    assert!(
+        version("p").await > before_update,
+        "a change moves the version"
+    );
+    let before_delete = version("p").await;
+    assert!(store.delete_endpoint("ep1").await.unwrap());
+    assert!(!store.delete_endpoint("ep1").await.unwrap());
+    assert!(
+        version("p").await > before_delete,
+        "a deletion moves the version"
+    );
+    assert_eq!(version("q").await, elsewhere, "versions are per project");
     assert_eq!(
-        store.endpoints_of("p").unwrap().len(),
+        store.endpoints_of("p").await.unwrap().len(),
         1,
         "the deletion is visible"
     );
-    assert!(store.queue_head("ep1").unwrap().is_none());
+    assert!(store.queue_head("ep1").await.unwrap().is_none());
     assert_eq!(
-        store.delivery("ep1", "dlv_e1_ep1").unwrap().unwrap().status,
+        store
+            .delivery("ep1", "dlv_e1_ep1")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         DeliveryStatus::Failed
     );
     let settings = ProviderSettings {
@@ -542,24 +586,24 @@ fn catalog_records(store: &dyn Backend) {
         secrets: Default::default(),
         updated_ms: 1,
     };
-    store.put_provider_settings(&settings).unwrap();
+    store.put_provider_settings(&settings).await.unwrap();
     assert_eq!(
-        store.provider_settings("p", "slack").unwrap(),
+        store.provider_settings("p", "slack").await.unwrap(),
         Some(settings.clone())
     );
     let instance = ProviderSettings {
         provider: "hmac.uptime".into(),
         ..settings.clone()
     };
-    store.put_provider_settings(&instance).unwrap();
-    store.put_provider_settings(&instance).unwrap();
+    store.put_provider_settings(&instance).await.unwrap();
+    store.put_provider_settings(&instance).await.unwrap();
     let elsewhere = ProviderSettings {
         project_id: "q".into(),
         ..settings.clone()
     };
-    store.put_provider_settings(&elsewhere).unwrap();
+    store.put_provider_settings(&elsewhere).await.unwrap();
     assert_eq!(
-        store.provider_settings_of("p").unwrap(),
+        store.provider_settings_of("p").await.unwrap(),
         [instance, settings],
         "every configured provider of the project, by name, once"
     );
@@ -567,27 +611,36 @@ fn catalog_records(store: &dyn Backend) {
 
 /// The event log's indexes: a project's event ids newest first within
 /// bounds, and every delivery of an event (replays too), oldest first.
-fn event_log_indexes(store: &dyn Backend) {
+async fn event_log_indexes(store: &dyn Backend) {
     for (i, id) in ["evt_x1", "evt_x2", "evt_x3"].iter().enumerate() {
         store
             .ingest(vec![new_event(id, &["a", "b"][..i.min(2)], None)], 10)
+            .await
             .unwrap();
     }
-    let ids = |before: Option<&str>, from: Option<&str>, limit| {
-        store.project_events("p", before, from, limit).unwrap()
+    let ids = |before: Option<&'static str>, from: Option<&'static str>, limit| async move {
+        store
+            .project_events("p", before, from, limit)
+            .await
+            .unwrap()
     };
-    assert_eq!(ids(None, None, 10), ["evt_x3", "evt_x2", "evt_x1"]);
-    assert_eq!(ids(None, None, 2), ["evt_x3", "evt_x2"]);
-    assert_eq!(ids(Some("evt_x3"), None, 10), ["evt_x2", "evt_x1"]);
-    assert_eq!(ids(None, Some("evt_x2"), 10), ["evt_x3", "evt_x2"]);
-    assert_eq!(ids(Some("evt_x3"), Some("evt_x2"), 10), ["evt_x2"]);
+    assert_eq!(ids(None, None, 10).await, ["evt_x3", "evt_x2", "evt_x1"]);
+    assert_eq!(ids(None, None, 2).await, ["evt_x3", "evt_x2"]);
+    assert_eq!(ids(Some("evt_x3"), None, 10).await, ["evt_x2", "evt_x1"]);
+    assert_eq!(ids(None, Some("evt_x2"), 10).await, ["evt_x3", "evt_x2"]);
+    assert_eq!(ids(Some("evt_x3"), Some("evt_x2"), 10).await, ["evt_x2"]);
     assert!(store
         .project_events("q", None, None, 10)
+        .await
         .unwrap()
         .is_empty());
-    store.requeue("evt_x2", "a", "dlv_x2_replay", 20).unwrap();
+    store
+        .requeue("evt_x2", "a", "dlv_x2_replay", 20)
+        .await
+        .unwrap();
     let found = store
         .deliveries_of_events(&["evt_x1", "evt_x3", "evt_x2", "evt_none"])
+        .await
         .unwrap();
     let ids: Vec<Vec<&str>> = found
         .iter()
@@ -604,17 +657,17 @@ fn event_log_indexes(store: &dyn Backend) {
     );
     assert_eq!(found[1][1].endpoint_id, "b");
     let duplicate = new_event("evt_x4", &["a"], Some(("k", u64::MAX)));
-    store.ingest(vec![duplicate], 30).unwrap();
+    store.ingest(vec![duplicate], 30).await.unwrap();
     let again = new_event("evt_x5", &["a"], Some(("k", u64::MAX)));
-    store.ingest(vec![again], 31).unwrap();
+    store.ingest(vec![again], 31).await.unwrap();
     assert_eq!(
-        store.project_events("p", None, None, 10).unwrap(),
+        store.project_events("p", None, None, 10).await.unwrap(),
         ["evt_x4", "evt_x3", "evt_x2", "evt_x1"],
         "a duplicate is not logged"
     );
 }
 
-fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Backend>, dir: &Path) {
+async fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Backend>, dir: &Path) {
     {
         let store = open(dir);
         store
@@ -622,6 +675,7 @@ fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Backend>, dir: &Path) {
                 vec![new_event("e1", &["a"], None), new_event("e2", &["a"], None)],
                 10,
             )
+            .await
             .unwrap();
         store
             .record_attempt(
@@ -629,56 +683,60 @@ fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Backend>, dir: &Path) {
                 &attempt("dlv_e1_a", 1, AttemptOutcome::Success),
                 DeliveryChange::Ack,
             )
+            .await
             .unwrap();
-        store.flush().unwrap();
+        store.flush().await.unwrap();
     }
     let store = open(dir);
-    assert_eq!(ids(&store.queue_peek("a", 10).unwrap()), ["dlv_e2_a"]);
-    assert_eq!(store.endpoints_with_work().unwrap(), ["a"]);
+    assert_eq!(ids(&store.queue_peek("a", 10).await.unwrap()), ["dlv_e2_a"]);
+    assert_eq!(store.endpoints_with_work().await.unwrap(), ["a"]);
     assert_eq!(
-        store.delivery("a", "dlv_e1_a").unwrap().unwrap().status,
+        store
+            .delivery("a", "dlv_e1_a")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         DeliveryStatus::Succeeded
     );
 }
 
-/// Writes from many tasks at once through the async entry points answer
-/// as the blocking ones do: every event stored once (an idempotency key
-/// used twice stores one), queued in one order, acknowledged.
-fn async_writes(store: std::sync::Arc<dyn Backend>) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let ingestions = (0..40).map(|i| {
-            let key = (i >= 38).then_some(("twice", u64::MAX));
-            let batch = vec![new_event(&format!("e{i:02}"), &["a"], key)];
-            tokio::spawn(std::sync::Arc::clone(&store).ingest_async(batch, 10))
-        });
-        let mut stored = 0;
-        let mut duplicates = 0;
-        for task in ingestions.collect::<Vec<_>>() {
-            match task.await.unwrap().unwrap().as_slice() {
-                [Ingested::Stored { deliveries: 1, .. }] => stored += 1,
-                [Ingested::Duplicate { .. }] => duplicates += 1,
-                other => panic!("unexpected answer {other:?}"),
-            }
-        }
-        assert_eq!((stored, duplicates), (39, 1));
-        let queued = store.queue_peek("a", 100).unwrap();
-        assert_eq!(queued.len(), 39);
-        assert!(queued.windows(2).all(|w| w[0].seq < w[1].seq));
-        let acks = queued.iter().map(|d| {
-            let ack = attempt(&d.id, 1, AttemptOutcome::Success);
-            std::sync::Arc::clone(&store).record_attempt_async("a".into(), ack, DeliveryChange::Ack)
-        });
-        for delivery in futures_util::future::join_all(acks).await {
-            assert_eq!(delivery.unwrap().status, DeliveryStatus::Succeeded);
-        }
-        assert!(store.queue_peek("a", 100).unwrap().is_empty());
-        assert_eq!(store.attempts_of("a", &queued[7].id).unwrap().len(), 1);
+/// Writes from many tasks at once answer as one at a time do: every
+/// event stored once (an idempotency key used twice stores one), queued in
+/// one order, acknowledged.
+async fn async_writes(store: std::sync::Arc<dyn Backend>) {
+    let ingestions = (0..40).map(|i| {
+        let key = (i >= 38).then_some(("twice", u64::MAX));
+        let batch = vec![new_event(&format!("e{i:02}"), &["a"], key)];
+        let store = std::sync::Arc::clone(&store);
+        tokio::spawn(async move { store.ingest(batch, 10).await })
     });
+    let mut stored = 0;
+    let mut duplicates = 0;
+    for task in ingestions.collect::<Vec<_>>() {
+        match task.await.unwrap().unwrap().as_slice() {
+            [Ingested::Stored { deliveries: 1, .. }] => stored += 1,
+            [Ingested::Duplicate { .. }] => duplicates += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!((stored, duplicates), (39, 1));
+    let queued = store.queue_peek("a", 100).await.unwrap();
+    assert_eq!(queued.len(), 39);
+    assert!(queued.windows(2).all(|w| w[0].seq < w[1].seq));
+    let acks = queued.iter().map(|d| {
+        let ack = attempt(&d.id, 1, AttemptOutcome::Success);
+        let store = std::sync::Arc::clone(&store);
+        async move { store.record_attempt("a", &ack, DeliveryChange::Ack).await }
+    });
+    for delivery in futures_util::future::join_all(acks).await {
+        assert_eq!(delivery.unwrap().status, DeliveryStatus::Succeeded);
+    }
+    assert!(store.queue_peek("a", 100).await.unwrap().is_empty());
+    assert_eq!(
+        store.attempts_of("a", &queued[7].id).await.unwrap().len(),
+        1
+    );
 }
 
 macro_rules! conformance {
@@ -691,67 +749,69 @@ macro_rules! conformance {
                 open(&scratch(&format!("{}-{test}", stringify!($backend))))
             }
 
-            #[test]
-            fn fifo_per_endpoint() {
-                super::fifo_per_endpoint(fresh("fifo").as_ref());
+            #[tokio::test]
+            async fn fifo_per_endpoint() {
+                super::fifo_per_endpoint(fresh("fifo").as_ref()).await;
             }
 
-            #[test]
-            fn ack_reschedule_and_dead_letter() {
-                super::ack_reschedule_and_dead_letter(fresh("ack").as_ref());
+            #[tokio::test]
+            async fn ack_reschedule_and_dead_letter() {
+                super::ack_reschedule_and_dead_letter(fresh("ack").as_ref()).await;
             }
 
-            #[test]
-            fn a_retried_record_changes_nothing() {
-                super::a_retried_record_changes_nothing(fresh("retried").as_ref());
+            #[tokio::test]
+            async fn a_retried_record_changes_nothing() {
+                super::a_retried_record_changes_nothing(fresh("retried").as_ref()).await;
             }
 
-            #[test]
-            fn updates_apply_to_the_stored_endpoint() {
-                super::updates_apply_to_the_stored_endpoint(fresh("update").as_ref());
+            #[tokio::test]
+            async fn updates_apply_to_the_stored_endpoint() {
+                super::updates_apply_to_the_stored_endpoint(fresh("update").as_ref()).await;
             }
 
-            #[test]
-            fn idempotency() {
-                super::idempotency(fresh("idem").as_ref());
+            #[tokio::test]
+            async fn idempotency() {
+                super::idempotency(fresh("idem").as_ref()).await;
             }
 
-            #[test]
-            fn replay_and_paging() {
-                super::replay_and_paging(fresh("replay").as_ref());
+            #[tokio::test]
+            async fn replay_and_paging() {
+                super::replay_and_paging(fresh("replay").as_ref()).await;
             }
 
-            #[test]
-            fn event_log_indexes() {
-                super::event_log_indexes(fresh("event-log").as_ref());
+            #[tokio::test]
+            async fn event_log_indexes() {
+                super::event_log_indexes(fresh("event-log").as_ref()).await;
             }
 
-            #[test]
-            fn project_updates_lose_nothing() {
-                super::project_updates_lose_nothing(fresh("project-updates").as_ref());
+            #[tokio::test]
+            async fn project_updates_lose_nothing() {
+                super::project_updates_lose_nothing(fresh("project-updates").as_ref()).await;
             }
 
-            #[test]
-            fn catalog_records() {
-                super::catalog_records(fresh("catalog").as_ref());
+            #[tokio::test]
+            async fn catalog_records() {
+                super::catalog_records(fresh("catalog").as_ref()).await;
             }
 
-            #[test]
-            fn async_writes() {
-                super::async_writes(std::sync::Arc::from(fresh("async")));
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn async_writes() {
+                super::async_writes(std::sync::Arc::from(fresh("async"))).await;
             }
 
-            #[test]
-            fn survives_restart() {
+            #[tokio::test]
+            async fn survives_restart() {
                 let dir = scratch(&format!("{}-restart", stringify!($backend)));
-                super::survives_restart(&$open, &dir);
+                super::survives_restart(&$open, &dir).await;
             }
         }
     };
 }
 
 conformance!(embedded, |dir: &Path| -> Box<dyn Backend> {
-    Box::new(EmbeddedStore::open(&dir.join("store.redb")).unwrap())
+    Box::new(InProcess::new(
+        EmbeddedStore::open(&dir.join("store.redb")).unwrap(),
+    ))
 });
 
 /// One server for the whole test binary; tests keep apart by key prefix.
@@ -779,8 +839,8 @@ conformance!(redis, |dir: &Path| -> Box<dyn Backend> {
 mod redis_shared {
     use super::*;
 
-    #[test]
-    fn one_instance_holds_an_endpoint_and_a_lost_lease_cannot_acknowledge() {
+    #[tokio::test]
+    async fn one_instance_holds_an_endpoint_and_a_lost_lease_cannot_acknowledge() {
         let ttl = Duration::from_millis(600);
         let a = redis_store("lease_fence", ttl);
         let b = redis_store("lease_fence", ttl);
@@ -791,35 +851,39 @@ mod redis_shared {
             ],
             10,
         )
+        .await
         .unwrap();
-        assert!(a.claim("ep").unwrap());
-        assert!(!b.claim("ep").unwrap(), "held by a");
-        assert!(a.claim("ep").unwrap(), "a keeps it");
-        std::thread::sleep(ttl * 2);
-        assert!(!b.claim("ep").unwrap(), "a renews while alive");
+        assert!(a.claim("ep").await.unwrap());
+        assert!(!b.claim("ep").await.unwrap(), "held by a");
+        assert!(a.claim("ep").await.unwrap(), "a keeps it");
+        tokio::time::sleep(ttl * 2).await;
+        assert!(!b.claim("ep").await.unwrap(), "a renews while alive");
         a.record_attempt(
             "ep",
             &attempt("dlv_e1_ep", 1, AttemptOutcome::Success),
             DeliveryChange::Ack,
         )
+        .await
         .unwrap();
 
         // a loses the lease behind its back (as if paused past the TTL):
         // b takes over, and a's acknowledgement is refused.
         shared_redis().command(&["DEL", "lease_fence:{ep:ep}:lease"]);
-        assert!(b.claim("ep").unwrap());
-        let refused = a.record_attempt(
-            "ep",
-            &attempt("dlv_e2_ep", 1, AttemptOutcome::Success),
-            DeliveryChange::Ack,
-        );
+        assert!(b.claim("ep").await.unwrap());
+        let refused = a
+            .record_attempt(
+                "ep",
+                &attempt("dlv_e2_ep", 1, AttemptOutcome::Success),
+                DeliveryChange::Ack,
+            )
+            .await;
         assert!(
             matches!(refused, Err(StoreError::LeaseLost(_))),
             "{refused:?}"
         );
-        assert!(!a.claim("ep").unwrap(), "a must not deliver any more");
+        assert!(!a.claim("ep").await.unwrap(), "a must not deliver any more");
         assert_eq!(
-            ids(&b.queue_peek("ep", 10).unwrap()),
+            ids(&b.queue_peek("ep", 10).await.unwrap()),
             ["dlv_e2_ep"],
             "nothing acked by a"
         );
@@ -828,76 +892,85 @@ mod redis_shared {
             &attempt("dlv_e2_ep", 1, AttemptOutcome::Success),
             DeliveryChange::Ack,
         )
+        .await
         .unwrap();
     }
 
-    #[test]
-    fn a_dead_instances_endpoints_become_unowned_after_the_ttl() {
+    #[tokio::test]
+    async fn a_dead_instances_endpoints_become_unowned_after_the_ttl() {
         let ttl = Duration::from_millis(600);
         let b = redis_store("lease_dead", ttl);
         {
             let a = redis_store("lease_dead", ttl);
-            a.ingest(vec![new_event("e1", &["ep"], None)], 10).unwrap();
-            assert!(a.claim("ep").unwrap());
-            assert!(b.unowned_work().unwrap().is_empty(), "a holds it");
+            a.ingest(vec![new_event("e1", &["ep"], None)], 10)
+                .await
+                .unwrap();
+            assert!(a.claim("ep").await.unwrap());
+            assert!(b.unowned_work().await.unwrap().is_empty(), "a holds it");
         } // a dies: nobody renews its lease
-        std::thread::sleep(ttl + Duration::from_millis(400));
-        assert_eq!(b.unowned_work().unwrap(), ["ep"]);
-        assert!(b.claim("ep").unwrap());
+        tokio::time::sleep(ttl + Duration::from_millis(400)).await;
+        assert_eq!(b.unowned_work().await.unwrap(), ["ep"]);
+        assert!(b.claim("ep").await.unwrap());
     }
 
-    #[test]
-    fn a_stopping_instance_hands_its_endpoints_over_at_once() {
+    #[tokio::test]
+    async fn a_stopping_instance_hands_its_endpoints_over_at_once() {
         let ttl = Duration::from_secs(30);
         let a = redis_store("lease_handover", ttl);
         let b = redis_store("lease_handover", ttl);
-        a.ingest(vec![new_event("e1", &["ep"], None)], 10).unwrap();
-        assert!(a.claim("ep").unwrap());
-        assert!(!b.claim("ep").unwrap());
-        a.release_all().unwrap();
+        a.ingest(vec![new_event("e1", &["ep"], None)], 10)
+            .await
+            .unwrap();
+        assert!(a.claim("ep").await.unwrap());
+        assert!(!b.claim("ep").await.unwrap());
+        a.release_all().await.unwrap();
         assert_eq!(
-            b.unowned_work().unwrap(),
+            b.unowned_work().await.unwrap(),
             ["ep"],
             "no wait for the 30 s TTL"
         );
-        assert!(b.claim("ep").unwrap());
-        assert!(!a.claim("ep").unwrap());
+        assert!(b.claim("ep").await.unwrap());
+        assert!(!a.claim("ep").await.unwrap());
     }
 
-    #[test]
-    fn release_keeps_the_lease_while_work_is_queued() {
+    #[tokio::test]
+    async fn release_keeps_the_lease_while_work_is_queued() {
         let ttl = Duration::from_secs(5);
         let a = redis_store("lease_release", ttl);
         let b = redis_store("lease_release", ttl);
-        a.ingest(vec![new_event("e1", &["ep"], None)], 10).unwrap();
-        assert!(a.claim("ep").unwrap());
-        assert!(!a.release("ep").unwrap(), "work is queued");
+        a.ingest(vec![new_event("e1", &["ep"], None)], 10)
+            .await
+            .unwrap();
+        assert!(a.claim("ep").await.unwrap());
+        assert!(!a.release("ep").await.unwrap(), "work is queued");
         a.record_attempt(
             "ep",
             &attempt("dlv_e1_ep", 1, AttemptOutcome::Success),
             DeliveryChange::Ack,
         )
+        .await
         .unwrap();
-        assert!(a.release("ep").unwrap());
-        assert!(b.claim("ep").unwrap(), "released: anyone may take it");
+        assert!(a.release("ep").await.unwrap());
+        assert!(b.claim("ep").await.unwrap(), "released: anyone may take it");
     }
 
-    #[test]
-    fn rate_limit_buckets_are_shared_by_instances() {
+    #[tokio::test]
+    async fn rate_limit_buckets_are_shared_by_instances() {
         let a = redis_store("buckets", Duration::from_secs(5));
         let b = redis_store("buckets", Duration::from_secs(5));
         let rate = Rate::parse("5/s").unwrap();
         let bucket = Bucket::Endpoint("ep".into());
-        let granted = (0..10)
-            .filter(|i| {
-                let store = if i % 2 == 0 { &a } else { &b };
-                store.take_tokens(&bucket, rate, 1).unwrap().is_ok()
-            })
-            .count();
+        let mut granted = 0;
+        for i in 0..10 {
+            let store = if i % 2 == 0 { &a } else { &b };
+            if store.take_tokens(&bucket, rate, 1).await.unwrap().is_ok() {
+                granted += 1;
+            }
+        }
         assert_eq!(granted, 5, "one burst between both instances");
-        let wait = a.take_tokens(&bucket, rate, 1).unwrap().unwrap_err();
+        let wait = a.take_tokens(&bucket, rate, 1).await.unwrap().unwrap_err();
         assert!(wait <= Duration::from_millis(200), "{wait:?}");
-        std::thread::sleep(wait);
-        assert!(b.take_tokens(&bucket, rate, 1).unwrap().is_ok());
+        tokio::time::sleep(wait).await;
+        assert!(b.take_tokens(&bucket, rate, 1).await.unwrap().is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! Criterion micro-benchmark: the delivery queue's hot operations per call,
-//! for each storage backend, through the `Backend` trait:
+//! for each storage backend, through the async `Backend` trait (each call
+//! awaited on a current-thread runtime, as one caller would):
 //!
 //! - `enqueue`: `Backend::ingest` of one event (the 831-byte payload of
 //!   `render-event.json`) with one delivery, one call per event;
@@ -38,13 +39,24 @@ use criterion::{criterion_main, BatchSize, Criterion};
 use hookmesh::store::embedded::EmbeddedStore;
 use hookmesh::store::redis::{RedisOptions, RedisStore};
 use hookmesh::store::{
-    Attempt, AttemptOutcome, Backend, DeliveryChange, DeliveryStatus, Event, NewEvent,
+    Attempt, AttemptOutcome, Backend, DeliveryChange, DeliveryStatus, Event, InProcess, NewEvent,
 };
 use redis_server::RedisServer;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Runs one store call to completion.
+fn wait<T>(call: impl std::future::Future<Output = T>) -> T {
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start a runtime: {e}"));
+    }
+    RUNTIME.with(|runtime| runtime.block_on(call))
+}
 
 const ENQUEUE_EP: &str = "ep_enqueue";
 const ACK_EP: &str = "ep_ack";
@@ -105,8 +117,7 @@ impl Events {
             let n = FILL_BATCH.min(count - ids.len());
             let (batch, batch_ids): (Vec<NewEvent>, Vec<String>) =
                 (0..n).map(|_| self.one(endpoint)).unzip();
-            store
-                .ingest(batch, hookmesh::now_ms())
+            wait(store.ingest(batch, hookmesh::now_ms()))
                 .unwrap_or_else(|e| panic!("filling {endpoint}: {e}"));
             ids.extend(batch_ids);
         }
@@ -150,8 +161,7 @@ fn bench_backend(c: &mut Criterion, name: &str, store: &dyn Backend, settings: &
         b.iter_batched(
             || vec![events.one(ENQUEUE_EP).0],
             |batch| {
-                store
-                    .ingest(batch, hookmesh::now_ms())
+                wait(store.ingest(batch, hookmesh::now_ms()))
                     .unwrap_or_else(|e| panic!("ingest: {e}"))
             },
             BatchSize::SmallInput,
@@ -159,7 +169,7 @@ fn bench_backend(c: &mut Criterion, name: &str, store: &dyn Backend, settings: &
     });
 
     group.sample_size(settings.samples);
-    assert!(store.claim(ACK_EP).unwrap_or_else(|e| panic!("claim: {e}")));
+    assert!(wait(store.claim(ACK_EP)).unwrap_or_else(|e| panic!("claim: {e}")));
     group.bench_function("ack", |b| {
         b.iter_custom(|iters| {
             let count = usize::try_from(iters).unwrap_or(usize::MAX);
@@ -170,15 +180,13 @@ fn bench_backend(c: &mut Criterion, name: &str, store: &dyn Backend, settings: &
                 .collect();
             let started = Instant::now();
             for attempt in &attempts {
-                let delivery = store
-                    .record_attempt(ACK_EP, black_box(attempt), DeliveryChange::Ack)
-                    .unwrap_or_else(|e| panic!("ack: {e}"));
+                let delivery =
+                    wait(store.record_attempt(ACK_EP, black_box(attempt), DeliveryChange::Ack))
+                        .unwrap_or_else(|e| panic!("ack: {e}"));
                 debug_assert_eq!(delivery.status, DeliveryStatus::Succeeded);
             }
             let elapsed = started.elapsed();
-            let left = store
-                .queue_head(ACK_EP)
-                .unwrap_or_else(|e| panic!("queue_head: {e}"));
+            let left = wait(store.queue_head(ACK_EP)).unwrap_or_else(|e| panic!("queue_head: {e}"));
             assert!(left.is_none(), "every queued delivery was acked");
             elapsed
         })
@@ -186,12 +194,10 @@ fn bench_backend(c: &mut Criterion, name: &str, store: &dyn Backend, settings: &
 
     events.fill(store, PEEK_EP, PEEK_DEPTH);
     for (label, limit) in [("peek-head", 1), ("peek-64", PEEK_WINDOW)] {
-        let peeked = store
-            .queue_peek(PEEK_EP, limit)
-            .unwrap_or_else(|e| panic!("peek: {e}"));
+        let peeked = wait(store.queue_peek(PEEK_EP, limit)).unwrap_or_else(|e| panic!("peek: {e}"));
         assert_eq!(peeked.len(), limit);
         group.bench_function(label, |b| {
-            b.iter(|| store.queue_peek(black_box(PEEK_EP), limit))
+            b.iter(|| wait(store.queue_peek(black_box(PEEK_EP), limit)))
         });
     }
     group.finish();
@@ -208,8 +214,10 @@ fn scratch_dir() -> PathBuf {
 
 fn embedded(c: &mut Criterion) {
     let dir = scratch_dir();
-    let store = EmbeddedStore::open(&dir.join("hookmesh.redb"))
-        .unwrap_or_else(|e| panic!("cannot open the embedded store: {e}"));
+    let store = InProcess::new(
+        EmbeddedStore::open(&dir.join("hookmesh.redb"))
+            .unwrap_or_else(|e| panic!("cannot open the embedded store: {e}")),
+    );
     let settings = Settings {
         enqueue_samples: 10,
         samples: 30,

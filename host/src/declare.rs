@@ -208,7 +208,7 @@ fn sample_context(webhook: &WebhookSpec, config: BTreeMap<String, String>, now_m
 
 /// Checks, then upserts every declared project; returns how many webhooks
 /// were written. Nothing is written when any declared object fails.
-pub fn apply(
+pub async fn apply(
     store: &dyn Backend,
     secrets: &SecretBox,
     plugins: &PluginRegistry,
@@ -221,7 +221,10 @@ pub fn apply(
     }
     let mut webhooks = 0;
     for spec in specs {
-        store.put_project(&declared_project(store.project(&spec.id)?, spec, now_ms))?;
+        let stored = store.project(&spec.id).await?;
+        store
+            .put_project(&declared_project(stored, spec, now_ms))
+            .await?;
         for (key, kind) in [
             (&spec.secret_key, KeyKind::Secret),
             (&spec.publishable_key, KeyKind::Publishable),
@@ -233,14 +236,15 @@ pub fn apply(
                     kind,
                     prefix: key.chars().take(10).collect(),
                     created_ms: now_ms,
-                })?;
+                })
+                .await?;
             }
         }
         for (name, provider) in &spec.providers {
-            apply_provider(store, secrets, plugins, &spec.id, name, provider, now_ms)?;
+            apply_provider(store, secrets, plugins, &spec.id, name, provider, now_ms).await?;
         }
         for webhook in &spec.webhooks {
-            upsert_webhook(store, secrets, &spec.id, webhook, now_ms)?;
+            upsert_webhook(store, secrets, &spec.id, webhook, now_ms).await?;
             webhooks += 1;
         }
         tracing::info!(project_id = %spec.id, webhooks = spec.webhooks.len(), "declared project applied");
@@ -263,7 +267,7 @@ fn declared_project(stored: Option<Project>, spec: &ProjectSpec, now_ms: u64) ->
     }
 }
 
-fn apply_provider(
+async fn apply_provider(
     store: &dyn Backend,
     secrets: &SecretBox,
     plugins: &PluginRegistry,
@@ -297,18 +301,18 @@ fn apply_provider(
         .collect();
     apply_changes(plugin.manifest(), &mut settings, changes, secrets)
         .map_err(|e| fail(e.to_string()))?;
-    store.put_provider_settings(&settings)?;
+    store.put_provider_settings(&settings).await?;
     Ok(())
 }
 
-fn upsert_webhook(
+async fn upsert_webhook(
     store: &dyn Backend,
     secrets: &SecretBox,
     project_id: &str,
     spec: &WebhookSpec,
     now_ms: u64,
 ) -> Result<(), StoreError> {
-    let existing = store.endpoint(&spec.id)?;
+    let existing = store.endpoint(&spec.id).await?;
     if existing
         .as_ref()
         .is_some_and(|e| e.project_id != project_id)
@@ -342,7 +346,7 @@ fn upsert_webhook(
         created_ms: existing.as_ref().map_or(now_ms, |e| e.created_ms),
         updated_ms: now_ms,
     };
-    store.put_endpoint(&endpoint)
+    store.put_endpoint(&endpoint).await
 }
 
 /// The endpoint's secrets after applying the declared one: unchanged when

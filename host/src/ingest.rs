@@ -302,18 +302,14 @@ impl Ingestor {
             rate,
             n: u32::try_from(incoming.len()).unwrap_or(u32::MAX),
         });
-        let owner = project_id.to_string();
-        let cache = Arc::clone(&self.routes);
-        let admission = self
-            .store
-            .admit_and_ingest(budget, project_id, now, move |project| {
-                let routes = cache.table(&owner, project.version()?, || project.endpoints())?;
-                let Routed { batch, targets } = Routed::new(&routes, &owner, incoming, now);
-                Ok((batch, targets))
-            })
+        let version = self.store.routes_version(project_id).await?;
+        let routes = self
+            .routes
+            .table(project_id, version, || self.store.endpoints_of(project_id))
             .await?;
-        let (results, targets) = match admission {
-            Admission::Stored(results, targets) => (results, targets),
+        let Routed { batch, targets } = Routed::new(&routes, project_id, incoming, now);
+        let results = match self.store.admit_and_ingest(budget, batch, now).await? {
+            Admission::Stored(results) => results,
             Admission::OverBudget(wait) => return Err(IngestError::OverBudget(wait)),
         };
         self.wake(woken(&results, targets));

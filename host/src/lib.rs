@@ -27,10 +27,11 @@
 //! - [`providers`]: provider settings checked against manifests, sealed, merged.
 //! - [`ratelimit`]: in-process token buckets (per-project ingestion limit).
 //! - [`store`]: one async [`store::Store`] (catalogue, deliveries,
-//!   coordination, event log) over a blocking [`store::Backend`]: embedded
-//!   (redb, with its retention purger) or Redis. Only `store/` knows which
-//!   backend answers or where a call runs; records are versioned
-//!   (`store/codec.rs`).
+//!   coordination, event log) over an async [`store::Backend`]: Redis
+//!   (round trips awaited, no thread held) or the embedded store (redb,
+//!   with its retention purger; a blocking store adapted by
+//!   [`store::InProcess`]). Only `store/` knows which backend answers or
+//!   where a call runs; records are versioned (`store/codec.rs`).
 //! - [`signing`]: secrets, API keys, ids, sealing with the master key.
 //! - [`server`]: wiring it all together for `hookmesh serve`, or
 //!   in-process on a listener of the caller's (`server::serve`).

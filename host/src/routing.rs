@@ -321,17 +321,20 @@ impl RouteCache {
     /// The project's table at `version`: the cached one when it was
     /// compiled at that version, else compiled from `endpoints` (read by
     /// the caller at `version` or later) and kept.
-    pub fn table<E>(
+    pub async fn table<E, F>(
         &self,
         project_id: &str,
         version: u64,
-        endpoints: impl FnOnce() -> Result<Vec<Endpoint>, E>,
-    ) -> Result<Arc<RouteTable>, E> {
+        endpoints: impl FnOnce() -> F,
+    ) -> Result<Arc<RouteTable>, E>
+    where
+        F: std::future::Future<Output = Result<Vec<Endpoint>, E>>,
+    {
         let cached = self.lock().get(project_id).cloned();
         if let Some((_, table)) = cached.filter(|(at, _)| *at == version) {
             return Ok(table);
         }
-        let table = Arc::new(RouteTable::new(&endpoints()?));
+        let table = Arc::new(RouteTable::new(&endpoints().await?));
         self.lock()
             .insert(project_id.to_string(), (version, Arc::clone(&table)));
         Ok(table)
@@ -510,26 +513,30 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_cache_compiles_again_only_when_the_version_moves() {
+    #[tokio::test]
+    async fn the_cache_compiles_again_only_when_the_version_moves() {
         let cache = RouteCache::default();
         let compiled = std::cell::Cell::new(0);
         let read = |events: &'static [&'static str]| {
             compiled.set(compiled.get() + 1);
-            Ok::<_, ()>(vec![endpoint("ep_1", events, &[])])
+            std::future::ready(Ok::<_, ()>(vec![endpoint("ep_1", events, &[])]))
         };
         let payload = serde_json::json!({});
-        let first = cache.table("prj", 1, || read(&["a"])).unwrap();
+        let first = cache.table("prj", 1, || read(&["a"])).await.unwrap();
         assert_eq!(first.route(&routed("a", &payload)), vec!["ep_1"]);
-        let again = cache.table("prj", 1, || read(&["b"])).unwrap();
+        let again = cache.table("prj", 1, || read(&["b"])).await.unwrap();
         assert_eq!(compiled.get(), 1, "same version: the cached table");
         assert!(Arc::ptr_eq(&first, &again));
-        let moved = cache.table("prj", 2, || read(&["b"])).unwrap();
+        let moved = cache.table("prj", 2, || read(&["b"])).await.unwrap();
         assert_eq!(compiled.get(), 2);
         assert!(moved.route(&routed("a", &payload)).is_empty());
         assert_eq!(moved.route(&routed("b", &payload)), vec!["ep_1"]);
-        cache.table("other", 2, || read(&["a"])).unwrap();
+        cache.table("other", 2, || read(&["a"])).await.unwrap();
         assert_eq!(compiled.get(), 3, "tables are per project");
-        assert_eq!(cache.table("prj", 2, || Err(())).map(|t| t.len()), Ok(1));
+        let unread = cache
+            .table("prj", 2, || std::future::ready(Err(())))
+            .await
+            .map(|t| t.len());
+        assert_eq!(unread, Ok(1));
     }
 }

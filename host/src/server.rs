@@ -31,7 +31,7 @@ pub fn open_store(settings: &StorageSettings) -> anyhow::Result<Store> {
             let store = EmbeddedStore::open_with_retention(path, *retention)
                 .with_context(|| format!("opening the store at {}", path.display()))?;
             tracing::info!(path = %path.display(), "embedded store open");
-            Ok(Store::new(Arc::new(store)))
+            Ok(Store::in_process(store))
         }
         StorageSettings::Redis(redis) => {
             let store = RedisStore::open(RedisOptions {
@@ -92,6 +92,7 @@ pub async fn serve_with_clock(
         &settings.projects,
         crate::now_ms(),
     )
+    .await
     .context("applying [[projects]] from the config")?;
     let egress = Egress::new(&settings.delivery, &settings.security)?;
     let metrics = Arc::new(Metrics::new()?);

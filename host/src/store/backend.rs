@@ -1,79 +1,75 @@
-//! The interface each backend implements: blocking calls, one per store
-//! operation. Only [`super::Store`] calls it (and start-up code that runs
-//! before the async executor).
+//! The interface each backend implements: async calls, one per store
+//! operation, awaited on the caller's executor. Only [`super::Store`] calls
+//! it. The Redis backend implements it natively (its round trips are
+//! awaited, no thread is held); the embedded store implements the blocking
+//! [`super::BlockingBackend`] and is adapted by [`super::InProcess`].
 
 use super::types::*;
-use super::{blocking, Bucket, Rate};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+use super::{Bucket, Rate};
+use async_trait::async_trait;
 
-/// A write on its way to the store; resolves once committed.
-pub type Committing<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
-
-/// The operations every backend provides. Calls block (they may fsync or
-/// make network round trips); the rest of hookmesh never calls them
-/// directly but through the async [`super::Store`], which decides where
-/// each call runs.
+/// The operations every backend provides. The rest of hookmesh calls them
+/// through [`super::Store`].
+#[async_trait]
 pub trait Backend: Send + Sync + 'static {
     /// Inserts or replaces a project.
-    fn put_project(&self, project: &Project) -> Result<(), StoreError>;
+    async fn put_project(&self, project: &Project) -> Result<(), StoreError>;
     /// A project by id.
-    fn project(&self, id: &str) -> Result<Option<Project>, StoreError>;
+    async fn project(&self, id: &str) -> Result<Option<Project>, StoreError>;
     /// Applies `change` to the project as stored now, atomically (a change
     /// made meanwhile is kept, never overwritten with an older copy).
     /// `None` when the project does not exist.
-    fn update_project(
+    async fn update_project(
         &self,
         id: &str,
         change: ProjectChange,
     ) -> Result<Option<Project>, StoreError>;
     /// Every project.
-    fn projects(&self) -> Result<Vec<Project>, StoreError>;
+    async fn projects(&self) -> Result<Vec<Project>, StoreError>;
 
     /// Stores an API key record (by the hash of the key).
-    fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     /// The key whose hash is `hash`.
-    fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    async fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
     /// [`Backend::api_key`] and [`Backend::project`] together (one round trip
     /// where the backend is remote).
-    fn api_key_and_project(
+    async fn api_key_and_project(
         &self,
         hash: &str,
         project_id: &str,
     ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
-        Ok((self.api_key(hash)?, self.project(project_id)?))
+        Ok((self.api_key(hash).await?, self.project(project_id).await?))
     }
 
     /// Inserts or replaces an endpoint.
-    fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
     /// Applies `change` to the endpoint as stored now, atomically: a
     /// change made meanwhile by anyone else is kept, never overwritten
     /// with an older copy. `None` when the endpoint does not exist.
-    fn update_endpoint(
+    async fn update_endpoint(
         &self,
         id: &str,
         change: EndpointChange,
     ) -> Result<Option<Endpoint>, StoreError>;
     /// An endpoint by id.
-    fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
+    async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
     /// The endpoints of a project, oldest first.
-    fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError>;
+    async fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError>;
     /// The project's endpoint-change version: it moves (after the write is
     /// visible) whenever one of the project's endpoints is created,
     /// changed or removed, so anything compiled from
     /// [`Backend::endpoints_of`] at one version is current while the
     /// version is unchanged.
-    fn routes_version(&self, project_id: &str) -> Result<u64, StoreError>;
+    async fn routes_version(&self, project_id: &str) -> Result<u64, StoreError>;
     /// Removes an endpoint and its queue (its history stays readable by
     /// delivery id). False when it did not exist.
-    fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError>;
+    async fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Ids of a project's events, newest first: below `before` and not
     /// below `from` where given (event ids sort by creation time), at most
     /// `limit`. Ids of events past retention may still be listed; their
     /// records are gone.
-    fn project_events(
+    async fn project_events(
         &self,
         project_id: &str,
         before: Option<&str>,
@@ -82,49 +78,52 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Vec<String>, StoreError>;
     /// Each event's deliveries (replays included), oldest first: one list
     /// per id, in order.
-    fn deliveries_of_events(&self, event_ids: &[&str]) -> Result<Vec<Vec<Delivery>>, StoreError>;
+    async fn deliveries_of_events(
+        &self,
+        event_ids: &[&str],
+    ) -> Result<Vec<Vec<Delivery>>, StoreError>;
 
     /// Stores events with their deliveries and queue entries atomically.
     /// An item whose idempotency key was already used answers the stored
     /// event instead of storing a new one.
-    fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError>;
-    /// [`Backend::ingest`] for async callers: the embedded store hands it to
-    /// its writer thread and holds no thread while it commits; by default
-    /// it runs on the blocking pool.
-    fn ingest_async(
-        self: Arc<Self>,
-        batch: Vec<NewEvent>,
-        now_ms: u64,
-    ) -> Committing<Vec<Ingested>> {
-        Box::pin(blocking(move || self.ingest(batch, now_ms)))
-    }
+    async fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError>;
     /// An event by id.
-    fn event(&self, id: &str) -> Result<Option<Event>, StoreError>;
+    async fn event(&self, id: &str) -> Result<Option<Event>, StoreError>;
     /// Several events by id, in the same order (one round trip where the
     /// backend is remote).
-    fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
-        ids.iter().map(|id| self.event(id)).collect()
+    async fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
+        let mut events = Vec::with_capacity(ids.len());
+        for id in ids {
+            events.push(self.event(id).await?);
+        }
+        Ok(events)
     }
 
     /// The oldest queued delivery of an endpoint.
-    fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError>;
+    async fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError>;
     /// Up to `limit` oldest queued deliveries of an endpoint.
-    fn queue_peek(&self, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    async fn queue_peek(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
     /// The endpoint, its provider settings and up to `limit` oldest queued
     /// deliveries with their events (two round trips where the backend is
     /// remote). `None` when the endpoint does not exist.
-    fn work_window(
+    async fn work_window(
         &self,
         endpoint_id: &str,
         limit: usize,
     ) -> Result<Option<WorkWindow>, StoreError> {
-        let Some(endpoint) = self.endpoint(endpoint_id)? else {
+        let Some(endpoint) = self.endpoint(endpoint_id).await? else {
             return Ok(None);
         };
-        let provider_settings = self.provider_settings(&endpoint.project_id, &endpoint.provider)?;
-        let deliveries = self.queue_peek(endpoint_id, limit)?;
+        let provider_settings = self
+            .provider_settings(&endpoint.project_id, &endpoint.provider)
+            .await?;
+        let deliveries = self.queue_peek(endpoint_id, limit).await?;
         let event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-        let events = self.events(&event_ids)?;
+        let events = self.events(&event_ids).await?;
         Ok(Some(WorkWindow {
             endpoint,
             provider_settings,
@@ -132,28 +131,17 @@ pub trait Backend: Send + Sync + 'static {
         }))
     }
     /// Endpoints with at least one queued delivery.
-    fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError>;
+    async fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError>;
     /// Records an attempt and applies its consequence to the delivery and
     /// the queue, atomically.
-    fn record_attempt(
+    async fn record_attempt(
         &self,
         endpoint_id: &str,
         attempt: &Attempt,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError>;
-    /// [`Backend::record_attempt`] for async callers (see [`Backend::ingest_async`]).
-    fn record_attempt_async(
-        self: Arc<Self>,
-        endpoint_id: String,
-        attempt: Attempt,
-        change: DeliveryChange,
-    ) -> Committing<Delivery> {
-        Box::pin(blocking(move || {
-            self.record_attempt(&endpoint_id, &attempt, change)
-        }))
-    }
     /// Queues a new delivery of an existing event to an endpoint (replay).
-    fn requeue(
+    async fn requeue(
         &self,
         event_id: &str,
         endpoint_id: &str,
@@ -162,48 +150,54 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Delivery, StoreError>;
 
     /// A delivery of an endpoint by id.
-    fn delivery(&self, endpoint_id: &str, id: &str) -> Result<Option<Delivery>, StoreError>;
+    async fn delivery(&self, endpoint_id: &str, id: &str) -> Result<Option<Delivery>, StoreError>;
     /// An endpoint's deliveries, newest first, `limit` per page.
-    fn deliveries_of(
+    async fn deliveries_of(
         &self,
         endpoint_id: &str,
         query: &DeliveryQuery,
     ) -> Result<Page<Delivery>, StoreError>;
     /// A delivery's attempts, oldest first.
-    fn attempts_of(&self, endpoint_id: &str, delivery_id: &str)
-        -> Result<Vec<Attempt>, StoreError>;
+    async fn attempts_of(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+    ) -> Result<Vec<Attempt>, StoreError>;
 
     /// The queue of every endpoint with work, with its class, for metrics.
-    fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError>;
+    async fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError>;
 
     /// An endpoint's attempt statistics per stored period, oldest first,
     /// from the period holding `since_ms` on.
-    fn endpoint_stats(
+    async fn endpoint_stats(
         &self,
         endpoint_id: &str,
         since_ms: u64,
     ) -> Result<Vec<StatsPeriod>, StoreError>;
 
     /// Makes every committed change durable now (used at shutdown).
-    fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
 
     /// Stores a project's settings for one provider.
-    fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError>;
+    async fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError>;
     /// A project's settings for `provider`.
-    fn provider_settings(
+    async fn provider_settings(
         &self,
         project_id: &str,
         provider: &str,
     ) -> Result<Option<ProviderSettings>, StoreError>;
 
     /// Every provider or named instance configured for the project, by name.
-    fn provider_settings_of(&self, project_id: &str) -> Result<Vec<ProviderSettings>, StoreError>;
+    async fn provider_settings_of(
+        &self,
+        project_id: &str,
+    ) -> Result<Vec<ProviderSettings>, StoreError>;
 
     /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
     /// Shared backends keep buckets where every instance sees them.
-    fn take_tokens(
+    async fn take_tokens(
         &self,
         bucket: &Bucket,
         rate: Rate,
@@ -213,7 +207,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Takes (or keeps) this instance's lease on an endpoint's queue: only
     /// its holder delivers it, so order holds across instances. False when
     /// another instance holds it. A backend for one process always says yes.
-    fn claim(&self, _endpoint_id: &str) -> Result<bool, StoreError> {
+    async fn claim(&self, _endpoint_id: &str) -> Result<bool, StoreError> {
         Ok(true)
     }
     /// This instance renewed its lease on the endpoint recently enough
@@ -226,13 +220,13 @@ pub trait Backend: Send + Sync + 'static {
     /// kept) when work is queued, so the caller goes on delivering. (A
     /// store of one process has no lease: it only says whether the queue
     /// is empty.)
-    fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
-        Ok(self.queue_head(endpoint_id)?.is_none())
+    async fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        Ok(self.queue_head(endpoint_id).await?.is_none())
     }
     /// Gives up every lease this instance holds (at shutdown, after the
     /// attempts in flight are recorded), so other instances take its
     /// endpoints over at once instead of after the lease TTL.
-    fn release_all(&self) -> Result<(), StoreError> {
+    async fn release_all(&self) -> Result<(), StoreError> {
         Ok(())
     }
     /// Several instances share this store: how often each looks for work
@@ -257,7 +251,7 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// Endpoints with queued work that no instance holds (e.g. their owner
     /// died); also finishes ingestions interrupted half-way. Shared backends only.
-    fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
+    async fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
         Ok(Vec::new())
     }
     /// Calls `wake` with endpoint ids whenever any instance queues work for
@@ -273,5 +267,5 @@ pub trait Backend: Send + Sync + 'static {
     /// Tells every instance that endpoints or provider settings changed, so
     /// their endpoint actors read them again before the next attempt. Best
     /// effort (a lost announcement is caught at the next window read).
-    fn announce_change(&self) {}
+    async fn announce_change(&self) {}
 }

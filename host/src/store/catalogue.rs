@@ -1,15 +1,14 @@
 //! What the API owns: projects, API keys, endpoints and provider settings.
 
 use super::{ApiKey, Endpoint, EndpointChange, Project, ProjectChange, ProviderSettings};
-use super::{Backend, Store, StoreError};
+use super::{Store, StoreError};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 impl Store {
     /// A project by id.
     pub async fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
-        let id = id.to_string();
-        self.read(move |b| b.project(&id)).await
+        self.backend.project(id).await
     }
 
     /// Creates a project with its API keys; false (nothing written) when
@@ -19,15 +18,14 @@ impl Store {
         project: Project,
         keys: Vec<ApiKey>,
     ) -> Result<bool, StoreError> {
-        self.write(move |b| {
-            if b.project(&project.id)?.is_some() {
-                return Ok(false);
-            }
-            b.put_project(&project)?;
-            keys.iter().try_for_each(|key| b.put_api_key(key))?;
-            Ok(true)
-        })
-        .await
+        if self.backend.project(&project.id).await?.is_some() {
+            return Ok(false);
+        }
+        self.backend.put_project(&project).await?;
+        for key in &keys {
+            self.backend.put_api_key(key).await?;
+        }
+        Ok(true)
     }
 
     /// Applies `change` to the project as stored now, atomically (a
@@ -40,7 +38,7 @@ impl Store {
         change: impl Fn(&mut Project) + Send + Sync + 'static,
     ) -> Result<Option<Project>, StoreError> {
         let (id, change): (String, ProjectChange) = (id.to_string(), Arc::new(change));
-        self.write(move |b| b.update_project(&id, change)).await
+        self.backend.update_project(&id, change).await
     }
 
     /// The key whose hash is `hash` (if any) and the project `project_id`
@@ -50,22 +48,29 @@ impl Store {
         hash: Option<String>,
         project_id: Option<String>,
     ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
-        self.read(move |b| match (hash, project_id) {
-            (Some(hash), Some(id)) => b.api_key_and_project(&hash, &id),
+        let b = &self.backend;
+        match (hash, project_id) {
+            (Some(hash), Some(id)) => b.api_key_and_project(&hash, &id).await,
             (hash, id) => {
-                let key = hash.map(|h| b.api_key(&h)).transpose()?.flatten();
-                let project = id.map(|id| b.project(&id)).transpose()?.flatten();
+                let key = match hash {
+                    Some(hash) => b.api_key(&hash).await?,
+                    None => None,
+                };
+                let project = match id {
+                    Some(id) => b.project(&id).await?,
+                    None => None,
+                };
                 Ok((key, project))
             }
-        })
-        .await
+        }
     }
 
     /// Inserts or replaces an endpoint (creation; changes to an existing
     /// one go through [`Store::update_endpoint`]).
     pub async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {
-        self.catalogue_write(move |b| b.put_endpoint(&endpoint))
-            .await
+        let written = self.backend.put_endpoint(&endpoint).await;
+        self.catalogue_changed().await;
+        written
     }
 
     /// Applies `change` to the endpoint as stored now, atomically (a
@@ -78,20 +83,19 @@ impl Store {
         change: impl Fn(&mut Endpoint) + Send + Sync + 'static,
     ) -> Result<Option<Endpoint>, StoreError> {
         let (id, change): (String, EndpointChange) = (id.to_string(), Arc::new(change));
-        self.catalogue_write(move |b| b.update_endpoint(&id, change))
-            .await
+        let written = self.backend.update_endpoint(&id, change).await;
+        self.catalogue_changed().await;
+        written
     }
 
     /// An endpoint by id.
     pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
-        let id = id.to_string();
-        self.read(move |b| b.endpoint(&id)).await
+        self.backend.endpoint(id).await
     }
 
     /// The endpoints of a project, oldest first.
     pub async fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError> {
-        let id = project_id.to_string();
-        self.read(move |b| b.endpoints_of(&id)).await
+        self.backend.endpoints_of(project_id).await
     }
 
     /// Applies a change to the endpoint's health fields (how long it has
@@ -104,14 +108,15 @@ impl Store {
         change: impl Fn(&mut Endpoint) + Send + Sync + 'static,
     ) -> Result<Option<Endpoint>, StoreError> {
         let (id, change): (String, EndpointChange) = (id.to_string(), Arc::new(change));
-        self.write(move |b| b.update_endpoint(&id, change)).await
+        self.backend.update_endpoint(&id, change).await
     }
 
     /// Removes an endpoint and its queue (its history stays readable by
     /// delivery id). False when it did not exist.
     pub async fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
-        let id = id.to_string();
-        self.catalogue_write(move |b| b.delete_endpoint(&id)).await
+        let deleted = self.backend.delete_endpoint(id).await;
+        self.catalogue_changed().await;
+        deleted
     }
 
     /// Stores a project's settings for one provider.
@@ -119,8 +124,9 @@ impl Store {
         &self,
         settings: ProviderSettings,
     ) -> Result<(), StoreError> {
-        self.catalogue_write(move |b| b.put_provider_settings(&settings))
-            .await
+        let written = self.backend.put_provider_settings(&settings).await;
+        self.catalogue_changed().await;
+        written
     }
 
     /// Counts changes to endpoints and provider settings made through this
@@ -131,23 +137,12 @@ impl Store {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// A write to endpoints or provider settings: announced to the other
-    /// instances, then counted in [`Store::catalogue_generation`] — both
-    /// even when it failed, since a failed write may still have landed.
-    async fn catalogue_write<T, F>(&self, write: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
-    {
-        let written = self
-            .write(move |b| {
-                let written = write(b);
-                b.announce_change();
-                written
-            })
-            .await;
+    /// After a write to endpoints or provider settings: announced to the
+    /// other instances, then counted in [`Store::catalogue_generation`] —
+    /// both even when it failed, since a failed write may still have landed.
+    async fn catalogue_changed(&self) {
+        self.backend.announce_change().await;
         self.generation.fetch_add(1, Ordering::AcqRel);
-        written
     }
 
     /// Every provider or named instance configured for the project.
@@ -155,9 +150,7 @@ impl Store {
         &self,
         project_id: &str,
     ) -> Result<Vec<ProviderSettings>, StoreError> {
-        let project_id = project_id.to_string();
-        self.read(move |b| b.provider_settings_of(&project_id))
-            .await
+        self.backend.provider_settings_of(project_id).await
     }
 
     /// A project's settings for `provider`.
@@ -166,8 +159,6 @@ impl Store {
         project_id: &str,
         provider: &str,
     ) -> Result<Option<ProviderSettings>, StoreError> {
-        let (project_id, provider) = (project_id.to_string(), provider.to_string());
-        self.read(move |b| b.provider_settings(&project_id, &provider))
-            .await
+        self.backend.provider_settings(project_id, provider).await
     }
 }

@@ -16,7 +16,7 @@ impl Store {
         rate: Rate,
         n: u32,
     ) -> Result<Result<(), Duration>, StoreError> {
-        self.read(move |b| b.take_tokens(&bucket, rate, n)).await
+        self.backend.take_tokens(&bucket, rate, n).await
     }
 
     /// Takes (or keeps) this instance's lease on an endpoint's queue: only
@@ -27,27 +27,25 @@ impl Store {
         if self.backend.holds_fresh_lease(endpoint_id) {
             return Ok(true);
         }
-        let id = endpoint_id.to_string();
-        self.read(move |b| b.claim(&id)).await
+        self.backend.claim(endpoint_id).await
     }
 
     /// Gives the endpoint's lease up when its queue is empty; false (lease
     /// kept) when work is queued, so the caller goes on delivering.
     pub async fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
-        let id = endpoint_id.to_string();
-        self.read(move |b| b.release(&id)).await
+        self.backend.release(endpoint_id).await
     }
 
     /// Gives up every lease this instance holds (at shutdown, after the
     /// attempts in flight are recorded).
     pub async fn release_all(&self) -> Result<(), StoreError> {
-        self.write(|b| b.release_all()).await
+        self.backend.release_all().await
     }
 
     /// Endpoints with queued work that no instance holds; also finishes
     /// ingestions interrupted half-way. Empty on a store of one process.
     pub async fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|b| b.unowned_work()).await
+        self.backend.unowned_work().await
     }
 
     /// How often to look for unowned work; `None` on a store of one

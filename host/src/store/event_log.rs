@@ -177,8 +177,7 @@ impl Store {
         project_id: &str,
         query: EventQuery,
     ) -> Result<EventPage, StoreError> {
-        let project_id = project_id.to_string();
-        self.read(move |b| page(b, &project_id, &query)).await
+        page(self.backend.as_ref(), project_id, &query).await
     }
 
     /// One of the project's events with its deliveries and their attempts;
@@ -188,44 +187,49 @@ impl Store {
         project_id: &str,
         event_id: &str,
     ) -> Result<Option<(LoggedEvent, Vec<Vec<Attempt>>)>, StoreError> {
-        let (project_id, event_id) = (project_id.to_string(), event_id.to_string());
-        self.read(move |b| {
-            let Some(event) = b.event(&event_id)?.filter(|e| e.project_id == project_id) else {
-                return Ok(None);
-            };
-            let deliveries = b
-                .deliveries_of_events(&[event_id.as_str()])?
-                .pop()
-                .unwrap_or_default();
-            let attempts = deliveries
-                .iter()
-                .map(|d| b.attempts_of(&d.endpoint_id, &d.id))
-                .collect::<Result<_, _>>()?;
-            Ok(Some((LoggedEvent { event, deliveries }, attempts)))
-        })
-        .await
+        let b = self.backend.as_ref();
+        let found = b.event(event_id).await?;
+        let Some(event) = found.filter(|e| e.project_id == project_id) else {
+            return Ok(None);
+        };
+        let deliveries = b
+            .deliveries_of_events(&[event_id])
+            .await?
+            .pop()
+            .unwrap_or_default();
+        let mut attempts = Vec::with_capacity(deliveries.len());
+        for delivery in &deliveries {
+            attempts.push(b.attempts_of(&delivery.endpoint_id, &delivery.id).await?);
+        }
+        Ok(Some((LoggedEvent { event, deliveries }, attempts)))
     }
 }
 
 /// Reads ids in batches below the cursor, keeps the matching events.
-fn page(b: &dyn Backend, project_id: &str, query: &EventQuery) -> Result<EventPage, StoreError> {
+async fn page(
+    b: &dyn Backend,
+    project_id: &str,
+    query: &EventQuery,
+) -> Result<EventPage, StoreError> {
     let from = query.lowest_id();
     let mut below = query.below_id();
     let mut found = Vec::new();
     let mut scanned = 0;
     loop {
         let batch = BATCH.min(MAX_SCANNED - scanned);
-        let ids = b.project_events(project_id, below.as_deref(), from.as_deref(), batch)?;
+        let ids = b
+            .project_events(project_id, below.as_deref(), from.as_deref(), batch)
+            .await?;
         let exhausted = ids.len() < batch;
         let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let events = b.events(&id_refs)?;
+        let events = b.events(&id_refs).await?;
         let wanted: Vec<Event> = events
             .into_iter()
             .flatten()
             .filter(|e| query.keeps(e))
             .collect();
         let wanted_ids: Vec<&str> = wanted.iter().map(|e| e.id.as_str()).collect();
-        let deliveries = b.deliveries_of_events(&wanted_ids)?;
+        let deliveries = b.deliveries_of_events(&wanted_ids).await?;
         for (event, deliveries) in wanted.into_iter().zip(deliveries) {
             let logged = LoggedEvent { event, deliveries };
             if query.status.is_none_or(|s| logged.status() == s) {

@@ -1,9 +1,10 @@
 //! Durable state behind one async interface, [`Store`], so the embedded
 //! backend (redb, one file, the default) and the Redis backend are
 //! interchangeable and held to the same tests. Callers never know which
-//! backend answers: each [`Backend`] says whether its calls answer from
-//! this process ([`Backend::is_shared`] false), and [`Store`] runs them in
-//! place or off the executor accordingly.
+//! backend answers: every [`Backend`] call is awaited. The Redis backend's
+//! round trips hold no thread; the embedded store's blocking calls are
+//! adapted by [`InProcess`] (reads in place, blocking writes off the
+//! executor).
 //!
 //! The interface is split by concern:
 //! - [`catalogue`]: projects, API keys, endpoints, provider settings;
@@ -30,6 +31,7 @@
 //! ([`Store::take_tokens`]).
 
 mod backend;
+mod blocking;
 pub mod catalogue;
 mod codec;
 pub mod coordination;
@@ -39,24 +41,18 @@ pub mod event_log;
 pub mod redis;
 mod types;
 
-pub use backend::{Backend, Committing};
-pub use deliveries::{Admission, Budget, ProjectEndpoints};
+pub use backend::Backend;
+pub use blocking::{BlockingBackend, Committing, InProcess};
+pub use deliveries::{Admission, Budget};
 pub use event_log::{EventPage, EventQuery, EventStatus, LoggedEvent, TypeMatch};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 pub use types::*;
 
 /// The store as the rest of hookmesh sees it: async calls, cheap to clone.
-/// Reads of a store of this process answer in place (an embedded read is
-/// microseconds from cached pages, less than a hand-off to another
-/// thread); blocking writes and every call of a shared (networked)
-/// backend run on the blocking pool; ingestion and attempt records use the
-/// backend's own async commit.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
-    /// The backend answers from this process.
-    local: bool,
     /// See [`Store::catalogue_generation`].
     generation: Arc<AtomicU64>,
 }
@@ -64,42 +60,20 @@ pub struct Store {
 impl Store {
     /// Wraps an open backend.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        let local = !backend.is_shared();
         Self {
             backend,
-            local,
             generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// The blocking backend, for start-up code and tools that run outside
-    /// the async executor.
+    /// The backend, for start-up code that writes the declared config.
     pub fn backend(&self) -> &dyn Backend {
         self.backend.as_ref()
     }
 
-    /// Runs a read: in place on a store of this process, on the blocking
-    /// pool otherwise.
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
-    {
-        if self.local {
-            return f(self.backend.as_ref());
-        }
-        self.write(f).await
-    }
-
-    /// Runs a call that may block (a commit, a round trip) on the
-    /// blocking pool.
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
-    {
-        let backend = Arc::clone(&self.backend);
-        blocking(move || f(backend.as_ref())).await
+    /// The embedded store at `store`'s place (see [`InProcess`]).
+    pub fn in_process(store: impl BlockingBackend) -> Self {
+        Self::new(Arc::new(InProcess::new(store)))
     }
 }
 

@@ -106,6 +106,8 @@ struct Sink {
     sent: Mutex<Vec<Option<Instant>>>,
     failing: bool,
     seen: AtomicU64,
+    /// TCP connections the receiver accepted.
+    connections: Arc<AtomicU64>,
 }
 
 async fn receive(
@@ -139,11 +141,16 @@ async fn receive(
 }
 
 fn start_receiver(sink: Arc<Sink>) -> anyhow::Result<String> {
+    let connections = Arc::clone(&sink.connections);
     let data = actix_web::web::Data::from(sink);
-    serve_on_loopback(move |cfg| {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let configure = move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(data.clone())
             .default_service(actix_web::web::to(receive));
-    })
+    };
+    loopback::serve_counting(listener, 2, configure, connections)?;
+    Ok(format!("http://{addr}"))
 }
 
 /// Serves what `configure` sets up on a free loopback port, 2 workers, on
@@ -521,6 +528,7 @@ async fn main() -> anyhow::Result<()> {
         sent: Mutex::new(vec![None; args.events]),
         failing: matches!(args.scenario, Scenario::Failing),
         seen: AtomicU64::new(0),
+        connections: Arc::default(),
     });
     let receiver = start_receiver(Arc::clone(&sink))?;
     let mut host = start_host(&args)?;
@@ -652,6 +660,8 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_default();
     latencies.sort_unstable();
 
+    // Before the ceiling and relay runs, which use the receiver too.
+    let connections = sink.connections.load(Ordering::Relaxed);
     // The raw ceiling: the same receiver, a plain client loop, same concurrency.
     let ceiling_url = format!("{receiver}/ceiling");
     let total = deliveries_expected;
@@ -678,6 +688,10 @@ async fn main() -> anyhow::Result<()> {
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
+    );
+    println!(
+        "connections opened  {connections} ({:.3} per delivery)",
+        connections as f64 / delivered.max(1) as f64
     );
     println!(
         "failed on purpose   {}",

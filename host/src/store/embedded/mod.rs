@@ -15,7 +15,7 @@ mod write;
 
 use super::codec::{decode, encode, Record};
 use super::types::*;
-use super::{Backend, Bucket, Committing, Rate};
+use super::{BlockingBackend, Bucket, Committing, Rate};
 use crate::ratelimit::RateLimiter;
 use redb::Durability;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -229,7 +229,7 @@ fn load_delivery(
     decode(id, value.value())
 }
 
-impl Backend for EmbeddedStore {
+impl BlockingBackend for EmbeddedStore {
     fn put_project(&self, project: &Project) -> Result<(), StoreError> {
         self.put(PROJECTS, &project.id, project)
     }

@@ -317,7 +317,7 @@ pub(super) fn spawn_flusher(db: Weak<Database>, dirty: Arc<AtomicBool>) {
 }
 
 /// Each project's endpoint-change version (see
-/// [`Backend::routes_version`]). One process owns the file, so memory is
+/// [`crate::store::Backend::routes_version`]). One process owns the file, so memory is
 /// enough: versions start at zero with the process, like any cache built
 /// from them.
 #[derive(Default)]

@@ -67,7 +67,7 @@ impl Shared {
     }
 
     /// Stores a batch; see the module doc for the order of writes.
-    pub(super) fn ingest(
+    pub(super) async fn ingest(
         &self,
         batch: Vec<NewEvent>,
         now_ms: u64,
@@ -79,9 +79,9 @@ impl Shared {
             .filter(|(_, r)| r.is_none())
             .map(|(item, _)| item)
             .collect();
-        let earlier = self.write_intents(&leaders, now_ms)?;
-        self.fan_out(&leaders, &earlier, now_ms)?;
-        self.finish_earlier(&earlier)?;
+        let earlier = self.write_intents(&leaders, now_ms).await?;
+        self.fan_out(&leaders, &earlier, now_ms).await?;
+        self.finish_earlier(&earlier).await?;
         Ok(batch
             .iter()
             .zip(&repeat_of)
@@ -108,19 +108,19 @@ impl Shared {
     /// answered only once that first event is queued: it is finished now,
     /// in the order the client sends, not at the next scan behind later
     /// events. (Finishing is idempotent: a finished event has no intent.)
-    fn finish_earlier(&self, earlier: &HashMap<String, String>) -> Result<(), StoreError> {
+    async fn finish_earlier(&self, earlier: &HashMap<String, String>) -> Result<(), StoreError> {
         let mut first_events: Vec<&String> = earlier.values().collect();
         first_events.sort();
         first_events.dedup();
         for event_id in first_events {
-            self.finish_one(event_id)?;
+            self.finish_one(event_id).await?;
         }
         Ok(())
     }
 
     /// Steps 1 and 2: records, intents and idempotency reservations.
     /// Returns, by event id, the earlier event holding its idempotency key.
-    fn write_intents(
+    async fn write_intents(
         &self,
         leaders: &[&NewEvent],
         now_ms: u64,
@@ -174,7 +174,7 @@ impl Shared {
                 )
             })
             .collect();
-        let answers = self.pool.phases(vec![records, reservations])?;
+        let answers = self.pool.phases(vec![records, reservations]).await?;
         let reserved = answers.into_iter().nth(1).unwrap_or_default();
         Ok(keyed
             .iter()
@@ -190,7 +190,7 @@ impl Shared {
     }
 
     /// Steps 3 and 4: the enqueues, then the intents removed; announces the work.
-    fn fan_out(
+    async fn fan_out(
         &self,
         leaders: &[&NewEvent],
         earlier: &HashMap<String, String>,
@@ -235,9 +235,9 @@ impl Shared {
         if !announce_apart {
             cleanup.push(self.announcement(&woken));
         }
-        self.pool.phases(vec![enqueues, cleanup])?;
+        self.pool.phases(vec![enqueues, cleanup]).await?;
         if announce_apart {
-            self.publish_work(&woken);
+            self.publish_work(&woken).await;
         }
         Ok(())
     }
@@ -297,7 +297,7 @@ impl Shared {
     /// One delivery of each of these events finished (on a cluster, after
     /// its record; on one server the record script does it): an event none
     /// of whose deliveries is pending expires a retention from now.
-    pub(super) fn deliveries_finished(&self, event_ids: &[String]) -> Result<(), StoreError> {
+    pub(super) async fn deliveries_finished(&self, event_ids: &[String]) -> Result<(), StoreError> {
         if event_ids.is_empty() {
             return Ok(());
         }
@@ -317,7 +317,7 @@ impl Shared {
                 )
             })
             .collect();
-        self.pool.phases(vec![finished]).map(drop)
+        self.pool.phases(vec![finished]).await.map(drop)
     }
 
     fn reserve(
@@ -372,7 +372,7 @@ impl Shared {
     }
 
     /// Queues a new delivery of an existing event (replay).
-    pub(super) fn requeue(
+    pub(super) async fn requeue(
         &self,
         event_id: &str,
         endpoint_id: &str,
@@ -381,7 +381,8 @@ impl Shared {
     ) -> Result<Delivery, StoreError> {
         let exists = self
             .pool
-            .run(cmd("EXISTS").arg(self.keys.event(event_id)))?;
+            .run(cmd("EXISTS").arg(self.keys.event(event_id)))
+            .await?;
         if int(&exists) == 0 {
             return Err(StoreError::NotFound {
                 what: "event",
@@ -406,39 +407,44 @@ impl Shared {
                 .arg(endpoint_id)
                 .to_owned(),
         ];
-        self.pool.phases(vec![queued])?;
-        self.publish_work(&[endpoint_id.to_string()]);
-        self.delivery(endpoint_id, delivery_id)?
+        self.pool.phases(vec![queued]).await?;
+        self.publish_work(&[endpoint_id.to_string()]).await;
+        self.delivery(endpoint_id, delivery_id)
+            .await?
             .ok_or_else(|| StoreError::Backend("replayed delivery vanished".into()))
     }
 
     /// Finishes ingestions whose writer stopped half-way.
-    pub(super) fn finish_interrupted(&self) -> Result<(), StoreError> {
+    pub(super) async fn finish_interrupted(&self) -> Result<(), StoreError> {
         self.finish_pending_since(crate::now_ms().saturating_sub(INTERRUPTED_AFTER_MS))
+            .await
     }
 
     /// Finishes every intent written at or before `cutoff` (Unix ms).
-    fn finish_pending_since(&self, cutoff: u64) -> Result<(), StoreError> {
+    async fn finish_pending_since(&self, cutoff: u64) -> Result<(), StoreError> {
         let ids = strings(
-            self.pool.run(
-                cmd("ZRANGEBYSCORE")
-                    .arg(self.keys.pending())
-                    .arg("-inf")
-                    .arg(cutoff)
-                    .arg("LIMIT")
-                    .arg(0)
-                    .arg(FINISH_PER_SCAN),
-            )?,
+            self.pool
+                .run(
+                    cmd("ZRANGEBYSCORE")
+                        .arg(self.keys.pending())
+                        .arg("-inf")
+                        .arg(cutoff)
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(FINISH_PER_SCAN),
+                )
+                .await?,
         );
         for id in ids {
-            self.finish_one(&id)?;
+            self.finish_one(&id).await?;
         }
         Ok(())
     }
 
-    fn finish_one(&self, event_id: &str) -> Result<(), StoreError> {
+    async fn finish_one(&self, event_id: &str) -> Result<(), StoreError> {
         let intent_key = self.keys.intent(event_id);
-        let intent: Option<Intent> = match bytes(self.pool.run(cmd("GET").arg(&intent_key))?) {
+        let intent: Option<Intent> = match bytes(self.pool.run(cmd("GET").arg(&intent_key)).await?)
+        {
             Some(b) => Some(decode(&intent_key, &b)?),
             None => None,
         };
@@ -450,21 +456,18 @@ impl Shared {
                 .to_owned(),
         ];
         let Some(intent) = intent else {
-            return self.pool.phases(vec![done]).map(drop);
+            return self.pool.phases(vec![done]).await.map(drop);
         };
         if let Some((key, expires)) = &intent.idempotency {
-            let answer = self.pool.run(&self.reserve(
-                &intent.project_id,
-                key,
-                *expires,
-                event_id,
-                intent.now_ms,
-            ))?;
+            let answer = self
+                .pool
+                .run(&self.reserve(&intent.project_id, key, *expires, event_id, intent.now_ms))
+                .await?;
             if bytes(answer).is_some_and(|owner| owner != event_id.as_bytes()) {
                 // Another event holds the key: this one was a duplicate.
                 let mut dropped = done;
                 dropped.push(cmd("DEL").arg(self.keys.event(event_id)).to_owned());
-                return self.pool.phases(vec![dropped]).map(drop);
+                return self.pool.phases(vec![dropped]).await.map(drop);
             }
         }
         let mut enqueues: Vec<Cmd> = intent
@@ -478,13 +481,13 @@ impl Shared {
         if !endpoints.is_empty() {
             enqueues.push(cmd("SADD").arg(self.keys.work()).arg(&endpoints).to_owned());
         }
-        self.pool.phases(vec![enqueues, done])?;
+        self.pool.phases(vec![enqueues, done]).await?;
         tracing::warn!(
             event_id,
             endpoints = endpoints.len(),
             "finished an interrupted ingestion"
         );
-        self.publish_work(&endpoints);
+        self.publish_work(&endpoints).await;
         Ok(())
     }
 }
@@ -519,8 +522,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_ingestion_cut_off_after_its_intent_is_finished_once() {
+    #[tokio::test]
+    async fn an_ingestion_cut_off_after_its_intent_is_finished_once() {
         let server = redis_server::RedisServer::start("intents");
         let store = RedisStore::open(RedisOptions {
             urls: vec![server.url()],
@@ -536,34 +539,38 @@ mod tests {
         // first one's idempotency key from another request.
         let first = new_event("e1", &["a", "b"], Some("k"));
         let repeat = new_event("e2", &["a"], Some("k"));
-        assert!(shared.write_intents(&[&first], 10).unwrap().is_empty());
-        let earlier = shared.write_intents(&[&repeat], 11).unwrap();
+        assert!(shared
+            .write_intents(&[&first], 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let earlier = shared.write_intents(&[&repeat], 11).await.unwrap();
         assert_eq!(earlier.get("e2").map(String::as_str), Some("e1"));
-        assert!(store.queue_peek("a", 10).unwrap().is_empty());
+        assert!(store.queue_peek("a", 10).await.unwrap().is_empty());
         assert_eq!(server.command(&["ZCARD", "hm:pending"]), "2");
 
-        shared.finish_pending_since(crate::now_ms()).unwrap();
-        let queued = |endpoint: &str| -> Vec<String> {
-            store
-                .queue_peek(endpoint, 10)
-                .unwrap()
-                .into_iter()
-                .map(|d| d.id)
-                .collect()
+        shared.finish_pending_since(crate::now_ms()).await.unwrap();
+        let queued = |endpoint: &'static str| {
+            let store = &store;
+            async move {
+                let queued = store.queue_peek(endpoint, 10).await.unwrap();
+                queued.into_iter().map(|d| d.id).collect::<Vec<_>>()
+            }
         };
-        assert_eq!(queued("a"), ["dlv_e1_a"], "the repeat is dropped");
-        assert_eq!(queued("b"), ["dlv_e1_b"]);
-        assert_eq!(store.endpoints_with_work().unwrap(), ["a", "b"]);
-        assert!(store.event("e2").unwrap().is_none());
+        assert_eq!(queued("a").await, ["dlv_e1_a"], "the repeat is dropped");
+        assert_eq!(queued("b").await, ["dlv_e1_b"]);
+        assert_eq!(store.endpoints_with_work().await.unwrap(), ["a", "b"]);
+        assert!(store.event("e2").await.unwrap().is_none());
         assert_eq!(server.command(&["ZCARD", "hm:pending"]), "0");
 
         // Finishing again (a second instance scanning) queues nothing twice.
-        shared.write_intents(&[&first], 10).unwrap();
-        shared.finish_pending_since(crate::now_ms()).unwrap();
-        assert_eq!(queued("a"), ["dlv_e1_a"]);
+        shared.write_intents(&[&first], 10).await.unwrap();
+        shared.finish_pending_since(crate::now_ms()).await.unwrap();
+        assert_eq!(queued("a").await, ["dlv_e1_a"]);
         // A later request with the key sees the first event.
         let again = store
             .ingest(vec![new_event("e3", &["a"], Some("k"))], 20)
+            .await
             .unwrap();
         assert_eq!(
             again,

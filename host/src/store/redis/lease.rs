@@ -1,7 +1,7 @@
 //! Endpoint ownership across instances, and the wake-up channel.
 //!
 //! - An instance delivers an endpoint only while it holds the endpoint's
-//!   lease (`owner/token`, with a TTL). A background thread renews every
+//!   lease (`owner/token`, with a TTL). A background task renews every
 //!   held lease each third of the TTL; an instance that dies stops
 //!   renewing, and after the TTL another instance's scan claims the
 //!   endpoint. Each claim takes a new token from the endpoint's fencing
@@ -111,17 +111,20 @@ impl Shared {
     }
 
     /// Takes or keeps the lease on `endpoint_id`.
-    pub(super) fn claim(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+    pub(super) async fn claim(&self, endpoint_id: &str) -> Result<bool, StoreError> {
         if self.holds_fresh_lease(endpoint_id) {
             return Ok(true);
         }
         let (lease, fence) = (self.keys.lease(endpoint_id), self.keys.fence(endpoint_id));
         let ttl = self.ttl_ms();
-        let answer = self.pool.run(&eval(
-            CLAIM,
-            &[&lease, &fence],
-            &[self.owner.as_bytes(), ttl.as_bytes()],
-        ))?;
+        let answer = self
+            .pool
+            .run(&eval(
+                CLAIM,
+                &[&lease, &fence],
+                &[self.owner.as_bytes(), ttl.as_bytes()],
+            ))
+            .await?;
         match answer {
             Value::BulkString(value) => {
                 self.leases
@@ -136,7 +139,7 @@ impl Shared {
     }
 
     /// Releases the lease if the queue is empty.
-    pub(super) fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+    pub(super) async fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
         let value = self.leases.fence(endpoint_id);
         if value.is_empty() {
             return Ok(true);
@@ -144,7 +147,8 @@ impl Shared {
         let (lease, queue) = (self.keys.lease(endpoint_id), self.keys.queue(endpoint_id));
         let released = self
             .pool
-            .run(&eval(RELEASE, &[&lease, &queue], &[value.as_bytes()]))?;
+            .run(&eval(RELEASE, &[&lease, &queue], &[value.as_bytes()]))
+            .await?;
         if matches!(released, Value::Int(0)) {
             return Ok(false);
         }
@@ -153,25 +157,25 @@ impl Shared {
     }
 
     /// Drops every lease held here (shutdown).
-    pub(super) fn release_all(&self) -> Result<(), StoreError> {
+    pub(super) async fn release_all(&self) -> Result<(), StoreError> {
         let live = self.leases.live();
         let cmds: Vec<_> = live
             .iter()
             .map(|(id, value)| eval(DROP, &[&self.keys.lease(id)], &[value.as_bytes()]))
             .collect();
-        self.pool.pipeline(&cmds)?;
+        self.pool.pipeline(&cmds).await?;
         for (id, _) in &live {
             self.leases.forget(id);
         }
         tracing::info!(leases = live.len(), "endpoint leases released");
         // Other instances pick the endpoints up now, not at their next scan.
         let released: Vec<String> = live.into_iter().map(|(id, _)| id).collect();
-        self.publish_work(&released);
+        self.publish_work(&released).await;
         Ok(())
     }
 
     /// Renews every live lease once.
-    fn renew_all(&self) -> Result<(), StoreError> {
+    async fn renew_all(&self) -> Result<(), StoreError> {
         let live = self.leases.live();
         if live.is_empty() {
             return Ok(());
@@ -187,7 +191,7 @@ impl Shared {
                 )
             })
             .collect();
-        let answers = self.pool.pipeline(&cmds)?;
+        let answers = self.pool.pipeline(&cmds).await?;
         for ((id, value), answer) in live.iter().zip(answers) {
             if matches!(answer, Value::Int(1)) {
                 self.leases.confirm(id, value);
@@ -211,23 +215,22 @@ impl Shared {
     }
 }
 
-/// Renews held leases every third of the TTL until the store is dropped.
-pub(super) fn spawn_renewer(shared: Weak<Shared>, every: Duration) {
-    let spawned = std::thread::Builder::new()
-        .name("hookmesh-leases".into())
-        .spawn(move || loop {
-            std::thread::sleep(every);
-            let Some(shared) = shared.upgrade() else {
+/// Renews held leases every third of the TTL until the store is dropped
+/// (a task on the connections' runtime).
+pub(super) fn spawn_renewer(shared: &Arc<Shared>, every: Duration) {
+    let weak = Arc::downgrade(shared);
+    shared.pool.spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(shared) = weak.upgrade() else {
                 return;
             };
-            if let Err(error) = shared.renew_all() {
+            if let Err(error) = shared.renew_all().await {
                 tracing::error!(%error, "cannot renew endpoint leases");
             }
             shared.expire_unconfirmed();
-        });
-    if let Err(error) = spawned {
-        tracing::error!(%error, "cannot start the lease renewer");
-    }
+        }
+    });
 }
 
 /// Listens on the wake channel, reconnecting (through every seed in turn)

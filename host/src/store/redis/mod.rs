@@ -55,7 +55,17 @@ pub struct RedisStore {
 
 /// Compare-and-set rounds of [`RedisStore::update_endpoint`] before it
 /// reports a conflict.
-const MAX_UPDATE_TRIES: usize = 16;
+const MAX_UPDATE_TRIES: u32 = 16;
+
+/// A random pause before compare-and-set round `attempt + 1`, growing with
+/// each lost round: writers that read the same record at once (their
+/// round trips share one connection) would otherwise retry in lockstep.
+async fn backoff(attempt: u32) {
+    use rand::Rng;
+    let ceiling_us = 100u64 << attempt.min(10);
+    let pause = rand::rng().random_range(0..=ceiling_us);
+    tokio::time::sleep(Duration::from_micros(pause)).await;
+}
 
 /// State shared with the background threads (lease renewal, wake listener).
 pub(super) struct Shared {
@@ -72,7 +82,6 @@ impl RedisStore {
     /// Connects (checking the server answers) and starts lease renewal.
     pub fn open(options: RedisOptions) -> Result<Self, StoreError> {
         let pool = Pool::new(&options.urls, options.cluster)?;
-        pool.run(&redis::cmd("PING"))?;
         let shared = Arc::new(Shared {
             pool,
             keys: Keys::new(&options.prefix),
@@ -81,7 +90,7 @@ impl RedisStore {
             retention_ms: u64::try_from(options.retention.as_millis()).unwrap_or(u64::MAX),
             leases: Leases::default(),
         });
-        lease::spawn_renewer(Arc::downgrade(&shared), shared.lease_ttl / 3);
+        lease::spawn_renewer(&shared, shared.lease_ttl / 3);
         Ok(Self { shared })
     }
 
@@ -157,22 +166,24 @@ fn record<T: Record>(key: &str, answer: Option<Value>) -> Result<Option<T>, Stor
 }
 
 impl Shared {
-    fn get_record<T: Record>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        let value = self.pool.run(redis::cmd("GET").arg(key))?;
+    async fn get_record<T: Record>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let value = self.pool.run(redis::cmd("GET").arg(key)).await?;
         bytes(value).map(|b| decode(key, &b)).transpose()
     }
 
-    fn set_record<T: Record>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+    async fn set_record<T: Record>(&self, key: &str, value: &T) -> Result<(), StoreError> {
         self.pool
             .run(redis::cmd("SET").arg(key).arg(encode(value)?))
+            .await
             .map(drop)
     }
 
     /// Reads records by key in one round trip; missing ones are `None`.
-    fn get_records<T: Record>(&self, keys: &[String]) -> Result<Vec<Option<T>>, StoreError> {
+    async fn get_records<T: Record>(&self, keys: &[String]) -> Result<Vec<Option<T>>, StoreError> {
         let cmds: Vec<_> = keys.iter().map(|k| get(k)).collect();
         self.pool
-            .pipeline(&cmds)?
+            .pipeline(&cmds)
+            .await?
             .into_iter()
             .zip(keys)
             .map(|(value, key)| bytes(value).map(|b| decode(key, &b)).transpose())
@@ -187,24 +198,26 @@ impl Shared {
             .to_owned()
     }
 
-    fn publish_work(&self, endpoints: &[String]) {
+    async fn publish_work(&self, endpoints: &[String]) {
         if endpoints.is_empty() {
             return;
         }
-        if let Err(error) = self.pool.run(&self.announcement(endpoints)) {
+        if let Err(error) = self.pool.run(&self.announcement(endpoints)).await {
             // Owners find the work at their next scan instead.
             tracing::warn!(%error, "cannot announce new work");
         }
     }
 
-    fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+    async fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError> {
         let ids = strings(
             self.pool
-                .run(redis::cmd("SMEMBERS").arg(self.keys.project_endpoints(project_id)))?,
+                .run(redis::cmd("SMEMBERS").arg(self.keys.project_endpoints(project_id)))
+                .await?,
         );
         let keys: Vec<String> = ids.iter().map(|id| self.keys.endpoint_record(id)).collect();
         let mut found: Vec<Endpoint> = self
-            .get_records(&keys)?
+            .get_records(&keys)
+            .await?
             .into_iter()
             .flatten()
             .filter(|e: &Endpoint| e.project_id == project_id)
@@ -214,40 +227,43 @@ impl Shared {
     }
 }
 
+#[async_trait::async_trait]
 impl Backend for RedisStore {
-    fn put_project(&self, project: &Project) -> Result<(), StoreError> {
+    async fn put_project(&self, project: &Project) -> Result<(), StoreError> {
         let s = &self.shared;
         let mut set = redis::cmd("SET");
         set.arg(s.keys.project_record(&project.id))
             .arg(encode(project)?);
         let mut add = redis::cmd("SADD");
         add.arg(s.keys.projects()).arg(&project.id);
-        s.pool.phases(vec![vec![set], vec![add]]).map(drop)
+        s.pool.phases(vec![vec![set], vec![add]]).await.map(drop)
     }
 
-    fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
-        self.shared.get_record(&self.shared.keys.project_record(id))
+    async fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
+        self.shared
+            .get_record(&self.shared.keys.project_record(id))
+            .await
     }
 
-    fn update_project(
+    async fn update_project(
         &self,
         id: &str,
         change: ProjectChange,
     ) -> Result<Option<Project>, StoreError> {
         let s = &self.shared;
         let key = s.keys.project_record(id);
-        for _ in 0..MAX_UPDATE_TRIES {
-            let Some(read) = bytes(s.pool.run(redis::cmd("GET").arg(&key))?) else {
+        for attempt in 0..MAX_UPDATE_TRIES {
+            let Some(read) = bytes(s.pool.run(redis::cmd("GET").arg(&key)).await?) else {
                 return Ok(None);
             };
             let mut project: Project = decode(&key, &read)?;
             change(&mut project);
             let written = encode(&project)?;
             let cas = scripts::eval(scripts::REPLACE_IF_UNCHANGED, &[&key], &[&read, &written]);
-            match int(&s.pool.run(&cas)?) {
+            match int(&s.pool.run(&cas).await?) {
                 1 => return Ok(Some(project)),
                 -1 => return Ok(None),
-                _ => continue, // changed meanwhile: apply to the new record
+                _ => backoff(attempt).await, // changed meanwhile: apply to the new record
             }
         }
         Err(StoreError::Conflict(format!(
@@ -255,32 +271,40 @@ impl Backend for RedisStore {
         )))
     }
 
-    fn projects(&self) -> Result<Vec<Project>, StoreError> {
+    async fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let s = &self.shared;
-        let ids = strings(s.pool.run(redis::cmd("SMEMBERS").arg(s.keys.projects()))?);
+        let ids = strings(
+            s.pool
+                .run(redis::cmd("SMEMBERS").arg(s.keys.projects()))
+                .await?,
+        );
         let keys: Vec<String> = ids.iter().map(|id| s.keys.project_record(id)).collect();
-        let mut projects: Vec<Project> = s.get_records(&keys)?.into_iter().flatten().collect();
+        let mut projects: Vec<Project> =
+            s.get_records(&keys).await?.into_iter().flatten().collect();
         projects.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         Ok(projects)
     }
 
-    fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+    async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         self.shared
             .set_record(&self.shared.keys.api_key(&key.hash), key)
+            .await
     }
 
-    fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
-        self.shared.get_record(&self.shared.keys.api_key(hash))
+    async fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.shared
+            .get_record(&self.shared.keys.api_key(hash))
+            .await
     }
 
-    fn api_key_and_project(
+    async fn api_key_and_project(
         &self,
         hash: &str,
         project_id: &str,
     ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
         let s = &self.shared;
         let (key, project) = (s.keys.api_key(hash), s.keys.project_record(project_id));
-        let answers = s.pool.pipeline(&[get(&key), get(&project)])?;
+        let answers = s.pool.pipeline(&[get(&key), get(&project)]).await?;
         let mut answers = answers.into_iter();
         Ok((
             record(&key, answers.next())?,
@@ -288,7 +312,7 @@ impl Backend for RedisStore {
         ))
     }
 
-    fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+    async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         let s = &self.shared;
         let mut set = redis::cmd("SET");
         set.arg(s.keys.endpoint_record(&endpoint.id))
@@ -298,33 +322,36 @@ impl Backend for RedisStore {
             .arg(&endpoint.id);
         let mut bump = redis::cmd("INCR");
         bump.arg(s.keys.routes_version(&endpoint.project_id));
-        s.pool.phases(vec![vec![set, add], vec![bump]]).map(drop)
+        s.pool
+            .phases(vec![vec![set, add], vec![bump]])
+            .await
+            .map(drop)
     }
 
-    fn update_endpoint(
+    async fn update_endpoint(
         &self,
         id: &str,
         change: EndpointChange,
     ) -> Result<Option<Endpoint>, StoreError> {
         let s = &self.shared;
         let key = s.keys.endpoint_record(id);
-        for _ in 0..MAX_UPDATE_TRIES {
-            let Some(read) = bytes(s.pool.run(redis::cmd("GET").arg(&key))?) else {
+        for attempt in 0..MAX_UPDATE_TRIES {
+            let Some(read) = bytes(s.pool.run(redis::cmd("GET").arg(&key)).await?) else {
                 return Ok(None);
             };
             let mut endpoint: Endpoint = decode(&key, &read)?;
             change(&mut endpoint);
             let written = encode(&endpoint)?;
             let cas = scripts::eval(scripts::REPLACE_IF_UNCHANGED, &[&key], &[&read, &written]);
-            match int(&s.pool.run(&cas)?) {
+            match int(&s.pool.run(&cas).await?) {
                 1 => {
                     let mut bump = redis::cmd("INCR");
                     bump.arg(s.keys.routes_version(&endpoint.project_id));
-                    s.pool.run(&bump)?;
+                    s.pool.run(&bump).await?;
                     return Ok(Some(endpoint));
                 }
                 -1 => return Ok(None),
-                _ => continue, // changed meanwhile: apply to the new record
+                _ => backoff(attempt).await, // changed meanwhile: apply to the new record
             }
         }
         Err(StoreError::Conflict(format!(
@@ -332,13 +359,14 @@ impl Backend for RedisStore {
         )))
     }
 
-    fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+    async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
         self.shared
             .get_record(&self.shared.keys.endpoint_record(id))
+            .await
     }
 
-    fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError> {
-        self.shared.endpoints_of(project_id)
+    async fn endpoints_of(&self, project_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        self.shared.endpoints_of(project_id).await
     }
 
     fn records_ahead(&self) -> usize {
@@ -352,17 +380,18 @@ impl Backend for RedisStore {
         16
     }
 
-    fn routes_version(&self, project_id: &str) -> Result<u64, StoreError> {
+    async fn routes_version(&self, project_id: &str) -> Result<u64, StoreError> {
         let s = &self.shared;
         let version = s
             .pool
-            .run(redis::cmd("GET").arg(s.keys.routes_version(project_id)))?;
+            .run(redis::cmd("GET").arg(s.keys.routes_version(project_id)))
+            .await?;
         Ok(u64::try_from(int(&version)).unwrap_or(0))
     }
 
-    fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
         let s = &self.shared;
-        let Some(endpoint) = self.endpoint(id)? else {
+        let Some(endpoint) = self.endpoint(id).await? else {
             return Ok(false);
         };
         let (record, queue, lease) = (
@@ -375,18 +404,21 @@ impl Backend for RedisStore {
             crate::now_ms().to_string(),
             s.retention_ms.to_string(),
         );
-        let answer = s.pool.run(&scripts::eval(
-            scripts::DELETE_ENDPOINT,
-            &[&record, &queue, &lease],
-            &[prefix.as_bytes(), now.as_bytes(), retention.as_bytes()],
-        ))?;
+        let answer = s
+            .pool
+            .run(&scripts::eval(
+                scripts::DELETE_ENDPOINT,
+                &[&record, &queue, &lease],
+                &[prefix.as_bytes(), now.as_bytes(), retention.as_bytes()],
+            ))
+            .await?;
         let mut remove = redis::cmd("SREM");
         remove
             .arg(s.keys.project_endpoints(&endpoint.project_id))
             .arg(id);
         let mut bump = redis::cmd("INCR");
         bump.arg(s.keys.routes_version(&endpoint.project_id));
-        s.pool.phases(vec![vec![remove], vec![bump]])?;
+        s.pool.phases(vec![vec![remove], vec![bump]]).await?;
         let (existed, finished_events) = match answer {
             Value::Array(mut parts) if parts.len() == 2 => {
                 let events = strings(parts.pop().unwrap_or(Value::Nil));
@@ -394,32 +426,36 @@ impl Backend for RedisStore {
             }
             _ => (false, Vec::new()),
         };
-        s.deliveries_finished(&finished_events)?;
+        s.deliveries_finished(&finished_events).await?;
         Ok(existed)
     }
 
-    fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {
-        self.shared.ingest(batch, now_ms)
+    async fn ingest(&self, batch: Vec<NewEvent>, now_ms: u64) -> Result<Vec<Ingested>, StoreError> {
+        self.shared.ingest(batch, now_ms).await
     }
 
-    fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
-        self.shared.get_record(&self.shared.keys.event(id))
+    async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        self.shared.get_record(&self.shared.keys.event(id)).await
     }
 
-    fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
+    async fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
         let keys: Vec<String> = ids.iter().map(|id| self.shared.keys.event(id)).collect();
-        self.shared.get_records(&keys)
+        self.shared.get_records(&keys).await
     }
 
-    fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError> {
-        Ok(self.queue_peek(endpoint_id, 1)?.into_iter().next())
+    async fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.queue_peek(endpoint_id, 1).await?.into_iter().next())
     }
 
-    fn queue_peek(&self, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        self.shared.queue_peek(endpoint_id, limit)
+    async fn queue_peek(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.shared.queue_peek(endpoint_id, limit).await
     }
 
-    fn work_window(
+    async fn work_window(
         &self,
         endpoint_id: &str,
         limit: usize,
@@ -427,7 +463,7 @@ impl Backend for RedisStore {
         let s = &self.shared;
         let endpoint_key = s.keys.endpoint_record(endpoint_id);
         let first = [get(&endpoint_key), s.peek_cmd(endpoint_id, limit)];
-        let mut answers = s.pool.pipeline(&first)?.into_iter();
+        let mut answers = s.pool.pipeline(&first).await?.into_iter();
         let Some(endpoint) = record::<Endpoint>(&endpoint_key, answers.next())? else {
             return Ok(None);
         };
@@ -441,7 +477,7 @@ impl Backend for RedisStore {
             .chain(&event_keys)
             .map(|key| get(key))
             .collect();
-        let mut answers = s.pool.pipeline(&second)?.into_iter();
+        let mut answers = s.pool.pipeline(&second).await?.into_iter();
         let provider_settings = record(&settings_key, answers.next())?;
         let events = event_keys
             .iter()
@@ -454,20 +490,22 @@ impl Backend for RedisStore {
         }))
     }
 
-    fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {
-        self.shared.endpoints_with_work()
+    async fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {
+        self.shared.endpoints_with_work().await
     }
 
-    fn record_attempt(
+    async fn record_attempt(
         &self,
         endpoint_id: &str,
         attempt: &Attempt,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError> {
-        self.shared.record_attempt(endpoint_id, attempt, change)
+        self.shared
+            .record_attempt(endpoint_id, attempt, change)
+            .await
     }
 
-    fn requeue(
+    async fn requeue(
         &self,
         event_id: &str,
         endpoint_id: &str,
@@ -476,91 +514,103 @@ impl Backend for RedisStore {
     ) -> Result<Delivery, StoreError> {
         self.shared
             .requeue(event_id, endpoint_id, delivery_id, now_ms)
+            .await
     }
 
-    fn delivery(&self, endpoint_id: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
-        self.shared.delivery(endpoint_id, id)
+    async fn delivery(&self, endpoint_id: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
+        self.shared.delivery(endpoint_id, id).await
     }
 
-    fn project_events(
+    async fn project_events(
         &self,
         project_id: &str,
         before: Option<&str>,
         from: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        self.shared.project_events(project_id, before, from, limit)
+        self.shared
+            .project_events(project_id, before, from, limit)
+            .await
     }
 
-    fn deliveries_of_events(&self, event_ids: &[&str]) -> Result<Vec<Vec<Delivery>>, StoreError> {
-        self.shared.deliveries_of_events(event_ids)
+    async fn deliveries_of_events(
+        &self,
+        event_ids: &[&str],
+    ) -> Result<Vec<Vec<Delivery>>, StoreError> {
+        self.shared.deliveries_of_events(event_ids).await
     }
 
-    fn deliveries_of(
+    async fn deliveries_of(
         &self,
         endpoint_id: &str,
         query: &DeliveryQuery,
     ) -> Result<Page<Delivery>, StoreError> {
-        self.shared.deliveries_of(endpoint_id, query)
+        self.shared.deliveries_of(endpoint_id, query).await
     }
 
-    fn attempts_of(
+    async fn attempts_of(
         &self,
         endpoint_id: &str,
         delivery_id: &str,
     ) -> Result<Vec<Attempt>, StoreError> {
-        self.shared.attempts_of(endpoint_id, delivery_id)
+        self.shared.attempts_of(endpoint_id, delivery_id).await
     }
 
-    fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
-        self.shared.queue_stats()
+    async fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
+        self.shared.queue_stats().await
     }
 
-    fn endpoint_stats(
+    async fn endpoint_stats(
         &self,
         endpoint_id: &str,
         since_ms: u64,
     ) -> Result<Vec<StatsPeriod>, StoreError> {
-        self.shared.endpoint_stats(endpoint_id, since_ms)
+        self.shared.endpoint_stats(endpoint_id, since_ms).await
     }
 
-    fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError> {
+    async fn put_provider_settings(&self, settings: &ProviderSettings) -> Result<(), StoreError> {
         let key = self
             .shared
             .keys
             .provider(&settings.project_id, &settings.provider);
-        self.shared.set_record(&key, settings)?;
+        self.shared.set_record(&key, settings).await?;
         let names = self.shared.keys.provider_names(&settings.project_id);
         self.shared
             .pool
             .run(redis::cmd("SADD").arg(names).arg(&settings.provider))
+            .await
             .map(drop)
     }
 
-    fn provider_settings_of(&self, project_id: &str) -> Result<Vec<ProviderSettings>, StoreError> {
+    async fn provider_settings_of(
+        &self,
+        project_id: &str,
+    ) -> Result<Vec<ProviderSettings>, StoreError> {
         let s = &self.shared;
         let mut names = strings(
             s.pool
-                .run(redis::cmd("SMEMBERS").arg(s.keys.provider_names(project_id)))?,
+                .run(redis::cmd("SMEMBERS").arg(s.keys.provider_names(project_id)))
+                .await?,
         );
         names.sort();
         let keys: Vec<String> = names
             .iter()
             .map(|n| s.keys.provider(project_id, n))
             .collect();
-        Ok(s.get_records(&keys)?.into_iter().flatten().collect())
+        Ok(s.get_records(&keys).await?.into_iter().flatten().collect())
     }
 
-    fn provider_settings(
+    async fn provider_settings(
         &self,
         project_id: &str,
         provider: &str,
     ) -> Result<Option<ProviderSettings>, StoreError> {
         self.shared
             .get_record(&self.shared.keys.provider(project_id, provider))
+            .await
     }
 
-    fn take_tokens(
+    async fn take_tokens(
         &self,
         bucket: &Bucket,
         rate: Rate,
@@ -576,11 +626,14 @@ impl Backend for RedisStore {
             rate.burst.to_string(),
             n.to_string(),
         );
-        let wait = int(&s.pool.run(&scripts::eval(
-            scripts::TAKE_TOKENS,
-            &[&key],
-            &[per_second.as_bytes(), burst.as_bytes(), n.as_bytes()],
-        ))?);
+        let wait = int(&s
+            .pool
+            .run(&scripts::eval(
+                scripts::TAKE_TOKENS,
+                &[&key],
+                &[per_second.as_bytes(), burst.as_bytes(), n.as_bytes()],
+            ))
+            .await?);
         Ok(match u64::try_from(wait) {
             Ok(0) | Err(_) => Ok(()),
             Ok(ms) => Err(Duration::from_millis(ms)),
@@ -591,31 +644,31 @@ impl Backend for RedisStore {
         self.shared.holds_fresh_lease(endpoint_id)
     }
 
-    fn claim(&self, endpoint_id: &str) -> Result<bool, StoreError> {
-        self.shared.claim(endpoint_id)
+    async fn claim(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        self.shared.claim(endpoint_id).await
     }
 
-    fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
-        self.shared.release(endpoint_id)
+    async fn release(&self, endpoint_id: &str) -> Result<bool, StoreError> {
+        self.shared.release(endpoint_id).await
     }
 
-    fn release_all(&self) -> Result<(), StoreError> {
-        self.shared.release_all()
+    async fn release_all(&self) -> Result<(), StoreError> {
+        self.shared.release_all().await
     }
 
     fn scan_interval(&self) -> Option<Duration> {
         Some(self.shared.lease_ttl / 3)
     }
 
-    fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
+    async fn unowned_work(&self) -> Result<Vec<String>, StoreError> {
         let s = &self.shared;
-        s.finish_interrupted()?;
-        let with_work = s.endpoints_with_work()?;
+        s.finish_interrupted().await?;
+        let with_work = s.endpoints_with_work().await?;
         let cmds: Vec<_> = with_work
             .iter()
             .map(|id| redis::cmd("EXISTS").arg(s.keys.lease(id)).to_owned())
             .collect();
-        let leased = s.pool.pipeline(&cmds)?;
+        let leased = s.pool.pipeline(&cmds).await?;
         Ok(with_work
             .into_iter()
             .zip(leased)
@@ -636,11 +689,11 @@ impl Backend for RedisStore {
         lease::spawn_listener(Arc::downgrade(&self.shared), listener);
     }
 
-    fn announce_change(&self) {
+    async fn announce_change(&self) {
         let s = &self.shared;
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(s.keys.wake_channel()).arg(lease::CHANGED);
-        if let Err(error) = s.pool.run(&publish) {
+        if let Err(error) = s.pool.run(&publish).await {
             tracing::warn!(%error, "cannot announce an endpoint change; other instances see it at their next read");
         }
     }

@@ -113,12 +113,12 @@ fn latency_bucket(duration_ms: u64) -> usize {
 }
 
 impl Shared {
-    pub(super) fn queue_peek(
+    pub(super) async fn queue_peek(
         &self,
         endpoint_id: &str,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let answer = self.pool.run(&self.peek_cmd(endpoint_id, limit))?;
+        let answer = self.pool.run(&self.peek_cmd(endpoint_id, limit)).await?;
         self.peeked(endpoint_id, answer)
     }
 
@@ -149,9 +149,9 @@ impl Shared {
     }
 
     /// Endpoints whose queue is not empty (pruning the `work` set).
-    pub(super) fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {
-        let candidates = strings(self.pool.run(cmd("SMEMBERS").arg(self.keys.work()))?);
-        let sizes = self.queue_sizes(&candidates)?;
+    pub(super) async fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {
+        let candidates = strings(self.pool.run(cmd("SMEMBERS").arg(self.keys.work())).await?);
+        let sizes = self.queue_sizes(&candidates).await?;
         let (busy, idle): (Vec<_>, Vec<_>) = candidates
             .into_iter()
             .zip(sizes)
@@ -162,8 +162,9 @@ impl Shared {
             // Remove, then look again: an enqueue racing the removal re-adds
             // itself after its queue write, or shows up in the second look.
             self.pool
-                .run(cmd("SREM").arg(self.keys.work()).arg(&idle))?;
-            let again = self.queue_sizes(&idle)?;
+                .run(cmd("SREM").arg(self.keys.work()).arg(&idle))
+                .await?;
+            let again = self.queue_sizes(&idle).await?;
             let refilled: Vec<String> = idle
                 .into_iter()
                 .zip(again)
@@ -172,7 +173,8 @@ impl Shared {
                 .collect();
             if !refilled.is_empty() {
                 self.pool
-                    .run(cmd("SADD").arg(self.keys.work()).arg(&refilled))?;
+                    .run(cmd("SADD").arg(self.keys.work()).arg(&refilled))
+                    .await?;
                 busy.extend(refilled);
             }
         }
@@ -180,15 +182,15 @@ impl Shared {
         Ok(busy)
     }
 
-    fn queue_sizes(&self, endpoints: &[String]) -> Result<Vec<i64>, StoreError> {
+    async fn queue_sizes(&self, endpoints: &[String]) -> Result<Vec<i64>, StoreError> {
         let cmds: Vec<Cmd> = endpoints
             .iter()
             .map(|id| cmd("ZCARD").arg(self.keys.queue(id)).to_owned())
             .collect();
-        Ok(self.pool.pipeline(&cmds)?.iter().map(int).collect())
+        Ok(self.pool.pipeline(&cmds).await?.iter().map(int).collect())
     }
 
-    pub(super) fn record_attempt(
+    pub(super) async fn record_attempt(
         &self,
         endpoint_id: &str,
         attempt: &Attempt,
@@ -248,7 +250,7 @@ impl Shared {
         let mut argv: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
         argv[1] = &record;
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        match self.pool.run(&eval(RECORD, &key_refs, &argv)) {
+        match self.pool.run(&eval(RECORD, &key_refs, &argv)).await {
             Ok(answer) => {
                 let (answer, changed) = split_changed(answer);
                 let delivery =
@@ -257,7 +259,8 @@ impl Shared {
                         id: attempt.delivery_id.clone(),
                     })?;
                 if changed && !delivery.is_queued() && !in_script {
-                    self.deliveries_finished(std::slice::from_ref(&delivery.event_id))?;
+                    self.deliveries_finished(std::slice::from_ref(&delivery.event_id))
+                        .await?;
                 }
                 Ok(delivery)
             }
@@ -273,19 +276,19 @@ impl Shared {
         }
     }
 
-    pub(super) fn delivery(
+    pub(super) async fn delivery(
         &self,
         endpoint_id: &str,
         id: &str,
     ) -> Result<Option<Delivery>, StoreError> {
         let key = self.keys.delivery(endpoint_id, id);
-        delivery_from(&key, self.pool.run(&read_delivery(&key))?)
+        delivery_from(&key, self.pool.run(&read_delivery(&key)).await?)
     }
 
     /// Ids of the project's events, newest first (see
     /// [`crate::store::Backend::project_events`]); ids past retention are
     /// dropped from the index first.
-    pub(super) fn project_events(
+    pub(super) async fn project_events(
         &self,
         project_id: &str,
         before: Option<&str>,
@@ -306,7 +309,7 @@ impl Shared {
             .arg(0)
             .arg(limit)
             .to_owned();
-        let answers = self.pool.phases(vec![vec![trim], vec![page]])?;
+        let answers = self.pool.phases(vec![vec![trim], vec![page]]).await?;
         let page = answers
             .into_iter()
             .nth(1)
@@ -316,7 +319,7 @@ impl Shared {
     }
 
     /// Each event's deliveries, oldest first, in two round trips.
-    pub(super) fn deliveries_of_events(
+    pub(super) async fn deliveries_of_events(
         &self,
         event_ids: &[&str],
     ) -> Result<Vec<Vec<Delivery>>, StoreError> {
@@ -328,7 +331,7 @@ impl Shared {
                     .to_owned()
             })
             .collect();
-        let answers = self.pool.phases(vec![indexes])?;
+        let answers = self.pool.phases(vec![indexes]).await?;
         let mut per_event: Vec<Vec<(String, String)>> = answers
             .into_iter()
             .next()
@@ -357,7 +360,8 @@ impl Shared {
         let reads = keys.iter().map(|k| read_delivery(k)).collect();
         let mut read = self
             .pool
-            .phases(vec![reads])?
+            .phases(vec![reads])
+            .await?
             .into_iter()
             .next()
             .unwrap_or_default()
@@ -377,13 +381,16 @@ impl Shared {
             .collect()
     }
 
-    pub(super) fn attempts_of(
+    pub(super) async fn attempts_of(
         &self,
         endpoint_id: &str,
         delivery_id: &str,
     ) -> Result<Vec<Attempt>, StoreError> {
         let key = self.keys.attempts(endpoint_id, delivery_id);
-        let answer = self.pool.run(cmd("LRANGE").arg(&key).arg(0).arg(-1))?;
+        let answer = self
+            .pool
+            .run(cmd("LRANGE").arg(&key).arg(0).arg(-1))
+            .await?;
         let Value::Array(items) = answer else {
             return Ok(Vec::new());
         };
@@ -394,7 +401,7 @@ impl Shared {
             .collect()
     }
 
-    pub(super) fn deliveries_of(
+    pub(super) async fn deliveries_of(
         &self,
         endpoint_id: &str,
         query: &DeliveryQuery,
@@ -407,15 +414,17 @@ impl Shared {
         let mut items: Vec<Delivery> = Vec::new();
         loop {
             let ids = strings(
-                self.pool.run(
-                    cmd("ZREVRANGEBYSCORE")
-                        .arg(&history)
-                        .arg(&upper)
-                        .arg("-inf")
-                        .arg("LIMIT")
-                        .arg(0)
-                        .arg(HISTORY_CHUNK),
-                )?,
+                self.pool
+                    .run(
+                        cmd("ZREVRANGEBYSCORE")
+                            .arg(&history)
+                            .arg(&upper)
+                            .arg("-inf")
+                            .arg("LIMIT")
+                            .arg(0)
+                            .arg(HISTORY_CHUNK),
+                    )
+                    .await?,
             );
             if ids.is_empty() {
                 return Ok(Page {
@@ -429,7 +438,7 @@ impl Shared {
                 .collect();
             let mut expired = Vec::new();
             let mut lowest = None;
-            for (id, answer) in ids.iter().zip(self.pool.pipeline(&cmds)?) {
+            for (id, answer) in ids.iter().zip(self.pool.pipeline(&cmds).await?) {
                 let Some(delivery) = delivery_from(&history, answer)? else {
                     expired.push(id.clone());
                     continue;
@@ -455,7 +464,9 @@ impl Shared {
             }
             if !expired.is_empty() {
                 // Past retention: drop them from the index too.
-                self.pool.run(cmd("ZREM").arg(&history).arg(&expired))?;
+                self.pool
+                    .run(cmd("ZREM").arg(&history).arg(&expired))
+                    .await?;
             }
             if ids.len() < HISTORY_CHUNK {
                 return Ok(Page {
@@ -470,8 +481,8 @@ impl Shared {
         }
     }
 
-    pub(super) fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
-        let endpoints = strings(self.pool.run(cmd("SMEMBERS").arg(self.keys.work()))?);
+    pub(super) async fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
+        let endpoints = strings(self.pool.run(cmd("SMEMBERS").arg(self.keys.work())).await?);
         // Per endpoint: its depth, its head and its record (for the class).
         let reads: Vec<Cmd> = endpoints
             .iter()
@@ -484,7 +495,7 @@ impl Shared {
                 ]
             })
             .collect();
-        let mut answers = self.pool.pipeline(&reads)?.into_iter();
+        let mut answers = self.pool.pipeline(&reads).await?.into_iter();
         let mut samples = Vec::with_capacity(endpoints.len());
         let mut heads = Vec::with_capacity(endpoints.len());
         for endpoint_id in endpoints {
@@ -511,13 +522,13 @@ impl Shared {
                 oldest_ms: None,
             });
         }
-        for (sample, created) in samples.iter_mut().zip(self.pool.pipeline(&heads)?) {
+        for (sample, created) in samples.iter_mut().zip(self.pool.pipeline(&heads).await?) {
             sample.oldest_ms = u64::try_from(int(&created)).ok().filter(|&ms| ms > 0);
         }
         Ok(samples)
     }
 
-    pub(super) fn endpoint_stats(
+    pub(super) async fn endpoint_stats(
         &self,
         endpoint_id: &str,
         since_ms: u64,
@@ -527,12 +538,14 @@ impl Shared {
         let length_ms = if hourly { 3_600_000 } else { 60_000 };
         let index = self.keys.stats_index(endpoint_id, hourly);
         let units: Vec<u64> = strings(
-            self.pool.run(
-                cmd("ZRANGEBYSCORE")
-                    .arg(&index)
-                    .arg(since_ms / length_ms)
-                    .arg("+inf"),
-            )?,
+            self.pool
+                .run(
+                    cmd("ZRANGEBYSCORE")
+                        .arg(&index)
+                        .arg(since_ms / length_ms)
+                        .arg("+inf"),
+                )
+                .await?,
         )
         .iter()
         .filter_map(|u| u.parse::<u64>().ok())
@@ -550,7 +563,7 @@ impl Shared {
             .collect();
         Ok(units
             .iter()
-            .zip(self.pool.pipeline(&cmds)?)
+            .zip(self.pool.pipeline(&cmds).await?)
             .map(|(&unit, answer)| StatsPeriod {
                 start_ms: unit * length_ms,
                 length_ms,
