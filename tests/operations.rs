@@ -203,7 +203,6 @@ fn config_errors_stop_start_up_naming_every_key() {
         "`security.master_key`",
         "`projects[0].webhooks[0].url`",
         "`projects[0].webhooks[0].events`",
-        "`projects[0].webhooks[0].secret`",
     ] {
         assert!(err.contains(key), "{key} missing from: {err}");
     }
