@@ -47,8 +47,8 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Princip
 }
 
 /// Identifies the caller (or answers `401`) and reads `project_id`'s
-/// record in the same store call (in place on the embedded store, one hop
-/// to the blocking pool on a shared one).
+/// record in the same store call (in place on the embedded store, one
+/// pipelined round trip on Redis).
 pub async fn authenticate_with_project(
     state: &AppState,
     req: &HttpRequest,
