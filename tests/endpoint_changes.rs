@@ -184,10 +184,11 @@ async fn put_racing_health_update_is_kept(backend: Backend) {
     // The race was on: the endpoint kept failing (health rewritten on each
     // attempt) throughout the PUTs, and is still active. (On Redis each
     // failed attempt is several round trips, and every PUT makes the actor
-    // read the endpoint again: a loaded machine gets about one attempt per
-    // three PUTs there, still a health write between most read-backs.)
+    // read the endpoint again: a loaded machine (the whole suite at once)
+    // gets one attempt per three to four PUTs there; runs of the full
+    // suite saw 26-33 in 120. At least one health write per eight PUTs.)
     assert!(
-        attempts >= PUTS / 4,
+        attempts >= PUTS / 8,
         "{backend:?}: only {attempts} failed attempts during {PUTS} PUTs"
     );
     let (_, endpoint) = host.get(&path, &project.secret_key).await;

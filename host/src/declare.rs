@@ -230,14 +230,15 @@ pub async fn apply(
             (&spec.publishable_key, KeyKind::Publishable),
         ] {
             if let Some(key) = key {
-                store.put_api_key(&ApiKey {
-                    hash: hash_api_key(key),
-                    project_id: spec.id.clone(),
-                    kind,
-                    prefix: key.chars().take(10).collect(),
-                    created_ms: now_ms,
-                })
-                .await?;
+                store
+                    .put_api_key(&ApiKey {
+                        hash: hash_api_key(key),
+                        project_id: spec.id.clone(),
+                        kind,
+                        prefix: key.chars().take(10).collect(),
+                        created_ms: now_ms,
+                    })
+                    .await?;
             }
         }
         for (name, provider) in &spec.providers {

@@ -18,6 +18,7 @@
 //! [`Pool::phases`] (one pipeline on a single server, two on a cluster).
 
 use super::super::StoreError;
+use super::scripts;
 use futures_util::future::try_join_all;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
@@ -119,24 +120,66 @@ impl Pool {
         }
     }
 
-    /// Runs one command.
+    /// Runs one command. A script the server does not have (`NOSCRIPT`:
+    /// it did not run) is loaded and called again.
     pub(super) async fn run(&self, cmd: &Cmd) -> Result<Value, StoreError> {
+        let mut reloads = 0;
+        loop {
+            match self.run_once(cmd).await {
+                Err(e) if e.code() == Some(NO_SCRIPT) && reloads < MAX_RELOADS => {
+                    reloads += 1;
+                    self.load_scripts().await?;
+                }
+                answered => return answered.map_err(store_error),
+            }
+        }
+    }
+
+    async fn run_once(&self, cmd: &Cmd) -> Result<Value, RedisError> {
         match self.conn.clone() {
             Conn::Single(mut c) => cmd.query_async(&mut c).await,
             Conn::Cluster(mut c) => cmd.query_async(&mut c).await,
         }
-        .map_err(store_error)
     }
 
     /// Runs commands pipelined; one answer per command, in order. Fails
-    /// when any command failed (the others may have run).
+    /// when any command failed (the others may have run). Commands of one
+    /// pipeline must not depend on each other's order (on a cluster they
+    /// run per slot, concurrently): so a script answered `NOSCRIPT` (it
+    /// did not run) is loaded and called again after the others.
     pub(super) async fn pipeline(&self, cmds: &[Cmd]) -> Result<Vec<Value>, StoreError> {
         if cmds.is_empty() {
             return Ok(Vec::new());
         }
+        let mut answers = self.pipeline_once(cmds).await?;
+        for _ in 0..MAX_RELOADS {
+            let missing: Vec<usize> = (0..answers.len())
+                .filter(|&i| is_no_script(&answers[i]))
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            self.load_scripts().await?;
+            let again: Vec<Cmd> = missing.iter().map(|&i| cmds[i].clone()).collect();
+            for (i, answer) in missing.into_iter().zip(self.pipeline_once(&again).await?) {
+                answers[i] = answer;
+            }
+        }
+        answers
+            .into_iter()
+            .map(|answer| match answer {
+                Value::ServerError(e) => Err(store_error(e.into())),
+                answer => Ok(answer),
+            })
+            .collect()
+    }
+
+    /// One pipeline; a command's error is its answer.
+    async fn pipeline_once(&self, cmds: &[Cmd]) -> Result<Vec<Value>, StoreError> {
         match self.conn.clone() {
             Conn::Single(mut c) => {
                 let mut pipe = redis::pipe();
+                pipe.ignore_errors();
                 for cmd in cmds {
                     pipe.add_command(cmd.clone());
                 }
@@ -148,12 +191,20 @@ impl Pool {
 
     /// Runs `phases` so each completes before the next starts: on one
     /// server as a single pipeline (a connection runs in order), on a
-    /// cluster one pipeline per phase. Answers per phase.
+    /// cluster one pipeline per phase. Answers per phase. A phase that
+    /// calls a script and has phases after it runs as a pipeline of its
+    /// own, on one server too: were the script answered `NOSCRIPT`, the
+    /// later phases must not have run yet.
     pub(super) async fn phases(
         &self,
         phases: Vec<Vec<Cmd>>,
     ) -> Result<Vec<Vec<Value>>, StoreError> {
-        if self.is_cluster() {
+        let scripted_before_last = phases
+            .iter()
+            .rev()
+            .skip(1)
+            .any(|cmds| cmds.iter().any(is_script));
+        if self.is_cluster() || scripted_before_last {
             let mut answers = Vec::with_capacity(phases.len());
             for cmds in &phases {
                 answers.push(self.pipeline(cmds).await?);
@@ -168,6 +219,48 @@ impl Pool {
             .map(|n| answers.by_ref().take(n).collect())
             .collect())
     }
+
+    /// Loads every script (on a cluster, on every primary).
+    async fn load_scripts(&self) -> Result<(), StoreError> {
+        tracing::info!(
+            "redis does not have our scripts (restarted, failed over or flushed): loading them"
+        );
+        let loads: Vec<Cmd> = scripts::ALL
+            .iter()
+            .map(|script| redis::cmd("SCRIPT").arg("LOAD").arg(*script).to_owned())
+            .collect();
+        if let Conn::Single(mut c) = self.conn.clone() {
+            // One round trip.
+            let mut pipe = redis::pipe();
+            for load in loads {
+                pipe.add_command(load);
+            }
+            let _: Vec<Value> = pipe.query_async(&mut c).await.map_err(store_error)?;
+            return Ok(());
+        }
+        // Each to every primary (a keyless pipeline would reach one node).
+        for load in &loads {
+            self.run_once(load).await.map_err(store_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// The error code of a script call the server has no script for.
+const NO_SCRIPT: &str = "NOSCRIPT";
+/// Loads after `NOSCRIPT` before a call gives up (another `SCRIPT FLUSH`
+/// may land between the load and the call).
+const MAX_RELOADS: usize = 5;
+
+fn is_no_script(answer: &Value) -> bool {
+    matches!(answer, Value::ServerError(e) if e.code() == NO_SCRIPT)
+}
+
+/// The command calls a script by digest.
+fn is_script(cmd: &Cmd) -> bool {
+    cmd.args_iter().next().is_some_and(
+        |arg| matches!(arg, redis::Arg::Simple(name) if name.eq_ignore_ascii_case(b"EVALSHA")),
+    )
 }
 
 impl Drop for Pool {
@@ -240,6 +333,7 @@ async fn cluster_pipeline(conn: ClusterConnection, cmds: &[Cmd]) -> Result<Vec<V
     let runs = groups.into_values().map(|indexes| {
         let mut conn = conn.clone();
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
         for &i in &indexes {
             pipe.add_command(cmds[i].clone());
         }

@@ -370,13 +370,14 @@ impl Backend for RedisStore {
     }
 
     fn records_ahead(&self) -> usize {
-        // One at a time (each record awaited before the next request) costs
-        // single-endpoint ordered delivery 46 % on Redis today (826 against
-        // 1,537/s; 880/s at an offered 1,000/s: see BENCHMARKS.md, session
-        // 6) while every Redis call is a blocking round trip. Until the
-        // async Redis path (issue #13), successes are recorded up to 16
-        // ahead: an outage repeats nothing while the instance lives, and
-        // at most those if it dies during the outage.
+        // One at a time (each record awaited before the next request) cost
+        // single-endpoint ordered delivery 46 % on Redis while its calls
+        // were blocking round trips (826 against 1,537/s: BENCHMARKS.md,
+        // session 6). The calls are async now; whether one at a time is
+        // affordable is still to be measured on a quiet machine (issue
+        // #12). Until then successes are recorded up to 16 ahead: an
+        // outage repeats nothing while the instance lives, and at most
+        // those if it dies during the outage.
         16
     }
 

@@ -1,8 +1,10 @@
 //! The Lua scripts that make each multi-key change atomic. Every script's
 //! keys share one hash tag (one endpoint, one project or one event), so it
-//! touches one slot and runs unchanged on Redis Cluster. Scripts are sent
-//! with `EVAL` (Redis caches them by digest), so a restarted server or a
-//! new cluster node needs no loading step.
+//! touches one slot and runs unchanged on Redis Cluster. Scripts are called
+//! by digest (`EVALSHA`): the text travels only when a server does not
+//! have it (restarted, failed over, `SCRIPT FLUSH`), when the connection
+//! answers `NOSCRIPT` and loads every script ([`ALL`]) before calling
+//! again (see `conn.rs` for which calls may be made again).
 //!
 //! A delivery is a hash: `id event endpoint seq status attempts next
 //! created updated` and, when set, `code error`. Scripts answer a delivery
@@ -16,10 +18,10 @@ pub(super) const DELIVERY_FIELDS: [&str; 11] = [
     "error",
 ];
 
-/// Builds `EVAL script numkeys keys… args…`.
+/// Builds `EVALSHA digest numkeys keys… args…`.
 pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg(script).arg(keys.len());
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(digest(script)).arg(keys.len());
     for key in keys {
         cmd.arg(*key);
     }
@@ -27,6 +29,38 @@ pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
         cmd.arg(*arg);
     }
     cmd
+}
+
+/// Every script, as loaded after a `NOSCRIPT`.
+pub(super) const ALL: [&str; 12] = [
+    ENQUEUE,
+    REPLACE_IF_UNCHANGED,
+    RECORD,
+    EVENT_FINISHED,
+    PEEK,
+    DELETE_ENDPOINT,
+    IDEMPOTENCY,
+    CLAIM,
+    RENEW,
+    RELEASE,
+    DROP,
+    TAKE_TOKENS,
+];
+
+/// A script's SHA-1 digest in hex, as `EVALSHA` names it (computed once
+/// per script of [`ALL`]).
+pub(super) fn digest(script: &str) -> String {
+    static DIGESTS: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
+    let digests = DIGESTS.get_or_init(|| ALL.iter().map(|s| (*s, sha1_hex(s))).collect());
+    digests
+        .iter()
+        .find(|(text, _)| *text == script)
+        .map_or_else(|| sha1_hex(script), |(_, digest)| digest.clone())
+}
+
+fn sha1_hex(text: &str) -> String {
+    use sha1::Digest as _;
+    hex::encode(sha1::Sha1::digest(text.as_bytes()))
 }
 
 /// Queues a delivery unless it exists (so finishing an interrupted
@@ -266,3 +300,19 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 60000)
 return wait
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_the_sha1_redis_computes() {
+        // `redis-cli SCRIPT LOAD "return 1"` answers this digest.
+        assert_eq!(
+            digest("return 1"),
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+        );
+        let names: std::collections::HashSet<String> = ALL.iter().map(|s| digest(s)).collect();
+        assert_eq!(names.len(), ALL.len(), "every script has its own digest");
+    }
+}
