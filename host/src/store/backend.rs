@@ -37,9 +37,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         hash: &str,
         project_id: &str,
-    ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
-        Ok((self.api_key(hash).await?, self.project(project_id).await?))
-    }
+    ) -> Result<(Option<ApiKey>, Option<Project>), StoreError>;
 
     /// Inserts or replaces an endpoint.
     async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
@@ -91,13 +89,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn event(&self, id: &str) -> Result<Option<Event>, StoreError>;
     /// Several events by id, in the same order (one round trip where the
     /// backend is remote).
-    async fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
-        let mut events = Vec::with_capacity(ids.len());
-        for id in ids {
-            events.push(self.event(id).await?);
-        }
-        Ok(events)
-    }
+    async fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError>;
 
     /// The oldest queued delivery of an endpoint.
     async fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError>;
@@ -114,22 +106,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         endpoint_id: &str,
         limit: usize,
-    ) -> Result<Option<WorkWindow>, StoreError> {
-        let Some(endpoint) = self.endpoint(endpoint_id).await? else {
-            return Ok(None);
-        };
-        let provider_settings = self
-            .provider_settings(&endpoint.project_id, &endpoint.provider)
-            .await?;
-        let deliveries = self.queue_peek(endpoint_id, limit).await?;
-        let event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-        let events = self.events(&event_ids).await?;
-        Ok(Some(WorkWindow {
-            endpoint,
-            provider_settings,
-            queued: deliveries.into_iter().zip(events).collect(),
-        }))
-    }
+    ) -> Result<Option<WorkWindow>, StoreError>;
     /// Endpoints with at least one queued delivery.
     async fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError>;
     /// Records an attempt and applies its consequence to the delivery and
