@@ -126,4 +126,31 @@ async fn github_deliveries_signed_by_octokit_are_verified_routed_and_deduplicate
         2,
         "a repeated X-GitHub-Delivery is routed once"
     );
+
+    // The event log shows each event once, with its source; the catalogue
+    // lists the types that arrived.
+    let log = format!("/projects/{}/events?event=github.*", project.id);
+    let (status, page) = host.get(&log, &project.secret_key).await;
+    assert_eq!(status, 200, "{page}");
+    let logged: Vec<_> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event"].clone(), e["source"].clone()))
+        .collect();
+    let source = |id: &str| json!({ "integration": "github", "provider_event_id": id });
+    assert_eq!(
+        logged,
+        [
+            (json!("github.issues.opened"), source("d-1")),
+            (json!("github.ping"), source("d-ping")),
+        ],
+        "{page}"
+    );
+    let catalogue = format!("/projects/{}/integrations/events", project.id);
+    let (_, listed) = host.get(&catalogue, &project.secret_key).await;
+    assert!(
+        listed.to_string().contains("\"github.issues.opened\""),
+        "the catalogue lists the arrived type: {listed}"
+    );
 }
