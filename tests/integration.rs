@@ -10,6 +10,8 @@ mod common;
 
 #[path = "api_errors.rs"]
 mod api_errors;
+#[path = "api_keys.rs"]
+mod api_keys;
 #[path = "cli.rs"]
 mod cli;
 #[path = "config_validation.rs"]

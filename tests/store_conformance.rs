@@ -517,9 +517,14 @@ async fn catalog_records(store: &dyn Backend) {
         kind: KeyKind::Publishable,
         prefix: "hm_pk_".into(),
         created_ms: 1,
+        label: Some("mobile".into()),
+        expires_ms: None,
+        origin: KeyOrigin::Api,
+        last_used_ms: None,
     };
     store.put_api_key(&key).await.unwrap();
-    assert_eq!(store.api_key("h").await.unwrap(), Some(key));
+    assert_eq!(store.api_key("h").await.unwrap(), Some(key.clone()));
+    api_key_lifecycle(store, key).await;
     let endpoint = |id: &str, created_ms| endpoint_record(id, "webhook", created_ms);
     let version =
         |project: &'static str| async move { store.routes_version(project).await.unwrap() };
@@ -1064,4 +1069,31 @@ mod redis_shared {
         tokio::time::sleep(wait).await;
         assert!(b.take_tokens(&bucket, rate, 1).await.unwrap().is_ok());
     }
+}
+
+/// Listing, last use, expiry and revocation of keys; a revoked key is
+/// never brought back by a late expiry or use.
+async fn api_key_lifecycle(store: &dyn Backend, key: ApiKey) {
+    let other = ApiKey {
+        hash: "h2".into(),
+        project_id: "q".into(),
+        ..key.clone()
+    };
+    store.put_api_key(&other).await.unwrap();
+    let listed = store.api_keys_of("p").await.unwrap();
+    assert_eq!(listed, vec![key.clone()], "only the project's keys");
+    store.touch_api_key(&key, 50).await.unwrap();
+    assert!(store.expire_api_key(&key, 90).await.unwrap());
+    let listed = store.api_keys_of("p").await.unwrap();
+    assert_eq!(
+        (listed[0].last_used_ms, listed[0].expires_ms),
+        (Some(50), Some(90))
+    );
+    assert!(store.delete_api_key(&key).await.unwrap());
+    assert!(!store.delete_api_key(&key).await.unwrap());
+    assert!(!store.expire_api_key(&key, 99).await.unwrap());
+    store.touch_api_key(&key, 60).await.unwrap();
+    assert_eq!(store.api_key("h").await.unwrap(), None, "stays revoked");
+    assert!(store.api_keys_of("p").await.unwrap().is_empty());
+    assert_eq!(store.api_keys_of("q").await.unwrap().len(), 1);
 }

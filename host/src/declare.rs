@@ -3,21 +3,24 @@
 //! same functions), and the config's `[[projects]]` checked against the
 //! loaded plugins ([`check`], also run by `hookmesh config check`) and
 //! applied to the store at start-up ([`apply`]): each declared project,
-//! key, provider setting and webhook is created or updated, so the TOML
-//! alone reproduces a deployment. Objects created through the API are
-//! left alone.
+//! key, provider setting and webhook is created or updated, and a declared
+//! project's keys no longer declared are revoked, so the TOML alone
+//! reproduces a deployment. Objects created through the API are left
+//! alone.
 
 pub mod checks;
 mod schema_sample;
 pub mod templates;
 
+use crate::api_key::{key_record, NewKey};
 use crate::config::{ConfigError, Problem, ProjectSpec, ProviderSpec, Settings, WebhookSpec};
 use crate::ingest::FieldError;
 use crate::plugin::{ConfigEntry, Context, Endpoint as PluginEndpoint, PluginHost, PluginRegistry};
 use crate::providers::{apply_changes, check_keys, field_for, IntegrationName};
-use crate::signing::{hash_api_key, new_webhook_secret, SecretBox};
+use crate::signing::{new_webhook_secret, SecretBox};
 use crate::store::{
-    ApiKey, Backend, Endpoint, KeyKind, Project, ProviderSettings, SealedSecret, StoreError,
+    ApiKey, Backend, Endpoint, KeyKind, KeyOrigin, Project, ProviderSettings, SealedSecret,
+    StoreError,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -225,22 +228,7 @@ pub async fn apply(
         store
             .put_project(&declared_project(stored, spec, now_ms))
             .await?;
-        for (key, kind) in [
-            (&spec.secret_key, KeyKind::Secret),
-            (&spec.publishable_key, KeyKind::Publishable),
-        ] {
-            if let Some(key) = key {
-                store
-                    .put_api_key(&ApiKey {
-                        hash: hash_api_key(key),
-                        project_id: spec.id.clone(),
-                        kind,
-                        prefix: key.chars().take(10).collect(),
-                        created_ms: now_ms,
-                    })
-                    .await?;
-            }
-        }
+        reconcile_keys(store, spec, now_ms).await?;
         for (name, provider) in &spec.providers {
             apply_provider(store, secrets, plugins, &spec.id, name, provider, now_ms).await?;
         }
@@ -251,6 +239,56 @@ pub async fn apply(
         tracing::info!(project_id = %spec.id, webhooks = spec.webhooks.len(), "declared project applied");
     }
     Ok(webhooks)
+}
+
+/// The declared project's keys as declared: each declared key stored
+/// (keeping its creation time and last use), and every key declared
+/// before but no longer (or stored before keys recorded their origin)
+/// revoked. Keys made through the keys API are left alone.
+async fn reconcile_keys(
+    store: &dyn Backend,
+    spec: &ProjectSpec,
+    now_ms: u64,
+) -> Result<(), DeclareError> {
+    let stored = store.api_keys_of(&spec.id).await?;
+    let declared: Vec<ApiKey> = [
+        (&spec.secret_key, KeyKind::Secret, "secret_key"),
+        (
+            &spec.publishable_key,
+            KeyKind::Publishable,
+            "publishable_key",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, kind, name)| {
+        let new = NewKey {
+            kind,
+            label: Some(format!("{name} (config)")),
+            expires_ms: None,
+            origin: KeyOrigin::Config,
+        };
+        key.as_deref()
+            .map(|key| key_record(&spec.id, key, new, now_ms))
+    })
+    .collect();
+    for mut key in declared.iter().cloned() {
+        if let Some(before) = stored.iter().find(|s| s.hash == key.hash) {
+            key.created_ms = before.created_ms;
+            key.last_used_ms = before.last_used_ms;
+            if *before == key {
+                continue;
+            }
+        }
+        store.put_api_key(&key).await?;
+    }
+    for key in &stored {
+        let undeclared = !declared.iter().any(|d| d.hash == key.hash);
+        if undeclared && key.origin != KeyOrigin::Api {
+            store.delete_api_key(key).await?;
+            tracing::info!(project_id = %spec.id, key_id = %key.id(), "key no longer declared: revoked");
+        }
+    }
+    Ok(())
 }
 
 /// The project as declared: name, strictness and declared types from the

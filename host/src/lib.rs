@@ -40,6 +40,7 @@
 //!   [`plugin_author`]: `plugin new` and `plugin build` for out-of-tree plugins.
 
 pub mod api;
+pub mod api_key;
 pub mod cli;
 pub mod clock;
 pub mod config;

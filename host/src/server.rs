@@ -122,6 +122,7 @@ pub async fn serve_with_clock(
         rotation_grace: settings.security.rotation_grace,
         idempotency_ttl: settings.security.idempotency_ttl,
         metrics,
+        key_usage: Default::default(),
         ingest_rate: Rate::new(
             f64::from(settings.ingest.events_per_second),
             settings.ingest.burst,

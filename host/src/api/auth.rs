@@ -1,13 +1,50 @@
 //! Who is calling: the admin token, a project's secret key (management and
 //! ingestion) or its publishable key (ingestion only). Credentials come as
 //! `Authorization: Bearer <token>` or `X-API-Key: <token>`. Keys are looked
-//! up by their SHA-256; the admin token is compared in constant time.
+//! up by their SHA-256 on every request, so a revoked key is refused at
+//! once on every instance; an expired key gets a `401` saying so. Each
+//! key's last use is written at most once a minute per instance
+//! ([`KeyUsage`]). The admin token is compared in constant time.
 
 use super::error::ApiError;
 use super::AppState;
 use crate::signing::{constant_time_eq, hash_api_key};
-use crate::store::{KeyKind, Project};
+use crate::store::{ApiKey, KeyKind, Project};
 use actix_web::HttpRequest;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// How often one instance writes a key's last use.
+const USE_WRITE_INTERVAL_MS: u64 = 60_000;
+/// Keys remembered before the memory of writes starts over.
+const MAX_REMEMBERED_KEYS: usize = 10_000;
+
+/// When this instance last wrote each key's last use.
+#[derive(Debug, Default)]
+pub struct KeyUsage {
+    written_ms: Mutex<HashMap<String, u64>>,
+}
+
+impl KeyUsage {
+    /// Whether `key`'s use at `now_ms` should be written (and, if so,
+    /// remembers it as written).
+    fn due(&self, key: &ApiKey, now_ms: u64) -> bool {
+        let mut written = self.written_ms.lock().unwrap_or_else(|e| e.into_inner());
+        let last = written
+            .get(&key.hash)
+            .copied()
+            .or(key.last_used_ms)
+            .unwrap_or(0);
+        if now_ms.saturating_sub(last) < USE_WRITE_INTERVAL_MS {
+            return false;
+        }
+        if written.len() >= MAX_REMEMBERED_KEYS {
+            written.clear();
+        }
+        written.insert(key.hash.clone(), now_ms);
+        true
+    }
+}
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,13 +112,42 @@ async fn authenticate_loading(
         .await?;
     let principal = match key {
         _ if is_admin => Principal::Admin,
-        Some(key) => Principal::Key {
-            project_id: key.project_id,
-            kind: key.kind,
-        },
+        Some(key) => {
+            let now = crate::now_ms();
+            check_expiry(&key, now)?;
+            record_use(state, &key, now).await;
+            Principal::Key {
+                project_id: key.project_id,
+                kind: key.kind,
+            }
+        }
         None => return Err(ApiError::Unauthorized("invalid API key".into())),
     };
     Ok((principal, project))
+}
+
+/// `401` for a key past its expiry.
+fn check_expiry(key: &ApiKey, now_ms: u64) -> Result<(), ApiError> {
+    match key.expires_ms {
+        Some(at) if key.expired(now_ms) => Err(ApiError::Unauthorized(format!(
+            "API key `{}` expired at {}; create a new one (POST /projects/{}/keys)",
+            key.id(),
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(at)
+            ),
+            key.project_id,
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `key`'s last use when due; a failure only loses that write.
+async fn record_use(state: &AppState, key: &ApiKey, now_ms: u64) {
+    if state.key_usage.due(key, now_ms) {
+        if let Err(e) = state.store.touch_api_key(key, now_ms).await {
+            tracing::warn!(key_id = %key.id(), error = %e, "could not record the key's last use");
+        }
+    }
 }
 
 impl Principal {

@@ -1,7 +1,8 @@
 //! The HTTP API (actix-web), at the paths of DESIGN.md:
 //!
 //! - operations: `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /openapi.json`;
-//! - projects: `POST /projects` (admin), `GET /projects/{p}`;
+//! - projects: `POST /projects` (admin), `GET /projects/{p}`; keys:
+//!   `GET|POST /projects/{p}/keys`, `DELETE …/keys/{id}`, `POST …/keys/{id}/rotate`;
 //! - webhooks: `…/integrations/webhooks` CRUD, `rotate`, `test`,
 //!   `deliveries` (+ one delivery, `replay`), `recover`;
 //! - catalogue: `GET /projects/{p}/integrations/events`;
@@ -19,6 +20,7 @@ pub mod error;
 mod event_log;
 mod events;
 mod inbound;
+pub mod keys;
 pub mod openapi;
 mod projects;
 mod providers;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub ingest_rate: Rate,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// When each API key's last use was written.
+    pub key_usage: Arc<auth::KeyUsage>,
 }
 
 /// Every route, documented: the router and `/openapi.json` both come from here.
@@ -112,6 +116,7 @@ pub fn routes() -> Vec<openapi::RouteDoc> {
         ),
     ]);
     routes.extend(projects::routes());
+    routes.extend(keys::routes());
     routes.extend(webhooks::routes());
     routes.extend(deliveries::routes());
     routes.extend(event_log::routes());

@@ -13,21 +13,17 @@ use super::error::ApiError;
 use super::events::custom_type_view;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
 use super::{manage, time_ms, AppState};
+use crate::api_key::{issue_key, NewKey};
 use crate::event_types::{
     check_description, check_schema, check_schema_total, is_known_type, FieldError,
     BUILTIN_EVENT_TYPES, MAX_CUSTOM_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
 use crate::ingest::check_type_name;
-use crate::signing::{hash_api_key, new_api_key, new_id};
-use crate::store::{ApiKey, CustomEventType, KeyKind, Project};
+use crate::signing::new_id;
+use crate::store::{CustomEventType, KeyKind, Project};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-
-/// Prefix of secret keys.
-pub const SECRET_KEY_PREFIX: &str = "hm_sk_";
-/// Prefix of publishable keys.
-pub const PUBLISHABLE_KEY_PREFIX: &str = "hm_pk_";
 
 /// A declared type: its name, or `{name, description?, schema?}`.
 fn declared_type_schema() -> serde_json::Value {
@@ -291,23 +287,6 @@ fn check_project_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A new API key of `kind` for `project_id`: the record to store and the key to show once.
-pub fn issue_key(project_id: &str, kind: KeyKind, now_ms: u64) -> (ApiKey, String) {
-    let prefix = match kind {
-        KeyKind::Secret => SECRET_KEY_PREFIX,
-        KeyKind::Publishable => PUBLISHABLE_KEY_PREFIX,
-    };
-    let key = new_api_key(prefix);
-    let record = ApiKey {
-        hash: hash_api_key(&key),
-        project_id: project_id.to_string(),
-        kind,
-        prefix: key.chars().take(prefix.len() + 4).collect(),
-        created_ms: now_ms,
-    };
-    (record, key)
-}
-
 async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -322,8 +301,9 @@ async fn create(
     let mut project = Project::new(id.clone(), name, now);
     project.strict_event_types = input.strict_event_types;
     set_declared(&mut project, declared_types(input.custom_event_types)?);
-    let (secret_record, secret_key) = issue_key(&id, KeyKind::Secret, now);
-    let (publishable_record, publishable_key) = issue_key(&id, KeyKind::Publishable, now);
+    let (secret_record, secret_key) = issue_key(&id, NewKey::api(KeyKind::Secret), now);
+    let (publishable_record, publishable_key) =
+        issue_key(&id, NewKey::api(KeyKind::Publishable), now);
     let created = state
         .store
         .create_project(project.clone(), vec![secret_record, publishable_record])

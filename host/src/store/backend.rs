@@ -38,6 +38,16 @@ pub trait Backend: Send + Sync + 'static {
         hash: &str,
         project_id: &str,
     ) -> Result<(Option<ApiKey>, Option<Project>), StoreError>;
+    /// The project's keys, each with its last use.
+    async fn api_keys_of(&self, project_id: &str) -> Result<Vec<ApiKey>, StoreError>;
+    /// Removes `key` (revocation); false when it was already gone.
+    async fn delete_api_key(&self, key: &ApiKey) -> Result<bool, StoreError>;
+    /// Sets `key`'s expiry if it still exists (never recreates a revoked
+    /// key); false when it is gone.
+    async fn expire_api_key(&self, key: &ApiKey, expires_ms: u64) -> Result<bool, StoreError>;
+    /// Records that `key` authenticated a request at `now_ms`; nothing when
+    /// it is gone.
+    async fn touch_api_key(&self, key: &ApiKey, now_ms: u64) -> Result<(), StoreError>;
 
     /// Inserts or replaces an endpoint.
     async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;

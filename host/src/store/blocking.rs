@@ -46,6 +46,17 @@ pub trait BlockingBackend: Send + Sync + 'static {
     ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
         Ok((self.api_key(hash)?, self.project(project_id)?))
     }
+    /// The project's keys, each with its last use.
+    fn api_keys_of(&self, project_id: &str) -> Result<Vec<ApiKey>, StoreError>;
+    /// Removes `key` (revocation); false when it was already gone.
+    fn delete_api_key(&self, key: &ApiKey) -> Result<bool, StoreError>;
+    /// Applies `change` to `key` as stored now, if it still exists; false
+    /// when it is gone.
+    fn update_api_key(
+        &self,
+        key: &ApiKey,
+        change: &(dyn Fn(&mut ApiKey) + Send + Sync),
+    ) -> Result<bool, StoreError>;
 
     /// Inserts or replaces an endpoint.
     fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
@@ -281,6 +292,24 @@ impl<B: BlockingBackend> Backend for InProcess<B> {
         project_id: &str,
     ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
         self.0.api_key_and_project(hash, project_id)
+    }
+    async fn api_keys_of(&self, project_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        self.0.api_keys_of(project_id)
+    }
+    async fn delete_api_key(&self, key: &ApiKey) -> Result<bool, StoreError> {
+        let key = key.clone();
+        self.offload(move |b| b.delete_api_key(&key)).await
+    }
+    async fn expire_api_key(&self, key: &ApiKey, expires_ms: u64) -> Result<bool, StoreError> {
+        let key = key.clone();
+        self.offload(move |b| b.update_api_key(&key, &|k| k.expires_ms = Some(expires_ms)))
+            .await
+    }
+    async fn touch_api_key(&self, key: &ApiKey, now_ms: u64) -> Result<(), StoreError> {
+        let key = key.clone();
+        let touch = move |k: &mut ApiKey| k.last_used_ms = Some(now_ms);
+        self.offload(move |b| b.update_api_key(&key, &touch).map(drop))
+            .await
     }
     async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         let endpoint = endpoint.clone();

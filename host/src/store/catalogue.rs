@@ -65,6 +65,34 @@ impl Store {
         }
     }
 
+    /// Stores a new API key.
+    pub async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.backend.put_api_key(key).await
+    }
+
+    /// The project's keys, oldest first, each with its last use.
+    pub async fn api_keys_of(&self, project_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let mut keys = self.backend.api_keys_of(project_id).await?;
+        keys.sort_by(|a, b| (a.created_ms, &a.hash).cmp(&(b.created_ms, &b.hash)));
+        Ok(keys)
+    }
+
+    /// Revokes `key` at once, for every instance (each request reads its
+    /// key from the store); false when it was already gone.
+    pub async fn revoke_api_key(&self, key: &ApiKey) -> Result<bool, StoreError> {
+        self.backend.delete_api_key(key).await
+    }
+
+    /// Makes `key` expire at `expires_ms` unless it is gone; false then.
+    pub async fn expire_api_key(&self, key: &ApiKey, expires_ms: u64) -> Result<bool, StoreError> {
+        self.backend.expire_api_key(key, expires_ms).await
+    }
+
+    /// Records that `key` authenticated a request at `now_ms`.
+    pub async fn touch_api_key(&self, key: &ApiKey, now_ms: u64) -> Result<(), StoreError> {
+        self.backend.touch_api_key(key, now_ms).await
+    }
+
     /// Inserts or replaces an endpoint (creation; changes to an existing
     /// one go through [`Store::update_endpoint`]).
     pub async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {

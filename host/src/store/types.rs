@@ -135,6 +135,20 @@ pub enum KeyKind {
     Publishable,
 }
 
+/// Where a key came from: the keys API (or project creation), or the
+/// config's `[[projects]]`, whose keys start-up reconciles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyOrigin {
+    /// Created through the API; only the API revokes it.
+    Api,
+    /// Declared in the config; revoked at start-up once no longer declared.
+    Config,
+    /// Stored before keys recorded their origin. Keys could then only be
+    /// made by `POST /projects` or declared, so start-up treats one of a
+    /// declared project as declared.
+    Unrecorded,
+}
+
 /// An API key, stored by the SHA-256 of the key; the key itself is shown
 /// once when created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +163,57 @@ pub struct ApiKey {
     pub prefix: String,
     /// Unix ms.
     pub created_ms: u64,
+    /// What the owner calls it.
+    pub label: Option<String>,
+    /// After this time (Unix ms) it is refused; `None`: never.
+    pub expires_ms: Option<u64>,
+    /// API or config.
+    pub origin: KeyOrigin,
+    /// When it last authenticated a request (Unix ms, written at most
+    /// once a minute per instance); `None`: never.
+    pub last_used_ms: Option<u64>,
+}
+
+impl ApiKey {
+    /// Its public id (`key_` and the first 16 hex digits of its hash):
+    /// names it in the API without revealing anything that authenticates.
+    pub fn id(&self) -> String {
+        format!("key_{}", &self.hash[..self.hash.len().min(16)])
+    }
+
+    /// Whether it is expired at `now_ms`.
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.expires_ms.is_some_and(|at| now_ms >= at)
+    }
+}
+
+impl Record for ApiKey {
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        /// Format 1: no label, expiry, origin or last use.
+        #[derive(Deserialize)]
+        struct ApiKeyV1 {
+            hash: String,
+            project_id: String,
+            kind: KeyKind,
+            prefix: String,
+            created_ms: u64,
+        }
+        (format == 1).then(|| {
+            postcard::from_bytes::<ApiKeyV1>(body).map(|v1| ApiKey {
+                hash: v1.hash,
+                project_id: v1.project_id,
+                kind: v1.kind,
+                prefix: v1.prefix,
+                created_ms: v1.created_ms,
+                label: None,
+                expires_ms: None,
+                origin: KeyOrigin::Unrecorded,
+                last_used_ms: None,
+            })
+        })
+    }
 }
 
 /// A signing secret, sealed with the master key.
@@ -682,7 +747,6 @@ pub struct Page<T> {
     pub next_cursor: Option<u64>,
 }
 
-impl Record for ApiKey {}
 impl Record for Endpoint {}
 impl Record for ProviderSettings {}
 impl Record for Delivery {}
@@ -791,6 +855,36 @@ mod tests {
         let bytes = encode(&now).unwrap();
         assert_eq!(bytes[0], 2, "projects are written in format 2");
         assert_eq!(decode::<Project>("acme", &bytes).unwrap(), now);
+    }
+
+    #[test]
+    fn api_keys_of_the_first_format_still_decode() {
+        #[derive(Serialize)]
+        struct ApiKeyV1<'a>(&'a str, &'a str, KeyKind, &'a str, u64);
+        let hash = "ab".repeat(32);
+        let mut v1 = vec![1u8];
+        v1.extend(
+            postcard::to_stdvec(&ApiKeyV1(&hash, "acme", KeyKind::Secret, "hm_sk_ab12", 7))
+                .unwrap(),
+        );
+        let key: ApiKey = decode("k", &v1).unwrap();
+        assert_eq!((key.project_id.as_str(), key.created_ms), ("acme", 7));
+        assert_eq!(key.origin, KeyOrigin::Unrecorded);
+        assert_eq!(
+            (key.label.clone(), key.expires_ms, key.last_used_ms),
+            (None, None, None)
+        );
+        assert_eq!(key.id(), format!("key_{}", &hash[..16]));
+        let now = ApiKey {
+            label: Some("ci".into()),
+            expires_ms: Some(9),
+            origin: KeyOrigin::Api,
+            ..key
+        };
+        assert!(now.expired(9) && !now.expired(8));
+        let bytes = encode(&now).unwrap();
+        assert_eq!(bytes[0], 2, "keys are written in format 2");
+        assert_eq!(decode::<ApiKey>("k", &bytes).unwrap(), now);
     }
 
     #[test]

@@ -283,6 +283,56 @@ impl BlockingBackend for EmbeddedStore {
         self.get(API_KEYS, hash)
     }
 
+    fn api_keys_of(&self, project_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        // Keys are few: a scan beats keeping a second index in step.
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(API_KEYS)?;
+        let mut keys = Vec::new();
+        for row in table.iter()? {
+            let (hash, value) = row?;
+            let key: ApiKey = decode(hash.value(), value.value())?;
+            if key.project_id == project_id {
+                keys.push(key);
+            }
+        }
+        Ok(keys)
+    }
+
+    fn delete_api_key(&self, key: &ApiKey) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = txn
+            .open_table(API_KEYS)?
+            .remove(key.hash.as_str())?
+            .is_some();
+        txn.commit()?;
+        Ok(removed)
+    }
+
+    fn update_api_key(
+        &self,
+        key: &ApiKey,
+        change: &(dyn Fn(&mut ApiKey) + Send + Sync),
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let updated = {
+            let mut table = txn.open_table(API_KEYS)?;
+            let found = table
+                .get(key.hash.as_str())?
+                .map(|bytes| decode::<ApiKey>(&key.hash, bytes.value()))
+                .transpose()?;
+            match found {
+                Some(mut stored) => {
+                    change(&mut stored);
+                    table.insert(key.hash.as_str(), encode(&stored)?.as_slice())?;
+                    true
+                }
+                None => false,
+            }
+        };
+        txn.commit()?;
+        Ok(updated)
+    }
+
     fn records_ahead(&self) -> usize {
         // Records are committed without fsync and flushed every
         // FLUSH_INTERVAL: a crash repeats that window's deliveries whatever

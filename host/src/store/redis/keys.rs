@@ -15,6 +15,7 @@
 //! P:{ep:E}:lease      owner/token, with TTL    P:work           endpoints that may have work (set)
 //! P:{ep:E}:fence      lease token counter      P:pending        intents by time (zset)
 //! P:{ep:E}:rl         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
+//! P:{p:X}:keys        the project's key hashes P:{p:X}:keyuse   key hash → last use (hash)
 //! ```
 
 /// Builds key names under one prefix.
@@ -91,6 +92,14 @@ impl Keys {
     }
     pub(super) fn ingest_bucket(&self, id: &str) -> String {
         self.project(id, "rl")
+    }
+    /// The project's API key hashes (set).
+    pub(super) fn project_keys(&self, id: &str) -> String {
+        self.project(id, "keys")
+    }
+    /// When each of the project's keys was last used (hash → Unix ms).
+    pub(super) fn key_uses(&self, id: &str) -> String {
+        self.project(id, "keyuse")
     }
     pub(super) fn provider(&self, project_id: &str, provider: &str) -> String {
         self.project(project_id, &format!("prov:{provider}"))

@@ -286,9 +286,14 @@ impl Backend for RedisStore {
     }
 
     async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.shared
-            .set_record(&self.shared.keys.api_key(&key.hash), key)
-            .await
+        let s = &self.shared;
+        let mut set = redis::cmd("SET");
+        set.arg(s.keys.api_key(&key.hash)).arg(encode(key)?);
+        let mut index = redis::cmd("SADD");
+        index
+            .arg(s.keys.project_keys(&key.project_id))
+            .arg(&key.hash);
+        s.pool.pipeline(&[set, index]).await.map(drop)
     }
 
     async fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
@@ -310,6 +315,68 @@ impl Backend for RedisStore {
             record(&key, answers.next())?,
             record(&project, answers.next())?,
         ))
+    }
+
+    async fn api_keys_of(&self, project_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let s = &self.shared;
+        let mut members = redis::cmd("SMEMBERS");
+        members.arg(s.keys.project_keys(project_id));
+        let mut uses = redis::cmd("HGETALL");
+        uses.arg(s.keys.key_uses(project_id));
+        let mut answers = s.pool.pipeline(&[members, uses]).await?.into_iter();
+        let hashes = strings(answers.next().unwrap_or(Value::Nil));
+        let uses = fields(answers.next().unwrap_or(Value::Nil));
+        let records: Vec<String> = hashes.iter().map(|h| s.keys.api_key(h)).collect();
+        let mut keys: Vec<ApiKey> = s
+            .get_records(&records)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        for key in &mut keys {
+            key.last_used_ms = uses
+                .get(&key.hash)
+                .and_then(|ms| std::str::from_utf8(ms).ok()?.parse().ok());
+        }
+        Ok(keys)
+    }
+
+    async fn delete_api_key(&self, key: &ApiKey) -> Result<bool, StoreError> {
+        let s = &self.shared;
+        let mut delete = redis::cmd("DEL");
+        delete.arg(s.keys.api_key(&key.hash));
+        let mut unindex = redis::cmd("SREM");
+        unindex
+            .arg(s.keys.project_keys(&key.project_id))
+            .arg(&key.hash);
+        let mut forget = redis::cmd("HDEL");
+        forget.arg(s.keys.key_uses(&key.project_id)).arg(&key.hash);
+        let answers = s.pool.pipeline(&[delete, unindex, forget]).await?;
+        Ok(answers.first().is_some_and(|deleted| int(deleted) == 1))
+    }
+
+    async fn expire_api_key(&self, key: &ApiKey, expires_ms: u64) -> Result<bool, StoreError> {
+        let s = &self.shared;
+        let record = s.keys.api_key(&key.hash);
+        let Some(mut stored) = s.get_record::<ApiKey>(&record).await? else {
+            return Ok(false);
+        };
+        stored.expires_ms = Some(expires_ms);
+        // XX: a key revoked meanwhile stays revoked.
+        let mut set = redis::cmd("SET");
+        set.arg(&record).arg(encode(&stored)?).arg("XX");
+        Ok(!matches!(s.pool.run(&set).await?, Value::Nil))
+    }
+
+    async fn touch_api_key(&self, key: &ApiKey, now_ms: u64) -> Result<(), StoreError> {
+        // Beside the record, so a last use never rewrites (or revives) it.
+        let s = &self.shared;
+        let mut touch = redis::cmd("HSET");
+        touch
+            .arg(s.keys.key_uses(&key.project_id))
+            .arg(&key.hash)
+            .arg(now_ms);
+        s.pool.run(&touch).await.map(drop)
     }
 
     async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
