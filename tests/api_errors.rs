@@ -513,3 +513,37 @@ async fn redirects_are_not_followed_and_allowed_cidrs_open_one_range() {
     assert_eq!(failed["attempt_log"].as_array().unwrap().len(), 1);
     assert_eq!(redirector.seen(), 1);
 }
+
+/// A known path asked with a method it does not serve answers `405` with
+/// `Allow`; an unknown path a JSON `404`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_methods_get_405_with_allow() {
+    let host = Host::start("api-405", HostConfig::default());
+    for (method, path, allow) in [
+        ("TRACE", "/healthz", "GET"),
+        ("DELETE", "/projects", "POST"),
+        ("PATCH", "/projects/p", "GET, PUT"),
+        ("GET", "/projects/p/events/bulk", "POST"),
+        ("PUT", "/projects/p/events", "POST, GET"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let answer = host
+            .http
+            .request(method.clone(), host.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 405, "{method} {path}");
+        let allowed = answer.headers()["allow"].to_str().unwrap().to_string();
+        assert_eq!(allowed, allow, "{method} {path}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"], "method_not_allowed", "{body}");
+    }
+    let answer = host.http.get(host.url("/nowhere")).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+    let body: Value = answer.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("/nowhere"),
+        "{body}"
+    );
+}

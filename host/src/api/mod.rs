@@ -126,11 +126,50 @@ pub fn routes() -> Vec<openapi::RouteDoc> {
     routes
 }
 
-/// Registers every route of [`routes`].
+/// Registers every route of [`routes`], one resource per path in the
+/// order the paths first appear: a method the path does not serve gets
+/// `405` with `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for route in routes() {
-        cfg.route(route.path, (route.route)());
+    let routes = routes();
+    let mut paths: Vec<&str> = Vec::new();
+    for route in &routes {
+        if !paths.contains(&route.path) {
+            paths.push(route.path);
+        }
     }
+    for path in paths {
+        let served: Vec<&openapi::RouteDoc> = routes.iter().filter(|r| r.path == path).collect();
+        let allow = served
+            .iter()
+            .map(|r| r.method.to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let resource = served
+            .iter()
+            .fold(web::resource(path), |resource, r| {
+                resource.route((r.route)())
+            })
+            .default_service(web::to(move || method_not_allowed(allow.clone())));
+        cfg.service(resource);
+    }
+}
+
+/// `405` for a method a known path does not serve.
+async fn method_not_allowed(allow: String) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("Allow", allow.as_str()))
+        .json(json!({
+            "error": "method_not_allowed",
+            "message": format!("this path answers {allow}"),
+        }))
+}
+
+/// `404` for a path no route serves.
+pub async fn no_such_route(req: actix_web::HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound().json(json!({
+        "error": "not_found",
+        "message": format!("no route for {} {} (see GET /openapi.json)", req.method(), req.path()),
+    }))
 }
 
 /// Liveness: the process answers.

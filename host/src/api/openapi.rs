@@ -82,6 +82,7 @@ fn status_text(status: u16) -> &'static str {
         401 => "Missing or unknown credentials",
         403 => "Credentials without the right",
         404 => "Not found",
+        405 => "Method not allowed: see Allow",
         409 => "Conflict",
         413 => "Body too large",
         429 => "Rate limited: see Retry-After",
@@ -159,7 +160,7 @@ pub fn document(routes: &[RouteDoc]) -> Value {
                     "type": "object",
                     "required": ["error", "message"],
                     "properties": {
-                        "error": { "type": "string", "description": "bad_request, unauthorized, forbidden, not_found, conflict, payload_too_large, rate_limited, unavailable, internal" },
+                        "error": { "type": "string", "description": "bad_request, unauthorized, forbidden, not_found, method_not_allowed, conflict, payload_too_large, rate_limited, unavailable, internal" },
                         "message": { "type": "string" },
                         "field": { "type": "string", "description": "Path of the offending field, e.g. events[3].payload" },
                     },
