@@ -32,6 +32,8 @@ mod operations;
 mod plugin_authoring;
 #[path = "plugin_sandbox.rs"]
 mod plugin_sandbox;
+#[path = "portal.rs"]
+mod portal;
 #[path = "provider_plugins.rs"]
 mod provider_plugins;
 #[path = "providers.rs"]

@@ -36,6 +36,9 @@ apt_ensure() {
 apt_ensure redis-server redis-tools
 # The README tour test (tests/day_one.rs) runs its curl commands, which use jq.
 apt_ensure curl jq
+# The portal tests (tests/portal.rs) drive a real headless browser over
+# WebDriver: Debian's chromium and its chromedriver.
+apt_ensure chromium chromium-driver
 
 # The OpenAPI test checks /openapi.json with the reference validator.
 if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then

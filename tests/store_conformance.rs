@@ -521,6 +521,7 @@ async fn catalog_records(store: &dyn Backend) {
         expires_ms: None,
         origin: KeyOrigin::Api,
         last_used_ms: None,
+        portal: None,
     };
     store.put_api_key(&key).await.unwrap();
     assert_eq!(store.api_key("h").await.unwrap(), Some(key.clone()));

@@ -9,6 +9,8 @@ use crate::store::{ApiKey, KeyKind, KeyOrigin};
 pub const SECRET_KEY_PREFIX: &str = "hm_sk_";
 /// Prefix of publishable (`ingest`) keys.
 pub const PUBLISHABLE_KEY_PREFIX: &str = "hm_pk_";
+/// Prefix of portal session tokens.
+pub const PORTAL_TOKEN_PREFIX: &str = "hm_ps_";
 
 /// What a new key is.
 #[derive(Debug, Clone)]
@@ -53,6 +55,7 @@ pub fn key_record(project_id: &str, key: &str, new: NewKey, now_ms: u64) -> ApiK
         expires_ms: new.expires_ms,
         origin: new.origin,
         last_used_ms: None,
+        portal: None,
     }
 }
 
@@ -60,5 +63,6 @@ fn key_prefix(kind: KeyKind) -> &'static str {
     match kind {
         KeyKind::Secret => SECRET_KEY_PREFIX,
         KeyKind::Publishable => PUBLISHABLE_KEY_PREFIX,
+        KeyKind::Portal => PORTAL_TOKEN_PREFIX,
     }
 }

@@ -52,6 +52,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod plugin;
 pub mod plugin_author;
+pub mod portal;
 pub mod providers;
 pub mod ratelimit;
 pub mod routing;

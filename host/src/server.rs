@@ -132,6 +132,7 @@ pub async fn serve_with_clock(
         actix_web::App::new()
             .app_data(state.clone())
             .configure(api::configure)
+            .configure(|cfg| crate::portal::configure(cfg, crate::portal::Framing::default()))
             .default_service(actix_web::web::to(api::no_such_route))
     })
     .listen(listener)

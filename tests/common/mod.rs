@@ -122,6 +122,7 @@ pub fn now_ms() -> u64 {
     hookmesh::now_ms()
 }
 
+pub mod browser;
 pub mod host;
 pub use hookmesh_test_support::receiver;
 #[allow(unused_imports)] // not every test binary uses Redis

@@ -58,9 +58,36 @@ pub enum Principal {
         /// What it may do.
         kind: KeyKind,
     },
+    /// A customer portal session of one project.
+    Portal {
+        /// Its project.
+        project_id: String,
+        /// Reads only.
+        read_only: bool,
+    },
 }
 
-fn credential(req: &HttpRequest) -> Option<&str> {
+/// Whether a request reads or changes something: `GET` and `HEAD` read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Looks only.
+    Read,
+    /// Changes something (or sends something).
+    Write,
+}
+
+impl Access {
+    /// The access a request of `method` needs.
+    pub fn of(req: &HttpRequest) -> Self {
+        match *req.method() {
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD => Self::Read,
+            _ => Self::Write,
+        }
+    }
+}
+
+/// The credential a request carries (`Authorization: Bearer` or `X-API-Key`).
+pub fn credential(req: &HttpRequest) -> Option<&str> {
     let headers = req.headers();
     if let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         let mut parts = value.splitn(2, ' ');
@@ -116,9 +143,15 @@ async fn authenticate_loading(
             let now = crate::now_ms();
             check_expiry(&key, now)?;
             record_use(state, &key, now).await;
-            Principal::Key {
-                project_id: key.project_id,
-                kind: key.kind,
+            match key.kind {
+                KeyKind::Portal => Principal::Portal {
+                    read_only: key.portal.as_ref().is_none_or(|g| g.read_only),
+                    project_id: key.project_id,
+                },
+                kind => Principal::Key {
+                    project_id: key.project_id,
+                    kind,
+                },
             }
         }
         None => return Err(ApiError::Unauthorized("invalid API key".into())),
@@ -126,19 +159,24 @@ async fn authenticate_loading(
     Ok((principal, project))
 }
 
-/// `401` for a key past its expiry.
+/// `401` for a key or portal session past its expiry.
 fn check_expiry(key: &ApiKey, now_ms: u64) -> Result<(), ApiError> {
-    match key.expires_ms {
-        Some(at) if key.expired(now_ms) => Err(ApiError::Unauthorized(format!(
-            "API key `{}` expired at {}; create a new one (POST /projects/{}/keys)",
+    let Some(at) = key.expires_ms.filter(|_| key.expired(now_ms)) else {
+        return Ok(());
+    };
+    let at = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(at),
+    );
+    Err(ApiError::Unauthorized(match key.kind {
+        KeyKind::Portal => {
+            format!("this portal session expired at {at}; open the page again from the application")
+        }
+        _ => format!(
+            "API key `{}` expired at {at}; create a new one (POST /projects/{}/keys)",
             key.id(),
-            humantime::format_rfc3339_seconds(
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(at)
-            ),
-            key.project_id,
-        ))),
-        _ => Ok(()),
-    }
+            key.project_id
+        ),
+    }))
 }
 
 /// Writes `key`'s last use when due; a failure only loses that write.
@@ -155,40 +193,81 @@ impl Principal {
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self {
             Self::Admin => Ok(()),
-            Self::Key { .. } => Err(ApiError::Forbidden(
+            _ => Err(ApiError::Forbidden(
                 "this route needs the admin token".into(),
             )),
         }
     }
 
-    /// Admin, or the project's secret key.
-    pub fn require_manage(&self, project_id: &str) -> Result<(), ApiError> {
+    /// The project this caller belongs to (`None`: the admin, any project).
+    fn project(&self) -> Option<&str> {
         match self {
-            Self::Admin => Ok(()),
-            Self::Key {
-                project_id: own, ..
-            } if own != project_id => Err(ApiError::Forbidden(
-                "this key belongs to another project".into(),
-            )),
-            Self::Key {
-                kind: KeyKind::Publishable,
-                ..
-            } => Err(ApiError::Forbidden(
-                "publishable keys can only send events; use the project's secret key".into(),
-            )),
-            Self::Key { .. } => Ok(()),
+            Self::Admin => None,
+            Self::Key { project_id, .. } | Self::Portal { project_id, .. } => Some(project_id),
         }
     }
 
-    /// Admin, or any key of the project.
-    pub fn require_ingest(&self, project_id: &str) -> Result<(), ApiError> {
-        match self {
-            Self::Key {
-                project_id: own, ..
-            } if own != project_id => Err(ApiError::Forbidden(
-                "this key belongs to another project".into(),
+    /// Refuses a caller of another project.
+    fn require_project(&self, project_id: &str) -> Result<(), ApiError> {
+        match self.project() {
+            Some(own) if own != project_id => Err(ApiError::Forbidden(
+                "this credential belongs to another project".into(),
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Admin, or the project's secret key: keys, portal sessions, the
+    /// project's settings and declared types.
+    pub fn require_owner(&self, project_id: &str) -> Result<(), ApiError> {
+        self.require_project(project_id)?;
+        match self {
+            Self::Admin
+            | Self::Key {
+                kind: KeyKind::Secret,
+                ..
+            } => Ok(()),
+            Self::Portal { .. } => Err(ApiError::Forbidden(
+                "a portal session cannot do this; the application's secret key can".into(),
+            )),
+            Self::Key { .. } => Err(ApiError::Forbidden(
+                "publishable keys can only send events; use the project's secret key".into(),
+            )),
+        }
+    }
+
+    /// Admin, the project's secret key, or one of its portal sessions
+    /// (a read-only one for reads only): webhooks, deliveries, the event
+    /// log, stats, provider settings.
+    pub fn require_manage(&self, project_id: &str, access: Access) -> Result<(), ApiError> {
+        match self {
+            Self::Portal { read_only, .. } => {
+                self.require_project(project_id)?;
+                match (read_only, access) {
+                    (true, Access::Write) => Err(ApiError::Forbidden(
+                        "this portal session is read only".into(),
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            _ => self.require_owner(project_id),
+        }
+    }
+
+    /// Admin, or any key of the project: sending events.
+    pub fn require_ingest(&self, project_id: &str) -> Result<(), ApiError> {
+        self.require_project(project_id)?;
+        match self {
+            Self::Portal { .. } => Err(ApiError::Forbidden(
+                "a portal session cannot send events".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Anyone of the project (any key or portal session) or the admin:
+    /// reading the catalogue.
+    pub fn require_read(&self, project_id: &str) -> Result<(), ApiError> {
+        self.require_project(project_id)
     }
 }

@@ -175,7 +175,9 @@ async fn endpoint_in_project(
     project_id: &str,
     endpoint_id: &str,
 ) -> Result<(), ApiError> {
-    authenticate(state, req).await?.require_manage(project_id)?;
+    authenticate(state, req)
+        .await?
+        .require_manage(project_id, super::auth::Access::of(req))?;
     load_endpoint(state, project_id, endpoint_id)
         .await
         .map(|_| ())

@@ -123,7 +123,9 @@ impl ListParams {
 
 /// Checks the caller may read the project's log, and that it exists.
 async fn readable(state: &AppState, req: &HttpRequest, project_id: &str) -> Result<(), ApiError> {
-    authenticate(state, req).await?.require_manage(project_id)?;
+    authenticate(state, req)
+        .await?
+        .require_manage(project_id, super::auth::Access::Read)?;
     super::load_project(state, project_id).await.map(|_| ())
 }
 

@@ -394,7 +394,9 @@ async fn catalogue(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = ingest_target(&state, &req, &path).await?;
+    let (principal, project) = authenticate_with_project(&state, &req, &path).await?;
+    principal.require_read(&path)?;
+    let project = existing_project(project, &path)?;
     let custom: Vec<&str> = project
         .custom_event_types
         .iter()

@@ -18,7 +18,7 @@
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
-use super::{manage, time_ms, AppState};
+use super::{own, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
 use crate::store::{ApiKey, KeyKind, KeyOrigin};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -39,6 +39,7 @@ fn scope_name(kind: KeyKind) -> &'static str {
     match kind {
         KeyKind::Secret => "manage",
         KeyKind::Publishable => "ingest",
+        KeyKind::Portal => "portal",
     }
 }
 
@@ -101,7 +102,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "get",
             "/projects/{project}/keys",
             "The project's API keys, masked, with scope, label, origin, creation, last use and expiry",
-            Auth::Manage,
+            Auth::Owner,
             None,
             &[200, 401, 403, 404],
             || web::get().to(list),
@@ -110,7 +111,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "post",
             "/projects/{project}/keys",
             "Create an API key (scope manage or ingest, optional label and expiry); the key is returned once",
-            Auth::Manage,
+            Auth::Owner,
             Some(key_schema),
             &[201, 400, 401, 403, 404, 409],
             || web::post().to(create),
@@ -119,7 +120,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "delete",
             "/projects/{project}/keys/{key}",
             "Revoke an API key, at once on every instance",
-            Auth::Manage,
+            Auth::Owner,
             None,
             &[204, 401, 403, 404],
             || web::delete().to(revoke),
@@ -128,7 +129,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "post",
             "/projects/{project}/keys/{key}/rotate",
             "Replace an API key: a new key (returned once) with its scope and label; the old one works for `grace` (default 0s)",
-            Auth::Manage,
+            Auth::Owner,
             Some(rotate_schema),
             &[201, 400, 401, 403, 404, 409],
             || web::post().to(rotate),
@@ -229,9 +230,16 @@ fn expiry(
     Ok(Some(at))
 }
 
+/// The project's API keys (not its portal sessions).
+async fn keys_of(state: &AppState, project_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+    let mut keys = state.store.api_keys_of(project_id).await?;
+    keys.retain(|k| k.kind != KeyKind::Portal);
+    Ok(keys)
+}
+
 /// The project's key `id`, or `404`.
 async fn find_key(state: &AppState, project_id: &str, id: &str) -> Result<ApiKey, ApiError> {
-    let keys = state.store.api_keys_of(project_id).await?;
+    let keys = keys_of(state, project_id).await?;
     keys.into_iter().find(|k| k.id() == id).ok_or_else(|| {
         ApiError::NotFound(format!("key `{id}` not found in project `{project_id}`"))
     })
@@ -243,9 +251,9 @@ async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
-    manage(&state, &req, &project_id).await?;
+    own(&state, &req, &project_id).await?;
     let now = crate::now_ms();
-    let keys = state.store.api_keys_of(&project_id).await?;
+    let keys = keys_of(&state, &project_id).await?;
     let data: Vec<Value> = keys.iter().map(|k| view(k, now)).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
@@ -257,7 +265,7 @@ async fn create(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
-    manage(&state, &req, &project_id).await?;
+    own(&state, &req, &project_id).await?;
     let input: CreateKey = read_json(body, state.max_body_bytes).await?;
     let now = crate::now_ms();
     let new = NewKey {
@@ -278,7 +286,7 @@ async fn store_new_key(
     new: NewKey,
     now_ms: u64,
 ) -> Result<(ApiKey, String), ApiError> {
-    if state.store.api_keys_of(project_id).await?.len() >= MAX_KEYS_PER_PROJECT {
+    if keys_of(state, project_id).await?.len() >= MAX_KEYS_PER_PROJECT {
         return Err(ApiError::Conflict(format!(
             "project `{project_id}` has {MAX_KEYS_PER_PROJECT} keys, the most it may hold: revoke one first"
         )));
@@ -301,7 +309,7 @@ async fn revoke(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, id) = path.into_inner();
-    manage(&state, &req, &project_id).await?;
+    own(&state, &req, &project_id).await?;
     let key = find_key(&state, &project_id, &id).await?;
     if !state.store.revoke_api_key(&key).await? {
         return Err(ApiError::NotFound(format!(
@@ -319,7 +327,7 @@ async fn rotate(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, id) = path.into_inner();
-    manage(&state, &req, &project_id).await?;
+    own(&state, &req, &project_id).await?;
     let input: RotateKey = read_json_or_default(body, state.max_body_bytes).await?;
     let old = find_key(&state, &project_id, &id).await?;
     if old.origin == KeyOrigin::Config {

@@ -22,6 +22,7 @@ mod events;
 mod inbound;
 pub mod keys;
 pub mod openapi;
+mod portal_sessions;
 mod projects;
 mod providers;
 mod stats;
@@ -117,6 +118,7 @@ pub fn routes() -> Vec<openapi::RouteDoc> {
     ]);
     routes.extend(projects::routes());
     routes.extend(keys::routes());
+    routes.extend(portal_sessions::routes());
     routes.extend(webhooks::routes());
     routes.extend(deliveries::routes());
     routes.extend(event_log::routes());
@@ -215,15 +217,28 @@ fn existing_project(project: Option<Project>, project_id: &str) -> Result<Projec
     project.ok_or_else(|| ApiError::NotFound(format!("project `{project_id}` not found")))
 }
 
-/// Authenticates for management of `project_id` (admin token or the
-/// project's secret key) and loads the project.
+/// Authenticates for management of `project_id` (admin token, the
+/// project's secret key, or one of its portal sessions — a read-only one
+/// for `GET` only) and loads the project.
 async fn manage(
     state: &AppState,
     req: &actix_web::HttpRequest,
     project_id: &str,
 ) -> Result<Project, ApiError> {
     let (principal, project) = auth::authenticate_with_project(state, req, project_id).await?;
-    principal.require_manage(project_id)?;
+    principal.require_manage(project_id, auth::Access::of(req))?;
+    existing_project(project, project_id)
+}
+
+/// Authenticates the project's owner (admin token or its secret key: no
+/// portal session) and loads the project.
+async fn own(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    project_id: &str,
+) -> Result<Project, ApiError> {
+    let (principal, project) = auth::authenticate_with_project(state, req, project_id).await?;
+    principal.require_owner(project_id)?;
     existing_project(project, project_id)
 }
 

@@ -12,8 +12,13 @@ pub enum Auth {
     Public,
     /// The admin token.
     Admin,
-    /// The admin token or the project's secret key.
+    /// The admin token, the project's secret key, or one of its portal
+    /// sessions (a read-only one for `GET` only).
     Manage,
+    /// The admin token or the project's secret key (never a portal session).
+    Owner,
+    /// A portal session.
+    Portal,
     /// The admin token or any key of the project.
     Ingest,
 }
@@ -122,7 +127,9 @@ fn operation(route: &RouteDoc) -> Value {
         op["security"] = json!([{ "bearer": [] }, { "apiKey": [] }]);
         op["description"] = json!(match route.auth {
             Auth::Admin => "Admin token.",
-            Auth::Manage => "Admin token or the project's secret key.",
+            Auth::Manage => "Admin token, the project's secret key, or one of its portal sessions (a read-only session for GET only).",
+            Auth::Owner => "Admin token or the project's secret key (not a portal session).",
+            Auth::Portal => "A portal session token.",
             _ => "Admin token or any key of the project (secret or publishable).",
         });
     }

@@ -12,7 +12,7 @@ use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::events::custom_type_view;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
-use super::{manage, time_ms, AppState};
+use super::{manage, own, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
 use crate::event_types::{
     check_description, check_schema, check_schema_total, is_known_type, FieldError,
@@ -87,7 +87,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "put",
             "/projects/{project}",
             "Change a project's name, strict_event_types or declared event types (the list is replaced)",
-            Auth::Manage,
+            Auth::Owner,
             Some(|| {
                 let mut s = project_body_schema(&[]);
                 if let Some(props) = s["properties"].as_object_mut() {
@@ -102,7 +102,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "put",
             "/projects/{project}/integrations/events/{type}",
             "Declare an event type (or replace its description and schema)",
-            Auth::Manage,
+            Auth::Owner,
             Some(type_body_schema),
             &[200, 201, 400, 401, 403, 404],
             || web::put().to(put_type),
@@ -120,7 +120,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "delete",
             "/projects/{project}/integrations/events/{type}",
             "Remove a declared or seen type from the catalogue",
-            Auth::Manage,
+            Auth::Owner,
             None,
             &[204, 401, 403, 404],
             || web::delete().to(delete_type),
@@ -348,7 +348,7 @@ async fn update(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
-    manage(&state, &req, &project_id).await?;
+    own(&state, &req, &project_id).await?;
     let input: UpdateProject = read_json(body, state.max_body_bytes).await?;
     let name = input.name.as_deref().map(check_name).transpose()?;
     let declared = input.custom_event_types.map(declared_types).transpose()?;
@@ -375,7 +375,7 @@ async fn put_type(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, name) = path.into_inner();
-    let project = manage(&state, &req, &project_id).await?;
+    let project = own(&state, &req, &project_id).await?;
     let input: TypeInput = read_json_or_default(body, state.max_body_bytes).await?;
     if input.name.as_ref().is_some_and(|n| *n != name) {
         return Err(ApiError::bad(
@@ -424,7 +424,7 @@ async fn show_type(
     let (project_id, name) = path.into_inner();
     let (principal, project) =
         super::auth::authenticate_with_project(&state, &req, &project_id).await?;
-    principal.require_ingest(&project_id)?;
+    principal.require_read(&project_id)?;
     let project = super::existing_project(project, &project_id)?;
     let kind = if BUILTIN_EVENT_TYPES.contains(&name.as_str()) {
         "builtin"
@@ -448,7 +448,7 @@ async fn delete_type(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, name) = path.into_inner();
-    let project = manage(&state, &req, &project_id).await?;
+    let project = own(&state, &req, &project_id).await?;
     let listed = project.custom_type(&name).is_some() || project.seen_event_types.contains(&name);
     if !listed {
         let why = match is_known_type(&project, &name) {

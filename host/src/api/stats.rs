@@ -205,7 +205,7 @@ async fn endpoint_stats(
     let (project_id, endpoint_id) = path.into_inner();
     authenticate(&state, &req)
         .await?
-        .require_manage(&project_id)?;
+        .require_manage(&project_id, super::auth::Access::Read)?;
     let span = span(&req)?;
     let now_ms = crate::now_ms();
     let since = since_ms(span.window, now_ms);

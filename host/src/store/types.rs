@@ -133,6 +133,23 @@ pub enum KeyKind {
     Secret,
     /// Ingestion only; safe to ship in a client.
     Publishable,
+    /// A customer portal session: the project's webhooks, deliveries and
+    /// event log (read only, or read and change), never keys, sessions,
+    /// project settings or ingestion.
+    Portal,
+}
+
+/// What a portal session may do and how its page looks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalGrant {
+    /// Reads only: every change is refused (`403`).
+    pub read_only: bool,
+    /// The product's name shown in the page.
+    pub product_name: Option<String>,
+    /// An `https` URL of the product's logo.
+    pub logo_url: Option<String>,
+    /// Accent colour, `#rrggbb`.
+    pub accent_color: Option<String>,
 }
 
 /// Where a key came from: the keys API (or project creation), or the
@@ -172,6 +189,8 @@ pub struct ApiKey {
     /// When it last authenticated a request (Unix ms, written at most
     /// once a minute per instance); `None`: never.
     pub last_used_ms: Option<u64>,
+    /// A portal session's grant (kind [`KeyKind::Portal`] only).
+    pub portal: Option<PortalGrant>,
 }
 
 impl ApiKey {
@@ -211,6 +230,7 @@ impl Record for ApiKey {
                 expires_ms: None,
                 origin: KeyOrigin::Unrecorded,
                 last_used_ms: None,
+                portal: None,
             })
         })
     }

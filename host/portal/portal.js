@@ -1,0 +1,672 @@
+// hookmesh portal: the page a SaaS hands to its customers.
+//
+// The session token arrives in the URL fragment (never sent to a server,
+// never logged), is removed from the address bar at once and kept in this
+// module's memory only. Every action is a call to hookmesh's public API
+// with that token as a bearer credential: the server decides what the
+// session may do. Every value shown is set as text (textContent, attribute
+// values), never parsed as HTML.
+
+const state = {
+  token: null,
+  project: null,
+  readOnly: false,
+  view: null,
+};
+
+// ---------------------------------------------------------------- DOM
+
+/** An element with attributes and children (strings become text nodes). */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    else if (name === "hidden") el.hidden = true;
+    else el.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, String(value));
+  for (const child of children.flat()) {
+    if (child) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function show(...nodes) {
+  const main = document.getElementById("main");
+  main.replaceChildren(...nodes.flat());
+  main.focus({ preventScroll: true });
+}
+
+function toast(text) {
+  const el = document.getElementById("toast");
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (el.hidden = true), 3000);
+}
+
+function time(ms) {
+  if (ms === null || ms === undefined) return "—";
+  return new Date(ms).toLocaleString();
+}
+
+function percent(rate) {
+  return rate === null || rate === undefined ? "—" : `${Math.round(rate * 1000) / 10} %`;
+}
+
+function errorBox(error) {
+  return h("p", { class: "error", role: "alert" }, error.message || String(error));
+}
+
+/** A button shown only to sessions that may change things. */
+function action(label, onclick, cls = "") {
+  if (state.readOnly) return null;
+  return h("button", { type: "button", class: cls, onclick }, label);
+}
+
+/** A secret shown once, with a copy button. */
+function secretOnce(title, value) {
+  const copy = h("button", { type: "button", class: "secondary" }, "Copy");
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      toast("Copied");
+    } catch {
+      toast("Select the text and copy it");
+    }
+  });
+  return h(
+    "div",
+    { class: "card", "data-secret": "" },
+    h("strong", {}, title),
+    h("p", { class: "muted" }, "Shown once: store it now."),
+    h("div", { class: "secret" }, h("code", { "data-testid": "secret" }, value), copy),
+  );
+}
+
+// ---------------------------------------------------------------- API
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body && body.message ? `${body.message}` : `HTTP ${status}`);
+    this.status = status;
+    this.field = body && body.field;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "omit",
+    cache: "no-store",
+  });
+  const text = await response.text();
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  if (response.status === 401) {
+    ended(parsed && parsed.message);
+    throw new ApiError(401, parsed);
+  }
+  if (!response.ok) throw new ApiError(response.status, parsed);
+  return parsed;
+}
+
+const project = (rest = "") => `/projects/${encodeURIComponent(state.project)}${rest}`;
+const hooks = (rest = "") => project(`/integrations/webhooks${rest}`);
+
+/** The session is over (expired, revoked, or never valid). */
+function ended(message) {
+  state.token = null;
+  document.getElementById("nav").replaceChildren();
+  show(
+    h("h1", {}, "This session has ended"),
+    h("p", {}, message || "The link has expired or was revoked."),
+    h("p", { class: "muted" }, "Open the webhooks page again from the application to get a new one."),
+  );
+}
+
+// ---------------------------------------------------------------- start
+
+function readFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  history.replaceState(null, "", location.pathname + location.search);
+  return { token: params.get("token"), project: params.get("project") };
+}
+
+function applyTheme(theme) {
+  if (!theme) return;
+  const product = document.getElementById("product");
+  if (theme.product_name) {
+    product.textContent = theme.product_name;
+    document.title = `${theme.product_name} — Webhooks`;
+  }
+  if (theme.logo_url) product.prepend(h("img", { src: theme.logo_url, alt: "" }));
+  if (theme.accent_color) document.documentElement.style.setProperty("--accent", theme.accent_color);
+}
+
+async function start() {
+  const { token, project: fromFragment } = readFragment();
+  if (!token) {
+    ended("This page opens from a session link; none was given.");
+    return;
+  }
+  state.token = token;
+  try {
+    const session = await api("GET", "/portal/session");
+    state.project = session.project_id;
+    state.readOnly = session.read_only;
+    applyTheme(session.theme);
+  } catch (error) {
+    if (error.status === 401) return;
+    if (!fromFragment) {
+      show(errorBox(error));
+      return;
+    }
+    state.project = fromFragment; // a project key instead of a session
+  }
+  const badge = document.getElementById("badge");
+  badge.textContent = state.readOnly ? `${state.project} · read only` : state.project;
+  badge.hidden = false;
+  nav();
+  observeHeight();
+  endpoints();
+}
+
+function nav() {
+  const items = [
+    ["Endpoints", endpoints],
+    ["Event log", eventLog],
+  ];
+  const buttons = items.map(([label, view]) =>
+    h("button", { type: "button", "data-view": label, onclick: () => view() }, label),
+  );
+  document.getElementById("nav").replaceChildren(...buttons);
+}
+
+function current(label) {
+  for (const b of document.querySelectorAll("#nav button")) {
+    if (b.dataset.view === label) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
+}
+
+/** Tells an embedding page how tall the portal is. */
+function observeHeight() {
+  if (window.parent === window) return;
+  const report = () =>
+    window.parent.postMessage({ type: "hookmesh:resize", height: document.documentElement.scrollHeight }, "*");
+  new ResizeObserver(report).observe(document.body);
+  report();
+}
+
+// ---------------------------------------------------------------- endpoints
+
+async function endpoints() {
+  current("Endpoints");
+  show(h("h1", {}, "Endpoints"), h("p", { class: "muted" }, "Loading…"));
+  try {
+    const [list, stats] = await Promise.all([api("GET", hooks()), api("GET", project("/stats?window=24h"))]);
+    const health = new Map((stats.endpoints || []).map((row) => [row.endpoint_id, row]));
+    const rows = list.data.map((ep) => endpointRow(ep, health.get(ep.id)));
+    show(
+      h("h1", {}, "Endpoints"),
+      h("div", { class: "row" }, action("Add endpoint", addEndpoint)),
+      list.data.length === 0
+        ? h("p", { class: "muted" }, "No endpoints yet.")
+        : h(
+            "table",
+            { "data-testid": "endpoints" },
+            h("thead", {}, h("tr", {}, ["URL", "Events", "State", "Success (24 h)", "Failing since"].map((t) => h("th", {}, t)))),
+            h("tbody", {}, rows),
+          ),
+    );
+  } catch (error) {
+    if (error.status !== 401) show(h("h1", {}, "Endpoints"), errorBox(error));
+  }
+}
+
+function endpointRow(ep, health) {
+  const open = () => endpoint(ep.id);
+  const stateText = ep.active ? "active" : `disabled${ep.disabled_reason ? `: ${ep.disabled_reason}` : ""}`;
+  return h(
+    "tr",
+    {
+      class: "link",
+      tabindex: 0,
+      "data-endpoint": ep.id,
+      onclick: open,
+      onkeydown: (e) => e.key === "Enter" && open(),
+    },
+    h("td", { "data-label": "URL", class: "url" }, ep.url),
+    h("td", { "data-label": "Events" }, ep.events.join(", ")),
+    h("td", { "data-label": "State", class: ep.active ? "ok" : "bad" }, stateText),
+    h("td", { "data-label": "Success" }, percent(health && health.success_rate)),
+    h("td", { "data-label": "Failing since", class: ep.failing_since ? "bad" : "" }, ep.failing_since ? time(ep.failing_since) : "—"),
+  );
+}
+
+async function eventTypes() {
+  try {
+    const catalogue = await api("GET", project("/integrations/events"));
+    const names = (catalogue.data || []).map((t) => t.name || t.type).filter(Boolean);
+    return ["*", ...new Set(names)];
+  } catch {
+    return ["*"];
+  }
+}
+
+async function addEndpoint() {
+  const types = await eventTypes();
+  const form = h("form", { "data-testid": "add-endpoint" });
+  const field = (label, input) => [h("label", { for: input.id }, label), input];
+  const url = h("input", { id: "ep-url", type: "url", required: true, placeholder: "https://example.com/webhooks" });
+  const checks = h(
+    "div",
+    { class: "checks", role: "group", "aria-label": "Events" },
+    types.map((t) =>
+      h("label", {}, h("input", { type: "checkbox", name: "events", value: t, checked: t === "*" }), t),
+    ),
+  );
+  const secret = h("input", { id: "ep-secret", autocomplete: "off", placeholder: "leave empty to generate one" });
+  const description = h("input", { id: "ep-description" });
+  const rate = h("input", { id: "ep-rate", placeholder: "e.g. 10/s (optional)" });
+  const ordered = h("input", { id: "ep-ordered", type: "checkbox", checked: true });
+  const filter = h("textarea", { id: "ep-filter", placeholder: '{"payload.plan": "pro"} (optional)' });
+  const result = h("div");
+  form.append(
+    ...field("URL", url),
+    h("label", {}, "Events"),
+    checks,
+    ...field("Signing secret", secret),
+    ...field("Description", description),
+    ...field("Rate limit", rate),
+    h("label", {}, ordered, " Deliver in order"),
+    ...field("Filter (JSON)", filter),
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Add endpoint"), h("button", { type: "button", class: "secondary", onclick: endpoints }, "Cancel")),
+    result,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {
+      url: url.value.trim(),
+      events: [...checks.querySelectorAll("input:checked")].map((c) => c.value),
+      ordered: ordered.checked,
+    };
+    if (secret.value.trim()) body.secret = secret.value.trim();
+    if (description.value.trim()) body.description = description.value.trim();
+    if (rate.value.trim()) body.rate_limit = rate.value.trim();
+    try {
+      if (filter.value.trim()) body.filter = JSON.parse(filter.value);
+      const created = await api("POST", hooks(), body);
+      show(
+        h("h1", {}, "Endpoint added"),
+        h("p", { class: "url" }, created.url),
+        secretOnce("Signing secret", created.secret),
+        h("div", { class: "row" }, h("button", { type: "button", onclick: () => endpoint(created.id) }, "Open endpoint")),
+      );
+    } catch (error) {
+      result.replaceChildren(errorBox(error));
+    }
+  });
+  show(h("h1", {}, "Add endpoint"), form);
+}
+
+// ---------------------------------------------------------------- one endpoint
+
+async function endpoint(id, window = "24h") {
+  current("Endpoints");
+  try {
+    const [ep, stats] = await Promise.all([api("GET", hooks(`/${id}`)), api("GET", hooks(`/${id}/stats?window=${window}`))]);
+    const log = h("div", { "data-testid": "delivery-log" });
+    const controls = h(
+      "div",
+      { class: "row" },
+      action(ep.active ? "Disable" : "Enable", () => setActive(ep, !ep.active), "secondary"),
+      action("Rotate secret", () => rotate(ep), "secondary"),
+      action("Send test event", () => testEvent(ep), "secondary"),
+      action("Recover failed", () => recover(ep), "secondary"),
+      action("Delete", () => remove(ep), "danger"),
+    );
+    show(
+      h("p", {}, h("button", { type: "button", class: "secondary", onclick: endpoints }, "← Endpoints")),
+      h("h1", { class: "url" }, ep.url),
+      h(
+        "p",
+        { class: "muted" },
+        `${ep.active ? "Active" : "Disabled"} · events ${ep.events.join(", ")} · ${ep.ordered ? "ordered" : "unordered"}`,
+        ep.rate_limit ? ` · ${ep.rate_limit}` : "",
+      ),
+      ep.disabled_reason ? h("p", { class: "bad" }, ep.disabled_reason) : null,
+      controls,
+      h("div", { id: "panel" }),
+      health(stats, (w) => endpoint(id, w), window),
+      h("h2", {}, "Deliveries"),
+      log,
+    );
+    deliveries(ep, log);
+  } catch (error) {
+    if (error.status !== 401) show(errorBox(error));
+  }
+}
+
+function panel(...nodes) {
+  const el = document.getElementById("panel");
+  el.replaceChildren(...nodes);
+  return el;
+}
+
+async function setActive(ep, active) {
+  try {
+    await api("PUT", hooks(`/${ep.id}`), { active });
+    toast(active ? "Enabled" : "Disabled");
+    endpoint(ep.id);
+  } catch (error) {
+    panel(errorBox(error));
+  }
+}
+
+function rotate(ep) {
+  const grace = h(
+    "select",
+    { id: "grace" },
+    ["0s", "1h", "24h", "7d"].map((g) => h("option", { value: g, selected: g === "24h" }, g === "0s" ? "none: at once" : g)),
+  );
+  const go = h("button", { type: "button" }, "Rotate");
+  go.addEventListener("click", async () => {
+    try {
+      const rotated = await api("POST", hooks(`/${ep.id}/rotate`), { grace: grace.value });
+      panel(secretOnce("New signing secret", rotated.secret), h("p", { class: "muted" }, grace.value === "0s" ? "The old secret no longer signs." : `The old secret also signs for ${grace.value}.`));
+    } catch (error) {
+      panel(errorBox(error));
+    }
+  });
+  panel(h("div", { class: "card" }, h("label", { for: "grace" }, "Keep the old secret signing for"), grace, h("div", { class: "row" }, go)));
+}
+
+async function testEvent(ep) {
+  const types = (await eventTypes()).filter((t) => t !== "*");
+  const type = h("select", { id: "test-type" }, h("option", { value: "" }, "test.ping"), types.map((t) => h("option", { value: t }, t)));
+  const payload = h("textarea", { id: "test-payload" }, '{\n  "example": true\n}');
+  const answer = h("div", { "data-testid": "test-answer" });
+  const send = h("button", { type: "button" }, "Send");
+  send.addEventListener("click", async () => {
+    const body = {};
+    if (type.value) body.event = type.value;
+    try {
+      if (payload.value.trim()) body.payload = JSON.parse(payload.value);
+      if (!body.event) body.event = "test.ping";
+      const result = await api("POST", hooks(`/${ep.id}/test`), body);
+      answer.replaceChildren(
+        h("p", { class: result.ok ? "ok" : "bad", "data-testid": "test-verdict" }, result.ok ? "Delivered" : "Not delivered", ` · status ${result.status ?? "none"} · ${result.duration_ms} ms`),
+        result.error ? h("p", { class: "bad" }, result.error) : null,
+        result.body_excerpt ? h("pre", {}, result.body_excerpt) : null,
+      );
+      deliveries(ep, document.querySelector("[data-testid=delivery-log]"));
+    } catch (error) {
+      answer.replaceChildren(errorBox(error));
+    }
+  });
+  panel(h("div", { class: "card" }, h("label", { for: "test-type" }, "Event type"), type, h("label", { for: "test-payload" }, "Payload (JSON)"), payload, h("div", { class: "row" }, send), answer));
+}
+
+function recover(ep) {
+  const since = h("input", { id: "recover-since", type: "datetime-local" });
+  const go = h("button", { type: "button" }, "Redeliver failed");
+  go.addEventListener("click", async () => {
+    const ms = since.value ? new Date(since.value).getTime() : Date.now() - 24 * 3600 * 1000;
+    try {
+      const result = await api("POST", hooks(`/${ep.id}/recover`), { since: ms });
+      panel(h("p", { class: "ok" }, `Queued again: ${result.replayed}`));
+      deliveries(ep, document.querySelector("[data-testid=delivery-log]"));
+    } catch (error) {
+      panel(errorBox(error));
+    }
+  });
+  panel(h("div", { class: "card" }, h("label", { for: "recover-since" }, "Failed since (default: 24 h ago)"), since, h("div", { class: "row" }, go)));
+}
+
+function remove(ep) {
+  const go = h("button", { type: "button", class: "danger" }, "Delete for good");
+  go.addEventListener("click", async () => {
+    try {
+      await api("DELETE", hooks(`/${ep.id}`));
+      toast("Endpoint deleted");
+      endpoints();
+    } catch (error) {
+      panel(errorBox(error));
+    }
+  });
+  panel(h("div", { class: "card" }, h("p", {}, "Delete this endpoint? Queued deliveries end as failed."), h("div", { class: "row" }, go, h("button", { type: "button", class: "secondary", onclick: () => panel() }, "Keep it"))));
+}
+
+// ---------------------------------------------------------------- deliveries
+
+async function deliveries(ep, into, status = "") {
+  if (!into) return;
+  const filter = h(
+    "select",
+    { "aria-label": "Status" },
+    ["", "pending", "succeeded", "failed"].map((s) => h("option", { value: s, selected: s === status }, s || "all")),
+  );
+  filter.addEventListener("change", () => deliveries(ep, into, filter.value));
+  try {
+    const page = await api("GET", hooks(`/${ep.id}/deliveries?limit=50${status ? `&status=${status}` : ""}`));
+    const rows = page.data.map((d) =>
+      h(
+        "tr",
+        { class: "link", tabindex: 0, "data-delivery": d.id, "data-status": d.status, onclick: () => delivery(ep, d.id), onkeydown: (e) => e.key === "Enter" && delivery(ep, d.id) },
+        h("td", { "data-label": "Status", class: statusClass(d.status) }, d.status),
+        h("td", { "data-label": "Event" }, d.event_id),
+        h("td", { "data-label": "Attempts" }, d.attempts),
+        h("td", { "data-label": "Last status" }, d.last_status_code ?? "—"),
+        h("td", { "data-label": "Created" }, time(d.created_at)),
+      ),
+    );
+    into.replaceChildren(
+      h("div", { class: "row" }, filter),
+      rows.length
+        ? h("table", {}, h("thead", {}, h("tr", {}, ["Status", "Event", "Attempts", "Last status", "Created"].map((t) => h("th", {}, t)))), h("tbody", {}, rows))
+        : h("p", { class: "muted" }, "No deliveries."),
+    );
+  } catch (error) {
+    if (error.status !== 401) into.replaceChildren(errorBox(error));
+  }
+}
+
+function statusClass(status) {
+  return { succeeded: "ok", failed: "bad", pending: "warn" }[status] || "";
+}
+
+async function delivery(ep, id) {
+  try {
+    const d = await api("GET", hooks(`/${ep.id}/deliveries/${id}`));
+    const replay = action("Replay", async () => {
+      try {
+        await api("POST", hooks(`/${ep.id}/deliveries/${id}/replay`));
+        toast("Replay queued");
+        endpoint(ep.id);
+      } catch (error) {
+        panel(errorBox(error));
+      }
+    });
+    show(
+      h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => endpoint(ep.id) }, "← Endpoint")),
+      h("h1", {}, `Delivery ${d.id}`),
+      h("p", { class: statusClass(d.status), "data-testid": "delivery-status" }, d.status, ` · event ${d.event_id} · ${d.attempts} attempt(s)`),
+      h("div", { class: "row" }, replay),
+      h("div", { id: "panel" }),
+      (d.attempt_log || []).map(attemptCard),
+    );
+  } catch (error) {
+    if (error.status !== 401) show(errorBox(error));
+  }
+}
+
+function attemptCard(a) {
+  const headers = (list) => (list || []).map((x) => `${x.name}: ${x.value}`).join("\n");
+  return h(
+    "div",
+    { class: "card", "data-attempt": a.number },
+    h("strong", {}, `Attempt ${a.number}`),
+    h("p", { class: a.outcome === "success" ? "ok" : "bad" }, `${a.outcome} · status ${a.status_code ?? "none"} · ${a.duration_ms} ms · ${time(a.started_at)}`),
+    a.error ? h("p", { class: "bad" }, a.error) : null,
+    (a.requests || []).map((r) => [h("h2", {}, `Request: ${r.method} `, h("span", { class: "url" }, r.url)), h("pre", {}, headers(r.headers)), h("p", { class: "muted" }, `${r.body_bytes} bytes · sha256 ${r.body_sha256}`)]),
+    h("h2", {}, "Response"),
+    h("pre", {}, headers(a.response_headers) || "(no headers)"),
+    h("pre", { "data-testid": "response-excerpt" }, a.response_excerpt || "(empty body)"),
+  );
+}
+
+// ---------------------------------------------------------------- health
+
+function health(stats, reload, window) {
+  const pick = h(
+    "select",
+    { "aria-label": "Window" },
+    ["1h", "24h", "7d"].map((w) => h("option", { value: w, selected: w === window }, w)),
+  );
+  pick.addEventListener("change", () => reload(pick.value));
+  const latency = stats.latency_ms || {};
+  return h(
+    "section",
+    { "aria-label": "Health" },
+    h("h2", {}, "Health ", pick),
+    h(
+      "div",
+      { class: "stats" },
+      h("div", {}, "Success", h("span", {}, percent(stats.success_rate))),
+      h("div", {}, "Attempts", h("span", {}, stats.attempts ?? 0)),
+      h("div", {}, "p50", h("span", {}, latency.p50 === undefined || latency.p50 === null ? "—" : `${latency.p50} ms`)),
+      h("div", {}, "p99", h("span", {}, latency.p99 === undefined || latency.p99 === null ? "—" : `${latency.p99} ms`)),
+    ),
+    volumeChart(stats.series || []),
+  );
+}
+
+/** Stacked bars per bucket: successes, retries, failures. */
+function volumeChart(series) {
+  const width = 600;
+  const height = 110;
+  const max = Math.max(1, ...series.map((b) => b.attempts));
+  const step = width / Math.max(1, series.length);
+  const bars = series.flatMap((b, i) => {
+    let y = height;
+    return [
+      ["ok", b.successes],
+      ["warn", b.retries],
+      ["bad", b.failures],
+    ].map(([cls, n]) => {
+      const barHeight = (n / max) * (height - 10);
+      y -= barHeight;
+      return n ? svg("rect", { class: cls, x: i * step, y, width: Math.max(1, step - 1), height: barHeight }) : null;
+    });
+  });
+  return svg(
+    "svg",
+    { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `Volume: up to ${max} attempts per interval` },
+    svg("title", {}, "Attempts per interval: successes, retries, failures"),
+    bars,
+  );
+}
+
+// ---------------------------------------------------------------- event log
+
+async function eventLog(filters = {}) {
+  current("Event log");
+  const type = h("input", { id: "log-type", placeholder: "order.* or order.paid", value: filters.event || "" });
+  const resource = h("input", { id: "log-resource", placeholder: "ord_77", value: filters.resource_id || "" });
+  const status = h(
+    "select",
+    { id: "log-status" },
+    ["", "failed", "pending", "succeeded", "unrouted"].map((s) => h("option", { value: s, selected: s === (filters.status || "") }, s || "any")),
+  );
+  const since = h("input", { id: "log-since", type: "datetime-local" });
+  const form = h(
+    "form",
+    { class: "card" },
+    h("label", { for: "log-type" }, "Type"),
+    type,
+    h("label", { for: "log-resource" }, "Resource id"),
+    resource,
+    h("label", { for: "log-status" }, "Status"),
+    status,
+    h("label", { for: "log-since" }, "Since"),
+    since,
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Search")),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    eventLog({
+      event: type.value.trim(),
+      resource_id: resource.value.trim(),
+      status: status.value,
+      since: since.value ? String(new Date(since.value).getTime()) : "",
+    });
+  });
+  const list = h("div", { "data-testid": "event-log" }, h("p", { class: "muted" }, "Loading…"));
+  show(h("h1", {}, "Event log"), form, list);
+  const query = new URLSearchParams({ limit: "50" });
+  for (const [k, v] of Object.entries(filters)) if (v) query.set(k, v);
+  try {
+    const page = await api("GET", project(`/events?${query}`));
+    const rows = page.data.map((e) =>
+      h(
+        "tr",
+        { class: "link", tabindex: 0, "data-event": e.id, onclick: () => eventDetail(e.id), onkeydown: (k) => k.key === "Enter" && eventDetail(e.id) },
+        h("td", { "data-label": "Type" }, e.event),
+        h("td", { "data-label": "Status", class: statusClass(e.status) }, e.status),
+        h("td", { "data-label": "Resource" }, [e.resource, e.resource_id].filter(Boolean).join(" ") || "—"),
+        h("td", { "data-label": "Deliveries" }, `${e.deliveries.succeeded}/${e.deliveries.total}`),
+        h("td", { "data-label": "Created" }, time(e.created_at)),
+      ),
+    );
+    list.replaceChildren(
+      rows.length
+        ? h("table", {}, h("thead", {}, h("tr", {}, ["Type", "Status", "Resource", "Delivered", "Created"].map((t) => h("th", {}, t)))), h("tbody", {}, rows))
+        : h("p", { class: "muted" }, "No events match."),
+    );
+  } catch (error) {
+    if (error.status !== 401) list.replaceChildren(errorBox(error));
+  }
+}
+
+async function eventDetail(id) {
+  try {
+    const e = await api("GET", project(`/events/${id}`));
+    let payload = e.payload;
+    if (typeof payload !== "string") payload = JSON.stringify(payload, null, 2);
+    show(
+      h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => eventLog() }, "← Event log")),
+      h("h1", {}, e.event),
+      h("p", { class: "muted" }, `${e.id} · ${time(e.created_at)}`, e.source ? ` · from ${e.source.integration}` : ""),
+      h("h2", {}, "Payload"),
+      h("pre", { "data-testid": "payload" }, payload),
+      h("h2", {}, "Deliveries"),
+      (e.deliveries_made || e.deliveries || []).map((d) =>
+        h("div", { class: "card" }, h("strong", { class: statusClass(d.status) }, d.status), ` · endpoint ${d.endpoint_id} · ${d.attempts} attempt(s)`),
+      ),
+    );
+  } catch (error) {
+    if (error.status !== 401) show(errorBox(error));
+  }
+}
+
+start();
