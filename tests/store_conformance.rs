@@ -93,6 +93,7 @@ fn endpoint_record(id: &str, provider: &str, created_ms: u64) -> Endpoint {
         failure_alerted: false,
         created_ms,
         updated_ms: created_ms,
+        declared: false,
     }
 }
 
@@ -585,6 +586,7 @@ async fn catalog_records(store: &dyn Backend) {
         config: [("channel".to_string(), "#ops".to_string())].into(),
         secrets: Default::default(),
         updated_ms: 1,
+        declared: true,
     };
     store.put_provider_settings(&settings).await.unwrap();
     assert_eq!(

@@ -253,6 +253,7 @@ async fn configure_one(
             config: BTreeMap::new(),
             secrets: BTreeMap::new(),
             updated_ms: 0,
+            declared: false,
         });
     apply_changes(
         plugin.manifest(),

@@ -289,6 +289,7 @@ async fn create(
         failure_alerted: false,
         created_ms: now,
         updated_ms: now,
+        declared: false,
     };
     check_render(&state, &plugin, &project, &endpoint).await?;
     let endpoint = save(&state, endpoint).await?;

@@ -57,6 +57,9 @@ pub struct Project {
     pub seen_event_types: Vec<String>,
     /// Unix ms.
     pub created_ms: u64,
+    /// Written from the config's `[[projects]]`: start-up deletes it (with
+    /// everything it owns) once the config no longer declares it.
+    pub declared: bool,
 }
 
 impl Project {
@@ -69,6 +72,7 @@ impl Project {
             strict_event_types: false,
             seen_event_types: Vec::new(),
             created_ms,
+            declared: false,
         }
     }
 
@@ -101,7 +105,7 @@ impl CustomEventType {
 }
 
 impl Record for Project {
-    const FORMAT: u8 = 2;
+    const FORMAT: u8 = 3;
 
     fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
         /// Format 1: custom types as names only; every project was strict
@@ -113,16 +117,34 @@ impl Record for Project {
             custom_event_types: Vec<String>,
             created_ms: u64,
         }
-        (format == 1).then(|| {
-            postcard::from_bytes::<ProjectV1>(body).map(|v1| Project {
+        /// Format 2: no `declared` (start-up marks the projects the config
+        /// still declares).
+        #[derive(Deserialize)]
+        struct ProjectV2 {
+            id: String,
+            name: String,
+            custom_event_types: Vec<CustomEventType>,
+            strict_event_types: bool,
+            seen_event_types: Vec<String>,
+            created_ms: u64,
+        }
+        match format {
+            1 => Some(postcard::from_bytes::<ProjectV1>(body).map(|v1| Project {
                 custom_event_types: v1
                     .custom_event_types
                     .into_iter()
                     .map(CustomEventType::named)
                     .collect(),
                 ..Project::new(v1.id, v1.name, v1.created_ms)
-            })
-        })
+            })),
+            2 => Some(postcard::from_bytes::<ProjectV2>(body).map(|v2| Project {
+                custom_event_types: v2.custom_event_types,
+                strict_event_types: v2.strict_event_types,
+                seen_event_types: v2.seen_event_types,
+                ..Project::new(v2.id, v2.name, v2.created_ms)
+            })),
+            _ => None,
+        }
     }
 }
 
@@ -199,6 +221,10 @@ pub struct Endpoint {
     pub created_ms: u64,
     /// Unix ms.
     pub updated_ms: u64,
+    /// Written from the config's `[[projects.webhooks]]`: start-up deletes
+    /// it once its project's config no longer declares it. (Endpoints
+    /// created through the API are never touched by start-up.)
+    pub declared: bool,
 }
 
 /// A change to apply to a project as stored ([`super::Backend::update_project`]);
@@ -226,6 +252,9 @@ pub struct ProviderSettings {
     pub secrets: BTreeMap<String, Vec<u8>>,
     /// Unix ms.
     pub updated_ms: u64,
+    /// Written from the config's `[projects.providers.<name>]`: start-up
+    /// deletes it once its project's config no longer declares it.
+    pub declared: bool,
 }
 
 /// An accepted event.
@@ -683,8 +712,84 @@ pub struct Page<T> {
 }
 
 impl Record for ApiKey {}
-impl Record for Endpoint {}
-impl Record for ProviderSettings {}
+
+impl Record for Endpoint {
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        /// Format 1: no `declared`.
+        #[derive(Deserialize)]
+        struct EndpointV1 {
+            id: String,
+            project_id: String,
+            url: String,
+            description: String,
+            events: Vec<String>,
+            active: bool,
+            disabled_reason: Option<String>,
+            ordered: bool,
+            provider: String,
+            config: BTreeMap<String, String>,
+            secrets: Vec<SealedSecret>,
+            filter: BTreeMap<String, String>,
+            rate_limit: Option<crate::ratelimit::Rate>,
+            failing_since_ms: Option<u64>,
+            failure_alerted: bool,
+            created_ms: u64,
+            updated_ms: u64,
+        }
+        (format == 1).then(|| {
+            postcard::from_bytes::<EndpointV1>(body).map(|v1| Endpoint {
+                id: v1.id,
+                project_id: v1.project_id,
+                url: v1.url,
+                description: v1.description,
+                events: v1.events,
+                active: v1.active,
+                disabled_reason: v1.disabled_reason,
+                ordered: v1.ordered,
+                provider: v1.provider,
+                config: v1.config,
+                secrets: v1.secrets,
+                filter: v1.filter,
+                rate_limit: v1.rate_limit,
+                failing_since_ms: v1.failing_since_ms,
+                failure_alerted: v1.failure_alerted,
+                created_ms: v1.created_ms,
+                updated_ms: v1.updated_ms,
+                declared: false,
+            })
+        })
+    }
+}
+
+impl Record for ProviderSettings {
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        /// Format 1: no `declared`.
+        #[derive(Deserialize)]
+        struct ProviderSettingsV1 {
+            project_id: String,
+            provider: String,
+            enabled: bool,
+            config: BTreeMap<String, String>,
+            secrets: BTreeMap<String, Vec<u8>>,
+            updated_ms: u64,
+        }
+        (format == 1).then(|| {
+            postcard::from_bytes::<ProviderSettingsV1>(body).map(|v1| ProviderSettings {
+                project_id: v1.project_id,
+                provider: v1.provider,
+                enabled: v1.enabled,
+                config: v1.config,
+                secrets: v1.secrets,
+                updated_ms: v1.updated_ms,
+                declared: false,
+            })
+        })
+    }
+}
 impl Record for Delivery {}
 impl Record for Stats {}
 

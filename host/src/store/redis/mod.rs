@@ -20,6 +20,7 @@ mod ingest;
 mod keys;
 mod lease;
 mod queue;
+mod remove;
 mod scripts;
 
 use super::codec::{decode, encode, Record};
@@ -285,10 +286,16 @@ impl Backend for RedisStore {
         Ok(projects)
     }
 
+    async fn delete_project(&self, id: &str) -> Result<bool, StoreError> {
+        self.shared.delete_project(id).await
+    }
+
     async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.shared
-            .set_record(&self.shared.keys.api_key(&key.hash), key)
-            .await
+        let s = &self.shared;
+        s.set_record(&s.keys.api_key(&key.hash), key).await?;
+        let mut index = redis::cmd("SADD");
+        index.arg(s.keys.project_keys(&key.project_id)).arg(&key.hash);
+        s.pool.run(&index).await.map(drop)
     }
 
     async fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
@@ -599,6 +606,16 @@ impl Backend for RedisStore {
             .map(|n| s.keys.provider(project_id, n))
             .collect();
         Ok(s.get_records(&keys).await?.into_iter().flatten().collect())
+    }
+
+    async fn delete_provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<bool, StoreError> {
+        self.shared
+            .delete_provider_settings(project_id, provider)
+            .await
     }
 
     async fn provider_settings(
