@@ -894,8 +894,82 @@ mod tests {
             ..project
         };
         let bytes = encode(&now).unwrap();
-        assert_eq!(bytes[0], 2, "projects are written in format 2");
+        assert_eq!(bytes[0], 3, "projects are written in format 3");
         assert_eq!(decode::<Project>("acme", &bytes).unwrap(), now);
+    }
+
+    /// A record of the format before `declared` existed: today's encoding
+    /// of `value` (with `declared` unset, its last field, one byte in
+    /// postcard) without that byte, under `format`.
+    fn before_declared<T: Record>(value: &T, format: u8) -> Vec<u8> {
+        let mut bytes = encode(value).unwrap();
+        assert_eq!(bytes.pop(), Some(0), "`declared` is the last field");
+        bytes[0] = format;
+        bytes
+    }
+
+    #[test]
+    fn records_from_before_the_declared_flag_decode_as_not_declared() {
+        let project = Project {
+            custom_event_types: vec![CustomEventType::named("order.paid")],
+            strict_event_types: true,
+            ..Project::new("acme".into(), "Acme".into(), 7)
+        };
+        let old = before_declared(&project, 2);
+        assert_eq!(decode::<Project>("acme", &old).unwrap(), project);
+        let declared = Project {
+            declared: true,
+            ..project
+        };
+        let bytes = encode(&declared).unwrap();
+        assert_eq!(bytes[0], 3, "projects are written in format 3");
+        assert_eq!(decode::<Project>("acme", &bytes).unwrap(), declared);
+
+        let endpoint = Endpoint {
+            id: "ep".into(),
+            project_id: "acme".into(),
+            url: "https://x.example/".into(),
+            description: "orders".into(),
+            events: vec!["order.*".into()],
+            active: true,
+            disabled_reason: None,
+            ordered: true,
+            provider: "webhook".into(),
+            config: [("header.X-A".to_string(), "1".to_string())].into(),
+            secrets: vec![SealedSecret {
+                sealed: vec![1, 2, 3],
+                expires_ms: Some(9),
+            }],
+            filter: BTreeMap::new(),
+            rate_limit: None,
+            failing_since_ms: Some(4),
+            failure_alerted: true,
+            created_ms: 1,
+            updated_ms: 2,
+            declared: false,
+        };
+        let old = before_declared(&endpoint, 1);
+        assert_eq!(decode::<Endpoint>("ep", &old).unwrap(), endpoint);
+        let bytes = encode(&Endpoint {
+            declared: true,
+            ..endpoint.clone()
+        })
+        .unwrap();
+        assert_eq!(bytes[0], 2, "endpoints are written in format 2");
+        assert!(decode::<Endpoint>("ep", &bytes).unwrap().declared);
+
+        let settings = ProviderSettings {
+            project_id: "acme".into(),
+            provider: "slack".into(),
+            enabled: true,
+            config: [("channel".to_string(), "#ops".to_string())].into(),
+            secrets: [("bot_token".to_string(), vec![7u8; 3])].into(),
+            updated_ms: 3,
+            declared: false,
+        };
+        let old = before_declared(&settings, 1);
+        assert_eq!(decode::<ProviderSettings>("slack", &old).unwrap(), settings);
+        assert_eq!(encode(&settings).unwrap()[0], 2);
     }
 
     #[test]
