@@ -81,8 +81,10 @@ fn on(receiver: &Receiver, path: &str) -> Vec<common::receiver::Received> {
 
 /// Waits until `receiver` accepted `n` requests on `path`.
 async fn wait_on(host: &Host, receiver: &Receiver, path: &str, n: usize) {
-    host.eventually(LONG, || async { (on(receiver, path).len() >= n).then_some(()) })
-        .await;
+    host.eventually(LONG, || async {
+        (on(receiver, path).len() >= n).then_some(())
+    })
+    .await;
 }
 
 /// `hookmesh config plan` on the host's config: its stdout (asserting success).
@@ -158,7 +160,10 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
         "- project legacy",
         "plan: 0 to create, 1 to change, 3 to delete, 1 unchanged",
     ] {
-        assert!(planned.contains(line), "`{line}` missing from the plan:\n{planned}");
+        assert!(
+            planned.contains(line),
+            "`{line}` missing from the plan:\n{planned}"
+        );
     }
     assert!(
         !planned.contains("adhoc") && !planned.contains(&api_hook_id),
@@ -191,7 +196,11 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
     wait_on(&host, &main, "/orders-v2", 1).await;
     wait_on(&host, &main, "/api", 2).await;
     assert_eq!(on(&main, "/orders-v2")[0].header("x-declared"), None);
-    assert_eq!(on(&main, "/orders").len(), 1, "the old URL gets nothing more");
+    assert_eq!(
+        on(&main, "/orders").len(),
+        1,
+        "the old URL gets nothing more"
+    );
 
     // The removed webhook: its queued delivery ended, nothing more sent.
     let (status, event) = host
@@ -208,9 +217,23 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
     assert_eq!(to_audit["status"], "failed", "{to_audit}");
     assert_eq!(to_audit["last_error"], "endpoint deleted", "{to_audit}");
     let (status, body) = host
-        .get("/projects/shop/integrations/webhooks/ep_shop_audit", SHOP_SK)
+        .get(
+            "/projects/shop/integrations/webhooks/ep_shop_audit",
+            SHOP_SK,
+        )
         .await;
     assert_eq!(status, 404, "{body}");
+
+    // Each webhook says whether the config owns it.
+    for (id, declared) in [("ep_shop_orders", true), (api_hook_id.as_str(), false)] {
+        let path = format!("/projects/shop/integrations/webhooks/{id}");
+        let (status, body) = host.get(&path, SHOP_SK).await;
+        assert_eq!(
+            (status, &body["declared"]),
+            (200, &json!(declared)),
+            "{body}"
+        );
+    }
 
     // API objects are left alone; the admin deletes the API-made project.
     assert_eq!(host.get("/projects/adhoc", ADMIN_TOKEN).await.0, 200);
@@ -230,7 +253,10 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(on(&main, "/legacy").len(), legacy_seen);
     assert_eq!(audit.seen(), audit_seen);
-    assert_eq!(plan_after_stop(&mut host, redis), "plan: 0 to create, 0 to change, 0 to delete, 2 unchanged\n");
+    assert_eq!(
+        plan_after_stop(&mut host, redis),
+        "plan: 0 to create, 0 to change, 0 to delete, 2 unchanged\n"
+    );
 }
 
 /// The plan once v2 is applied: nothing left to do.

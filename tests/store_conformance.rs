@@ -743,35 +743,74 @@ async fn project_deletion_frees_what_it_owned(store: &dyn Backend) {
         .contains(&"ep_gone".to_string()));
     assert_eq!(store.event("evt_g1").await.unwrap(), None, "its events");
     assert_eq!(
-        store.deliveries_of_events(&["evt_g1", "evt_g2"]).await.unwrap(),
+        store
+            .deliveries_of_events(&["evt_g1", "evt_g2"])
+            .await
+            .unwrap(),
         [vec![], vec![]]
     );
-    assert_eq!(store.delivery("ep_gone", "dlv_evt_g1_ep_gone").await.unwrap(), None);
+    assert_eq!(
+        store
+            .delivery("ep_gone", "dlv_evt_g1_ep_gone")
+            .await
+            .unwrap(),
+        None
+    );
     assert!(store
         .attempts_of("ep_gone", "dlv_evt_g1_ep_gone")
         .await
         .unwrap()
         .is_empty());
     let history = store
-        .deliveries_of("ep_gone", &DeliveryQuery { limit: 10, ..Default::default() })
+        .deliveries_of(
+            "ep_gone",
+            &DeliveryQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(history.items.is_empty(), "its delivery history");
     assert!(store.endpoint_stats("ep_gone", 0).await.unwrap().is_empty());
-    assert!(store.project_events("gone", None, None, 10).await.unwrap().is_empty());
+    assert!(store
+        .project_events("gone", None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store.provider_settings_of("gone").await.unwrap().is_empty());
-    assert!(!store.projects().await.unwrap().iter().any(|p| p.id == "gone"));
+    assert!(!store
+        .projects()
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.id == "gone"));
     assert!(!store.delete_project("gone").await.unwrap(), "deleted once");
 
-    assert!(store.project("kept").await.unwrap().is_some(), "the other project stays");
+    assert!(
+        store.project("kept").await.unwrap().is_some(),
+        "the other project stays"
+    );
     assert!(store.api_key("hash_kept").await.unwrap().is_some());
-    assert_eq!(ids(&store.queue_peek("ep_kept", 10).await.unwrap()), ["dlv_evt_k2_ep_kept"]);
+    assert_eq!(
+        ids(&store.queue_peek("ep_kept", 10).await.unwrap()),
+        ["dlv_evt_k2_ep_kept"]
+    );
     assert!(store.event("evt_k1").await.unwrap().is_some());
     assert_eq!(store.provider_settings_of("kept").await.unwrap().len(), 1);
 
-    assert!(store.delete_provider_settings("kept", "slack").await.unwrap());
-    assert!(!store.delete_provider_settings("kept", "slack").await.unwrap());
-    assert_eq!(store.provider_settings("kept", "slack").await.unwrap(), None);
+    assert!(store
+        .delete_provider_settings("kept", "slack")
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_provider_settings("kept", "slack")
+        .await
+        .unwrap());
+    assert_eq!(
+        store.provider_settings("kept", "slack").await.unwrap(),
+        None
+    );
     assert!(store.provider_settings_of("kept").await.unwrap().is_empty());
 }
 
@@ -972,7 +1011,10 @@ mod redis_shared {
             .map(str::to_string)
             .collect();
         assert!(left.is_empty(), "left behind: {left:?}");
-        assert!(keys().contains("{ep:ep_kept}:d:"), "the other project keeps its keys");
+        assert!(
+            keys().contains("{ep:ep_kept}:d:"),
+            "the other project keeps its keys"
+        );
     }
 
     /// `SCRIPT FLUSH` every 5 ms while 8 tasks ingest fan-outs and

@@ -18,10 +18,10 @@ use crate::ingest::FieldError;
 use crate::plugin::{ConfigEntry, Context, Endpoint as PluginEndpoint, PluginHost, PluginRegistry};
 use crate::providers::{apply_changes, check_keys, field_for, IntegrationName};
 use crate::signing::{hash_api_key, new_webhook_secret, SecretBox};
-pub use reconcile::Plan;
 use crate::store::{
     ApiKey, Backend, Endpoint, KeyKind, Project, ProviderSettings, SealedSecret, StoreError,
 };
+pub use reconcile::Plan;
 use std::collections::BTreeMap;
 use std::path::Path;
 

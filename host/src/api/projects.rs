@@ -275,6 +275,7 @@ fn view(project: &Project) -> serde_json::Value {
         "strict_event_types": project.strict_event_types,
         "custom_event_types": names,
         "created_at": time_ms(project.created_ms),
+        "declared": project.declared,
     })
 }
 

@@ -205,8 +205,11 @@ pub trait BlockingBackend: Send + Sync + 'static {
     /// Every provider or named instance configured for the project, by name.
     fn provider_settings_of(&self, project_id: &str) -> Result<Vec<ProviderSettings>, StoreError>;
     /// Removes a project's settings for `provider`; false when there were none.
-    fn delete_provider_settings(&self, project_id: &str, provider: &str)
-        -> Result<bool, StoreError>;
+    fn delete_provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
     /// Shared backends keep buckets where every instance sees them.

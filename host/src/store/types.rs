@@ -129,13 +129,15 @@ impl Record for Project {
             created_ms: u64,
         }
         match format {
-            1 => Some(postcard::from_bytes::<ProjectV1>(body).map(|v1| Project {
-                custom_event_types: v1
-                    .custom_event_types
-                    .into_iter()
-                    .map(CustomEventType::named)
-                    .collect(),
-                ..Project::new(v1.id, v1.name, v1.created_ms)
+            1 => Some(postcard::from_bytes::<ProjectV1>(body).map(|v1| {
+                Project {
+                    custom_event_types: v1
+                        .custom_event_types
+                        .into_iter()
+                        .map(CustomEventType::named)
+                        .collect(),
+                    ..Project::new(v1.id, v1.name, v1.created_ms)
+                }
             })),
             2 => Some(postcard::from_bytes::<ProjectV2>(body).map(|v2| Project {
                 custom_event_types: v2.custom_event_types,

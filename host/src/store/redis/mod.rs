@@ -294,7 +294,9 @@ impl Backend for RedisStore {
         let s = &self.shared;
         s.set_record(&s.keys.api_key(&key.hash), key).await?;
         let mut index = redis::cmd("SADD");
-        index.arg(s.keys.project_keys(&key.project_id)).arg(&key.hash);
+        index
+            .arg(s.keys.project_keys(&key.project_id))
+            .arg(&key.hash);
         s.pool.run(&index).await.map(drop)
     }
 
