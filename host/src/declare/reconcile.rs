@@ -158,11 +158,26 @@ async fn plan_project(
         project_fields,
         |p| Step::PutProject(Box::new(p)),
     );
-
-    let stored = match stored {
+    // A project not stored yet has no provider settings to compare.
+    let providers = match stored {
         Some(_) => store.provider_settings_of(&spec.id).await?,
         None => Vec::new(),
     };
+    plan_providers(plan, secrets, plugins, spec, &providers, now_ms)?;
+    plan_webhooks(plan, store, secrets, spec, now_ms).await
+}
+
+/// The project's declared provider settings against `stored` (its
+/// settings as stored): creates, updates, and deletes of declared ones
+/// the config no longer has.
+fn plan_providers(
+    plan: &mut Plan,
+    secrets: &SecretBox,
+    plugins: &PluginRegistry,
+    spec: &ProjectSpec,
+    stored: &[ProviderSettings],
+    now_ms: u64,
+) -> Result<(), DeclareError> {
     for (name, provider) in &spec.providers {
         let wanted = declared_provider(secrets, plugins, &spec.id, name, provider, now_ms)?;
         let found = stored.iter().find(|s| s.provider == *name);
@@ -189,7 +204,18 @@ async fn plan_project(
             },
         );
     }
+    Ok(())
+}
 
+/// The project's declared webhooks against its stored endpoints: creates,
+/// updates, and deletes of declared ones the config no longer has.
+async fn plan_webhooks(
+    plan: &mut Plan,
+    store: &dyn Backend,
+    secrets: &SecretBox,
+    spec: &ProjectSpec,
+    now_ms: u64,
+) -> Result<(), DeclareError> {
     let endpoints = store.endpoints_of(&spec.id).await?;
     for webhook in &spec.webhooks {
         let found = match endpoints.iter().find(|e| e.id == webhook.id) {
