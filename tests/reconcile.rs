@@ -1,8 +1,9 @@
 //! The operator whose TOML is the truth (#18 item 1), on the embedded
 //! store and on Redis: start from config v1 (two declared projects with
-//! keys, webhooks to real receivers and a provider setting; plus a webhook
-//! and a project created through the API), send events; `config plan`
-//! shows what v2 changes without changing it; restart with v2 (a webhook
+//! keys, webhooks to real receivers and a provider setting; plus a webhook,
+//! a project and a provider setting created through the API), send events;
+//! `config plan` shows what v2 changes without changing it; restart with
+//! v2 (a webhook
 //! removed, a URL changed, a provider setting removed, a project removed)
 //! and check over real HTTP that what was removed no longer delivers or
 //! authenticates while the rest still does. Then `DELETE /projects/{p}`.
@@ -128,6 +129,16 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
     assert_eq!(status, 201, "{body}");
     let api_hook_id = body["id"].as_str().unwrap().to_string();
     let adhoc = host.create_project("adhoc").await;
+    let slack = json!({ "config": { "signing_secret": "8f742231b10e8888abcd99yyyzzz85a5" } });
+    let (status, body) = host
+        .call(
+            Method::PUT,
+            "/projects/shop/integrations/providers/slack",
+            Some(SHOP_SK),
+            Some(&slack),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 
     let (status, body) = send(&host, "shop", SHOP_PK, 1).await;
     assert_eq!(status, 202, "{body}");
@@ -234,6 +245,25 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
             "{body}"
         );
     }
+
+    // Provider settings: the declared one is gone, the API's is kept.
+    let (status, providers) = host
+        .get("/projects/shop/integrations/providers", SHOP_SK)
+        .await;
+    assert_eq!(status, 200, "{providers}");
+    let provider = |name: &str| {
+        providers["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no provider {name}: {providers}"))
+    };
+    assert_eq!(provider("webhook")["updated_at"], Value::Null, "removed");
+    let kept = provider("slack");
+    assert!(kept["updated_at"].is_u64(), "{kept}");
+    assert_eq!(kept["declared"], false, "{kept}");
 
     // API objects are left alone; the admin deletes the API-made project.
     assert_eq!(host.get("/projects/adhoc", ADMIN_TOKEN).await.0, 200);

@@ -368,7 +368,7 @@ fn declared_secrets(
         return existing.secrets.clone();
     }
     let secret = spec.secret.clone().unwrap_or_else(|| {
-        tracing::info!(endpoint_id = %spec.id, "declared webhook has no `secret`: generated one (POST …/rotate returns a new one, or declare it)");
+        tracing::info!(endpoint_id = %spec.id, "declared webhook has no `secret`: it gets a generated one, kept across restarts (POST …/rotate returns a new one, or declare it)");
         new_webhook_secret()
     });
     let mut sealed = vec![SealedSecret {
