@@ -352,3 +352,71 @@ pub async fn execute(store: &dyn Backend, plan: &Plan) -> Result<(), StoreError>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(declared: bool) -> Project {
+        Project {
+            declared,
+            ..Project::new("acme".into(), "Acme".into(), 1)
+        }
+    }
+
+    #[test]
+    fn compare_creates_updates_or_counts_unchanged() {
+        let mut plan = Plan::default();
+        let step = |p| Step::PutProject(Box::new(p));
+        compare(
+            &mut plan,
+            "project a".into(),
+            None,
+            project(true),
+            project_fields,
+            step,
+        );
+        let stored = project(true);
+        compare(
+            &mut plan,
+            "project b".into(),
+            Some(&stored),
+            project(true),
+            project_fields,
+            step,
+        );
+        let renamed = Project {
+            name: "Acme Inc".into(),
+            ..project(true)
+        };
+        compare(
+            &mut plan,
+            "project c".into(),
+            Some(&stored),
+            renamed,
+            project_fields,
+            step,
+        );
+        let made_by_the_api = project(false);
+        compare(
+            &mut plan,
+            "project d".into(),
+            Some(&made_by_the_api),
+            project(true),
+            project_fields,
+            step,
+        );
+        plan.push(
+            Action::Delete,
+            "project e".into(),
+            "no longer in the config".into(),
+            Step::DeleteProject("e".into()),
+        );
+        assert_eq!(
+            plan.to_string(),
+            "+ project a\n~ project c: name\n~ project d: now owned by the config\n\
+             - project e: no longer in the config\n\
+             plan: 1 to create, 2 to change, 1 to delete, 1 unchanged\n"
+        );
+    }
+}
