@@ -308,3 +308,54 @@ async fn removed_config_stops_delivering_on_redis() {
     let storage = format!("backend = \"redis\"\nredis_url = \"{}\"", redis.url());
     operator_walk("reconcile-redis", storage, true).await;
 }
+
+/// `DELETE /projects/{p}` while its endpoint is retrying every 50 ms: no
+/// request reaches the receiver after the delete answered (but the one
+/// in flight), and the project's events are gone with it.
+async fn a_deleted_project_stops_delivering(name: &str, storage: String) {
+    let failing = Receiver::start(|_, _| Reply::status(503));
+    let host = Host::start(
+        name,
+        HostConfig {
+            storage,
+            delivery: "retry_schedule = [\"50ms\"]\nmax_attempts = 1000\njitter = 0.0\ntimeout = \"5s\"\nconnect_timeout = \"1s\"".into(),
+            ..HostConfig::default()
+        },
+    );
+    let project = host.create_project("doomed").await;
+    host.create_webhook(&project, json!({ "url": failing.url("/hook") }))
+        .await;
+    let event = host
+        .send_event(&project, "order.paid", json!({ "n": 1 }))
+        .await;
+    host.eventually(LONG, || async { (failing.seen() >= 3).then_some(()) })
+        .await;
+    let path = "/projects/doomed";
+    let (status, _) = host
+        .call(Method::DELETE, path, Some(ADMIN_TOKEN), None)
+        .await;
+    assert_eq!(status, 204);
+    let after_delete = failing.seen();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        failing.seen() <= after_delete + 1,
+        "still delivering: {after_delete} requests at the delete, {} now",
+        failing.seen()
+    );
+    let (status, _) = host
+        .get(&format!("/projects/doomed/events/{event}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_project_stops_delivering_on_the_embedded_store() {
+    a_deleted_project_stops_delivering("delete-project", String::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_project_stops_delivering_on_redis() {
+    let redis = RedisServer::start("delete-project");
+    let storage = format!("backend = \"redis\"\nredis_url = \"{}\"", redis.url());
+    a_deleted_project_stops_delivering("delete-project-redis", storage).await;
+}
