@@ -38,6 +38,8 @@ mod portal;
 mod provider_plugins;
 #[path = "providers.rs"]
 mod providers;
+#[path = "reconcile.rs"]
+mod reconcile;
 #[path = "redis_backend.rs"]
 mod redis_backend;
 #[path = "store_conformance.rs"]

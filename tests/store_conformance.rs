@@ -93,6 +93,7 @@ fn endpoint_record(id: &str, provider: &str, created_ms: u64) -> Endpoint {
         failure_alerted: false,
         created_ms,
         updated_ms: created_ms,
+        declared: false,
     }
 }
 
@@ -591,6 +592,7 @@ async fn catalog_records(store: &dyn Backend) {
         config: [("channel".to_string(), "#ops".to_string())].into(),
         secrets: Default::default(),
         updated_ms: 1,
+        declared: true,
     };
     store.put_provider_settings(&settings).await.unwrap();
     assert_eq!(
@@ -671,6 +673,158 @@ async fn event_log_indexes(store: &dyn Backend) {
         ["evt_x4", "evt_x3", "evt_x2", "evt_x1"],
         "a duplicate is not logged"
     );
+}
+
+/// Stores project `project_id` with a key, endpoint `endpoint_id` and a
+/// provider setting, and ingests `events` (one delivery each, the first
+/// acknowledged, the rest queued; each with an idempotency key).
+async fn populated(store: &dyn Backend, project_id: &str, endpoint_id: &str, events: &[&str]) {
+    store
+        .put_project(&Project::new(project_id.into(), "P".into(), 1))
+        .await
+        .unwrap();
+    store
+        .put_api_key(&ApiKey {
+            hash: format!("hash_{project_id}"),
+            project_id: project_id.into(),
+            kind: KeyKind::Secret,
+            prefix: "hm_sk_".into(),
+            created_ms: 1,
+            label: None,
+            expires_ms: None,
+            origin: KeyOrigin::Api,
+            last_used_ms: None,
+            portal: None,
+        })
+        .await
+        .unwrap();
+    let used = store.api_keys_of(project_id).await.unwrap();
+    store.touch_api_key(&used[0], 2).await.unwrap();
+    let endpoint = Endpoint {
+        project_id: project_id.into(),
+        declared: true,
+        ..endpoint_record(endpoint_id, "webhook", 1)
+    };
+    store.put_endpoint(&endpoint).await.unwrap();
+    store
+        .put_provider_settings(&ProviderSettings {
+            project_id: project_id.into(),
+            provider: "slack".into(),
+            enabled: true,
+            config: Default::default(),
+            secrets: [("bot_token".to_string(), vec![9u8; 4])].into(),
+            updated_ms: 1,
+            declared: true,
+        })
+        .await
+        .unwrap();
+    for id in events {
+        let mut item = new_event(id, &[endpoint_id], Some((id, u64::MAX)));
+        item.event.project_id = project_id.into();
+        store.ingest(vec![item], 10).await.unwrap();
+    }
+    let first = format!("dlv_{}_{endpoint_id}", events[0]);
+    record_as_defined(
+        store,
+        endpoint_id,
+        &attempt(&first, 1, AttemptOutcome::Success),
+        DeliveryChange::Ack,
+    )
+    .await
+    .unwrap();
+}
+
+/// Deleting a project removes everything it owns and nothing of another
+/// project; deleting provider settings removes one provider.
+async fn project_deletion_frees_what_it_owned(store: &dyn Backend) {
+    populated(store, "gone", "ep_gone", &["evt_g1", "evt_g2"]).await;
+    populated(store, "kept", "ep_kept", &["evt_k1", "evt_k2"]).await;
+    store
+        .requeue("evt_g1", "ep_gone", "dlv_g1_replay", 20)
+        .await
+        .unwrap();
+    assert!(store.delete_project("gone").await.unwrap());
+    assert_eq!(store.project("gone").await.unwrap(), None);
+    assert_eq!(store.api_key("hash_gone").await.unwrap(), None, "its keys");
+    assert_eq!(store.endpoint("ep_gone").await.unwrap(), None);
+    assert!(store.endpoints_of("gone").await.unwrap().is_empty());
+    assert!(store.queue_peek("ep_gone", 10).await.unwrap().is_empty());
+    assert!(!store
+        .endpoints_with_work()
+        .await
+        .unwrap()
+        .contains(&"ep_gone".to_string()));
+    assert_eq!(store.event("evt_g1").await.unwrap(), None, "its events");
+    assert_eq!(
+        store
+            .deliveries_of_events(&["evt_g1", "evt_g2"])
+            .await
+            .unwrap(),
+        [vec![], vec![]]
+    );
+    assert_eq!(
+        store
+            .delivery("ep_gone", "dlv_evt_g1_ep_gone")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .attempts_of("ep_gone", "dlv_evt_g1_ep_gone")
+        .await
+        .unwrap()
+        .is_empty());
+    let history = store
+        .deliveries_of(
+            "ep_gone",
+            &DeliveryQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(history.items.is_empty(), "its delivery history");
+    assert!(store.endpoint_stats("ep_gone", 0).await.unwrap().is_empty());
+    assert!(store
+        .project_events("gone", None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.provider_settings_of("gone").await.unwrap().is_empty());
+    assert!(!store
+        .projects()
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.id == "gone"));
+    assert!(!store.delete_project("gone").await.unwrap(), "deleted once");
+
+    assert!(
+        store.project("kept").await.unwrap().is_some(),
+        "the other project stays"
+    );
+    assert!(store.api_key("hash_kept").await.unwrap().is_some());
+    assert_eq!(
+        ids(&store.queue_peek("ep_kept", 10).await.unwrap()),
+        ["dlv_evt_k2_ep_kept"]
+    );
+    assert!(store.event("evt_k1").await.unwrap().is_some());
+    assert_eq!(store.provider_settings_of("kept").await.unwrap().len(), 1);
+
+    assert!(store
+        .delete_provider_settings("kept", "slack")
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_provider_settings("kept", "slack")
+        .await
+        .unwrap());
+    assert_eq!(
+        store.provider_settings("kept", "slack").await.unwrap(),
+        None
+    );
+    assert!(store.provider_settings_of("kept").await.unwrap().is_empty());
 }
 
 async fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Backend>, dir: &Path) {
@@ -796,6 +950,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test]
+            async fn project_deletion_frees_what_it_owned() {
+                super::project_deletion_frees_what_it_owned(fresh("project-delete").as_ref()).await;
+            }
+
+            #[tokio::test]
             async fn catalog_records() {
                 super::catalog_records(fresh("catalog").as_ref()).await;
             }
@@ -844,6 +1003,32 @@ conformance!(redis, |dir: &Path| -> Box<dyn Backend> {
 
 mod redis_shared {
     use super::*;
+
+    /// After a project is deleted no key of it, of its endpoints or of its
+    /// events is left in Redis, but for its idempotency reservations
+    /// (listed nowhere; they expire on their TTL) and its routing version
+    /// (one counter, kept so a project made again under the id never meets
+    /// a routing cache of the old one).
+    #[tokio::test]
+    async fn a_deleted_project_leaves_no_keys() {
+        let store = redis_store("freed", Duration::from_secs(5));
+        populated(&store, "gone", "ep_gone", &["evt_g1", "evt_g2"]).await;
+        populated(&store, "kept", "ep_kept", &["evt_k1"]).await;
+        let keys = || shared_redis().command(&["KEYS", "freed:*"]);
+        assert!(keys().contains("{ep:ep_gone}:d:"), "populated: {}", keys());
+        assert!(store.delete_project("gone").await.unwrap());
+        let left: Vec<String> = keys()
+            .lines()
+            .filter(|k| k.contains("gone") || k.contains("evt_g"))
+            .filter(|k| !k.contains("{p:gone}:idem:") && !k.ends_with("{p:gone}:ver"))
+            .map(str::to_string)
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        assert!(
+            keys().contains("{ep:ep_kept}:d:"),
+            "the other project keeps its keys"
+        );
+    }
 
     /// `SCRIPT FLUSH` every 5 ms while 8 tasks ingest fan-outs and
     /// the deliveries are acknowledged: every call that meets `NOSCRIPT`

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `config check`, `store compact`, and the
+//! The command line: `serve`, `config check | plan`, `store compact`, and the
 //! plugin author's tools (`plugin inspect | render | bench`).
 
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +52,10 @@ pub enum ConfigCommand {
     /// Validate a config, load the plugins of `plugins.dir` and check every
     /// declared project against them; report every problem, naming each key.
     Check(ConfigArg),
+    /// Check a config, then print what start-up would create, change and
+    /// delete in the configured store to match it (`+`, `~`, `-`), without
+    /// changing anything. The embedded store must not be in use.
+    Plan(ConfigArg),
 }
 
 /// `hookmesh plugin …`

@@ -2,13 +2,15 @@
 //! writes it ([`checks`], [`templates`]: the API and the config call the
 //! same functions), and the config's `[[projects]]` checked against the
 //! loaded plugins ([`check`], also run by `hookmesh config check`) and
-//! applied to the store at start-up ([`apply`]): each declared project,
-//! key, provider setting and webhook is created or updated, and a declared
-//! project's keys no longer declared are revoked, so the TOML alone
-//! reproduces a deployment. Objects created through the API are left
-//! alone.
+//! reconciled with the store at start-up ([`apply`], planned by
+//! [`reconcile`], shown by `hookmesh config plan`): each declared project,
+//! key, provider setting and webhook is created or updated, and what the
+//! config declared before and no longer does is deleted (a declared
+//! project's keys no longer declared are revoked), so the TOML alone
+//! reproduces a deployment. Objects created through the API are left alone.
 
 pub mod checks;
+pub mod reconcile;
 mod schema_sample;
 pub mod templates;
 
@@ -22,6 +24,7 @@ use crate::store::{
     ApiKey, Backend, Endpoint, KeyKind, KeyOrigin, Project, ProviderSettings, SealedSecret,
     StoreError,
 };
+pub use reconcile::Plan;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -40,13 +43,18 @@ pub enum DeclareError {
 /// plugins of `plugins.dir` and checks every declared object against them:
 /// what `hookmesh config check` runs.
 pub fn check_file(file: Option<&Path>) -> Result<Settings, ConfigError> {
+    Ok(load_checked(file)?.0)
+}
+
+/// [`check_file`], also answering the loaded plugins (`config plan`).
+pub fn load_checked(file: Option<&Path>) -> Result<(Settings, PluginRegistry), ConfigError> {
     let settings = crate::config::load(file)?;
     let host = PluginHost::new(settings.plugins.limits)
         .map_err(|e| ConfigError::Read(format!("cannot start wasmtime: {e:#}")))?;
     let (plugins, mut problems) = load_plugins(&host, &settings.plugins.dir);
     problems.extend(check(&settings.projects, &plugins, crate::now_ms()));
     match problems.is_empty() {
-        true => Ok(settings),
+        true => Ok((settings, plugins)),
         false => Err(ConfigError::Invalid(problems)),
     }
 }
@@ -209,36 +217,25 @@ fn sample_context(webhook: &WebhookSpec, config: BTreeMap<String, String>, now_m
     }
 }
 
-/// Checks, then upserts every declared project; returns how many webhooks
-/// were written. Nothing is written when any declared object fails.
+/// Checks, then reconciles the store with the declared projects (see
+/// [`reconcile`]): creates and updates what the config declares, deletes
+/// what it declared before and no longer does, each change logged; then
+/// stores the declared keys. Returns the changes made. Nothing is written
+/// when any declared object fails its checks.
 pub async fn apply(
     store: &dyn Backend,
     secrets: &SecretBox,
     plugins: &PluginRegistry,
     specs: &[ProjectSpec],
     now_ms: u64,
-) -> Result<usize, DeclareError> {
-    let problems = check(specs, plugins, now_ms);
-    if !problems.is_empty() {
-        return Err(ConfigError::Invalid(problems).into());
-    }
-    let mut webhooks = 0;
+) -> Result<Plan, DeclareError> {
+    let plan = reconcile::plan(store, secrets, plugins, specs, now_ms).await?;
+    reconcile::execute(store, &plan).await?;
     for spec in specs {
-        let stored = store.project(&spec.id).await?;
-        store
-            .put_project(&declared_project(stored, spec, now_ms))
-            .await?;
         reconcile_keys(store, spec, now_ms).await?;
-        for (name, provider) in &spec.providers {
-            apply_provider(store, secrets, plugins, &spec.id, name, provider, now_ms).await?;
-        }
-        for webhook in &spec.webhooks {
-            upsert_webhook(store, secrets, &spec.id, webhook, now_ms).await?;
-            webhooks += 1;
-        }
         tracing::info!(project_id = %spec.id, webhooks = spec.webhooks.len(), "declared project applied");
     }
-    Ok(webhooks)
+    Ok(plan)
 }
 
 /// The declared project's keys as declared: each declared key stored
@@ -302,19 +299,20 @@ fn declared_project(stored: Option<Project>, spec: &ProjectSpec, now_ms: u64) ->
         custom_event_types: spec.custom_event_types.clone(),
         strict_event_types: spec.strict_event_types,
         seen_event_types: seen,
+        declared: true,
         ..Project::new(spec.id.clone(), spec.name.clone(), created_ms)
     }
 }
 
-async fn apply_provider(
-    store: &dyn Backend,
+/// The provider settings as declared (secret values sealed).
+fn declared_provider(
     secrets: &SecretBox,
     plugins: &PluginRegistry,
     project_id: &str,
     name: &str,
     spec: &ProviderSpec,
     now_ms: u64,
-) -> Result<(), DeclareError> {
+) -> Result<ProviderSettings, DeclareError> {
     let fail = |message: String| {
         ConfigError::Invalid(vec![Problem {
             key: format!("projects `{project_id}`: providers.{name}"),
@@ -332,6 +330,7 @@ async fn apply_provider(
         config: Default::default(),
         secrets: Default::default(),
         updated_ms: now_ms,
+        declared: true,
     };
     let changes = spec
         .config
@@ -340,22 +339,19 @@ async fn apply_provider(
         .collect();
     apply_changes(plugin.manifest(), &mut settings, changes, secrets)
         .map_err(|e| fail(e.to_string()))?;
-    store.put_provider_settings(&settings).await?;
-    Ok(())
+    Ok(settings)
 }
 
-async fn upsert_webhook(
-    store: &dyn Backend,
+/// The endpoint as declared, over the stored one (`existing`): its health,
+/// creation time and (unless the declared secret changed) its secrets kept.
+fn declared_endpoint(
     secrets: &SecretBox,
+    existing: Option<&Endpoint>,
     project_id: &str,
     spec: &WebhookSpec,
     now_ms: u64,
-) -> Result<(), StoreError> {
-    let existing = store.endpoint(&spec.id).await?;
-    if existing
-        .as_ref()
-        .is_some_and(|e| e.project_id != project_id)
-    {
+) -> Result<Endpoint, StoreError> {
+    if existing.is_some_and(|e| e.project_id != project_id) {
         return Err(StoreError::Backend(format!(
             "declared webhook `{}` already exists in another project",
             spec.id
@@ -363,10 +359,10 @@ async fn upsert_webhook(
     }
     let active = spec
         .active
-        .unwrap_or_else(|| existing.as_ref().is_none_or(|e| e.active));
+        .unwrap_or_else(|| existing.is_none_or(|e| e.active));
     // Re-enabled by the TOML: its health record starts afresh.
-    let kept = existing.as_ref().filter(|e| !active || e.active);
-    let endpoint = Endpoint {
+    let kept = existing.filter(|e| !active || e.active);
+    Ok(Endpoint {
         id: spec.id.clone(),
         project_id: project_id.to_string(),
         url: spec.url.clone(),
@@ -378,14 +374,14 @@ async fn upsert_webhook(
         rate_limit: spec.rate_limit,
         provider: spec.provider.clone(),
         config: spec.config.clone(),
-        secrets: declared_secrets(secrets, existing.as_ref(), spec, now_ms),
+        secrets: declared_secrets(secrets, existing, spec, now_ms),
         filter: spec.filter.clone(),
         failing_since_ms: kept.and_then(|e| e.failing_since_ms),
         failure_alerted: kept.is_some_and(|e| e.failure_alerted),
-        created_ms: existing.as_ref().map_or(now_ms, |e| e.created_ms),
+        created_ms: existing.map_or(now_ms, |e| e.created_ms),
         updated_ms: now_ms,
-    };
-    store.put_endpoint(&endpoint).await
+        declared: true,
+    })
 }
 
 /// The endpoint's secrets after applying the declared one: unchanged when
@@ -410,7 +406,7 @@ fn declared_secrets(
         return existing.secrets.clone();
     }
     let secret = spec.secret.clone().unwrap_or_else(|| {
-        tracing::info!(endpoint_id = %spec.id, "declared webhook has no `secret`: generated one (POST …/rotate returns a new one, or declare it)");
+        tracing::info!(endpoint_id = %spec.id, "declared webhook has no `secret`: it gets a generated one, kept across restarts (POST …/rotate returns a new one, or declare it)");
         new_webhook_secret()
     });
     let mut sealed = vec![SealedSecret {
@@ -469,6 +465,7 @@ mod tests {
             failure_alerted: false,
             created_ms: 0,
             updated_ms: 0,
+            declared: true,
         }
     }
 

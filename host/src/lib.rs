@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //! - [`config`]: figment layers → validated, typed [`config::Settings`].
-//! - [`declare`]: applies the config's `[[projects]]` to the store at start-up.
+//! - [`declare`]: checks the config's `[[projects]]` and reconciles the store with them at start-up (`config plan` shows how).
 //! - [`api`]: actix-web routes, auth, JSON errors; it validates and answers,
 //!   and hands events to [`ingest`].
 //! - [`event_types`]: the event-type catalogue, type-name rules and payload

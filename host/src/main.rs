@@ -20,6 +20,11 @@ fn main() -> anyhow::Result<()> {
             println!("config ok");
             Ok(())
         }
+        Command::Config(ConfigCommand::Plan(arg)) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            print!("{}", runtime.block_on(server::plan(arg.config.as_deref()))?);
+            Ok(())
+        }
         Command::Plugin(command) => plugin_command(command),
         Command::Store(StoreCommand::Compact(arg)) => {
             let settings = config::load(arg.config.as_deref())?;

@@ -264,6 +264,7 @@ mod tests {
             config: BTreeMap::new(),
             secrets: BTreeMap::new(),
             updated_ms: 0,
+            declared: false,
         };
         for key in keys {
             settings.config.insert((*key).into(), "v".into());

@@ -372,6 +372,7 @@ mod tests {
             failure_alerted: false,
             created_ms: 0,
             updated_ms: 0,
+            declared: false,
         }
     }
 

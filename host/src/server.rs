@@ -48,6 +48,49 @@ pub fn open_store(settings: &StorageSettings) -> anyhow::Result<Store> {
     }
 }
 
+/// What start-up would change in the configured store to match the
+/// config at `file` (`hookmesh config plan`); writes nothing. The embedded
+/// store is opened without its purger (and an absent file is read as an
+/// empty store, not created); a running hookmesh holds that file, so plan
+/// with it stopped. Redis is read while instances run.
+pub async fn plan(file: Option<&std::path::Path>) -> anyhow::Result<declare::Plan> {
+    let (settings, plugins) = declare::load_checked(file)?;
+    let secrets = SecretBox::from_base64(&settings.security.master_key)?;
+    let (store, scratch) = match &settings.storage {
+        StorageSettings::Embedded { path, .. } => {
+            let (open, scratch) = match path.exists() {
+                true => (path.clone(), None),
+                false => {
+                    let empty = std::env::temp_dir()
+                        .join(format!("hookmesh-plan-{}.redb", std::process::id()));
+                    (empty.clone(), Some(empty))
+                }
+            };
+            let store = EmbeddedStore::open(&open).with_context(|| {
+                format!(
+                    "opening the store at {} (a running hookmesh holds it: stop it first, or plan against a copy)",
+                    path.display()
+                )
+            })?;
+            (Store::in_process(store), scratch)
+        }
+        StorageSettings::Redis(_) => (open_store(&settings.storage)?, None),
+    };
+    let planned = declare::reconcile::plan(
+        store.backend(),
+        &secrets,
+        &plugins,
+        &settings.projects,
+        crate::now_ms(),
+    )
+    .await;
+    drop(store);
+    if let Some(scratch) = scratch {
+        std::fs::remove_file(scratch).ok();
+    }
+    Ok(planned?)
+}
+
 /// Binds `[server] listen` and runs the server until SIGINT or SIGTERM.
 /// Must run inside an actix system.
 pub async fn serve_until_signal(settings: Settings) -> anyhow::Result<()> {

@@ -139,6 +139,11 @@ async fn authenticate_loading(
         .await?;
     let principal = match key {
         _ if is_admin => Principal::Admin,
+        // A key left over from a deleted project (one stored before the
+        // store indexed keys by project) opens nothing.
+        Some(key) if project_id == Some(key.project_id.as_str()) && project.is_none() => {
+            return Err(ApiError::Unauthorized("invalid API key".into()));
+        }
         Some(key) => {
             let now = crate::now_ms();
             check_expiry(&key, now)?;

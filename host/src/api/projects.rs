@@ -1,6 +1,7 @@
 //! `POST /projects` (admin): creates a project and returns its keys once.
 //! `GET /projects/{p}`: the project (keys are never shown again).
 //! `PUT /projects/{p}`: its name, `strict_event_types`, its declared types.
+//! `DELETE /projects/{p}` (admin): the project with everything it owns.
 //! `PUT|GET|DELETE /projects/{p}/integrations/events/{type}`: declare (with
 //! an optional description and JSON Schema), read, remove one type.
 //!
@@ -97,6 +98,15 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             }),
             &[200, 400, 401, 403, 404],
             || web::put().to(update),
+        ),
+        doc(
+            "delete",
+            "/projects/{project}",
+            "Delete a project with everything it owns: its keys stop working, its endpoints stop delivering, its events, deliveries and provider settings are freed",
+            Auth::Admin,
+            None,
+            &[204, 401, 403, 404],
+            || web::delete().to(delete),
         ),
         doc(
             "put",
@@ -261,6 +271,7 @@ fn view(project: &Project) -> serde_json::Value {
         "strict_event_types": project.strict_event_types,
         "custom_event_types": names,
         "created_at": time_ms(project.created_ms),
+        "declared": project.declared,
     })
 }
 
@@ -326,6 +337,24 @@ async fn show(
     let project_id = path.into_inner();
     let project = manage(&state, &req, &project_id).await?;
     Ok(HttpResponse::Ok().json(view(&project)))
+}
+
+/// `DELETE /projects/{p}` (admin): the project and everything it owns.
+/// A project the config declares comes back, empty, at the next start-up.
+async fn delete(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = path.into_inner();
+    authenticate(&state, &req).await?.require_admin()?;
+    if !state.store.delete_project(&project_id).await? {
+        return Err(ApiError::NotFound(format!(
+            "project `{project_id}` not found"
+        )));
+    }
+    tracing::info!(project_id = %project_id, "project deleted with everything it owned");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The project after `change`, or `404` when it was deleted meanwhile.

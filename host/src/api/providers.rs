@@ -124,6 +124,8 @@ fn view(
         "config": settings.map(masked).unwrap_or_default(),
         "missing_required": missing,
         "updated_at": settings.map(|s| s.updated_ms),
+        // Set by the config: start-up deletes it once the config no longer has it.
+        "declared": settings.is_some_and(|s| s.declared),
     })
 }
 
@@ -253,6 +255,7 @@ async fn configure_one(
             config: BTreeMap::new(),
             secrets: BTreeMap::new(),
             updated_ms: 0,
+            declared: false,
         });
     apply_changes(
         plugin.manifest(),

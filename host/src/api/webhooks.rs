@@ -233,6 +233,9 @@ pub(super) fn view(endpoint: &Endpoint) -> serde_json::Value {
         "previous_secret_expires_at": previous_expires,
         "created_at": time_ms(endpoint.created_ms),
         "updated_at": time_ms(endpoint.updated_ms),
+        // Declared in the config: start-up deletes it once the config no
+        // longer has it (API changes last until the next start-up).
+        "declared": endpoint.declared,
     })
 }
 
@@ -289,6 +292,7 @@ async fn create(
         failure_alerted: false,
         created_ms: now,
         updated_ms: now,
+        declared: false,
     };
     check_render(&state, &plugin, &project, &endpoint).await?;
     let endpoint = save(&state, endpoint).await?;

@@ -1,6 +1,8 @@
 //! `[ingest]` limits and declarative `[[projects]]`: projects, their keys
 //! and webhooks written in the TOML, so a deployment is reproducible from
-//! its config. Secrets and keys may be `env:NAME` or `file:PATH`.
+//! its config (start-up reconciles the store with them:
+//! [`crate::declare::reconcile`]). Secrets and keys may be `env:NAME` or
+//! `file:PATH`.
 //!
 //! ```toml
 //! [[projects]]

@@ -26,6 +26,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Option<Project>, StoreError>;
     /// Every project.
     async fn projects(&self) -> Result<Vec<Project>, StoreError>;
+    /// Removes a project with everything it owns: its API keys (they stop
+    /// authenticating), its endpoints with their queues, deliveries,
+    /// attempts and statistics, its events, idempotency keys and provider
+    /// settings. False (nothing removed) when no such project exists.
+    async fn delete_project(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Stores an API key record (by the hash of the key).
     async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
@@ -181,6 +186,12 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         project_id: &str,
     ) -> Result<Vec<ProviderSettings>, StoreError>;
+    /// Removes a project's settings for `provider`; false when there were none.
+    async fn delete_provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
     /// Shared backends keep buckets where every instance sees them.

@@ -32,6 +32,8 @@ pub trait BlockingBackend: Send + Sync + 'static {
     ) -> Result<Option<Project>, StoreError>;
     /// Every project.
     fn projects(&self) -> Result<Vec<Project>, StoreError>;
+    /// Removes a project with everything it owns (see [`Backend::delete_project`]).
+    fn delete_project(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Stores an API key record (by the hash of the key).
     fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
@@ -213,6 +215,12 @@ pub trait BlockingBackend: Send + Sync + 'static {
 
     /// Every provider or named instance configured for the project, by name.
     fn provider_settings_of(&self, project_id: &str) -> Result<Vec<ProviderSettings>, StoreError>;
+    /// Removes a project's settings for `provider`; false when there were none.
+    fn delete_provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
     /// Shared backends keep buckets where every instance sees them.
@@ -278,6 +286,10 @@ impl<B: BlockingBackend> Backend for InProcess<B> {
     }
     async fn projects(&self) -> Result<Vec<Project>, StoreError> {
         self.0.projects()
+    }
+    async fn delete_project(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.offload(move |b| b.delete_project(&id)).await
     }
     async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let key = key.clone();
@@ -452,6 +464,15 @@ impl<B: BlockingBackend> Backend for InProcess<B> {
         project_id: &str,
     ) -> Result<Vec<ProviderSettings>, StoreError> {
         self.0.provider_settings_of(project_id)
+    }
+    async fn delete_provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<bool, StoreError> {
+        let (project_id, provider) = (project_id.to_string(), provider.to_string());
+        self.offload(move |b| b.delete_provider_settings(&project_id, &provider))
+            .await
     }
     async fn take_tokens(
         &self,

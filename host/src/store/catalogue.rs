@@ -147,6 +147,30 @@ impl Store {
         deleted
     }
 
+    /// Removes a project with everything it owns (keys, endpoints and
+    /// their queues, events, deliveries, provider settings); the
+    /// endpoints' actors stop before their next attempt. False when it did
+    /// not exist.
+    pub async fn delete_project(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = self.backend.delete_project(id).await;
+        self.catalogue_changed().await;
+        deleted
+    }
+
+    /// Removes a project's settings for `provider`; false when there were none.
+    pub async fn delete_provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<bool, StoreError> {
+        let deleted = self
+            .backend
+            .delete_provider_settings(project_id, provider)
+            .await;
+        self.catalogue_changed().await;
+        deleted
+    }
+
     /// Stores a project's settings for one provider.
     pub async fn put_provider_settings(
         &self,

@@ -57,6 +57,9 @@ pub struct Project {
     pub seen_event_types: Vec<String>,
     /// Unix ms.
     pub created_ms: u64,
+    /// Written from the config's `[[projects]]`: start-up deletes it (with
+    /// everything it owns) once the config no longer declares it.
+    pub declared: bool,
 }
 
 impl Project {
@@ -69,6 +72,7 @@ impl Project {
             strict_event_types: false,
             seen_event_types: Vec::new(),
             created_ms,
+            declared: false,
         }
     }
 
@@ -101,7 +105,7 @@ impl CustomEventType {
 }
 
 impl Record for Project {
-    const FORMAT: u8 = 2;
+    const FORMAT: u8 = 3;
 
     fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
         /// Format 1: custom types as names only; every project was strict
@@ -113,16 +117,36 @@ impl Record for Project {
             custom_event_types: Vec<String>,
             created_ms: u64,
         }
-        (format == 1).then(|| {
-            postcard::from_bytes::<ProjectV1>(body).map(|v1| Project {
-                custom_event_types: v1
-                    .custom_event_types
-                    .into_iter()
-                    .map(CustomEventType::named)
-                    .collect(),
-                ..Project::new(v1.id, v1.name, v1.created_ms)
-            })
-        })
+        /// Format 2: no `declared` (start-up marks the projects the config
+        /// still declares).
+        #[derive(Deserialize)]
+        struct ProjectV2 {
+            id: String,
+            name: String,
+            custom_event_types: Vec<CustomEventType>,
+            strict_event_types: bool,
+            seen_event_types: Vec<String>,
+            created_ms: u64,
+        }
+        match format {
+            1 => Some(postcard::from_bytes::<ProjectV1>(body).map(|v1| {
+                Project {
+                    custom_event_types: v1
+                        .custom_event_types
+                        .into_iter()
+                        .map(CustomEventType::named)
+                        .collect(),
+                    ..Project::new(v1.id, v1.name, v1.created_ms)
+                }
+            })),
+            2 => Some(postcard::from_bytes::<ProjectV2>(body).map(|v2| Project {
+                custom_event_types: v2.custom_event_types,
+                strict_event_types: v2.strict_event_types,
+                seen_event_types: v2.seen_event_types,
+                ..Project::new(v2.id, v2.name, v2.created_ms)
+            })),
+            _ => None,
+        }
     }
 }
 
@@ -284,6 +308,10 @@ pub struct Endpoint {
     pub created_ms: u64,
     /// Unix ms.
     pub updated_ms: u64,
+    /// Written from the config's `[[projects.webhooks]]`: start-up deletes
+    /// it once its project's config no longer declares it. (Endpoints
+    /// created through the API are never touched by start-up.)
+    pub declared: bool,
 }
 
 /// A change to apply to a project as stored ([`super::Backend::update_project`]);
@@ -311,6 +339,9 @@ pub struct ProviderSettings {
     pub secrets: BTreeMap<String, Vec<u8>>,
     /// Unix ms.
     pub updated_ms: u64,
+    /// Written from the config's `[projects.providers.<name>]`: start-up
+    /// deletes it once its project's config no longer declares it.
+    pub declared: bool,
 }
 
 /// An accepted event.
@@ -767,8 +798,83 @@ pub struct Page<T> {
     pub next_cursor: Option<u64>,
 }
 
-impl Record for Endpoint {}
-impl Record for ProviderSettings {}
+impl Record for Endpoint {
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        /// Format 1: no `declared`.
+        #[derive(Deserialize)]
+        struct EndpointV1 {
+            id: String,
+            project_id: String,
+            url: String,
+            description: String,
+            events: Vec<String>,
+            active: bool,
+            disabled_reason: Option<String>,
+            ordered: bool,
+            provider: String,
+            config: BTreeMap<String, String>,
+            secrets: Vec<SealedSecret>,
+            filter: BTreeMap<String, String>,
+            rate_limit: Option<crate::ratelimit::Rate>,
+            failing_since_ms: Option<u64>,
+            failure_alerted: bool,
+            created_ms: u64,
+            updated_ms: u64,
+        }
+        (format == 1).then(|| {
+            postcard::from_bytes::<EndpointV1>(body).map(|v1| Endpoint {
+                id: v1.id,
+                project_id: v1.project_id,
+                url: v1.url,
+                description: v1.description,
+                events: v1.events,
+                active: v1.active,
+                disabled_reason: v1.disabled_reason,
+                ordered: v1.ordered,
+                provider: v1.provider,
+                config: v1.config,
+                secrets: v1.secrets,
+                filter: v1.filter,
+                rate_limit: v1.rate_limit,
+                failing_since_ms: v1.failing_since_ms,
+                failure_alerted: v1.failure_alerted,
+                created_ms: v1.created_ms,
+                updated_ms: v1.updated_ms,
+                declared: false,
+            })
+        })
+    }
+}
+
+impl Record for ProviderSettings {
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        /// Format 1: no `declared`.
+        #[derive(Deserialize)]
+        struct ProviderSettingsV1 {
+            project_id: String,
+            provider: String,
+            enabled: bool,
+            config: BTreeMap<String, String>,
+            secrets: BTreeMap<String, Vec<u8>>,
+            updated_ms: u64,
+        }
+        (format == 1).then(|| {
+            postcard::from_bytes::<ProviderSettingsV1>(body).map(|v1| ProviderSettings {
+                project_id: v1.project_id,
+                provider: v1.provider,
+                enabled: v1.enabled,
+                config: v1.config,
+                secrets: v1.secrets,
+                updated_ms: v1.updated_ms,
+                declared: false,
+            })
+        })
+    }
+}
 impl Record for Delivery {}
 impl Record for Stats {}
 
@@ -873,8 +979,82 @@ mod tests {
             ..project
         };
         let bytes = encode(&now).unwrap();
-        assert_eq!(bytes[0], 2, "projects are written in format 2");
+        assert_eq!(bytes[0], 3, "projects are written in format 3");
         assert_eq!(decode::<Project>("acme", &bytes).unwrap(), now);
+    }
+
+    /// A record of the format before `declared` existed: today's encoding
+    /// of `value` (with `declared` unset, its last field, one byte in
+    /// postcard) without that byte, under `format`.
+    fn before_declared<T: Record>(value: &T, format: u8) -> Vec<u8> {
+        let mut bytes = encode(value).unwrap();
+        assert_eq!(bytes.pop(), Some(0), "`declared` is the last field");
+        bytes[0] = format;
+        bytes
+    }
+
+    #[test]
+    fn records_from_before_the_declared_flag_decode_as_not_declared() {
+        let project = Project {
+            custom_event_types: vec![CustomEventType::named("order.paid")],
+            strict_event_types: true,
+            ..Project::new("acme".into(), "Acme".into(), 7)
+        };
+        let old = before_declared(&project, 2);
+        assert_eq!(decode::<Project>("acme", &old).unwrap(), project);
+        let declared = Project {
+            declared: true,
+            ..project
+        };
+        let bytes = encode(&declared).unwrap();
+        assert_eq!(bytes[0], 3, "projects are written in format 3");
+        assert_eq!(decode::<Project>("acme", &bytes).unwrap(), declared);
+
+        let endpoint = Endpoint {
+            id: "ep".into(),
+            project_id: "acme".into(),
+            url: "https://x.example/".into(),
+            description: "orders".into(),
+            events: vec!["order.*".into()],
+            active: true,
+            disabled_reason: None,
+            ordered: true,
+            provider: "webhook".into(),
+            config: [("header.X-A".to_string(), "1".to_string())].into(),
+            secrets: vec![SealedSecret {
+                sealed: vec![1, 2, 3],
+                expires_ms: Some(9),
+            }],
+            filter: BTreeMap::new(),
+            rate_limit: None,
+            failing_since_ms: Some(4),
+            failure_alerted: true,
+            created_ms: 1,
+            updated_ms: 2,
+            declared: false,
+        };
+        let old = before_declared(&endpoint, 1);
+        assert_eq!(decode::<Endpoint>("ep", &old).unwrap(), endpoint);
+        let bytes = encode(&Endpoint {
+            declared: true,
+            ..endpoint.clone()
+        })
+        .unwrap();
+        assert_eq!(bytes[0], 2, "endpoints are written in format 2");
+        assert!(decode::<Endpoint>("ep", &bytes).unwrap().declared);
+
+        let settings = ProviderSettings {
+            project_id: "acme".into(),
+            provider: "slack".into(),
+            enabled: true,
+            config: [("channel".to_string(), "#ops".to_string())].into(),
+            secrets: [("bot_token".to_string(), vec![7u8; 3])].into(),
+            updated_ms: 3,
+            declared: false,
+        };
+        let old = before_declared(&settings, 1);
+        assert_eq!(decode::<ProviderSettings>("slack", &old).unwrap(), settings);
+        assert_eq!(encode(&settings).unwrap()[0], 2);
     }
 
     #[test]

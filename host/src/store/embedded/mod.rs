@@ -11,6 +11,7 @@
 //! Rate-limit buckets live in memory (one process).
 
 pub mod purge;
+mod remove;
 mod write;
 
 use super::codec::{decode, encode, Record};
@@ -273,6 +274,14 @@ impl BlockingBackend for EmbeddedStore {
             projects.push(decode(key.value(), value.value())?);
         }
         Ok(projects)
+    }
+
+    fn delete_project(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = remove::delete_project(&self.db, id)?;
+        if deleted {
+            self.versions.bump(id);
+        }
+        Ok(deleted)
     }
 
     fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
@@ -661,6 +670,14 @@ impl BlockingBackend for EmbeddedStore {
                 decode(key.value().1, value.value())
             })
             .collect()
+    }
+
+    fn delete_provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<bool, StoreError> {
+        remove::delete_provider_settings(&self.db, project_id, provider)
     }
 
     fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {

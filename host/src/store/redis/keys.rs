@@ -12,6 +12,7 @@
 //! P:{ep:E}:sm:MINUTE  stats per minute (hash)  P:{ev:V}:intent  fan-out not finished yet
 //! P:{ep:E}:sh:HOUR    stats per hour (hash)    P:project:X, P:projects, P:apikey:H
 //! P:{ep:E}:smi, shi   minutes, hours with stats (zsets)
+//!                                           P:{p:X}:keys     its API key hashes (set)
 //! P:{ep:E}:lease      owner/token, with TTL    P:work           endpoints that may have work (set)
 //! P:{ep:E}:fence      lease token counter      P:pending        intents by time (zset)
 //! P:{ep:E}:rl         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
@@ -59,13 +60,13 @@ impl Keys {
         format!("{}{delivery_id}", self.delivery_prefix(endpoint_id))
     }
     pub(super) fn attempts(&self, endpoint_id: &str, delivery_id: &str) -> String {
-        self.endpoint(endpoint_id, &format!("a:{delivery_id}"))
+        format!("{}{delivery_id}", self.attempts_prefix(endpoint_id))
     }
     pub(super) fn minute_stats(&self, endpoint_id: &str, minute: u64) -> String {
-        self.endpoint(endpoint_id, &format!("sm:{minute}"))
+        format!("{}{minute}", self.stats_prefix(endpoint_id, false))
     }
     pub(super) fn hour_stats(&self, endpoint_id: &str, hour: u64) -> String {
-        self.endpoint(endpoint_id, &format!("sh:{hour}"))
+        format!("{}{hour}", self.stats_prefix(endpoint_id, true))
     }
     /// Minutes (or hours) with stats, as a zset.
     pub(super) fn stats_index(&self, endpoint_id: &str, hourly: bool) -> String {
@@ -93,7 +94,8 @@ impl Keys {
     pub(super) fn ingest_bucket(&self, id: &str) -> String {
         self.project(id, "rl")
     }
-    /// The project's API key hashes (set).
+    /// Hashes of the project's API keys and portal sessions (a set): to
+    /// list them, and so deleting the project finds them.
     pub(super) fn project_keys(&self, id: &str) -> String {
         self.project(id, "keys")
     }
@@ -103,6 +105,15 @@ impl Keys {
     }
     pub(super) fn provider(&self, project_id: &str, provider: &str) -> String {
         self.project(project_id, &format!("prov:{provider}"))
+    }
+
+    /// Prefix of an endpoint's attempt lists (scripts append the delivery id).
+    pub(super) fn attempts_prefix(&self, endpoint_id: &str) -> String {
+        self.endpoint(endpoint_id, "a:")
+    }
+    /// Prefix of an endpoint's per-minute (or per-hour) stats keys.
+    pub(super) fn stats_prefix(&self, endpoint_id: &str, hourly: bool) -> String {
+        self.endpoint(endpoint_id, if hourly { "sh:" } else { "sm:" })
     }
 
     /// Names of the project's configured providers and instances.

@@ -20,6 +20,7 @@ mod ingest;
 mod keys;
 mod lease;
 mod queue;
+mod remove;
 mod scripts;
 
 use super::codec::{decode, encode, Record};
@@ -283,6 +284,10 @@ impl Backend for RedisStore {
             s.get_records(&keys).await?.into_iter().flatten().collect();
         projects.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         Ok(projects)
+    }
+
+    async fn delete_project(&self, id: &str) -> Result<bool, StoreError> {
+        self.shared.delete_project(id).await
     }
 
     async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
@@ -666,6 +671,16 @@ impl Backend for RedisStore {
             .map(|n| s.keys.provider(project_id, n))
             .collect();
         Ok(s.get_records(&keys).await?.into_iter().flatten().collect())
+    }
+
+    async fn delete_provider_settings(
+        &self,
+        project_id: &str,
+        provider: &str,
+    ) -> Result<bool, StoreError> {
+        self.shared
+            .delete_provider_settings(project_id, provider)
+            .await
     }
 
     async fn provider_settings(

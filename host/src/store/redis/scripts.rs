@@ -32,13 +32,14 @@ pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
 }
 
 /// Every script, as loaded after a `NOSCRIPT`.
-pub(super) const ALL: [&str; 12] = [
+pub(super) const ALL: [&str; 13] = [
     ENQUEUE,
     REPLACE_IF_UNCHANGED,
     RECORD,
     EVENT_FINISHED,
     PEEK,
     DELETE_ENDPOINT,
+    FREE_ENDPOINT,
     IDEMPOTENCY,
     CLAIM,
     RENEW,
@@ -214,6 +215,26 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
 end
 redis.call('DEL', KEYS[2], KEYS[3])
 return {existed, events}
+"#;
+
+/// Removes an endpoint with everything under its hash tag: its record,
+/// queue, history, every delivery and its attempts (queued or not), its
+/// statistics, sequence, lease and token bucket (its project is deleted).
+/// KEYS: record, queue, history, seq, lease, fence, bucket, minute index,
+/// hour index. ARGV: key prefixes of its deliveries, attempts, minute
+/// stats, hour stats.
+pub(super) const FREE_ENDPOINT: &str = r#"
+for i = 2, 3 do
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+    redis.call('DEL', ARGV[1] .. id, ARGV[2] .. id)
+  end
+end
+for i = 8, 9 do
+  for _, period in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+    redis.call('DEL', ARGV[i - 5] .. period)
+  end
+end
+return redis.call('DEL', unpack(KEYS))
 "#;
 
 /// Reserves an idempotency key for an event, unless an unexpired
