@@ -522,7 +522,7 @@ async fn unsupported_methods_get_405_with_allow() {
     for (method, path, allow) in [
         ("TRACE", "/healthz", "GET"),
         ("DELETE", "/projects", "POST"),
-        ("PATCH", "/projects/p", "GET, PUT"),
+        ("PATCH", "/projects/p", "GET, PUT, DELETE"),
         ("GET", "/projects/p/events/bulk", "POST"),
         ("PUT", "/projects/p/events", "POST, GET"),
     ] {
