@@ -34,6 +34,8 @@ mod plugin_sandbox;
 mod provider_plugins;
 #[path = "providers.rs"]
 mod providers;
+#[path = "rate_limits.rs"]
+mod rate_limits;
 #[path = "redis_backend.rs"]
 mod redis_backend;
 #[path = "store_conformance.rs"]

@@ -23,7 +23,8 @@ pub enum Principal {
     },
 }
 
-fn credential(req: &HttpRequest) -> Option<&str> {
+/// The token presented, if any (also what the management limit is kept by).
+pub(super) fn credential(req: &HttpRequest) -> Option<&str> {
     let headers = req.headers();
     if let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         let mut parts = value.splitn(2, ' ');

@@ -8,7 +8,9 @@
 //! - providers: `GET …/integrations/providers`, `PUT …/providers/{name}`,
 //!   `POST …/providers/{name}/toggle`; inbound: `POST /inbound/{p}/{name}`;
 //! - health: `GET /projects/{p}/stats`, `GET …/webhooks/{id}/stats`;
-//! - ingestion: `POST /projects/{p}/events`, `POST /projects/{p}/events/bulk`.
+//! - ingestion: `POST /projects/{p}/events`, `POST /projects/{p}/events/bulk`;
+//! - rate limits: per-project ingestion and per-caller management buckets,
+//!   `X-RateLimit-*` headers ([`limits`]).
 //!
 //! Errors are JSON `{error, message, field?}` ([`error::ApiError`]).
 
@@ -19,6 +21,7 @@ pub mod error;
 mod event_log;
 mod events;
 mod inbound;
+pub mod limits;
 pub mod openapi;
 mod projects;
 mod providers;
@@ -62,8 +65,11 @@ pub struct AppState {
     pub rotation_grace: Duration,
     /// Memory of idempotency keys.
     pub idempotency_ttl: Duration,
-    /// Per-project ingestion limit (its buckets are in the store).
+    /// Default per-project ingestion limit (a project may have its own;
+    /// the buckets are in the store).
     pub ingest_rate: Rate,
+    /// The management API's limit per caller (see [`limits`]).
+    pub management_rate: Rate,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }
@@ -121,10 +127,18 @@ pub fn routes() -> Vec<openapi::RouteDoc> {
     routes
 }
 
-/// Registers every route of [`routes`].
+/// Registers every route of [`routes`]; those that need the admin token
+/// or a secret key go through the management limit first.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for route in routes() {
-        cfg.route(route.path, (route.route)());
+        let handler = (route.route)();
+        let handler = match route.auth {
+            openapi::Auth::Admin | openapi::Auth::Manage => {
+                handler.wrap(actix_web::middleware::from_fn(limits::management_limit))
+            }
+            openapi::Auth::Public | openapi::Auth::Ingest => handler,
+        };
+        cfg.route(route.path, handler);
     }
 }
 

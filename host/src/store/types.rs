@@ -1,6 +1,8 @@
 //! Records the store keeps, and the store's error type.
 
 use super::codec::Record;
+pub use crate::ratelimit::IngestLimit;
+use crate::ratelimit::Rate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -57,6 +59,8 @@ pub struct Project {
     pub seen_event_types: Vec<String>,
     /// Unix ms.
     pub created_ms: u64,
+    /// Its own ingestion limit; `None`: the `[ingest]` default.
+    pub ingest_limit: Option<IngestLimit>,
 }
 
 impl Project {
@@ -69,7 +73,13 @@ impl Project {
             strict_event_types: false,
             seen_event_types: Vec::new(),
             created_ms,
+            ingest_limit: None,
         }
+    }
+
+    /// The rate its events are admitted at: its own limit, else `default`.
+    pub fn ingest_rate(&self, default: Rate) -> Rate {
+        self.ingest_limit.map_or(default, IngestLimit::rate)
     }
 
     /// The declared type `name`, if any.
@@ -101,7 +111,7 @@ impl CustomEventType {
 }
 
 impl Record for Project {
-    const FORMAT: u8 = 2;
+    const FORMAT: u8 = 3;
 
     fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
         /// Format 1: custom types as names only; every project was strict
@@ -113,16 +123,35 @@ impl Record for Project {
             custom_event_types: Vec<String>,
             created_ms: u64,
         }
-        (format == 1).then(|| {
-            postcard::from_bytes::<ProjectV1>(body).map(|v1| Project {
-                custom_event_types: v1
-                    .custom_event_types
-                    .into_iter()
-                    .map(CustomEventType::named)
-                    .collect(),
-                ..Project::new(v1.id, v1.name, v1.created_ms)
-            })
-        })
+        /// Format 2: no ingestion limit of its own (the default applies).
+        #[derive(Deserialize)]
+        struct ProjectV2 {
+            id: String,
+            name: String,
+            custom_event_types: Vec<CustomEventType>,
+            strict_event_types: bool,
+            seen_event_types: Vec<String>,
+            created_ms: u64,
+        }
+        match format {
+            1 => Some(postcard::from_bytes::<ProjectV1>(body).map(|v1| {
+                Project {
+                    custom_event_types: v1
+                        .custom_event_types
+                        .into_iter()
+                        .map(CustomEventType::named)
+                        .collect(),
+                    ..Project::new(v1.id, v1.name, v1.created_ms)
+                }
+            })),
+            2 => Some(postcard::from_bytes::<ProjectV2>(body).map(|v2| Project {
+                custom_event_types: v2.custom_event_types,
+                strict_event_types: v2.strict_event_types,
+                seen_event_types: v2.seen_event_types,
+                ..Project::new(v2.id, v2.name, v2.created_ms)
+            })),
+            _ => None,
+        }
     }
 }
 
@@ -783,14 +812,54 @@ mod tests {
         );
         assert!(!project.strict_event_types && project.seen_event_types.is_empty());
         assert_eq!((project.name.as_str(), project.created_ms), ("Acme", 7));
+        assert_eq!(project.ingest_limit, None, "the default limit applies");
         let now = Project {
             strict_event_types: true,
             seen_event_types: vec!["lesson.completed".into()],
+            ingest_limit: Some(IngestLimit::new(2, Some(3)).unwrap()),
             ..project
         };
         let bytes = encode(&now).unwrap();
-        assert_eq!(bytes[0], 2, "projects are written in format 2");
+        assert_eq!(bytes[0], 3, "projects are written in format 3");
         assert_eq!(decode::<Project>("acme", &bytes).unwrap(), now);
+    }
+
+    #[test]
+    fn projects_of_the_second_format_still_decode() {
+        #[derive(Serialize)]
+        struct ProjectV2<'a>(
+            &'a str,
+            &'a str,
+            Vec<CustomEventType>,
+            bool,
+            Vec<&'a str>,
+            u64,
+        );
+        let declared = CustomEventType {
+            name: "order.paid".into(),
+            description: Some("paid".into()),
+            schema: Some("{\"type\":\"object\"}".into()),
+        };
+        let mut v2 = vec![2u8];
+        v2.extend(
+            postcard::to_stdvec(&ProjectV2(
+                "acme",
+                "Acme",
+                vec![declared.clone()],
+                true,
+                vec!["user.signup"],
+                7,
+            ))
+            .unwrap(),
+        );
+        let project: Project = decode("acme", &v2).unwrap();
+        assert_eq!(project.custom_event_types, vec![declared]);
+        assert!(project.strict_event_types);
+        assert_eq!(project.seen_event_types, vec!["user.signup".to_string()]);
+        assert_eq!((project.name.as_str(), project.created_ms), ("Acme", 7));
+        assert_eq!(project.ingest_limit, None, "the default limit applies");
+        let default = Rate::new(100.0, 200);
+        assert_eq!(project.ingest_rate(default), default);
     }
 
     #[test]

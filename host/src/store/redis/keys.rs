@@ -15,6 +15,7 @@
 //! P:{ep:E}:lease      owner/token, with TTL    P:work           endpoints that may have work (set)
 //! P:{ep:E}:fence      lease token counter      P:pending        intents by time (zset)
 //! P:{ep:E}:rl         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
+//! P:{mk:H}:rl         management token bucket of one caller (`admin`, or a key's SHA-256)
 //! ```
 
 /// Builds key names under one prefix.
@@ -91,6 +92,10 @@ impl Keys {
     }
     pub(super) fn ingest_bucket(&self, id: &str) -> String {
         self.project(id, "rl")
+    }
+    /// A management caller's token bucket (its own hash slot).
+    pub(super) fn management_bucket(&self, caller: &str) -> String {
+        format!("{}:{{mk:{caller}}}:rl", self.prefix)
     }
     pub(super) fn provider(&self, project_id: &str, provider: &str) -> String {
         self.project(project_id, &format!("prov:{provider}"))
