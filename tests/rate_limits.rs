@@ -498,14 +498,16 @@ async fn instances_sharing_redis_share_the_buckets() {
         json!({ "ingest_limit": { "events_per_second": 2, "burst": 3 } }),
     )
     .await;
-    let on_a = bulk(&a, &project, 3).await;
+    // A bulk of 9 passes a full bucket of 3 and leaves it 6 in debt:
+    // 3.5 s until one token is back, whichever instance asks.
+    let on_a = bulk(&a, &project, 9).await;
     assert_eq!(on_a.status, 202, "{}", on_a.body);
-    let (passed, refused) = until_refused(&b, &project, 3).await;
-    assert!(
-        passed <= 1,
-        "{passed} passed on b after a emptied the bucket"
-    );
-    assert_refused(&refused, 3, "ingestion on the other instance");
+    assert_eq!(on_a.quota(), (3, 0, 5), "9 taken from 3: 4.5 s to refill");
+    let on_b = event(&b, &project).await;
+    assert_eq!(on_b.status, 429, "b sees a's debt: {}", on_b.body);
+    let wait = on_b.number("retry-after");
+    assert!((3..=4).contains(&wait), "3.5 s less what passed: {wait}");
+    assert_eq!(on_b.quota().1, 0);
 
     let path = format!("/projects/{}", project.id);
     for _ in 0..3 {

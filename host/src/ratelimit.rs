@@ -344,7 +344,11 @@ mod tests {
         );
         let debt = limiter.try_take_at("q", rate, 10, start);
         assert_eq!((debt.remaining, debt.retry_after), (0, None));
-        assert_eq!(debt.reset, Duration::from_millis(6500), "7 in debt, then 3");
+        assert_eq!(
+            debt.reset,
+            Duration::from_secs(5),
+            "7 in debt: 10 short at 2/s"
+        );
     }
 
     #[test]
