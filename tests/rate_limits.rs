@@ -257,6 +257,21 @@ async fn per_project_limits_with_headers(host: &Host) {
         })
         .await;
     assert_eq!(after.quota().0, 2000, "the new burst is the limit");
+    // A 207 (some items invalid) took its valid items from the bucket.
+    let auth = bearer(&limited.secret_key);
+    let mixed = send(
+        host,
+        reqwest::Method::POST,
+        &format!("/projects/{}/events/bulk", limited.id),
+        &[("Authorization", &auth)],
+        Some(&json!({ "events": [
+            { "event": "user.signup", "payload": {} },
+            { "event": "user.signup", "payload": [] },
+        ] })),
+    )
+    .await;
+    assert_eq!(mixed.status, 207, "{}", mixed.body);
+    assert_eq!(mixed.quota().0, 2000, "207 answers carry the headers");
     let (status, reset) = put(
         host,
         &path,

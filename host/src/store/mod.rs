@@ -28,7 +28,7 @@
 //! Shared backends also own what several instances must agree on: which
 //! instance delivers an endpoint (a lease, [`Store::claim`]), where new work
 //! is announced ([`Store::subscribe`]), and the token buckets of rate limits
-//! ([`Store::take_tokens`]).
+//! ([`Store::take_tokens`], [`Store::take_quota`]).
 
 mod backend;
 mod blocking;
