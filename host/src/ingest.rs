@@ -321,7 +321,8 @@ impl Ingestor {
         rate: Option<Rate>,
     ) -> Result<Accepted, IngestError> {
         let now = self.clock.now_ms();
-        let budget = rate.map(|rate| Budget {
+        // No events (an inbound ping) cost nothing, even from a bucket in debt.
+        let budget = rate.filter(|_| !incoming.is_empty()).map(|rate| Budget {
             bucket: Bucket::Ingest(project_id.to_string()),
             rate,
             n: u32::try_from(incoming.len()).unwrap_or(u32::MAX),

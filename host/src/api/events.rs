@@ -103,7 +103,7 @@ async fn ingest_target(
 }
 
 /// The `429` for a project over its ingestion budget (counted in metrics).
-pub(super) fn over_budget(state: &AppState, project: &Project, quota: Quota) -> ApiError {
+fn over_budget(state: &AppState, project: &Project, quota: Quota) -> ApiError {
     state
         .metrics
         .rate_limited
