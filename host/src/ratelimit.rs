@@ -90,7 +90,9 @@ impl Rate {
 pub const MAX_LIMIT: u32 = 1_000_000;
 
 /// A project's own ingestion limit, replacing the `[ingest]` default:
-/// sustained events per second and the burst above it.
+/// sustained events per second and the bucket's size. A burst below the
+/// rate is allowed: it smooths (at most `burst` at once, the rate over a
+/// second when spread out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestLimit {
     /// Sustained events per second.
@@ -105,16 +107,9 @@ pub enum LimitError {
     /// `events_per_second` outside 1–[`MAX_LIMIT`].
     #[error("events_per_second must be 1-{MAX_LIMIT}, got {0}")]
     Rate(u64),
-    /// `burst` below the rate or above [`MAX_LIMIT`].
-    #[error(
-        "burst must be {events_per_second}-{MAX_LIMIT} (at least events_per_second), got {burst}"
-    )]
-    Burst {
-        /// The limit's rate.
-        events_per_second: u32,
-        /// The burst asked for.
-        burst: u64,
-    },
+    /// `burst` outside 1–[`MAX_LIMIT`].
+    #[error("burst must be 1-{MAX_LIMIT}, got {0}")]
+    Burst(u64),
 }
 
 impl LimitError {
@@ -122,7 +117,7 @@ impl LimitError {
     pub fn field(&self) -> &'static str {
         match self {
             Self::Rate(_) => "events_per_second",
-            Self::Burst { .. } => "burst",
+            Self::Burst(_) => "burst",
         }
     }
 }
@@ -138,20 +133,20 @@ impl IngestLimit {
         let burst = burst.unwrap_or_else(|| (u64::from(rate) * 2).min(u64::from(MAX_LIMIT)));
         let checked = u32::try_from(burst)
             .ok()
-            .filter(|b| (rate..=MAX_LIMIT).contains(b))
-            .ok_or(LimitError::Burst {
-                events_per_second: rate,
-                burst,
-            })?;
+            .filter(|b| (1..=MAX_LIMIT).contains(b))
+            .ok_or(LimitError::Burst(burst))?;
         Ok(Self {
             events_per_second: rate,
             burst: checked,
         })
     }
 
-    /// The token bucket's rate.
+    /// The token bucket's rate (the burst as given, even below the rate).
     pub fn rate(self) -> Rate {
-        Rate::new(f64::from(self.events_per_second), self.burst)
+        Rate {
+            per_second: f64::from(self.events_per_second),
+            burst: self.burst,
+        }
     }
 }
 
@@ -374,7 +369,13 @@ mod tests {
             IngestLimit::new(0, None).unwrap_err().field(),
             "events_per_second"
         );
-        assert_eq!(IngestLimit::new(5, Some(4)).unwrap_err().field(), "burst");
+        assert_eq!(IngestLimit::new(5, Some(0)).unwrap_err().field(), "burst");
+        let smooth = IngestLimit::new(10, Some(2)).unwrap().rate();
+        assert_eq!(
+            (smooth.per_second, smooth.burst),
+            (10.0, 2),
+            "a burst below the rate smooths"
+        );
         assert_eq!(
             IngestLimit::new(u64::from(MAX_LIMIT), None).unwrap().burst,
             MAX_LIMIT

@@ -64,7 +64,8 @@ fn ingest_limit_schema() -> serde_json::Value {
     );
     limit["description"] = json!(
         "The project's ingestion limit (token bucket): sustained events per second, and the \
-         burst (at least events_per_second; default twice it). null: the server's default."
+         burst, the most accepted at once (default twice the rate; below the rate it smooths). \
+         null: the server's default."
     );
     limit["type"] = json!(["object", "null"]);
     limit
