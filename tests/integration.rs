@@ -38,6 +38,8 @@ mod portal;
 mod provider_plugins;
 #[path = "providers.rs"]
 mod providers;
+#[path = "rate_limits.rs"]
+mod rate_limits;
 #[path = "reconcile.rs"]
 mod reconcile;
 #[path = "redis_backend.rs"]

@@ -1245,15 +1245,26 @@ mod redis_shared {
         let mut granted = 0;
         for i in 0..10 {
             let store = if i % 2 == 0 { &a } else { &b };
-            if store.take_tokens(&bucket, rate, 1).await.unwrap().is_ok() {
+            let quota = store.take_tokens(&bucket, rate, 1).await.unwrap();
+            assert_eq!(quota.limit, 5, "the bucket's size");
+            if quota.result().is_ok() {
                 granted += 1;
+                assert!(quota.remaining <= 5 - granted, "{quota:?} after {granted}");
             }
         }
         assert_eq!(granted, 5, "one burst between both instances");
-        let wait = a.take_tokens(&bucket, rate, 1).await.unwrap().unwrap_err();
+        let refused = a.take_tokens(&bucket, rate, 1).await.unwrap();
+        let wait = refused.result().unwrap_err();
         assert!(wait <= Duration::from_millis(200), "{wait:?}");
+        assert_eq!(refused.remaining, 0);
+        assert!(refused.reset <= Duration::from_secs(1), "{refused:?}");
         tokio::time::sleep(wait).await;
-        assert!(b.take_tokens(&bucket, rate, 1).await.unwrap().is_ok());
+        assert!(b
+            .take_tokens(&bucket, rate, 1)
+            .await
+            .unwrap()
+            .result()
+            .is_ok());
     }
 }
 

@@ -288,9 +288,10 @@ async fn reconcile_keys(
     Ok(())
 }
 
-/// The project as declared: name, strictness and declared types from the
-/// TOML; its creation time and the types it has seen (less those declared
-/// now) kept from the stored record.
+/// The project as declared: name, strictness, declared types and
+/// ingestion limit (absent: the `[ingest]` default) from the TOML; its
+/// creation time and the types it has seen (less those declared now) kept
+/// from the stored record.
 fn declared_project(stored: Option<Project>, spec: &ProjectSpec, now_ms: u64) -> Project {
     let (created_ms, mut seen) =
         stored.map_or((now_ms, Vec::new()), |p| (p.created_ms, p.seen_event_types));
@@ -300,6 +301,7 @@ fn declared_project(stored: Option<Project>, spec: &ProjectSpec, now_ms: u64) ->
         strict_event_types: spec.strict_event_types,
         seen_event_types: seen,
         declared: true,
+        ingest_limit: spec.ingest_limit,
         ..Project::new(spec.id.clone(), spec.name.clone(), created_ms)
     }
 }

@@ -13,7 +13,7 @@ pub use crate::event_types::{
     BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
 use crate::metrics::Metrics;
-use crate::ratelimit::Rate;
+use crate::ratelimit::{Quota, Rate};
 use crate::routing::{RouteCache, RouteTable, RoutedEvent};
 use crate::store::{
     Admission, Bucket, Budget, Event, EventSource, Ingested, NewEvent, Project, Store, StoreError,
@@ -21,7 +21,6 @@ use crate::store::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 /// Longest accepted `resource` / `resource_id`.
 const MAX_RESOURCE_LEN: usize = 256;
@@ -237,12 +236,23 @@ pub type Wake = Box<dyn Fn(Vec<String>) + Send + Sync>;
 /// Why an ingestion stored nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// The project is over its ingestion budget.
-    #[error("over the ingestion budget; retry after {0:?}")]
-    OverBudget(Duration),
+    /// The project is over its ingestion budget: the bucket's answer,
+    /// with the wait in `retry_after`.
+    #[error("over the ingestion budget; retry after {:?}", .0.retry_after.unwrap_or_default())]
+    OverBudget(Quota),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What [`Ingestor::ingest_metered`] stored.
+#[derive(Debug)]
+pub struct Accepted {
+    /// One result per event, in order.
+    pub results: Vec<Ingested>,
+    /// The project's bucket after these events (when they had a budget):
+    /// the numbers of the `X-RateLimit-*` headers.
+    pub quota: Option<Quota>,
 }
 
 /// Routes, stores and wakes: see the module doc.
@@ -296,8 +306,23 @@ impl Ingestor {
         incoming: Vec<Incoming>,
         rate: Option<Rate>,
     ) -> Result<Vec<Ingested>, IngestError> {
+        Ok(self
+            .ingest_metered(project_id, incoming, rate)
+            .await?
+            .results)
+    }
+
+    /// [`Ingestor::ingest`], also answering the project's bucket after
+    /// the events (for the API's `X-RateLimit-*` headers).
+    pub async fn ingest_metered(
+        &self,
+        project_id: &str,
+        incoming: Vec<Incoming>,
+        rate: Option<Rate>,
+    ) -> Result<Accepted, IngestError> {
         let now = self.clock.now_ms();
-        let budget = rate.map(|rate| Budget {
+        // No events (an inbound ping) cost nothing, even from a bucket in debt.
+        let budget = rate.filter(|_| !incoming.is_empty()).map(|rate| Budget {
             bucket: Bucket::Ingest(project_id.to_string()),
             rate,
             n: u32::try_from(incoming.len()).unwrap_or(u32::MAX),
@@ -308,9 +333,9 @@ impl Ingestor {
             .table(project_id, version, || self.store.endpoints_of(project_id))
             .await?;
         let Routed { batch, targets } = Routed::new(&routes, project_id, incoming, now);
-        let results = match self.store.admit_and_ingest(budget, batch, now).await? {
-            Admission::Stored(results) => results,
-            Admission::OverBudget(wait) => return Err(IngestError::OverBudget(wait)),
+        let (results, quota) = match self.store.admit_and_ingest(budget, batch, now).await? {
+            Admission::Stored(results, quota) => (results, quota),
+            Admission::OverBudget(quota) => return Err(IngestError::OverBudget(quota)),
         };
         self.wake(woken(&results, targets));
         let stored = results
@@ -318,7 +343,7 @@ impl Ingestor {
             .filter(|r| matches!(r, Ingested::Stored { .. }))
             .count();
         self.metrics.ingested_events.inc_by(stored as u64);
-        Ok(results)
+        Ok(Accepted { results, quota })
     }
 
     /// Queues a new delivery of a stored event to one endpoint (replay) and

@@ -25,7 +25,8 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`plugin`]: the wasmtime plugin host: engine, sandbox limits, registry.
 //! - [`providers`]: provider settings checked against manifests, sealed, merged.
-//! - [`ratelimit`]: in-process token buckets (per-project ingestion limit).
+//! - [`ratelimit`]: rates, projects' ingestion limits, bucket answers
+//!   (`X-RateLimit-*` numbers), in-process token buckets.
 //! - [`store`]: one async [`store::Store`] (catalogue, deliveries,
 //!   coordination, event log) over an async [`store::Backend`]: Redis
 //!   (round trips awaited, no thread held) or the embedded store (redb,

@@ -7,7 +7,7 @@
 //! | `hookmesh_deliveries_total` | `provider`, `outcome` = success, retry, failed | attempts by endpoint class and result |
 //! | `hookmesh_attempt_duration_seconds` | `provider` | render → send → classify, per attempt |
 //! | `hookmesh_retries_scheduled_total` | | attempts rescheduled |
-//! | `hookmesh_rate_limited_total` | `scope` = ingest, provider | requests refused or waits imposed by rate limits |
+//! | `hookmesh_rate_limited_total` | `scope` = ingest, management, delivery | requests refused (ingestion, the management API) or delivery waits imposed by rate limits |
 //! | `hookmesh_plugin_call_duration_seconds` | `plugin`, `call` | sandboxed plugin calls |
 //! | `hookmesh_plugin_call_failures_total` | `plugin`, `call` | plugin calls that failed |
 //! | `hookmesh_endpoint_actors` | | endpoint actors alive (endpoints with work) |

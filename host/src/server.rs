@@ -170,6 +170,10 @@ pub async fn serve_with_clock(
             f64::from(settings.ingest.events_per_second),
             settings.ingest.burst,
         ),
+        management_rate: Rate::new(
+            f64::from(settings.management.requests_per_second),
+            settings.management.burst,
+        ),
     });
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()

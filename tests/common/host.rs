@@ -25,6 +25,8 @@ pub struct HostConfig {
     pub security: String,
     pub delivery: String,
     pub ingest: String,
+    /// `[management]`: the management API's per-caller limit.
+    pub management: String,
     /// Extra `[storage]` keys (e.g. the Redis backend); the embedded
     /// store in the host's own directory when empty.
     pub storage: String,
@@ -40,6 +42,7 @@ impl Default for HostConfig {
             security: "https_only = false\nallow_private_targets = true".into(),
             delivery: "retry_schedule = [\"100ms\"]\njitter = 0.0\ntimeout = \"5s\"\nconnect_timeout = \"1s\"".into(),
             ingest: "events_per_second = 100000\nburst = 100000".into(),
+            management: "requests_per_second = 100000\nburst = 100000".into(),
             storage: String::new(),
             extra: String::new(),
             plugins: None,
@@ -160,13 +163,14 @@ impl Host {
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN_TOKEN}\"\n\
              [storage]\npath = \"{store}\"\n{storage}\n[plugins]\ndir = \"{plugins}\"\n\
              [security]\nmaster_key = \"{MASTER_KEY}\"\n{security}\n[delivery]\n{delivery}\n\
-             [ingest]\n{ingest}\n{extra}\n",
+             [ingest]\n{ingest}\n[management]\n{management}\n{extra}\n",
             store = dir.join("hookmesh.redb").display(),
             storage = config.storage,
             plugins = config.plugins.clone().unwrap_or_else(plugins_dir).display(),
             security = config.security,
             delivery = config.delivery,
             ingest = config.ingest,
+            management = config.management,
             extra = config.extra,
         );
         let config_path = dir.join("hookmesh.toml");

@@ -2,8 +2,9 @@
 //! `{"error": code, "message": text, "field"?: path}`. Internal errors are
 //! logged and answered with a generic message.
 
+use super::limits::{ceil_secs, insert_headers};
 use crate::ingest::FieldError;
-use crate::store::StoreError;
+use crate::store::{Quota, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -37,13 +38,13 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
-    /// 429 with `Retry-After`.
+    /// 429 with `Retry-After` and the bucket's `X-RateLimit-*` headers.
     #[error("{message}")]
     RateLimited {
         /// What was limited.
         message: String,
-        /// Seconds to wait.
-        retry_after_secs: u64,
+        /// The bucket's answer; `retry_after` is the wait.
+        quota: Quota,
     },
     /// 503 with `Retry-After`: storage unavailable. The request was not
     /// acknowledged; on a shared store part of an ingestion may have been
@@ -124,10 +125,9 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            Self::RateLimited {
-                retry_after_secs, ..
-            } => {
-                response.insert_header(("Retry-After", retry_after_secs.to_string()));
+            Self::RateLimited { quota, .. } => {
+                let wait = ceil_secs(quota.retry_after.unwrap_or_default()).max(1);
+                response.insert_header(("Retry-After", wait.to_string()));
             }
             Self::Unavailable => {
                 response.insert_header(("Retry-After", "1"));
@@ -141,6 +141,10 @@ impl ResponseError for ApiError {
         if let Self::BadRequest { field, .. } = self {
             body["field"] = json!(field);
         }
-        response.json(body)
+        let mut answer = response.json(body);
+        if let Self::RateLimited { quota, .. } = self {
+            insert_headers(answer.headers_mut(), quota);
+        }
+        answer
     }
 }

@@ -12,19 +12,19 @@
 use super::auth::authenticate_with_project;
 use super::body::{decode, read_json};
 use super::error::ApiError;
+use super::limits::with_quota;
 use super::openapi::{doc, object, string, Auth, RouteDoc};
 use super::{existing_project, AppState};
 use crate::event_types::{record_seen, NewTypes};
 use crate::ingest::{
-    self, check_idempotency_key, EventInput, Incoming, IngestError, TypeAdmission,
+    self, check_idempotency_key, Accepted, EventInput, Incoming, IngestError, TypeAdmission,
     BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
 use crate::plugin::Capability;
-use crate::store::{Ingested, Project};
+use crate::store::{Ingested, Project, Quota};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::json;
-use std::time::Duration;
 
 /// Most events in one bulk request.
 pub const MAX_BULK_EVENTS: usize = 1000;
@@ -103,7 +103,7 @@ async fn ingest_target(
 }
 
 /// The `429` for a project over its ingestion budget (counted in metrics).
-pub(super) fn over_budget(state: &AppState, project: &Project, wait: Duration) -> ApiError {
+fn over_budget(state: &AppState, project: &Project, quota: Quota) -> ApiError {
     state
         .metrics
         .rate_limited
@@ -114,7 +114,27 @@ pub(super) fn over_budget(state: &AppState, project: &Project, wait: Duration) -
             "project `{}` is over its ingestion limit; retry after the indicated time",
             project.id
         ),
-        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        quota,
+    }
+}
+
+/// Ingests under the project's budget (its own limit, else the
+/// `[ingest]` default); `429` over it. The answer has the bucket's
+/// numbers for the `X-RateLimit-*` headers.
+pub(super) async fn ingest_under_budget(
+    state: &AppState,
+    project: &Project,
+    incoming: Vec<Incoming>,
+) -> Result<Accepted, ApiError> {
+    let rate = project.ingest_rate(state.ingest_rate);
+    match state
+        .ingestor
+        .ingest_metered(&project.id, incoming, Some(rate))
+        .await
+    {
+        Ok(accepted) => Ok(accepted),
+        Err(IngestError::OverBudget(quota)) => Err(over_budget(state, project, quota)),
+        Err(IngestError::Store(error)) => Err(error.into()),
     }
 }
 
@@ -136,7 +156,7 @@ async fn store_events(
     state: &AppState,
     project: &Project,
     inputs: Vec<(EventInput, Option<String>)>,
-) -> Result<Vec<Ingested>, ApiError> {
+) -> Result<Accepted, ApiError> {
     let ttl_ms = u64::try_from(state.idempotency_ttl.as_millis()).unwrap_or(u64::MAX / 2);
     let now = crate::now_ms();
     let incoming = inputs
@@ -151,15 +171,7 @@ async fn store_events(
             except_endpoint: None,
         })
         .collect();
-    match state
-        .ingestor
-        .ingest(&project.id, incoming, Some(state.ingest_rate))
-        .await
-    {
-        Ok(results) => Ok(results),
-        Err(IngestError::OverBudget(wait)) => Err(over_budget(state, project, wait)),
-        Err(IngestError::Store(error)) => Err(error.into()),
-    }
+    ingest_under_budget(state, project, incoming).await
 }
 
 fn result_view(result: &Ingested) -> serde_json::Value {
@@ -223,11 +235,13 @@ async fn ingest_one_inner(
     }
     let key = idempotency_header(req)?.or(input.idempotency_key.take());
     note_seen(state, &project, new_types).await?;
-    let results = store_events(state, &project, vec![(input, key)]).await?;
-    let result = results
+    let accepted = store_events(state, &project, vec![(input, key)]).await?;
+    let result = accepted
+        .results
         .first()
         .ok_or_else(|| ApiError::Internal("store returned no result".into()))?;
-    Ok(HttpResponse::Accepted().json(result_view(result)))
+    let response = HttpResponse::Accepted().json(result_view(result));
+    Ok(with_quota(response, accepted.quota.as_ref()))
 }
 
 async fn ingest_bulk_inner(
@@ -277,11 +291,12 @@ async fn ingest_bulk_inner(
             valid.len() - 1
         }));
     }
-    let stored = if valid.is_empty() {
-        Vec::new()
+    let (stored, quota) = if valid.is_empty() {
+        (Vec::new(), None)
     } else {
         note_seen(state, &project, new_types).await?;
-        store_events(state, &project, valid).await?
+        let accepted = store_events(state, &project, valid).await?;
+        (accepted.results, accepted.quota)
     };
     let all_ok = slots.iter().all(Result::is_ok);
     let data: Vec<_> = slots
@@ -308,7 +323,10 @@ async fn ingest_bulk_inner(
     } else {
         HttpResponse::MultiStatus()
     };
-    Ok(response.json(json!({ "data": data })))
+    Ok(with_quota(
+        response.json(json!({ "data": data })),
+        quota.as_ref(),
+    ))
 }
 
 /// Records the types an open project sees for the first time, so its

@@ -10,21 +10,23 @@
 //!
 //! Every request: the body-size limit (`413`), the plugin's verdict (`401`
 //! naming the header for a missing or bad signature, `400` for a body it
-//! cannot read), then the project's ingestion rate limit (`429` with
-//! `Retry-After`, as for `POST /projects/{p}/events`). Nothing is stored
-//! on any refusal: events are ingested only after all of these pass.
+//! cannot read), then the project's ingestion rate limit, the same bucket
+//! as `POST /projects/{p}/events` (`429` with `Retry-After`; answers that
+//! reached the bucket carry `X-RateLimit-*`, see `limits.rs`). Nothing is
+//! stored on any refusal: events are ingested only after all of these pass.
 
 use super::error::ApiError;
-use super::events::over_budget;
+use super::events::ingest_under_budget;
+use super::limits::with_quota;
 use super::openapi::{doc, Auth, RouteDoc};
 use super::{load_project, AppState};
-use crate::ingest::{check_type_name, Incoming, IngestError};
+use crate::ingest::{check_type_name, Incoming};
 use crate::plugin::{
     self, CallError, Capability, GuestErrorKind, Header, InboundEvent, InboundRequest, LoadedPlugin,
 };
 use crate::providers::{merged_config, IntegrationName};
 use crate::signing::new_id;
-use crate::store::{EventSource, Ingested, Project, ProviderSettings};
+use crate::store::{EventSource, Ingested, ProviderSettings};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -186,23 +188,6 @@ fn incoming(
         .collect()
 }
 
-/// Ingests under the project's ingestion budget (`429` over it).
-async fn ingest(
-    state: &AppState,
-    project: &Project,
-    incoming: Vec<Incoming>,
-) -> Result<Vec<Ingested>, ApiError> {
-    match state
-        .ingestor
-        .ingest(&project.id, incoming, Some(state.ingest_rate))
-        .await
-    {
-        Ok(results) => Ok(results),
-        Err(IngestError::OverBudget(wait)) => Err(over_budget(state, project, wait)),
-        Err(IngestError::Store(error)) => Err(error.into()),
-    }
-}
-
 fn reply(reply: plugin::HttpResponse) -> HttpResponse {
     let mut response = HttpResponse::build(
         actix_web::http::StatusCode::from_u16(reply.status)
@@ -249,9 +234,10 @@ async fn receive(
         .await
         .map_err(call_error)?;
     let incoming = incoming(&state, &provider, result.events, now)?;
-    let results = ingest(&state, &project, incoming).await?;
-    Ok(match result.reply {
+    let accepted = ingest_under_budget(&state, &project, incoming).await?;
+    let response = match result.reply {
         Some(answer) => reply(answer),
-        None => received(&results),
-    })
+        None => received(&accepted.results),
+    };
+    Ok(with_quota(response, accepted.quota.as_ref()))
 }

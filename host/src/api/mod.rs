@@ -9,7 +9,9 @@
 //! - providers: `GET …/integrations/providers`, `PUT …/providers/{name}`,
 //!   `POST …/providers/{name}/toggle`; inbound: `POST /inbound/{p}/{name}`;
 //! - health: `GET /projects/{p}/stats`, `GET …/webhooks/{id}/stats`;
-//! - ingestion: `POST /projects/{p}/events`, `POST /projects/{p}/events/bulk`.
+//! - ingestion: `POST /projects/{p}/events`, `POST /projects/{p}/events/bulk`;
+//! - rate limits: per-project ingestion and per-caller management buckets,
+//!   `X-RateLimit-*` headers ([`limits`]).
 //!
 //! Errors are JSON `{error, message, field?}` ([`error::ApiError`]).
 
@@ -21,6 +23,7 @@ mod event_log;
 mod events;
 mod inbound;
 pub mod keys;
+pub mod limits;
 pub mod openapi;
 mod portal_sessions;
 mod projects;
@@ -65,8 +68,11 @@ pub struct AppState {
     pub rotation_grace: Duration,
     /// Memory of idempotency keys.
     pub idempotency_ttl: Duration,
-    /// Per-project ingestion limit (its buckets are in the store).
+    /// Default per-project ingestion limit (a project may have its own;
+    /// the buckets are in the store).
     pub ingest_rate: Rate,
+    /// The management API's limit per caller (see [`limits`]).
+    pub management_rate: Rate,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// When each API key's last use was written.
@@ -130,7 +136,8 @@ pub fn routes() -> Vec<openapi::RouteDoc> {
 
 /// Registers every route of [`routes`], one resource per path in the
 /// order the paths first appear: a method the path does not serve gets
-/// `405` with `Allow`.
+/// `405` with `Allow`; management routes pass the management limit
+/// first ([`limited`]).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let routes = routes();
     let mut paths: Vec<&str> = Vec::new();
@@ -149,10 +156,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         let resource = served
             .iter()
             .fold(web::resource(path), |resource, r| {
-                resource.route((r.route)())
+                resource.route(limited(r))
             })
             .default_service(web::to(move || method_not_allowed(allow.clone())));
         cfg.service(resource);
+    }
+}
+
+/// The route's handler; one that needs the admin token, a secret key or
+/// a portal session goes through the management limit first.
+fn limited(route: &openapi::RouteDoc) -> actix_web::Route {
+    let handler = (route.route)();
+    match route.auth {
+        openapi::Auth::Admin
+        | openapi::Auth::Manage
+        | openapi::Auth::Owner
+        | openapi::Auth::Portal => {
+            handler.wrap(actix_web::middleware::from_fn(limits::management_limit))
+        }
+        openapi::Auth::Public | openapi::Auth::Ingest => handler,
     }
 }
 

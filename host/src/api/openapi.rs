@@ -90,10 +90,42 @@ fn status_text(status: u16) -> &'static str {
         405 => "Method not allowed: see Allow",
         409 => "Conflict",
         413 => "Body too large",
-        429 => "Rate limited: see Retry-After",
+        429 => "Rate limited: retry after Retry-After seconds; nothing was done",
         503 => "Storage unavailable: not acknowledged; retry after Retry-After with the same Idempotency-Key",
         _ => "See the message",
     }
+}
+
+/// The `X-RateLimit-*` headers (and `Retry-After` on `429`) a response
+/// carries: every answer of a management route (admin token or secret
+/// key: the per-caller limit), and the `2xx` and `429` answers of a route
+/// that takes from the project's ingestion budget (those listing `429`).
+fn rate_limit_headers(route: &RouteDoc, status: u16) -> Option<Value> {
+    let management = matches!(route.auth, Auth::Admin | Auth::Manage);
+    let ingestion = route.responses.contains(&429) && (status < 300 || status == 429);
+    if !management && !ingestion {
+        return None;
+    }
+    let header = |name: &str| json!({ "$ref": format!("#/components/headers/{name}") });
+    let mut headers = json!({
+        "X-RateLimit-Limit": header("X-RateLimit-Limit"),
+        "X-RateLimit-Remaining": header("X-RateLimit-Remaining"),
+        "X-RateLimit-Reset": header("X-RateLimit-Reset"),
+    });
+    if status == 429 {
+        headers["Retry-After"] = header("Retry-After");
+    }
+    Some(headers)
+}
+
+/// The statuses a route answers: its own, and `429` for every
+/// management route (the per-caller limit).
+fn statuses(route: &RouteDoc) -> Vec<u16> {
+    let mut statuses = route.responses.to_vec();
+    if matches!(route.auth, Auth::Admin | Auth::Manage) && !statuses.contains(&429) {
+        statuses.push(429);
+    }
+    statuses
 }
 
 fn operation(route: &RouteDoc) -> Value {
@@ -106,13 +138,15 @@ fn operation(route: &RouteDoc) -> Value {
             json!({ "name": name, "in": "query", "required": false, "description": meaning, "schema": { "type": kind } })
         }))
         .collect();
-    let responses: Map<String, Value> = route
-        .responses
-        .iter()
+    let responses: Map<String, Value> = statuses(route)
+        .into_iter()
         .map(|status| {
-            let mut response = json!({ "description": status_text(*status) });
-            if *status >= 400 {
+            let mut response = json!({ "description": status_text(status) });
+            if status >= 400 {
                 response["content"] = json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } });
+            }
+            if let Some(headers) = rate_limit_headers(route, status) {
+                response["headers"] = headers;
             }
             (status.to_string(), response)
         })
@@ -161,6 +195,25 @@ pub fn document(routes: &[RouteDoc]) -> Value {
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer" },
                 "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" },
+            },
+            "headers": {
+                "X-RateLimit-Limit": {
+                    "description": "Size of the token bucket (the burst): the most requests, or events, accepted at once. Ingestion: the project's ingest_limit (default [ingest]); management: the [management] limit of this key or the admin token.",
+                    "schema": { "type": "integer", "minimum": 1 },
+                },
+                "X-RateLimit-Remaining": {
+                    "description": "Whole tokens left in the bucket after this request.",
+                    "schema": { "type": "integer", "minimum": 0 },
+                },
+                "X-RateLimit-Reset": {
+                    "description": "Seconds (rounded up) until the bucket is full again; 0 when it is full.",
+                    "schema": { "type": "integer", "minimum": 0 },
+                },
+                "Retry-After": {
+                    "description": "Seconds (rounded up, at least 1) until the request would pass.",
+                    "required": true,
+                    "schema": { "type": "integer", "minimum": 1 },
+                },
             },
             "schemas": {
                 "Error": {
@@ -261,6 +314,40 @@ mod tests {
         ] {
             let (method, path) = route.split_once(' ').unwrap();
             assert!(paths[path][method].is_object(), "{route} missing");
+        }
+    }
+
+    #[test]
+    fn limited_routes_document_the_rate_limit_headers() {
+        let doc = document(&crate::api::routes());
+        let response = |method: &str, path: &str, status: &str| {
+            doc["paths"][path][method]["responses"][status].clone()
+        };
+        for (method, path) in [
+            ("post", "/projects/{project}/events"),
+            ("post", "/projects/{project}/events/bulk"),
+            ("post", "/inbound/{project}/{provider}"),
+            ("post", "/projects"),
+            ("get", "/projects/{project}"),
+        ] {
+            let refused = response(method, path, "429");
+            assert!(
+                refused["headers"]["Retry-After"].is_object()
+                    && refused["headers"]["X-RateLimit-Remaining"].is_object(),
+                "{method} {path}: {refused}"
+            );
+        }
+        let accepted = response("post", "/projects/{project}/events", "202");
+        assert!(accepted["headers"]["X-RateLimit-Reset"].is_object());
+        let bad = response("post", "/projects/{project}/events", "400");
+        assert!(bad["headers"].is_null(), "a 400 never reached the bucket");
+        assert!(response("get", "/healthz", "200")["headers"].is_null());
+        for name in [
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ] {
+            assert!(doc["components"]["headers"][name]["schema"].is_object());
         }
     }
 }

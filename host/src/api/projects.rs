@@ -1,6 +1,8 @@
 //! `POST /projects` (admin): creates a project and returns its keys once.
 //! `GET /projects/{p}`: the project (keys are never shown again).
-//! `PUT /projects/{p}`: its name, `strict_event_types`, its declared types.
+//! `PUT /projects/{p}`: its name, `strict_event_types`, its declared types,
+//! its `ingest_limit` (`{events_per_second, burst?}`; `null` goes back to
+//! the `[ingest]` default).
 //! `DELETE /projects/{p}` (admin): the project with everything it owns.
 //! `PUT|GET|DELETE /projects/{p}/integrations/events/{type}`: declare (with
 //! an optional description and JSON Schema), read, remove one type.
@@ -20,8 +22,9 @@ use crate::event_types::{
     BUILTIN_EVENT_TYPES, MAX_CUSTOM_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
 };
 use crate::ingest::check_type_name;
+use crate::ratelimit::{Rate, MAX_LIMIT};
 use crate::signing::new_id;
-use crate::store::{CustomEventType, KeyKind, Project};
+use crate::store::{CustomEventType, IngestLimit, KeyKind, Project};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -49,6 +52,22 @@ fn type_body_schema() -> serde_json::Value {
     )
 }
 
+/// A project's own ingestion limit; `burst` defaults to two seconds' worth.
+fn ingest_limit_schema() -> serde_json::Value {
+    let count = || json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT });
+    let mut limit = object(
+        &["events_per_second"],
+        &[("events_per_second", count()), ("burst", count())],
+    );
+    limit["description"] = json!(
+        "The project's ingestion limit (token bucket): sustained events per second, and the \
+         burst, the most accepted at once (default twice the rate; below the rate it smooths). \
+         null: the server's default."
+    );
+    limit["type"] = json!(["object", "null"]);
+    limit
+}
+
 fn project_body_schema(required: &'static [&'static str]) -> serde_json::Value {
     object(
         required,
@@ -56,6 +75,7 @@ fn project_body_schema(required: &'static [&'static str]) -> serde_json::Value {
             ("name", string()),
             ("id", string()),
             ("strict_event_types", json!({ "type": "boolean" })),
+            ("ingest_limit", ingest_limit_schema()),
             (
                 "custom_event_types",
                 json!({ "type": "array", "items": declared_type_schema(), "maxItems": MAX_CUSTOM_EVENT_TYPES }),
@@ -87,7 +107,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
         doc(
             "put",
             "/projects/{project}",
-            "Change a project's name, strict_event_types or declared event types (the list is replaced)",
+            "Change a project's name, strict_event_types, ingest_limit or declared event types (the list is replaced)",
             Auth::Owner,
             Some(|| {
                 let mut s = project_body_schema(&[]);
@@ -167,6 +187,8 @@ struct CreateProject {
     strict_event_types: bool,
     #[serde(default)]
     custom_event_types: Vec<DeclaredInput>,
+    #[serde(default)]
+    ingest_limit: Option<LimitInput>,
 }
 
 #[derive(Deserialize)]
@@ -178,6 +200,33 @@ struct UpdateProject {
     strict_event_types: Option<bool>,
     #[serde(default)]
     custom_event_types: Option<Vec<DeclaredInput>>,
+    /// Absent: unchanged; `null`: back to the default.
+    #[serde(default, deserialize_with = "present")]
+    ingest_limit: Option<Option<LimitInput>>,
+}
+
+/// `ingest_limit` as sent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitInput {
+    events_per_second: u64,
+    #[serde(default)]
+    burst: Option<u64>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Checks an `ingest_limit` as sent.
+fn ingest_limit(input: LimitInput) -> Result<IngestLimit, ApiError> {
+    IngestLimit::new(input.events_per_second, input.burst)
+        .map_err(|e| ApiError::bad(format!("ingest_limit.{}", e.field()), e.to_string()))
 }
 
 /// Checks one declared type: `name_field` names where its name came
@@ -258,8 +307,15 @@ fn set_declared(project: &mut Project, types: Vec<CustomEventType>) {
     project.seen_event_types.retain(|t| !declared.contains(t));
 }
 
-/// The project as the API shows it.
-fn view(project: &Project) -> serde_json::Value {
+/// An ingestion limit as the API shows it.
+fn limit_view(rate: Rate) -> serde_json::Value {
+    // Limits are whole events per second (the default's and projects').
+    json!({ "events_per_second": rate.per_second.round() as u64, "burst": rate.burst })
+}
+
+/// The project as the API shows it: `ingest_limit` is its own (`null`:
+/// the default), `effective_ingest_limit` what applies.
+fn view(state: &AppState, project: &Project) -> serde_json::Value {
     let names: Vec<&str> = project
         .custom_event_types
         .iter()
@@ -270,6 +326,8 @@ fn view(project: &Project) -> serde_json::Value {
         "name": project.name,
         "strict_event_types": project.strict_event_types,
         "custom_event_types": names,
+        "ingest_limit": project.ingest_limit.map(|l| limit_view(l.rate())),
+        "effective_ingest_limit": limit_view(project.ingest_rate(state.ingest_rate)),
         "created_at": time_ms(project.created_ms),
         "declared": project.declared,
     })
@@ -311,6 +369,7 @@ async fn create(
     let now = crate::now_ms();
     let mut project = Project::new(id.clone(), name, now);
     project.strict_event_types = input.strict_event_types;
+    project.ingest_limit = input.ingest_limit.map(ingest_limit).transpose()?;
     set_declared(&mut project, declared_types(input.custom_event_types)?);
     let (secret_record, secret_key) = issue_key(&id, NewKey::api(KeyKind::Secret), now);
     let (publishable_record, publishable_key) =
@@ -323,7 +382,7 @@ async fn create(
         return Err(ApiError::Conflict(format!("project `{id}` already exists")));
     }
     tracing::info!(project_id = %id, "project created");
-    let mut body = view(&project);
+    let mut body = view(&state, &project);
     body["secret_key"] = json!(secret_key);
     body["publishable_key"] = json!(publishable_key);
     Ok(HttpResponse::Created().json(body))
@@ -336,7 +395,7 @@ async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path.into_inner();
     let project = manage(&state, &req, &project_id).await?;
-    Ok(HttpResponse::Ok().json(view(&project)))
+    Ok(HttpResponse::Ok().json(view(&state, &project)))
 }
 
 /// `DELETE /projects/{p}` (admin): the project and everything it owns.
@@ -382,7 +441,14 @@ async fn update(
     let name = input.name.as_deref().map(check_name).transpose()?;
     let declared = input.custom_event_types.map(declared_types).transpose()?;
     let strict = input.strict_event_types;
+    let limit = input
+        .ingest_limit
+        .map(|limit| limit.map(ingest_limit).transpose())
+        .transpose()?;
     let project = change_project(&state, &project_id, move |project| {
+        if let Some(limit) = limit {
+            project.ingest_limit = limit;
+        }
         if let Some(name) = &name {
             project.name.clone_from(name);
         }
@@ -394,7 +460,7 @@ async fn update(
         }
     })
     .await?;
-    Ok(HttpResponse::Ok().json(view(&project)))
+    Ok(HttpResponse::Ok().json(view(&state, &project)))
 }
 
 async fn put_type(

@@ -22,7 +22,10 @@ enum Kind {
     Delivery,
     Security,
     Ingest,
+    Management,
     Project,
+    /// `[[projects]] ingest_limit`
+    IngestLimit,
     EventType,
     /// `[projects.providers]`: any provider name.
     Providers,
@@ -41,6 +44,8 @@ fn fields(kind: Kind) -> &'static [&'static str] {
         Kind::Delivery => fields_of::<RawDelivery>(),
         Kind::Security => fields_of::<RawSecurity>(),
         Kind::Ingest => fields_of::<super::projects::RawIngest>(),
+        Kind::Management => fields_of::<super::projects::RawManagement>(),
+        Kind::IngestLimit => fields_of::<super::projects::RawIngestLimit>(),
         Kind::Project => fields_of::<RawProject>(),
         Kind::EventType => fields_of::<RawEventType>(),
         Kind::Provider => fields_of::<RawProvider>(),
@@ -57,6 +62,8 @@ fn child(kind: Kind, key: &str) -> Kind {
         (Kind::Root, "delivery") => Kind::Delivery,
         (Kind::Root, "security") => Kind::Security,
         (Kind::Root, "ingest") => Kind::Ingest,
+        (Kind::Root, "management") => Kind::Management,
+        (Kind::Project, "ingest_limit") => Kind::IngestLimit,
         (Kind::Root, "projects") => Kind::Project,
         (Kind::Project, "event_types") => Kind::EventType,
         (Kind::Project, "providers") => Kind::Providers,

@@ -13,7 +13,7 @@ use crate::plugin::SandboxLimits;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 pub(crate) use keys::edit_distance;
-pub use projects::{IngestSettings, ProjectSpec, ProviderSpec, WebhookSpec};
+pub use projects::{IngestSettings, ManagementSettings, ProjectSpec, ProviderSpec, WebhookSpec};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -74,6 +74,8 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// `[ingest]`
     pub ingest: IngestSettings,
+    /// `[management]`
+    pub management: ManagementSettings,
     /// `[[projects]]`: declared projects, upserted at start-up.
     pub projects: Vec<ProjectSpec>,
 }
@@ -177,6 +179,7 @@ struct Raw {
     delivery: RawDelivery,
     security: RawSecurity,
     ingest: projects::RawIngest,
+    management: projects::RawManagement,
     #[serde(default)]
     projects: Vec<projects::RawProject>,
 }
@@ -361,6 +364,7 @@ fn validate(raw: Raw) -> Result<Settings, ConfigError> {
     let delivery = validate_delivery(&mut check, raw.delivery);
     let security = validate_security(&mut check, raw.security);
     let ingest = projects::validate_ingest(&mut check, raw.ingest);
+    let management = projects::validate_management(&mut check, raw.management);
     let projects = projects::validate_projects(&mut check, raw.projects, &security);
     if !check.problems.is_empty() {
         return Err(ConfigError::Invalid(check.problems));
@@ -372,6 +376,7 @@ fn validate(raw: Raw) -> Result<Settings, ConfigError> {
         delivery,
         security,
         ingest,
+        management,
         projects,
     })
 }

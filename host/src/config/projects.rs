@@ -1,7 +1,7 @@
-//! `[ingest]` limits and declarative `[[projects]]`: projects, their keys
-//! and webhooks written in the TOML, so a deployment is reproducible from
-//! its config (start-up reconciles the store with them:
-//! [`crate::declare::reconcile`]). Secrets and keys may be `env:NAME` or
+//! `[ingest]` and `[management]` limits and declarative `[[projects]]`:
+//! projects, their keys and webhooks written in the TOML, so a deployment
+//! is reproducible from its config (start-up reconciles the store with
+//! them: [`crate::declare::reconcile`]). Secrets and keys may be `env:NAME` or
 //! `file:PATH`.
 //!
 //! ```toml
@@ -12,6 +12,7 @@
 //! publishable_key = "env:ACME_PUBLISHABLE_KEY"  # hm_pk_…
 //! custom_event_types = ["order.paid"]          # names only, or:
 //! strict_event_types = false                   # true: only the catalogue's types
+//! ingest_limit = { events_per_second = 20, burst = 40 }  # absent: the [ingest] default
 //!
 //! [[projects.event_types]]                     # a type with a description and schema
 //! name = "user.signup"
@@ -48,6 +49,16 @@ pub struct IngestSettings {
     pub burst: u32,
 }
 
+/// `[management]`: the management API's limit, per caller (the admin
+/// token, or each key).
+#[derive(Debug, Clone, Copy)]
+pub struct ManagementSettings {
+    /// Sustained requests per second per caller.
+    pub requests_per_second: u32,
+    /// Burst above the sustained rate.
+    pub burst: u32,
+}
+
 /// A project declared in the config.
 #[derive(Debug, Clone)]
 pub struct ProjectSpec {
@@ -63,6 +74,8 @@ pub struct ProjectSpec {
     pub custom_event_types: Vec<crate::store::CustomEventType>,
     /// Refuse types outside the catalogue.
     pub strict_event_types: bool,
+    /// Its own ingestion limit; `None`: the `[ingest]` default.
+    pub ingest_limit: Option<crate::store::IngestLimit>,
     /// Its webhooks.
     pub webhooks: Vec<WebhookSpec>,
     /// Its provider settings, by provider name.
@@ -119,6 +132,22 @@ pub(super) struct RawIngest {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RawManagement {
+    requests_per_second: u32,
+    burst: u32,
+}
+
+/// `[[projects]] ingest_limit`: `burst` defaults to two seconds' worth.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIngestLimit {
+    events_per_second: u64,
+    #[serde(default)]
+    burst: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawProject {
     id: String,
     name: Option<String>,
@@ -128,6 +157,8 @@ pub(super) struct RawProject {
     custom_event_types: Vec<String>,
     #[serde(default)]
     strict_event_types: bool,
+    #[serde(default)]
+    ingest_limit: Option<RawIngestLimit>,
     #[serde(default)]
     event_types: Vec<RawEventType>,
     #[serde(default)]
@@ -206,6 +237,41 @@ pub(super) fn validate_ingest(check: &mut Check, raw: RawIngest) -> IngestSettin
     }
 }
 
+pub(super) fn validate_management(check: &mut Check, raw: RawManagement) -> ManagementSettings {
+    if raw.requests_per_second == 0 {
+        check.problem("management.requests_per_second", "must be at least 1");
+    }
+    if raw.burst < raw.requests_per_second {
+        check.problem(
+            "management.burst",
+            format!(
+                "{} is below requests_per_second ({})",
+                raw.burst, raw.requests_per_second
+            ),
+        );
+    }
+    ManagementSettings {
+        requests_per_second: raw.requests_per_second,
+        burst: raw.burst,
+    }
+}
+
+/// A project's `ingest_limit`, checked as the API checks it.
+fn project_limit(
+    check: &mut Check,
+    at: &str,
+    raw: Option<RawIngestLimit>,
+) -> Option<crate::store::IngestLimit> {
+    let raw = raw?;
+    match crate::store::IngestLimit::new(raw.events_per_second, raw.burst) {
+        Ok(limit) => Some(limit),
+        Err(e) => {
+            check.problem(&format!("{at}.ingest_limit.{}", e.field()), e.to_string());
+            None
+        }
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
@@ -253,6 +319,7 @@ pub(super) fn validate_projects(
             seen_projects.push(project.id.clone());
             let custom_event_types =
                 declared_types(check, &at, project.custom_event_types, project.event_types);
+            let ingest_limit = project_limit(check, &at, project.ingest_limit);
             let webhooks = project
                 .webhooks
                 .into_iter()
@@ -311,6 +378,7 @@ pub(super) fn validate_projects(
                 id: project.id,
                 custom_event_types,
                 strict_event_types: project.strict_event_types,
+                ingest_limit,
                 webhooks,
             }
         })

@@ -5,7 +5,7 @@
 //! [`super::BlockingBackend`] and is adapted by [`super::InProcess`].
 
 use super::types::*;
-use super::{Bucket, Rate};
+use super::{Bucket, Quota, Rate};
 use async_trait::async_trait;
 
 /// The operations every backend provides. The rest of hookmesh calls them
@@ -193,14 +193,10 @@ pub trait Backend: Send + Sync + 'static {
         provider: &str,
     ) -> Result<bool, StoreError>;
 
-    /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
-    /// Shared backends keep buckets where every instance sees them.
-    async fn take_tokens(
-        &self,
-        bucket: &Bucket,
-        rate: Rate,
-        n: u32,
-    ) -> Result<Result<(), std::time::Duration>, StoreError>;
+    /// Takes `n` tokens from a rate-limit bucket, or says how long to wait;
+    /// either way with the bucket's numbers for the `X-RateLimit-*`
+    /// headers. Shared backends keep buckets where every instance sees them.
+    async fn take_tokens(&self, bucket: &Bucket, rate: Rate, n: u32) -> Result<Quota, StoreError>;
 
     /// Takes (or keeps) this instance's lease on an endpoint's queue: only
     /// its holder delivers it, so order holds across instances. False when

@@ -6,7 +6,7 @@
 //! ingestion and attempt records use the store's own async commit.
 
 use super::types::*;
-use super::{blocking, Backend, Bucket, Rate};
+use super::{blocking, Backend, Bucket, Quota, Rate};
 use async_trait::async_trait;
 use std::future::Future;
 use std::pin::Pin;
@@ -222,14 +222,9 @@ pub trait BlockingBackend: Send + Sync + 'static {
         provider: &str,
     ) -> Result<bool, StoreError>;
 
-    /// Takes `n` tokens from a rate-limit bucket, or says how long to wait.
-    /// Shared backends keep buckets where every instance sees them.
-    fn take_tokens(
-        &self,
-        bucket: &Bucket,
-        rate: Rate,
-        n: u32,
-    ) -> Result<Result<(), std::time::Duration>, StoreError>;
+    /// Takes `n` tokens from a rate-limit bucket, or says how long to wait
+    /// (see [`Backend::take_tokens`]).
+    fn take_tokens(&self, bucket: &Bucket, rate: Rate, n: u32) -> Result<Quota, StoreError>;
 
     /// How many attempt outcomes an endpoint may have unrecorded while its
     /// next delivery goes out. 1 (the default): none — the next attempt
@@ -474,12 +469,7 @@ impl<B: BlockingBackend> Backend for InProcess<B> {
         self.offload(move |b| b.delete_provider_settings(&project_id, &provider))
             .await
     }
-    async fn take_tokens(
-        &self,
-        bucket: &Bucket,
-        rate: Rate,
-        n: u32,
-    ) -> Result<Result<(), std::time::Duration>, StoreError> {
+    async fn take_tokens(&self, bucket: &Bucket, rate: Rate, n: u32) -> Result<Quota, StoreError> {
         self.0.take_tokens(bucket, rate, n)
     }
     fn records_ahead(&self) -> usize {

@@ -3,7 +3,7 @@
 //! wake-ups for new work and work nobody delivers. On a store of one
 //! process these answer from memory at once.
 
-use super::{Bucket, Rate, Store, StoreError};
+use super::{Bucket, Quota, Rate, Store, StoreError};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,17 @@ impl Store {
         rate: Rate,
         n: u32,
     ) -> Result<Result<(), Duration>, StoreError> {
+        Ok(self.backend.take_tokens(&bucket, rate, n).await?.result())
+    }
+
+    /// Takes `n` tokens from a rate-limit bucket; the answer has the
+    /// numbers of the `X-RateLimit-*` headers, and the wait when refused.
+    pub async fn take_quota(
+        &self,
+        bucket: Bucket,
+        rate: Rate,
+        n: u32,
+    ) -> Result<Quota, StoreError> {
         self.backend.take_tokens(&bucket, rate, n).await
     }
 

@@ -5,8 +5,7 @@ use super::{
     Attempt, Delivery, DeliveryChange, DeliveryQuery, DeliveryStatus, Ingested, NewEvent, Page,
     QueueSample, StatsPeriod, WorkWindow,
 };
-use super::{Bucket, Rate, Store, StoreError};
-use std::time::Duration;
+use super::{Bucket, Quota, Rate, Store, StoreError};
 
 /// Failed deliveries read per page by [`Store::requeue_failed`].
 const REQUEUE_PAGE: usize = 250;
@@ -14,10 +13,12 @@ const REQUEUE_PAGE: usize = 250;
 /// What [`Store::admit_and_ingest`] did.
 #[derive(Debug)]
 pub enum Admission {
-    /// Stored: the store's answer per event.
-    Stored(Vec<Ingested>),
-    /// Over the budget: nothing stored; retry after this wait.
-    OverBudget(Duration),
+    /// Stored: the store's answer per event, and the budget's bucket
+    /// after it (when there was a budget).
+    Stored(Vec<Ingested>, Option<Quota>),
+    /// Over the budget: nothing stored; its `retry_after` says when to
+    /// come back.
+    OverBudget(Quota),
 }
 
 /// A ingestion budget: `n` tokens from `bucket` at `rate`.
@@ -40,12 +41,16 @@ impl Store {
         batch: Vec<NewEvent>,
         now_ms: u64,
     ) -> Result<Admission, StoreError> {
+        let mut quota = None;
         if let Some(Budget { bucket, rate, n }) = budget {
-            if let Err(wait) = self.backend.take_tokens(&bucket, rate, n).await? {
-                return Ok(Admission::OverBudget(wait));
+            let taken = self.backend.take_tokens(&bucket, rate, n).await?;
+            if taken.retry_after.is_some() {
+                return Ok(Admission::OverBudget(taken));
             }
+            quota = Some(taken);
         }
-        Ok(Admission::Stored(self.backend.ingest(batch, now_ms).await?))
+        let results = self.backend.ingest(batch, now_ms).await?;
+        Ok(Admission::Stored(results, quota))
     }
 
     /// The project's endpoint-change version (see

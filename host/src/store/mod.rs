@@ -28,7 +28,7 @@
 //! Shared backends also own what several instances must agree on: which
 //! instance delivers an endpoint (a lease, [`Store::claim`]), where new work
 //! is announced ([`Store::subscribe`]), and the token buckets of rate limits
-//! ([`Store::take_tokens`]).
+//! ([`Store::take_tokens`], [`Store::take_quota`]).
 
 mod backend;
 mod blocking;
@@ -84,9 +84,12 @@ pub enum Bucket {
     Ingest(String),
     /// Deliveries to an endpoint.
     Endpoint(String),
+    /// Management requests of one caller: `admin`, or the SHA-256 (hex)
+    /// of the key presented.
+    Management(String),
 }
 
-pub use crate::ratelimit::Rate;
+pub use crate::ratelimit::{Quota, Rate};
 
 /// Runs a blocking backend call off the async executor.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T, StoreError>

@@ -1,6 +1,8 @@
 //! Records the store keeps, and the store's error type.
 
 use super::codec::Record;
+pub use crate::ratelimit::IngestLimit;
+use crate::ratelimit::Rate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -60,6 +62,8 @@ pub struct Project {
     /// Written from the config's `[[projects]]`: start-up deletes it (with
     /// everything it owns) once the config no longer declares it.
     pub declared: bool,
+    /// Its own ingestion limit; `None`: the `[ingest]` default.
+    pub ingest_limit: Option<IngestLimit>,
 }
 
 impl Project {
@@ -73,7 +77,13 @@ impl Project {
             seen_event_types: Vec::new(),
             created_ms,
             declared: false,
+            ingest_limit: None,
         }
+    }
+
+    /// The rate its events are admitted at: its own limit, else `default`.
+    pub fn ingest_rate(&self, default: Rate) -> Rate {
+        self.ingest_limit.map_or(default, IngestLimit::rate)
     }
 
     /// The declared type `name`, if any.
@@ -118,7 +128,8 @@ impl Record for Project {
             created_ms: u64,
         }
         /// Format 2: no `declared` (start-up marks the projects the config
-        /// still declares).
+        /// still declares) and no ingestion limit of its own (the default
+        /// applies).
         #[derive(Deserialize)]
         struct ProjectV2 {
             id: String,
@@ -973,9 +984,11 @@ mod tests {
         );
         assert!(!project.strict_event_types && project.seen_event_types.is_empty());
         assert_eq!((project.name.as_str(), project.created_ms), ("Acme", 7));
+        assert_eq!(project.ingest_limit, None, "the default limit applies");
         let now = Project {
             strict_event_types: true,
             seen_event_types: vec!["lesson.completed".into()],
+            ingest_limit: Some(IngestLimit::new(2, Some(3)).unwrap()),
             ..project
         };
         let bytes = encode(&now).unwrap();
@@ -1085,6 +1098,44 @@ mod tests {
         let bytes = encode(&now).unwrap();
         assert_eq!(bytes[0], 2, "keys are written in format 2");
         assert_eq!(decode::<ApiKey>("k", &bytes).unwrap(), now);
+    }
+
+    #[test]
+    fn projects_of_the_second_format_still_decode() {
+        #[derive(Serialize)]
+        struct ProjectV2<'a>(
+            &'a str,
+            &'a str,
+            Vec<CustomEventType>,
+            bool,
+            Vec<&'a str>,
+            u64,
+        );
+        let declared = CustomEventType {
+            name: "order.paid".into(),
+            description: Some("paid".into()),
+            schema: Some("{\"type\":\"object\"}".into()),
+        };
+        let mut v2 = vec![2u8];
+        v2.extend(
+            postcard::to_stdvec(&ProjectV2(
+                "acme",
+                "Acme",
+                vec![declared.clone()],
+                true,
+                vec!["user.signup"],
+                7,
+            ))
+            .unwrap(),
+        );
+        let project: Project = decode("acme", &v2).unwrap();
+        assert_eq!(project.custom_event_types, vec![declared]);
+        assert!(project.strict_event_types);
+        assert_eq!(project.seen_event_types, vec!["user.signup".to_string()]);
+        assert_eq!((project.name.as_str(), project.created_ms), ("Acme", 7));
+        assert_eq!(project.ingest_limit, None, "the default limit applies");
+        let default = Rate::new(100.0, 200);
+        assert_eq!(project.ingest_rate(default), default);
     }
 
     #[test]

@@ -286,7 +286,8 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN}\"\nmax_body_kb = 4096\n[storage]\npath = \"{}\"\n{redis}\
          [plugins]\ndir = \"{}\"\n[security]\nmaster_key = \"{MASTER_KEY}\"\nhttps_only = false\nallow_private_targets = true\n\
-         [delivery]\nretry_schedule = [\"100ms\"]\njitter = 0.0\n[ingest]\nevents_per_second = 10000000\nburst = 10000000\n",
+         [delivery]\nretry_schedule = [\"100ms\"]\njitter = 0.0\n[ingest]\nevents_per_second = 10000000\nburst = 10000000\n\
+         [management]\nrequests_per_second = 10000000\nburst = 10000000\n",
         dir.join("bench.redb").display(),
         std::fs::canonicalize(&args.plugins).with_context(|| format!("plugins dir {}", args.plugins.display()))?.display()
     );

@@ -16,7 +16,7 @@ mod write;
 
 use super::codec::{decode, encode, Record};
 use super::types::*;
-use super::{BlockingBackend, Bucket, Committing, Rate};
+use super::{BlockingBackend, Bucket, Committing, Quota, Rate};
 use crate::ratelimit::RateLimiter;
 use redb::Durability;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -736,15 +736,11 @@ impl BlockingBackend for EmbeddedStore {
         flush(&self.db, &self.dirty)
     }
 
-    fn take_tokens(
-        &self,
-        bucket: &Bucket,
-        rate: Rate,
-        n: u32,
-    ) -> Result<Result<(), Duration>, StoreError> {
+    fn take_tokens(&self, bucket: &Bucket, rate: Rate, n: u32) -> Result<Quota, StoreError> {
         let key = match bucket {
             Bucket::Ingest(project) => format!("ingest:{project}"),
             Bucket::Endpoint(endpoint) => format!("endpoint:{endpoint}"),
+            Bucket::Management(caller) => format!("manage:{caller}"),
         };
         Ok(self.limiter.try_take(&key, rate, n))
     }

@@ -17,6 +17,7 @@
 //! P:{ep:E}:fence      lease token counter      P:pending        intents by time (zset)
 //! P:{ep:E}:rl         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
 //! P:{p:X}:keys        the project's key hashes P:{p:X}:keyuse   key hash → last use (hash)
+//! P:{mk:H}:rl         management token bucket of one caller (`admin`, or a key's SHA-256)
 //! ```
 
 /// Builds key names under one prefix.
@@ -102,6 +103,10 @@ impl Keys {
     /// When each of the project's keys was last used (hash → Unix ms).
     pub(super) fn key_uses(&self, id: &str) -> String {
         self.project(id, "keyuse")
+    }
+    /// A management caller's token bucket (its own hash slot).
+    pub(super) fn management_bucket(&self, caller: &str) -> String {
+        format!("{}:{{mk:{caller}}}:rl", self.prefix)
     }
     pub(super) fn provider(&self, project_id: &str, provider: &str) -> String {
         self.project(project_id, &format!("prov:{provider}"))

@@ -25,7 +25,7 @@ mod scripts;
 
 use super::codec::{decode, encode, Record};
 use super::types::*;
-use super::{Backend, Bucket, Rate};
+use super::{Backend, Bucket, Quota, Rate};
 use conn::Pool;
 use keys::Keys;
 use lease::Leases;
@@ -119,6 +119,15 @@ fn strings(value: Value) -> Vec<String> {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// Reads a number sent as text (Lua scripts send fractions so).
+fn float(value: &Value) -> Option<f64> {
+    match value {
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        Value::Int(i) => Some(*i as f64),
+        _ => None,
     }
 }
 
@@ -693,34 +702,43 @@ impl Backend for RedisStore {
             .await
     }
 
-    async fn take_tokens(
-        &self,
-        bucket: &Bucket,
-        rate: Rate,
-        n: u32,
-    ) -> Result<Result<(), Duration>, StoreError> {
+    async fn take_tokens(&self, bucket: &Bucket, rate: Rate, n: u32) -> Result<Quota, StoreError> {
         let s = &self.shared;
         let key = match bucket {
             Bucket::Ingest(project) => s.keys.ingest_bucket(project),
             Bucket::Endpoint(endpoint) => s.keys.endpoint_bucket(endpoint),
+            Bucket::Management(caller) => s.keys.management_bucket(caller),
         };
         let (per_second, burst, n) = (
             rate.per_second.to_string(),
             rate.burst.to_string(),
             n.to_string(),
         );
-        let wait = int(&s
+        let answer = s
             .pool
             .run(&scripts::eval(
                 scripts::TAKE_TOKENS,
                 &[&key],
                 &[per_second.as_bytes(), burst.as_bytes(), n.as_bytes()],
             ))
-            .await?);
-        Ok(match u64::try_from(wait) {
-            Ok(0) | Err(_) => Ok(()),
-            Ok(ms) => Err(Duration::from_millis(ms)),
-        })
+            .await?;
+        let (wait, tokens) = match &answer {
+            Value::Array(parts) if parts.len() == 2 => (int(&parts[0]), float(&parts[1])),
+            other => {
+                return Err(StoreError::Backend(format!(
+                    "token bucket answered {other:?}, not [wait, tokens]"
+                )))
+            }
+        };
+        let retry_after = match u64::try_from(wait) {
+            Ok(0) | Err(_) => None,
+            Ok(ms) => Some(Duration::from_millis(ms)),
+        };
+        Ok(Quota::of(
+            rate,
+            tokens.unwrap_or(f64::from(rate.burst)),
+            retry_after,
+        ))
     }
 
     fn holds_fresh_lease(&self, endpoint_id: &str) -> bool {

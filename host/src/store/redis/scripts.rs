@@ -299,7 +299,9 @@ return 0
 
 /// A token bucket on the server's clock (shared by every instance).
 /// KEYS: bucket. ARGV: tokens per second, burst, tokens wanted.
-/// Returns 0 when taken, else the wait in ms.
+/// Returns {0 when taken, else the wait in ms; the tokens left, as text
+/// (fractional, below zero after a bulk larger than the burst)}. The key
+/// expires once the bucket is full again: a missing bucket is a full one.
 pub(super) const TAKE_TOKENS: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -318,8 +320,8 @@ else
   wait = math.ceil((need - tokens) / rate * 1000)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 60000)
-return wait
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return {wait, tostring(tokens)}
 "#;
 
 #[cfg(test)]
