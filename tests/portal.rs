@@ -322,3 +322,39 @@ async fn sessions_are_scoped_expire_and_are_revoked() {
         );
     }
 }
+
+/// The page's policy: this origin's script and style only, framed by the
+/// configured origins only (nobody by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_framed_only_by_the_configured_origins() {
+    let policy = |host: &Host| {
+        let url = host.url("/portal/");
+        let http = host.http.clone();
+        async move {
+            let page = http.get(url).send().await.unwrap();
+            assert_eq!(page.status().as_u16(), 200);
+            let csp = page.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            assert!(
+                csp.contains("script-src 'self';") && !csp.contains("unsafe"),
+                "{csp}"
+            );
+            assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+            csp
+        }
+    };
+    let closed = Host::start("portal-csp", HostConfig::default());
+    assert!(policy(&closed).await.ends_with("frame-ancestors 'none'"));
+    let open = Host::start(
+        "portal-csp-app",
+        HostConfig {
+            extra: "[portal]\nframe_ancestors = [\"https://app.example.com\"]\n".into(),
+            ..HostConfig::default()
+        },
+    );
+    assert!(policy(&open)
+        .await
+        .ends_with("frame-ancestors https://app.example.com"));
+}

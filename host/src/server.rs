@@ -153,6 +153,7 @@ pub async fn serve_with_clock(
         )
         .with_clock(clock),
     );
+    let framing = crate::portal::Framing::new(settings.portal.frame_ancestors.clone());
     let state = actix_web::web::Data::new(AppState {
         store,
         ingestor,
@@ -179,7 +180,7 @@ pub async fn serve_with_clock(
         actix_web::App::new()
             .app_data(state.clone())
             .configure(api::configure)
-            .configure(|cfg| crate::portal::configure(cfg, crate::portal::Framing::default()))
+            .configure(|cfg| crate::portal::configure(cfg, framing.clone()))
             .default_service(actix_web::web::to(api::no_such_route))
     })
     .listen(listener)

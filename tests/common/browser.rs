@@ -19,8 +19,13 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long a wait for the page lasts.
 pub const PAGE_WAIT: Duration = Duration::from_secs(20);
 
+/// One browser at a time: the tests run in parallel on small machines,
+/// and a browser is the heaviest thing they start.
+static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// A chromedriver process and one browser session.
 pub struct Browser {
+    _turn: tokio::sync::SemaphorePermit<'static>,
     driver: Child,
     base: String,
     http: reqwest::Client,
@@ -56,6 +61,10 @@ impl Browser {
     /// Starts chromedriver and a headless chromium `width` pixels wide;
     /// screenshots of failures go to `shots`.
     pub async fn start(width: u32, shots: &Path) -> Self {
+        let turn = ONE_AT_A_TIME
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let driver_bin = find_binary(&["chromedriver"]);
         let chromium = find_binary(&["chromium", "chromium-browser"]);
         let port = free_port();
@@ -68,6 +77,7 @@ impl Browser {
             .spawn()
             .expect("start chromedriver");
         let mut browser = Self {
+            _turn: turn,
             driver,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
@@ -123,7 +133,10 @@ impl Browser {
             "DELETE" => self.http.delete(url),
             _ => self.http.post(url).json(&body.unwrap_or_else(|| json!({}))),
         };
-        let response = request.send().await.expect("chromedriver answers");
+        let response = request
+            .send()
+            .await
+            .map_err(|e| json!({ "message": format!("chromedriver did not answer: {e}") }))?;
         let ok = response.status().is_success();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         let value = answer.get("value").cloned().unwrap_or(Value::Null);
@@ -208,16 +221,25 @@ impl Browser {
         }
     }
 
-    /// Clicks the element matching `css` (waiting for it).
+    /// Clicks the element matching `css` (waiting for it, and trying
+    /// again while the page replaces it).
     pub async fn click(&self, css: &str) {
-        let element = self.wait(css).await;
-        self.click_element(&element).await;
+        let deadline = Instant::now() + PAGE_WAIT;
+        loop {
+            let element = self.wait(css).await;
+            if self.click_element(&element).await {
+                return;
+            }
+            assert!(Instant::now() < deadline, "`{css}` could not be clicked");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
-    /// Clicks an element.
-    pub async fn click_element(&self, element: &Element) {
-        self.call("POST", &format!("/element/{}/click", element.0), None)
-            .await;
+    /// Clicks an element; false when it is gone from the page (stale).
+    pub async fn click_element(&self, element: &Element) -> bool {
+        self.try_call("POST", &format!("/element/{}/click", element.0), None)
+            .await
+            .is_ok()
     }
 
     /// The button whose text is `label`.
@@ -235,7 +257,9 @@ impl Browser {
         let deadline = Instant::now() + PAGE_WAIT;
         loop {
             if let Some(button) = self.button(label).await {
-                return self.click_element(&button).await;
+                if self.click_element(&button).await {
+                    return;
+                }
             }
             assert!(
                 Instant::now() < deadline,
@@ -270,13 +294,13 @@ impl Browser {
         .await;
     }
 
-    /// An element's visible text.
+    /// An element's visible text (empty when the page replaced it).
     pub async fn text(&self, element: &Element) -> String {
-        self.call("GET", &format!("/element/{}/text", element.0), None)
+        self.try_call("GET", &format!("/element/{}/text", element.0), None)
             .await
-            .as_str()
+            .ok()
+            .and_then(|text| text.as_str().map(str::to_string))
             .unwrap_or_default()
-            .to_string()
     }
 
     /// The whole page's visible text.

@@ -23,6 +23,7 @@ enum Kind {
     Security,
     Ingest,
     Management,
+    Portal,
     Project,
     /// `[[projects]] ingest_limit`
     IngestLimit,
@@ -45,6 +46,7 @@ fn fields(kind: Kind) -> &'static [&'static str] {
         Kind::Security => fields_of::<RawSecurity>(),
         Kind::Ingest => fields_of::<super::projects::RawIngest>(),
         Kind::Management => fields_of::<super::projects::RawManagement>(),
+        Kind::Portal => fields_of::<super::portal::RawPortal>(),
         Kind::IngestLimit => fields_of::<super::projects::RawIngestLimit>(),
         Kind::Project => fields_of::<RawProject>(),
         Kind::EventType => fields_of::<RawEventType>(),
@@ -63,6 +65,7 @@ fn child(kind: Kind, key: &str) -> Kind {
         (Kind::Root, "security") => Kind::Security,
         (Kind::Root, "ingest") => Kind::Ingest,
         (Kind::Root, "management") => Kind::Management,
+        (Kind::Root, "portal") => Kind::Portal,
         (Kind::Project, "ingest_limit") => Kind::IngestLimit,
         (Kind::Root, "projects") => Kind::Project,
         (Kind::Project, "event_types") => Kind::EventType,

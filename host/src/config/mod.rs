@@ -7,12 +7,14 @@
 //! fields, templates) is checked by [`crate::declare::check`].
 
 mod keys;
+mod portal;
 mod projects;
 
 use crate::plugin::SandboxLimits;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 pub(crate) use keys::edit_distance;
+pub use portal::PortalSettings;
 pub use projects::{IngestSettings, ManagementSettings, ProjectSpec, ProviderSpec, WebhookSpec};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -76,6 +78,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     /// `[management]`
     pub management: ManagementSettings,
+    /// `[portal]`
+    pub portal: PortalSettings,
     /// `[[projects]]`: declared projects, upserted at start-up.
     pub projects: Vec<ProjectSpec>,
 }
@@ -180,6 +184,7 @@ struct Raw {
     security: RawSecurity,
     ingest: projects::RawIngest,
     management: projects::RawManagement,
+    portal: portal::RawPortal,
     #[serde(default)]
     projects: Vec<projects::RawProject>,
 }
@@ -365,6 +370,7 @@ fn validate(raw: Raw) -> Result<Settings, ConfigError> {
     let security = validate_security(&mut check, raw.security);
     let ingest = projects::validate_ingest(&mut check, raw.ingest);
     let management = projects::validate_management(&mut check, raw.management);
+    let portal = portal::validate_portal(&mut check, raw.portal);
     let projects = projects::validate_projects(&mut check, raw.projects, &security);
     if !check.problems.is_empty() {
         return Err(ConfigError::Invalid(check.problems));
@@ -377,6 +383,7 @@ fn validate(raw: Raw) -> Result<Settings, ConfigError> {
         security,
         ingest,
         management,
+        portal,
         projects,
     })
 }
