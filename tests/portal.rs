@@ -143,6 +143,16 @@ async fn a_customer_adds_tests_reads_replays_and_rotates_in_the_portal() {
                 !signed_with(&got[3], OWN_SECRET),
                 "the old secret no longer signs"
             );
+
+            // Edit it: the next delivery goes to the new URL.
+            browser.click_button("Edit").await;
+            browser.fill("#ep-url", &receiver.url("/moved")).await;
+            browser.fill("#ep-description", "orders").await;
+            browser.click_button("Save changes").await;
+            browser.wait_text("h1", "/moved").await;
+            send(&host, &project, json!({ "order": 80 })).await;
+            let got = receiver.wait_for(5, LONG).await;
+            assert_eq!(got[4].path, "/moved");
             assert_eq!(browser.console_errors().await, Vec::<String>::new());
         })
         .await;
@@ -210,6 +220,7 @@ async fn a_read_only_session_shows_and_may_change_nothing() {
             browser.wait("[data-testid=delivery-log]").await;
             for label in [
                 "Add endpoint",
+                "Edit",
                 "Disable",
                 "Rotate secret",
                 "Send test event",

@@ -273,34 +273,40 @@ async function eventTypes() {
   }
 }
 
-async function addEndpoint() {
+/** The endpoint form: a new endpoint, or `ep` to change. */
+async function endpointForm(ep = null) {
   const types = await eventTypes();
-  const form = h("form", { "data-testid": "add-endpoint" });
+  for (const t of ep ? ep.events : []) if (!types.includes(t)) types.push(t);
+  const chosen = new Set(ep ? ep.events : ["*"]);
+  const form = h("form", { "data-testid": ep ? "edit-endpoint" : "add-endpoint" });
   const field = (label, input) => [h("label", { for: input.id }, label), input];
-  const url = h("input", { id: "ep-url", type: "url", required: true, placeholder: "https://example.com/webhooks" });
+  const url = h("input", { id: "ep-url", type: "url", required: true, placeholder: "https://example.com/webhooks", value: ep ? ep.url : "" });
   const checks = h(
     "div",
     { class: "checks", role: "group", "aria-label": "Events" },
     types.map((t) =>
-      h("label", {}, h("input", { type: "checkbox", name: "events", value: t, checked: t === "*" }), t),
+      h("label", {}, h("input", { type: "checkbox", name: "events", value: t, checked: chosen.has(t) }), t),
     ),
   );
-  const secret = h("input", { id: "ep-secret", autocomplete: "off", placeholder: "leave empty to generate one" });
-  const description = h("input", { id: "ep-description" });
-  const rate = h("input", { id: "ep-rate", placeholder: "e.g. 10/s (optional)" });
-  const ordered = h("input", { id: "ep-ordered", type: "checkbox", checked: true });
-  const filter = h("textarea", { id: "ep-filter", placeholder: '{"payload.plan": "pro"} (optional)' });
+  const secret = ep ? null : h("input", { id: "ep-secret", autocomplete: "off", placeholder: "leave empty to generate one" });
+  const description = h("input", { id: "ep-description", value: ep ? ep.description : "" });
+  const rate = h("input", { id: "ep-rate", placeholder: "e.g. 10/s (optional)", value: (ep && ep.rate_limit) || "" });
+  const ordered = h("input", { id: "ep-ordered", type: "checkbox", checked: ep ? ep.ordered : true });
+  const filterText = ep && Object.keys(ep.filter || {}).length ? JSON.stringify(ep.filter, null, 2) : "";
+  const filter = h("textarea", { id: "ep-filter", placeholder: '{"payload.plan": "pro"} (optional)' }, filterText);
   const result = h("div");
+  const submit = ep ? "Save changes" : "Add endpoint";
+  const cancel = ep ? () => endpoint(ep.id) : endpoints;
   form.append(
     ...field("URL", url),
     h("label", {}, "Events"),
     checks,
-    ...field("Signing secret", secret),
+    ...(secret ? field("Signing secret", secret) : []),
     ...field("Description", description),
     ...field("Rate limit", rate),
     h("label", {}, ordered, " Deliver in order"),
     ...field("Filter (JSON)", filter),
-    h("div", { class: "row" }, h("button", { type: "submit" }, "Add endpoint"), h("button", { type: "button", class: "secondary", onclick: endpoints }, "Cancel")),
+    h("div", { class: "row" }, h("button", { type: "submit" }, submit), h("button", { type: "button", class: "secondary", onclick: cancel }, "Cancel")),
     result,
   );
   form.addEventListener("submit", async (e) => {
@@ -309,12 +315,19 @@ async function addEndpoint() {
       url: url.value.trim(),
       events: [...checks.querySelectorAll("input:checked")].map((c) => c.value),
       ordered: ordered.checked,
+      description: description.value.trim(),
     };
-    if (secret.value.trim()) body.secret = secret.value.trim();
-    if (description.value.trim()) body.description = description.value.trim();
+    if (secret && secret.value.trim()) body.secret = secret.value.trim();
     if (rate.value.trim()) body.rate_limit = rate.value.trim();
+    else if (ep) body.rate_limit = null;
     try {
-      if (filter.value.trim()) body.filter = JSON.parse(filter.value);
+      body.filter = filter.value.trim() ? JSON.parse(filter.value) : {};
+      if (ep) {
+        await api("PUT", hooks(`/${ep.id}`), body);
+        toast("Saved");
+        endpoint(ep.id);
+        return;
+      }
       const created = await api("POST", hooks(), body);
       show(
         h("h1", {}, "Endpoint added"),
@@ -326,8 +339,10 @@ async function addEndpoint() {
       result.replaceChildren(errorBox(error));
     }
   });
-  show(h("h1", {}, "Add endpoint"), form);
+  show(h("h1", {}, ep ? "Edit endpoint" : "Add endpoint"), form);
 }
+
+const addEndpoint = () => endpointForm();
 
 // ---------------------------------------------------------------- one endpoint
 
@@ -339,6 +354,7 @@ async function endpoint(id, window = "24h") {
     const controls = h(
       "div",
       { class: "row" },
+      action("Edit", () => endpointForm(ep), "secondary"),
       action(ep.active ? "Disable" : "Enable", () => setActive(ep, !ep.active), "secondary"),
       action("Rotate secret", () => rotate(ep), "secondary"),
       action("Send test event", () => testEvent(ep), "secondary"),
