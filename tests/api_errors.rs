@@ -521,7 +521,7 @@ async fn unsupported_methods_get_405_with_allow() {
     let host = Host::start("api-405", HostConfig::default());
     for (method, path, allow) in [
         ("TRACE", "/healthz", "GET"),
-        ("DELETE", "/projects", "POST"),
+        ("DELETE", "/projects", "POST, GET"),
         ("PATCH", "/projects/p", "GET, PUT, DELETE"),
         ("GET", "/projects/p/events/bulk", "POST"),
         ("PUT", "/projects/p/events", "POST, GET"),

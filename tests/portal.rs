@@ -369,3 +369,43 @@ async fn the_page_is_framed_only_by_the_configured_origins() {
         .await
         .ends_with("frame-ancestors https://app.example.com"));
 }
+
+/// The operator dashboard, behind the admin token typed into it, lists
+/// every project with its volume; a wrong token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_dashboard_lists_projects_with_their_volumes() {
+    let host = Host::start("portal-dashboard", HostConfig::default());
+    let receiver = Receiver::ok();
+    let busy = host.create_project("busy").await;
+    let quiet = host.create_project("quiet").await;
+    for project in [&busy, &quiet] {
+        host.create_webhook(project, json!({ "url": receiver.url("/d") }))
+            .await;
+    }
+    for n in 0..3 {
+        send(&host, &busy, json!({ "n": n })).await;
+    }
+    send(&host, &quiet, json!({ "n": 9 })).await;
+    receiver.wait_for(4, LONG).await;
+    let browser = Browser::start(1100, &host.dir.join("screenshots")).await;
+    browser
+        .screenshot_on_panic("dashboard", async {
+            browser.open(&host.url("/dashboard/")).await;
+            browser.fill("#admin-token", "not-the-token").await;
+            browser.click_button("Open dashboard").await;
+            browser.wait_text("main", "not the admin token").await;
+            browser
+                .fill("#admin-token", common::host::ADMIN_TOKEN)
+                .await;
+            browser.click_button("Open dashboard").await;
+            let volume = |project: &str| format!("tr[data-project={project}] [data-testid=volume]");
+            assert_eq!(browser.wait_text(&volume("busy"), "3").await, "3");
+            assert_eq!(browser.wait_text(&volume("quiet"), "1").await, "1");
+            let errors = browser.console_errors().await;
+            assert!(
+                errors.iter().all(|e| e.contains("401")),
+                "only the refused token's 401s: {errors:?}"
+            );
+        })
+        .await;
+}

@@ -1,10 +1,12 @@
-//! The customer portal's page, served under `/portal/`: three assets
-//! compiled into the binary (no CDN, nothing fetched at run time), each
+//! The customer portal's page, served under `/portal/`, and the operator
+//! dashboard under `/dashboard/`: assets compiled into the binary (no
+//! CDN, nothing fetched at run time), each
 //! with a Content-Security-Policy that allows only this origin's script
 //! and style (no inline script, no third-party origin), no framing but by
-//! the configured `frame_ancestors`, no referrer, no sniffing. The page
-//! talks to the public API only, with the session token from its URL
-//! fragment as a bearer credential.
+//! the configured `frame_ancestors` (the dashboard: none), no referrer,
+//! no sniffing. The pages talk to the public API only: the portal with the
+//! session token from its URL fragment, the dashboard with the admin token
+//! typed into it, each as a bearer credential kept in memory.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -13,6 +15,8 @@ use std::sync::Arc;
 const INDEX_HTML: &str = include_str!("../portal/index.html");
 const PORTAL_JS: &str = include_str!("../portal/portal.js");
 const PORTAL_CSS: &str = include_str!("../portal/portal.css");
+const DASHBOARD_HTML: &str = include_str!("../portal/dashboard.html");
+const DASHBOARD_JS: &str = include_str!("../portal/dashboard.js");
 
 /// Who may frame the portal: `frame-ancestors` sources (`'none'` when empty).
 #[derive(Debug, Clone, Default)]
@@ -40,39 +44,47 @@ impl Framing {
     }
 }
 
-/// Registers `/portal/` and its assets.
+/// Registers `/portal/`, `/dashboard/` and their assets.
 pub fn configure(cfg: &mut web::ServiceConfig, framing: Framing) {
-    let framing = Arc::new(framing);
-    for (path, body, kind) in [
-        ("/portal/", INDEX_HTML, "text/html; charset=utf-8"),
-        ("/portal/index.html", INDEX_HTML, "text/html; charset=utf-8"),
+    const HTML: &str = "text/html; charset=utf-8";
+    const JS: &str = "text/javascript; charset=utf-8";
+    let portal = Arc::new(framing.policy());
+    let dashboard = Arc::new(Framing::default().policy());
+    for (path, body, kind, policy) in [
+        ("/portal/", INDEX_HTML, HTML, &portal),
+        ("/portal/index.html", INDEX_HTML, HTML, &portal),
+        ("/portal/portal.js", PORTAL_JS, JS, &portal),
         (
-            "/portal/portal.js",
-            PORTAL_JS,
-            "text/javascript; charset=utf-8",
+            "/portal/portal.css",
+            PORTAL_CSS,
+            "text/css; charset=utf-8",
+            &portal,
         ),
-        ("/portal/portal.css", PORTAL_CSS, "text/css; charset=utf-8"),
+        ("/dashboard/", DASHBOARD_HTML, HTML, &dashboard),
+        ("/dashboard/dashboard.js", DASHBOARD_JS, JS, &dashboard),
     ] {
-        let framing = Arc::clone(&framing);
+        let policy = Arc::clone(policy);
         cfg.route(
             path,
-            web::get().to(move || asset(body, kind, Arc::clone(&framing))),
+            web::get().to(move || asset(body, kind, Arc::clone(&policy))),
         );
     }
-    cfg.route(
-        "/portal",
-        web::get().to(|| async {
-            HttpResponse::PermanentRedirect()
-                .insert_header((header::LOCATION, "/portal/"))
-                .finish()
-        }),
-    );
+    for (bare, page) in [("/portal", "/portal/"), ("/dashboard", "/dashboard/")] {
+        cfg.route(
+            bare,
+            web::get().to(move || async move {
+                HttpResponse::PermanentRedirect()
+                    .insert_header((header::LOCATION, page))
+                    .finish()
+            }),
+        );
+    }
 }
 
-async fn asset(body: &'static str, kind: &'static str, framing: Arc<Framing>) -> HttpResponse {
+async fn asset(body: &'static str, kind: &'static str, policy: Arc<String>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(kind)
-        .insert_header((header::CONTENT_SECURITY_POLICY, framing.policy()))
+        .insert_header((header::CONTENT_SECURITY_POLICY, policy.as_str()))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -106,6 +118,9 @@ mod tests {
             !INDEX_HTML.contains("style="),
             "styles come from portal.css"
         );
-        assert!(!PORTAL_JS.contains("innerHTML"), "values are set as text");
+        assert!(!DASHBOARD_HTML.contains("<script>") && !DASHBOARD_HTML.contains("style="));
+        for script in [PORTAL_JS, DASHBOARD_JS] {
+            assert!(!script.contains("innerHTML"), "values are set as text");
+        }
     }
 }

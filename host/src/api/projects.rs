@@ -120,6 +120,15 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             || web::put().to(update),
         ),
         doc(
+            "get",
+            "/projects",
+            "Every project (admin), oldest first",
+            Auth::Admin,
+            None,
+            &[200, 401, 403],
+            || web::get().to(list),
+        ),
+        doc(
             "delete",
             "/projects/{project}",
             "Delete a project with everything it owns: its keys stop working, its endpoints stop delivering, its events, deliveries and provider settings are freed",
@@ -400,6 +409,13 @@ async fn show(
 
 /// `DELETE /projects/{p}` (admin): the project and everything it owns.
 /// A project the config declares comes back, empty, at the next start-up.
+async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    authenticate(&state, &req).await?.require_admin()?;
+    let projects = state.store.projects().await?;
+    let data: Vec<_> = projects.iter().map(|p| view(&state, p)).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+}
+
 async fn delete(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -62,7 +62,39 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             || web::get().to(endpoint_stats),
         )
         .with_query(WINDOW_QUERY),
+        doc(
+            "get",
+            "/queues",
+            "Every endpoint with queued work (admin): its provider, depth and oldest queued delivery",
+            Auth::Admin,
+            None,
+            &[200, 401, 403],
+            || web::get().to(queues),
+        ),
     ]
+}
+
+/// `GET /queues`: what waits, endpoint by endpoint, deepest first.
+async fn queues(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    authenticate(&state, &req).await?.require_admin()?;
+    let mut samples = state.store.queue_stats().await?;
+    samples.sort_by(|a, b| {
+        b.depth
+            .cmp(&a.depth)
+            .then(a.endpoint_id.cmp(&b.endpoint_id))
+    });
+    let data: Vec<_> = samples
+        .iter()
+        .map(|q| {
+            json!({
+                "endpoint_id": q.endpoint_id,
+                "provider": q.provider,
+                "depth": q.depth,
+                "oldest_at": q.oldest_ms,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 impl Store {
+    /// Every project, oldest first.
+    pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        let mut projects = self.backend.projects().await?;
+        projects.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(projects)
+    }
+
     /// A project by id.
     pub async fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
         self.backend.project(id).await
