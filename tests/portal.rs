@@ -78,6 +78,7 @@ async fn a_customer_adds_tests_reads_replays_and_rotates_in_the_portal() {
             browser.click_button("Add endpoint").await;
             let shown = browser.wait_text("[data-testid=secret]", OWN_SECRET).await;
             assert_eq!(shown, OWN_SECRET);
+            browser.keep("portal-endpoint-added").await;
 
             // A test event with an edited payload.
             browser.click_button("Open endpoint").await;
@@ -87,6 +88,7 @@ async fn a_customer_adds_tests_reads_replays_and_rotates_in_the_portal() {
             browser
                 .wait_text("[data-testid=test-verdict]", "Delivered")
                 .await;
+            browser.keep("portal-test-event").await;
             let got = receiver.wait_for(1, LONG).await;
             assert_eq!(
                 got[0].json()["payload"],
@@ -98,7 +100,11 @@ async fn a_customer_adds_tests_reads_replays_and_rotates_in_the_portal() {
             send(&host, &project, json!({ "order": 78 })).await;
             receiver.wait_for(2, LONG).await;
             browser.click_button("Endpoints").await;
+            browser.wait("tr[data-endpoint]").await;
+            browser.keep("portal-endpoints").await;
             browser.click("tr[data-endpoint]").await;
+            browser.wait("tr[data-status=succeeded]").await;
+            browser.keep("portal-endpoint").await;
             browser.click("tr[data-status=succeeded]").await;
             browser
                 .wait_text("[data-testid=delivery-status]", "succeeded")
@@ -106,6 +112,7 @@ async fn a_customer_adds_tests_reads_replays_and_rotates_in_the_portal() {
             browser
                 .wait_text("[data-testid=response-excerpt]", RECEIVER_ANSWER)
                 .await;
+            browser.keep("portal-delivery").await;
 
             // Replay it.
             browser.click_button("Replay").await;
@@ -188,6 +195,15 @@ async fn hostile_payloads_render_as_text() {
             browser.click("tr[data-event]").await;
             let payload = browser.wait_text("[data-testid=payload]", script).await;
             assert!(payload.contains(image), "{payload}");
+            let width = browser
+                .script("return document.documentElement.clientWidth;", json!([]))
+                .await;
+            assert_eq!(width, 375, "the page is laid out 375 px wide");
+            let overflow = browser
+                .script("return document.documentElement.scrollWidth;", json!([]))
+                .await;
+            assert_eq!(overflow, 375, "nothing wider than the screen");
+            browser.keep("portal-event-375px").await;
             assert!(
                 browser.find("main img").await.is_none(),
                 "no element from a payload"
@@ -401,6 +417,7 @@ async fn the_operator_dashboard_lists_projects_with_their_volumes() {
             let volume = |project: &str| format!("tr[data-project={project}] [data-testid=volume]");
             assert_eq!(browser.wait_text(&volume("busy"), "3").await, "3");
             assert_eq!(browser.wait_text(&volume("quiet"), "1").await, "1");
+            browser.keep("dashboard").await;
             let errors = browser.console_errors().await;
             assert!(
                 errors.iter().all(|e| e.contains("401")),

@@ -19,7 +19,7 @@ function h(tag, attrs = {}, ...children) {
 }
 
 function show(...nodes) {
-  document.getElementById("main").replaceChildren(...nodes.flat());
+  document.getElementById("main").replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
 }
 
 async function api(method, path, body) {

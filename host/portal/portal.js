@@ -43,7 +43,7 @@ function svg(tag, attrs = {}, ...children) {
 
 function show(...nodes) {
   const main = document.getElementById("main");
-  main.replaceChildren(...nodes.flat());
+  main.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
   main.focus({ preventScroll: true });
 }
 

@@ -84,13 +84,19 @@ impl Browser {
             shots: shots.to_path_buf(),
         };
         browser.wait_for_driver().await;
+        // A window is at least 500 px wide: narrower ones are emulated.
+        let mut options = json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", format!("--window-size={},900", width.max(500))],
+        });
+        if width < 500 {
+            options["mobileEmulation"] =
+                json!({ "deviceMetrics": { "width": width, "height": 800, "pixelRatio": 1.0 } });
+        }
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", format!("--window-size={width},900")],
-            },
+            "goog:chromeOptions": options,
             "goog:loggingPrefs": { "browser": "ALL" },
         }}});
         let session = browser.call("POST", "/session", Some(caps)).await;
@@ -355,6 +361,19 @@ impl Browser {
         let path = self.shots.join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write the screenshot");
         path
+    }
+
+    /// Saves the page as `docs/screenshots/<name>.png` when
+    /// `HOOKMESH_SCREENSHOTS` names that directory (`docs/screenshots.sh`
+    /// sets it to refresh the README's pictures); nothing otherwise.
+    pub async fn keep(&self, name: &str) {
+        let Some(dir) = std::env::var_os("HOOKMESH_SCREENSHOTS") else {
+            return;
+        };
+        let shot = self.screenshot(name).await;
+        let kept = PathBuf::from(dir).join(format!("{name}.png"));
+        std::fs::create_dir_all(kept.parent().expect("a directory")).expect("screenshot dir");
+        std::fs::copy(&shot, &kept).expect("copy the screenshot");
     }
 
     /// Runs `steps`; when they panic, saves a screenshot named `name`

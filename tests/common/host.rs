@@ -182,7 +182,7 @@ impl Host {
             addr: String::new(),
             dir,
             config: config_path,
-            http: reqwest::Client::new(),
+            http: client(),
         }
     }
 
@@ -369,7 +369,7 @@ impl Drop for Host {
     fn drop(&mut self) {
         // Close this client's idle keep-alive connections first: a
         // graceful stop waits for open connections.
-        self.http = reqwest::Client::new();
+        self.http = client();
         match self.running.take() {
             Some(Running::InProcess(server)) => server.stop(),
             Some(Running::Process(mut process)) => process.kill9(),
@@ -377,4 +377,15 @@ impl Drop for Host {
         }
         std::fs::remove_dir_all(&self.dir).ok();
     }
+}
+
+/// The tests' HTTP client: it drops an idle connection well before the
+/// server's keep-alive (5 s) would, so a request never goes out on a
+/// connection the server is closing (seen as `IncompleteMessage` after a
+/// test paused, e.g. while a browser ran).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .expect("an HTTP client")
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Refreshes docs/screenshots/*.png: runs the portal's browser tests
+# (tests/portal.rs, headless chromium), which save a picture of each main
+# page when HOOKMESH_SCREENSHOTS names a directory.
+#
+#   bash docs/screenshots.sh
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash plugins/build.sh >/dev/null
+HOOKMESH_SCREENSHOTS="$root/docs/screenshots" \
+  cargo test -p hookmesh --test integration -- portal:: --test-threads 1
+ls -1 docs/screenshots
