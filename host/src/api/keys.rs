@@ -17,7 +17,8 @@
 
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
-use super::openapi::{doc, object, string, Auth, RouteDoc};
+use super::openapi::{doc, duration, nullable, object, text, Auth, RouteDoc};
+use crate::plugin::PluginRegistry;
 use super::{manage, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
 use crate::store::{ApiKey, KeyKind, KeyOrigin};
@@ -65,34 +66,57 @@ fn view(key: &ApiKey, now_ms: u64) -> Value {
     })
 }
 
-fn key_schema() -> Value {
-    let lifetime = [
-        ("expires_in", string()),
-        ("expires_at", json!({ "type": "integer", "minimum": 0 })),
-    ];
+/// `expires_in`: a lifetime of at most 999 days (the API takes any
+/// duration up to 10 years; the schema states the plain form).
+const LIFETIME_PATTERN: &str = "^[1-9][0-9]{0,2}(s|m|h|d)$";
+/// `grace`: at most 30 days.
+const GRACE_PATTERN: &str = "^([0-9]{1,3}(s|m)|[0-9]{1,2}h|([0-9]|[12][0-9]|30)d)$";
+
+/// `expires_in` or `expires_at` (not both).
+fn lifetime() -> [(&'static str, Value); 2] {
+    [
+        (
+            "expires_in",
+            nullable(duration(LIFETIME_PATTERN, "lifetime from now, e.g. `90d`")),
+        ),
+        (
+            "expires_at",
+            json!({ "type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "Unix ms, in the future, at most 10 years away" }),
+        ),
+    ]
+}
+
+/// At most one of `expires_in` and `expires_at` (`null` is absent).
+fn one_lifetime(mut schema: Value) -> Value {
+    schema["not"] = json!({
+        "required": ["expires_in", "expires_at"],
+        "properties": { "expires_in": { "type": "string" }, "expires_at": { "type": "integer" } },
+    });
+    schema
+}
+
+fn key_schema(_: &PluginRegistry) -> Value {
     let mut properties = vec![
         (
             "scope",
             json!({ "type": "string", "enum": ["manage", "ingest"] }),
         ),
-        (
-            "label",
-            json!({ "type": "string", "minLength": 1, "maxLength": MAX_LABEL_CHARS }),
-        ),
+        ("label", nullable(text(1, MAX_LABEL_CHARS))),
     ];
-    properties.extend(lifetime);
-    object(&["scope"], &properties)
+    properties.extend(lifetime());
+    one_lifetime(object(&["scope"], &properties))
 }
 
-fn rotate_schema() -> Value {
-    object(
-        &[],
-        &[
-            ("grace", string()),
-            ("expires_in", string()),
-            ("expires_at", json!({ "type": "integer", "minimum": 0 })),
-        ],
-    )
+fn rotate_schema(_: &PluginRegistry) -> Value {
+    let mut properties = vec![(
+        "grace",
+        nullable(duration(
+            GRACE_PATTERN,
+            "how long the old key keeps working, at most 30 days",
+        )),
+    )];
+    properties.extend(lifetime());
+    one_lifetime(object(&[], &properties))
 }
 
 pub(super) fn routes() -> Vec<RouteDoc> {
@@ -132,7 +156,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             Some(rotate_schema),
             &[201, 400, 401, 403, 404, 409],
             || web::post().to(rotate),
-        ),
+        )
+        .with_optional_body(),
     ]
 }
 

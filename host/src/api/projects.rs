@@ -11,12 +11,14 @@ use super::auth::authenticate;
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::events::custom_type_view;
-use super::openapi::{doc, object, string, Auth, RouteDoc};
+use super::openapi::params::{declared_type_name, PROJECT_ID_PATTERN};
+use super::openapi::{doc, nullable, object, text, Auth, RouteDoc};
+use crate::plugin::PluginRegistry;
 use super::{manage, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
 use crate::event_types::{
     check_description, check_schema, check_schema_total, is_known_type, FieldError,
-    BUILTIN_EVENT_TYPES, MAX_CUSTOM_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
+    BUILTIN_EVENT_TYPES, MAX_CUSTOM_EVENT_TYPES, MAX_DESCRIPTION_CHARS, OPERATIONAL_EVENT_TYPES,
 };
 use crate::ingest::check_type_name;
 use crate::signing::new_id;
@@ -25,42 +27,60 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+/// White space as `str::trim` removes it (Unicode `White_Space`).
+const WS: &str = "\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
+
+/// A project name: 1-200 characters once trimmed.
+fn name_schema() -> serde_json::Value {
+    let pattern = format!("^[{WS}]*[^{WS}]([\\s\\S]{{0,198}}[^{WS}])?[{WS}]*$");
+    json!({ "type": "string", "pattern": pattern, "description": "1-200 characters, not counting white space around them" })
+}
+
+/// A declared type's description and JSON Schema.
+fn type_fields() -> [(&'static str, serde_json::Value); 2] {
+    [
+        ("description", nullable(text(0, MAX_DESCRIPTION_CHARS))),
+        (
+            "schema",
+            json!({ "type": ["object", "boolean", "null"], "description": "a JSON Schema (draft 2020-12) for the payload, at most 32 KiB" }),
+        ),
+    ]
+}
+
 /// A declared type: its name, or `{name, description?, schema?}`.
 fn declared_type_schema() -> serde_json::Value {
-    json!({ "oneOf": [
-        string(),
-        object(&["name"], &[
-            ("name", string()),
-            ("description", string()),
-            ("schema", json!({ "type": ["object", "boolean"] })),
-        ]),
-    ]})
+    let mut properties = vec![("name", declared_type_name())];
+    properties.extend(type_fields());
+    json!({ "oneOf": [declared_type_name(), object(&["name"], &properties)] })
 }
 
-/// The body of `PUT …/integrations/events/{type}`.
-fn type_body_schema() -> serde_json::Value {
-    object(
-        &[],
-        &[
-            ("description", string()),
-            ("schema", json!({ "type": ["object", "boolean"] })),
-        ],
-    )
+/// The body of `PUT …/integrations/events/{type}` (the handler also takes
+/// a `name` equal to the path's, which a schema cannot tie to the path).
+fn type_body_schema(_: &PluginRegistry) -> serde_json::Value {
+    object(&[], &type_fields())
 }
 
-fn project_body_schema(required: &'static [&'static str]) -> serde_json::Value {
-    object(
-        required,
-        &[
-            ("name", string()),
-            ("id", string()),
-            ("strict_event_types", json!({ "type": "boolean" })),
-            (
-                "custom_event_types",
+/// The body of create (`update`: of `PUT`, every field optional, no `id`).
+fn project_body_schema(update: bool) -> serde_json::Value {
+    let optional = |schema| if update { nullable(schema) } else { schema };
+    let mut properties = vec![
+        ("name", optional(name_schema())),
+        ("strict_event_types", optional(json!({ "type": "boolean" }))),
+        (
+            "custom_event_types",
+            optional(
                 json!({ "type": "array", "items": declared_type_schema(), "maxItems": MAX_CUSTOM_EVENT_TYPES }),
             ),
-        ],
-    )
+        ),
+    ];
+    if update {
+        return object(&[], &properties);
+    }
+    properties.push((
+        "id",
+        nullable(json!({ "type": "string", "pattern": PROJECT_ID_PATTERN })),
+    ));
+    object(&["name"], &properties)
 }
 
 pub(super) fn routes() -> Vec<RouteDoc> {
@@ -70,7 +90,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects",
             "Create a project; returns its secret and publishable keys once",
             Auth::Admin,
-            Some(|| project_body_schema(&["name"])),
+            Some(|_| project_body_schema(false)),
             &[201, 400, 401, 403, 409],
             || web::post().to(create),
         ),
@@ -88,13 +108,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects/{project}",
             "Change a project's name, strict_event_types or declared event types (the list is replaced)",
             Auth::Manage,
-            Some(|| {
-                let mut s = project_body_schema(&[]);
-                if let Some(props) = s["properties"].as_object_mut() {
-                    props.remove("id");
-                }
-                s
-            }),
+            Some(|_| project_body_schema(true)),
             &[200, 400, 401, 403, 404],
             || web::put().to(update),
         ),
@@ -106,7 +120,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             Some(type_body_schema),
             &[200, 201, 400, 401, 403, 404],
             || web::put().to(put_type),
-        ),
+        )
+        .with_optional_body(),
         doc(
             "get",
             "/projects/{project}/integrations/events/{type}",
