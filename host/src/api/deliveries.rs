@@ -102,6 +102,7 @@ struct ListQuery {
 #[serde(deny_unknown_fields)]
 struct RecoverInput {
     /// Unix ms: re-deliver everything failed since then.
+    #[serde(deserialize_with = "super::body::whole_number")]
     since: u64,
 }
 

@@ -72,8 +72,13 @@ const LIFETIME_PATTERN: &str = "^[1-9][0-9]{0,2}(s|m|h|d)$";
 /// `grace`: at most 30 days.
 const GRACE_PATTERN: &str = "^([0-9]{1,3}(s|m)|[0-9]{1,2}h|([0-9]|[12][0-9]|30)d)$";
 
+/// How far inside the API's time bounds the document states `expires_at`'s,
+/// so a client that read it an hour ago is still within them.
+const EXPIRY_MARGIN_MS: u64 = 3_600_000;
+
 /// `expires_in` or `expires_at` (not both).
 fn lifetime() -> [(&'static str, Value); 2] {
+    let now = crate::now_ms();
     [
         (
             "expires_in",
@@ -81,7 +86,8 @@ fn lifetime() -> [(&'static str, Value); 2] {
         ),
         (
             "expires_at",
-            json!({ "type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "Unix ms, in the future, at most 10 years away" }),
+            json!({ "type": ["integer", "null"], "minimum": now + EXPIRY_MARGIN_MS, "maximum": now + MAX_LIFETIME_MS - EXPIRY_MARGIN_MS,
+                    "description": "Unix ms, in the future, at most 10 years away (the bounds are as of when this document was served, an hour inside the API's)" }),
         ),
     ]
 }
@@ -171,7 +177,7 @@ struct CreateKey {
     #[serde(default)]
     expires_in: Option<String>,
     /// Unix ms.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::optional_whole_number")]
     expires_at: Option<u64>,
 }
 
@@ -183,7 +189,7 @@ struct RotateKey {
     grace: Option<String>,
     #[serde(default)]
     expires_in: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::optional_whole_number")]
     expires_at: Option<u64>,
 }
 

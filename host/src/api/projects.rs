@@ -69,7 +69,8 @@ fn project_body_schema(update: bool) -> serde_json::Value {
         (
             "custom_event_types",
             optional(
-                json!({ "type": "array", "items": declared_type_schema(), "maxItems": MAX_CUSTOM_EVENT_TYPES }),
+                json!({ "type": "array", "items": declared_type_schema(), "maxItems": MAX_CUSTOM_EVENT_TYPES, "uniqueItems": true,
+                        "description": "each name once" }),
             ),
         ),
     ];
