@@ -49,7 +49,9 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     // serde reads a struct from an array too (`[null, null]`); the API
     // takes objects only.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|b| *b != b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+    if first.is_some_and(|b| *b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+    {
         return Err(ApiError::bad("body", "must be a JSON object"));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -158,14 +160,21 @@ mod tests {
         assert_eq!((times.at, times.until), (1_958_935_593_338, None));
         let times: Times = decode(br#"{"at": 7, "until": 8.0}"#).unwrap();
         assert_eq!((times.at, times.until), (7, Some(8)));
-        for bad in [r#"{"at": 1.5}"#, r#"{"at": -1}"#, r#"{"at": 1e30}"#, r#"{"at": "1"}"#] {
+        for bad in [
+            r#"{"at": 1.5}"#,
+            r#"{"at": -1}"#,
+            r#"{"at": 1e30}"#,
+            r#"{"at": "1"}"#,
+        ] {
             match decode::<Times>(bad.as_bytes()).unwrap_err() {
                 ApiError::BadRequest { field, .. } => assert_eq!(field, "at", "{bad}"),
                 other => panic!("unexpected {other}"),
             }
         }
         match decode::<Times>(b"[1, 2]").unwrap_err() {
-            ApiError::BadRequest { message, .. } => assert!(message.contains("object"), "{message}"),
+            ApiError::BadRequest { message, .. } => {
+                assert!(message.contains("object"), "{message}")
+            }
             other => panic!("unexpected {other}"),
         }
     }

@@ -37,7 +37,11 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             query("event", string(), "an event type, or `prefix.*`"),
             query("resource", string(), "resource kind, e.g. `order`"),
             query("resource_id", string(), "resource id, e.g. `ord_77`"),
-            query("since", unix_ms(), "created at or after (Unix ms); not after `until`"),
+            query(
+                "since",
+                unix_ms(),
+                "created at or after (Unix ms); not after `until`",
+            ),
             query("until", unix_ms(), "created at or before (Unix ms)"),
             query(
                 "status",

@@ -18,9 +18,9 @@
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::openapi::{doc, duration, nullable, object, text, Auth, RouteDoc};
-use crate::plugin::PluginRegistry;
 use super::{manage, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
+use crate::plugin::PluginRegistry;
 use crate::store::{ApiKey, KeyKind, KeyOrigin};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;

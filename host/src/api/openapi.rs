@@ -178,8 +178,7 @@ fn operation(route: &RouteDoc, plugins: &PluginRegistry) -> Value {
         });
     }
     if let Some(schema) = route.body {
-        op["requestBody"] =
-            json!({ "required": !route.optional_body, "content": { "application/json": { "schema": schema(plugins) } } });
+        op["requestBody"] = json!({ "required": !route.optional_body, "content": { "application/json": { "schema": schema(plugins) } } });
     }
     op
 }
@@ -360,5 +359,106 @@ mod tests {
             let (method, path) = route.split_once(' ').unwrap();
             assert!(paths[path][method].is_object(), "{route} missing");
         }
+    }
+
+    /// The links of `method path`'s response `status`, by target operationId.
+    fn links(doc: &Value, method: &str, path: &str, status: &str) -> Map<String, Value> {
+        doc["paths"][path][method]["responses"][status]["links"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn links_lead_from_what_makes_an_id_to_what_takes_it() {
+        let routes = crate::api::routes();
+        let doc = document(&routes, &PluginRegistry::default());
+        let from_projects = links(&doc, "post", "/projects", "201");
+        let project_ops: Vec<&RouteDoc> = routes
+            .iter()
+            .filter(|r| path_names(r.path).eq(["project"]))
+            .collect();
+        assert!(project_ops.len() > 10);
+        for route in project_ops {
+            let link = &from_projects[&operation_id(route)];
+            assert_eq!(
+                link["parameters"]["project"], "$response.body#/id",
+                "{}",
+                route.path
+            );
+        }
+        // `{provider}` is enumerated and a PUT declares `{type}`: both free.
+        for free in [
+            "put_projects__project__integrations_providers__provider_",
+            "post_inbound__project___provider_",
+            "put_projects__project__integrations_events__type_",
+        ] {
+            assert!(from_projects.contains_key(free), "{free}");
+        }
+        assert!(!from_projects.contains_key("get_projects__project__integrations_webhooks__id_"));
+        let from_webhook = links(
+            &doc,
+            "post",
+            "/projects/{project}/integrations/webhooks",
+            "201",
+        );
+        let show = &from_webhook["get_projects__project__integrations_webhooks__id_"];
+        assert_eq!(show["parameters"]["project"], "$request.path.project");
+        assert_eq!(show["parameters"]["id"], "$response.body#/id");
+        assert!(from_webhook.contains_key("delete_projects__project__integrations_webhooks__id_"));
+        let from_event = links(&doc, "post", "/projects/{project}/events", "202");
+        assert_eq!(
+            from_event["get_projects__project__events__event_"]["parameters"]["event"],
+            "$response.body#/id"
+        );
+        // Every link names an operation of the document.
+        let ids: std::collections::HashSet<String> = routes.iter().map(operation_id).collect();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                for response in op["responses"].as_object().unwrap().values() {
+                    for link in response["links"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|l| l.values())
+                    {
+                        assert!(ids.contains(link["operationId"].as_str().unwrap()));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn path_parameters_and_statuses_state_the_checks() {
+        let doc = document(&crate::api::routes(), &PluginRegistry::default());
+        let op = &doc["paths"]["/projects/{project}/integrations/events/{type}"]["put"];
+        let params = op["parameters"].as_array().unwrap();
+        assert_eq!(params[0]["schema"]["pattern"], params::PROJECT_ID_PATTERN);
+        assert_eq!(params[1]["schema"]["pattern"], params::EVENT_TYPE_PATTERN);
+        assert!(
+            params[1]["schema"]["not"]["enum"].is_array(),
+            "built-in types cannot be declared"
+        );
+        assert_eq!(
+            op["requestBody"]["required"], false,
+            "an empty body is {{}}"
+        );
+        let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+        for status in ["200", "201", "400", "401", "403", "404", "413", "503"] {
+            assert!(statuses.iter().any(|s| *s == status), "{status} missing");
+        }
+        let create = &doc["paths"]["/projects"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        let name = pattern_matches(create["properties"]["name"]["pattern"].as_str().unwrap());
+        assert!(name("acme") && name("  acme  ") && !name("   ") && !name(""));
+        assert!(name(&"x".repeat(200)) && !name(&"x".repeat(201)));
+    }
+
+    /// Whether `pattern` (as the API's schema spells it) matches a string,
+    /// checked with the same JSON Schema validator ingestion uses.
+    fn pattern_matches(pattern: &str) -> impl Fn(&str) -> bool {
+        let validator =
+            jsonschema::validator_for(&json!({ "type": "string", "pattern": pattern })).unwrap();
+        move |text| validator.is_valid(&json!(text))
     }
 }

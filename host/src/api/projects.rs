@@ -13,7 +13,6 @@ use super::error::ApiError;
 use super::events::custom_type_view;
 use super::openapi::params::{declared_type_name, PROJECT_ID_PATTERN};
 use super::openapi::{doc, nullable, object, text, Auth, RouteDoc};
-use crate::plugin::PluginRegistry;
 use super::{manage, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
 use crate::event_types::{
@@ -21,6 +20,7 @@ use crate::event_types::{
     BUILTIN_EVENT_TYPES, MAX_CUSTOM_EVENT_TYPES, MAX_DESCRIPTION_CHARS, OPERATIONAL_EVENT_TYPES,
 };
 use crate::ingest::check_type_name;
+use crate::plugin::PluginRegistry;
 use crate::signing::new_id;
 use crate::store::{CustomEventType, KeyKind, Project};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -28,7 +28,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// White space as `str::trim` removes it (Unicode `White_Space`).
-const WS: &str = "\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
+const WS: &str =
+    "\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
 
 /// A project name: 1-200 characters once trimmed.
 fn name_schema() -> serde_json::Value {

@@ -37,7 +37,8 @@ const WINDOW_PATTERN: &str =
 /// `interval`: whole minutes, at least 30m, so that no window of the
 /// schema's has more than [`MAX_BUCKETS`] (the API takes 1m when the
 /// window allows: the bound on buckets spans both parameters).
-const INTERVAL_PATTERN: &str = "^(([3-9][0-9]|[1-9][0-9]{2,3})m|[1-9][0-9]{0,2}h|([1-9]|[12][0-9]|30)d)$";
+const INTERVAL_PATTERN: &str =
+    "^(([3-9][0-9]|[1-9][0-9]{2,3})m|[1-9][0-9]{0,2}h|([1-9]|[12][0-9]|30)d)$";
 
 /// The query both stats routes read.
 fn window_query() -> Vec<QueryParam> {

@@ -25,12 +25,10 @@ mod test_event;
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::openapi::params::{config_keys, event_type};
-use super::openapi::{
-    doc, duration, nullable, object, sized, string, Auth, RouteDoc, NO_CONTROL,
-};
+use super::openapi::{doc, duration, nullable, object, sized, string, Auth, RouteDoc, NO_CONTROL};
+use super::{load_endpoint, manage, time_ms, AppState};
 use crate::declare::checks::{MAX_SECRET_CHARS, MAX_SUBSCRIPTIONS, MIN_SECRET_CHARS};
 use crate::plugin::{Capability, LoadedPlugin, PluginRegistry};
-use super::{load_endpoint, manage, time_ms, AppState};
 use crate::signing::{new_id, new_webhook_secret};
 use crate::store::{Endpoint, SealedSecret};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -102,13 +100,20 @@ fn webhook_properties(plugins: &PluginRegistry, update: bool) -> Vec<(&'static s
         ));
         let mut names: Vec<Value> = outbound.iter().map(|p| json!(p.name())).collect();
         names.push(Value::Null);
-        properties.push(("provider", json!({ "type": ["string", "null"], "enum": names })));
+        properties.push((
+            "provider",
+            json!({ "type": ["string", "null"], "enum": names }),
+        ));
         return properties;
     }
     // Every field of an update is optional, and `null` is absent (but
     // removes `rate_limit`).
     for (name, schema) in &mut properties {
-        if *name != "rate_limit" && *name != "description" && *name != "ordered" && *name != "active" {
+        if *name != "rate_limit"
+            && *name != "description"
+            && *name != "ordered"
+            && *name != "active"
+        {
             *schema = nullable(schema.take());
         }
     }

@@ -143,7 +143,10 @@ pub(super) fn add(op: &mut Value, route: &RouteDoc, routes: &[RouteDoc]) {
             .filter_map(|consumer| {
                 let parameters = parameters(producer, consumer)?;
                 let id = operation_id(consumer);
-                Some((id.clone(), json!({ "operationId": id, "parameters": parameters })))
+                Some((
+                    id.clone(),
+                    json!({ "operationId": id, "parameters": parameters }),
+                ))
             })
             .collect();
         for status in producer.statuses {

@@ -65,7 +65,11 @@ fn provider(plugins: &PluginRegistry, capability: Option<Capability>) -> Value {
     if !inbound.is_empty() {
         let pattern = format!(
             "^({})\\.[a-z0-9_-]{{1,{MAX_INSTANCE_LEN}}}$",
-            inbound.iter().map(|n| regex_escape(n)).collect::<Vec<_>>().join("|")
+            inbound
+                .iter()
+                .map(|n| regex_escape(n))
+                .collect::<Vec<_>>()
+                .join("|")
         );
         choices.push(json!({ "pattern": pattern }));
     }
@@ -79,7 +83,10 @@ fn provider(plugins: &PluginRegistry, capability: Option<Capability>) -> Value {
 /// Names of the config keys the plugins accept: exact field names, and
 /// `prefix.<Name>` fields as any key with that prefix. Secret fields only
 /// when `secrets` (endpoint config may not hold them).
-pub fn config_keys<'a>(plugins: impl IntoIterator<Item = &'a LoadedPlugin>, secrets: bool) -> Value {
+pub fn config_keys<'a>(
+    plugins: impl IntoIterator<Item = &'a LoadedPlugin>,
+    secrets: bool,
+) -> Value {
     let mut exact: Vec<String> = Vec::new();
     let mut patterns: Vec<String> = Vec::new();
     for plugin in plugins {
@@ -88,7 +95,9 @@ pub fn config_keys<'a>(plugins: impl IntoIterator<Item = &'a LoadedPlugin>, secr
                 continue;
             }
             match field.name.find('<') {
-                Some(at) => patterns.push(format!("^{}[\\s\\S]+$", regex_escape(&field.name[..at]))),
+                Some(at) => {
+                    patterns.push(format!("^{}[\\s\\S]+$", regex_escape(&field.name[..at])))
+                }
                 None => exact.push(field.name.clone()),
             }
         }
