@@ -16,7 +16,8 @@
 use crate::common::host::{Host, HostConfig, ADMIN_TOKEN};
 use crate::common::receiver::Receiver;
 use serde_json::json;
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Test cases per operation and phase: enough to cross every operation's
@@ -174,13 +175,19 @@ fn schemathesis() -> Command {
     }
 }
 
-/// Runs schemathesis against `base` with `config_file`; stops it past
-/// [`RUN_LIMIT`].
-fn run_schemathesis(
-    base: &str,
-    config_file: &std::path::Path,
-    report_dir: &std::path::Path,
-) -> (Output, Duration) {
+/// What a schemathesis run said, and how long it took.
+struct Run {
+    status: Option<std::process::ExitStatus>,
+    output: String,
+    took: Duration,
+}
+
+/// Runs schemathesis against `base` with `config_file`, its output and
+/// reports in `report_dir`; stops it past [`RUN_LIMIT`].
+fn run_schemathesis(base: &str, config_file: &Path, report_dir: &Path) -> Run {
+    std::fs::create_dir_all(report_dir).unwrap();
+    let log = report_dir.join("output.txt");
+    let out = std::fs::File::create(&log).unwrap();
     let mut command = schemathesis();
     command
         .arg("--config-file")
@@ -192,26 +199,28 @@ fn run_schemathesis(
         .args(["--request-timeout", "30"])
         .args(["--report", "har", "--report-dir"])
         .arg(report_dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
     let started = Instant::now();
-    let child = command
+    let mut child = command
         .spawn()
         .expect("schemathesis runs (tests/run.sh installs it: pip install 'schemathesis>=4,<5')");
-    let id = child.id();
-    let watchdog = std::thread::spawn(move || {
-        let deadline = started + RUN_LIMIT;
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_secs(1));
-            if std::fs::metadata(format!("/proc/{id}")).is_err() {
-                return;
-            }
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
         }
-        let _ = Command::new("kill").arg(id.to_string()).status();
-    });
-    let output = child.wait_with_output().expect("schemathesis finishes");
-    let _ = watchdog.join();
-    (output, started.elapsed())
+        if started.elapsed() > RUN_LIMIT {
+            child.kill().ok();
+            child.wait().ok();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    Run {
+        status,
+        output: std::fs::read_to_string(&log).unwrap_or_default(),
+        took: started.elapsed(),
+    }
 }
 
 /// Creates a project with the admin token.
@@ -326,7 +335,7 @@ fn operation_of(method: &str, path: &str, templates: &[(String, String)]) -> Opt
 }
 
 /// Every operation of `doc` that answered no 2xx in the HAR files of `dir`.
-fn never_succeeded(doc: &serde_json::Value, dir: &std::path::Path) -> Vec<String> {
+fn never_succeeded(doc: &serde_json::Value, dir: &Path) -> Vec<String> {
     let mut templates = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -334,7 +343,11 @@ fn never_succeeded(doc: &serde_json::Value, dir: &std::path::Path) -> Vec<String
         }
     }
     let mut succeeded = std::collections::BTreeSet::new();
-    for file in std::fs::read_dir(dir).unwrap().flatten() {
+    let hars = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|f| f.file_name().to_string_lossy().starts_with("har"));
+    for file in hars {
         let har: serde_json::Value =
             serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
         for entry in har["log"]["entries"].as_array().into_iter().flatten() {
@@ -366,25 +379,30 @@ async fn schemathesis_finds_no_failure_and_reaches_every_operation() {
     // Outside the host's directory, so it outlives a failing test.
     let reports = std::env::temp_dir().join(format!("hookmesh-contract-{}", std::process::id()));
     let report_dir = reports.clone();
-    let (output, took) =
-        tokio::task::spawn_blocking(move || run_schemathesis(&base, &config_file, &report_dir))
-            .await
-            .unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let run = tokio::task::spawn_blocking(move || run_schemathesis(&base, &config_file, &report_dir))
+        .await
+        .unwrap();
+    let report = &run.output;
+    let line = |has: &str| {
+        report
+            .lines()
+            .rev()
+            .find(|l| l.contains(has))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    eprintln!(
+        "schemathesis: {} | {} | {:.0?}",
+        line(" generated,"),
+        line("==="),
+        run.took
     );
-    let summary = report
-        .lines()
-        .rev()
-        .find(|l| l.contains(" in ") && l.starts_with('='))
-        .unwrap_or("no summary line");
-    eprintln!("schemathesis: {summary} ({took:.0?})");
     assert!(
-        output.status.success(),
-        "schemathesis failed ({:?}; requests in {}):\n{report}",
-        output.status,
+        run.status.is_some_and(|s| s.success()),
+        "schemathesis failed ({:?}, after {:.0?}; requests in {}):\n{report}",
+        run.status,
+        run.took,
         reports.display()
     );
     assert!(

@@ -106,14 +106,10 @@ fn webhook_properties(plugins: &PluginRegistry, update: bool) -> Vec<(&'static s
         ));
         return properties;
     }
-    // Every field of an update is optional, and `null` is absent (but
-    // removes `rate_limit`).
+    // Every field of an update is optional; `null` leaves these as they are
+    // (and removes `rate_limit`, which takes `null` already).
     for (name, schema) in &mut properties {
-        if *name != "rate_limit"
-            && *name != "description"
-            && *name != "ordered"
-            && *name != "active"
-        {
+        if ["url", "events", "config", "filter"].contains(name) {
             *schema = nullable(schema.take());
         }
     }
