@@ -199,6 +199,8 @@ fn run_schemathesis(base: &str, config_file: &Path, report_dir: &Path) -> Run {
         .args(["--request-timeout", "30"])
         .args(["--report", "har", "--report-dir"])
         .arg(report_dir)
+        // Its caches (`.schemathesis/`) stay with the reports.
+        .current_dir(report_dir)
         .stdout(out.try_clone().unwrap())
         .stderr(out);
     let started = Instant::now();
@@ -379,9 +381,10 @@ async fn schemathesis_finds_no_failure_and_reaches_every_operation() {
     // Outside the host's directory, so it outlives a failing test.
     let reports = std::env::temp_dir().join(format!("hookmesh-contract-{}", std::process::id()));
     let report_dir = reports.clone();
-    let run = tokio::task::spawn_blocking(move || run_schemathesis(&base, &config_file, &report_dir))
-        .await
-        .unwrap();
+    let run =
+        tokio::task::spawn_blocking(move || run_schemathesis(&base, &config_file, &report_dir))
+            .await
+            .unwrap();
     let report = &run.output;
     let line = |has: &str| {
         report
