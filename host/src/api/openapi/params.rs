@@ -61,7 +61,7 @@ pub fn plugin_names(plugins: &PluginRegistry, capability: Option<Capability>) ->
 fn provider(plugins: &PluginRegistry, capability: Option<Capability>) -> Value {
     let names = plugin_names(plugins, capability);
     let inbound = plugin_names(plugins, Some(Capability::Inbound));
-    let mut choices = vec![json!({ "enum": names })];
+    let mut choices = vec![one_of(names)];
     if !inbound.is_empty() {
         let pattern = format!(
             "^({})\\.[a-z0-9_-]{{1,{MAX_INSTANCE_LEN}}}$",
@@ -106,9 +106,18 @@ pub fn config_keys<'a>(
     exact.dedup();
     patterns.sort();
     patterns.dedup();
-    let mut choices = vec![json!({ "enum": exact })];
+    let mut choices = vec![one_of(exact)];
     choices.extend(patterns.into_iter().map(|p| json!({ "pattern": p })));
     json!({ "anyOf": choices })
+}
+
+/// Exactly these values: an `enum`, or the schema nothing meets when there
+/// are none (an empty `enum` is not valid JSON Schema).
+pub fn one_of(values: Vec<String>) -> Value {
+    match values.is_empty() {
+        true => json!(false),
+        false => json!({ "enum": values }),
+    }
 }
 
 /// `text` with the regex metacharacters escaped.
