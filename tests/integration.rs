@@ -8,6 +8,8 @@
 
 mod common;
 
+#[path = "api_contract.rs"]
+mod api_contract;
 #[path = "api_errors.rs"]
 mod api_errors;
 #[path = "api_keys.rs"]

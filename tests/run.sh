@@ -50,6 +50,16 @@ if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
     || python3 -m pip install --quiet --user --break-system-packages openapi-spec-validator
 fi
 
+# The contract test (tests/api_contract.rs) runs schemathesis against the
+# host; a pinned major version, as its config's keys are version 4's.
+if ! python3 -c 'import schemathesis, sys; sys.exit(not schemathesis.__version__.startswith("4."))' 2>/dev/null; then
+  python3 -m pip --version >/dev/null 2>&1 || apt_ensure python3 python3-pip
+  log "installing schemathesis (pip)"
+  python3 -m pip install --quiet 'schemathesis>=4,<5' 2>/dev/null \
+    || python3 -m pip install --quiet --user 'schemathesis>=4,<5' 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages 'schemathesis>=4,<5'
+fi
+
 # The inbound-source tests sign webhooks with the providers' own libraries:
 # Stripe's Python library (its test-header helper) …
 if ! python3 -c 'import stripe; stripe.WebhookSignature.generate_signature_header' 2>/dev/null; then

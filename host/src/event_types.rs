@@ -43,7 +43,7 @@ pub const OPERATIONAL_EVENT_TYPES: &[&str] = &[
 ];
 
 /// Longest accepted event type.
-const MAX_EVENT_TYPE_LEN: usize = 128;
+pub const MAX_EVENT_TYPE_LEN: usize = 128;
 
 /// A field that fails validation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

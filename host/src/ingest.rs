@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::sync::{Arc, OnceLock};
 
-/// Longest accepted `resource` / `resource_id`.
-const MAX_RESOURCE_LEN: usize = 256;
+/// Longest accepted `resource` / `resource_id`, in characters.
+pub const MAX_RESOURCE_LEN: usize = 256;
 /// Longest accepted idempotency key.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
@@ -72,7 +72,7 @@ pub fn validate(
     ] {
         if value
             .as_ref()
-            .is_some_and(|v| v.is_empty() || v.len() > MAX_RESOURCE_LEN)
+            .is_some_and(|v| v.is_empty() || v.chars().count() > MAX_RESOURCE_LEN)
         {
             return Err(field_error(
                 &field(name),

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 /// What masked secrets look like in API answers.
 pub const MASK: &str = "********";
 /// Longest instance name.
-const MAX_INSTANCE_LEN: usize = 64;
+pub const MAX_INSTANCE_LEN: usize = 64;
 
 /// A provider integration's name: a plugin, or a named instance of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@ use super::error::ApiError;
 use actix_web::web;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 /// Reads at most `limit` bytes and decodes them as `T`.
 pub async fn read_json<T: DeserializeOwned>(
@@ -45,6 +46,14 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad("body", "is empty; expected a JSON object"));
     }
+    // serde reads a struct from an array too (`[null, null]`); the API
+    // takes objects only.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+    {
+        return Err(ApiError::bad("body", "must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -61,6 +70,33 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Reads a whole number that JSON may spell `5` or `5.0` (JSON Schema's
+/// `integer` admits both), refusing fractions, negatives and values past
+/// `u64`.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(n) = number.as_u64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        // `u64::MAX as f64` rounds up to 2^64, which is past the range.
+        Some(f) if f.fract() == 0.0 && (0.0..u64::MAX as f64).contains(&f) => Ok(f as u64),
+        _ => Err(serde::de::Error::custom(format!(
+            "`{number}` is not a whole number from 0 to {}",
+            u64::MAX
+        ))),
+    }
+}
+
+/// [`whole_number`], optional (`null` or absent is `None`).
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] u64);
+    Ok(Option::<Whole>::deserialize(deserializer)?.map(|Whole(n)| n))
+}
+
 /// serde_json appends " at line 1 column 12"; the field path says more.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
@@ -72,7 +108,6 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -109,5 +144,38 @@ mod tests {
         let (field, message) = err(r#"{"items":[{"event":"a","n":1,"x":2}]}"#);
         assert_eq!(field, "items[0].x");
         assert!(message.contains("unknown field `x`"), "{message}");
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Times {
+        #[serde(deserialize_with = "whole_number")]
+        at: u64,
+        #[serde(default, deserialize_with = "optional_whole_number")]
+        until: Option<u64>,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_spelled_as_floats() {
+        let times: Times = decode(br#"{"at": 1958935593338.0, "until": null}"#).unwrap();
+        assert_eq!((times.at, times.until), (1_958_935_593_338, None));
+        let times: Times = decode(br#"{"at": 7, "until": 8.0}"#).unwrap();
+        assert_eq!((times.at, times.until), (7, Some(8)));
+        for bad in [
+            r#"{"at": 1.5}"#,
+            r#"{"at": -1}"#,
+            r#"{"at": 1e30}"#,
+            r#"{"at": "1"}"#,
+        ] {
+            match decode::<Times>(bad.as_bytes()).unwrap_err() {
+                ApiError::BadRequest { field, .. } => assert_eq!(field, "at", "{bad}"),
+                other => panic!("unexpected {other}"),
+            }
+        }
+        match decode::<Times>(b"[1, 2]").unwrap_err() {
+            ApiError::BadRequest { message, .. } => {
+                assert!(message.contains("object"), "{message}")
+            }
+            other => panic!("unexpected {other}"),
+        }
     }
 }

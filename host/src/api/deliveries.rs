@@ -8,7 +8,7 @@
 use super::auth::authenticate;
 use super::body::read_json;
 use super::error::ApiError;
-use super::openapi::{doc, object, Auth, RouteDoc};
+use super::openapi::{doc, object, query, unix_ms, Auth, RouteDoc};
 use super::{load_endpoint, time_ms, AppState};
 use crate::store::{Attempt, Delivery, DeliveryQuery, DeliveryStatus};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -32,11 +32,19 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             &[200, 400, 401, 403, 404],
             || web::get().to(list),
         )
-        .with_query(&[
-            ("status", "string", "pending, succeeded or failed"),
-            ("since", "integer", "created at or after (Unix ms)"),
-            ("limit", "integer", "page size, 1–250 (default 50)"),
-            ("cursor", "integer", "`next_cursor` of the previous page"),
+        .with_query(vec![
+            query(
+                "status",
+                json!({ "type": "string", "enum": ["pending", "succeeded", "failed"] }),
+                "pending, succeeded or failed",
+            ),
+            query("since", unix_ms(), "created at or after (Unix ms)"),
+            query(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": MAX_PAGE }),
+                "page size, 1–250 (default 50)",
+            ),
+            query("cursor", unix_ms(), "`next_cursor` of the previous page"),
         ]),
         doc(
             "get",
@@ -70,15 +78,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects/{project}/integrations/webhooks/{id}/recover",
             "Re-deliver every failed delivery since a time",
             Auth::Manage,
-            Some(|| {
-                object(
-                    &["since"],
-                    &[(
-                        "since",
-                        serde_json::json!({ "type": "integer", "description": "Unix ms" }),
-                    )],
-                )
-            }),
+            Some(|_| object(&["since"], &[("since", unix_ms())])),
             &[202, 400, 401, 403, 404],
             || web::post().to(recover),
         ),
@@ -102,6 +102,7 @@ struct ListQuery {
 #[serde(deny_unknown_fields)]
 struct RecoverInput {
     /// Unix ms: re-deliver everything failed since then.
+    #[serde(deserialize_with = "super::body::whole_number")]
     since: u64,
 }
 

@@ -8,7 +8,7 @@
 use super::auth::authenticate;
 use super::deliveries::{delivery_view, serde_urlencoded_query};
 use super::error::ApiError;
-use super::openapi::{doc, Auth, RouteDoc};
+use super::openapi::{doc, query, string, unix_ms, Auth, RouteDoc};
 use super::{time_ms, AppState};
 use crate::store::{
     Delivery, DeliveryStatus, EventQuery, EventSource, EventStatus, LoggedEvent, TypeMatch,
@@ -33,19 +33,31 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             &[200, 400, 401, 403, 404],
             || web::get().to(list),
         )
-        .with_query(&[
-            ("event", "string", "an event type, or `prefix.*`"),
-            ("resource", "string", "resource kind, e.g. `order`"),
-            ("resource_id", "string", "resource id, e.g. `ord_77`"),
-            ("since", "integer", "created at or after (Unix ms)"),
-            ("until", "integer", "created at or before (Unix ms)"),
-            (
+        .with_query(vec![
+            query("event", string(), "an event type, or `prefix.*`"),
+            query("resource", string(), "resource kind, e.g. `order`"),
+            query("resource_id", string(), "resource id, e.g. `ord_77`"),
+            query(
+                "since",
+                unix_ms(),
+                "created at or after (Unix ms); not after `until`",
+            ),
+            query("until", unix_ms(), "created at or before (Unix ms)"),
+            query(
                 "status",
-                "string",
+                json!({ "type": "string", "enum": ["failed", "pending", "succeeded", "unrouted"] }),
                 "failed (some delivery given up), pending, succeeded (all), unrouted (none)",
             ),
-            ("limit", "integer", "page size, 1–250 (default 50)"),
-            ("cursor", "string", "`next_cursor` of the previous page"),
+            query(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": MAX_PAGE }),
+                "page size, 1–250 (default 50)",
+            ),
+            query(
+                "cursor",
+                json!({ "type": "string", "pattern": "^evt_" }),
+                "`next_cursor` of the previous page",
+            ),
         ]),
         doc(
             "get",

@@ -13,12 +13,13 @@ use super::auth::authenticate_with_project;
 use super::body::{decode, read_json};
 use super::error::ApiError;
 use super::limits::with_quota;
-use super::openapi::{doc, object, string, Auth, RouteDoc};
+use super::openapi::params::event_type;
+use super::openapi::{doc, nullable, object, sized, Auth, RouteDoc};
 use super::{existing_project, AppState};
 use crate::event_types::{record_seen, NewTypes};
 use crate::ingest::{
     self, check_idempotency_key, Accepted, EventInput, Incoming, IngestError, TypeAdmission,
-    BUILTIN_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
+    BUILTIN_EVENT_TYPES, MAX_IDEMPOTENCY_KEY_LEN, MAX_RESOURCE_LEN, OPERATIONAL_EVENT_TYPES,
 };
 use crate::plugin::Capability;
 use crate::store::{Ingested, Project, Quota};
@@ -36,13 +37,21 @@ fn event_schema() -> serde_json::Value {
     object(
         &["event", "payload"],
         &[
-            ("event", string()),
-            ("payload", serde_json::json!({ "type": "object" })),
-            ("resource", string()),
-            ("resource_id", string()),
-            ("idempotency_key", string()),
+            ("event", event_type()),
+            ("payload", json!({ "type": "object" })),
+            ("resource", nullable(sized(1, MAX_RESOURCE_LEN))),
+            ("resource_id", nullable(sized(1, MAX_RESOURCE_LEN))),
+            (
+                "idempotency_key",
+                json!({ "type": ["string", "null"], "pattern": format!("^[\\x21-\\x7E]{{1,{MAX_IDEMPOTENCY_KEY_LEN}}}$") }),
+            ),
         ],
     )
+}
+
+/// A valid event, for the documentation's examples.
+fn event_example() -> serde_json::Value {
+    json!({ "event": "user.signup", "resource": "user", "resource_id": "usr_2048", "payload": { "plan": "pro" } })
 }
 
 pub(super) fn routes() -> Vec<RouteDoc> {
@@ -52,7 +61,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects/{project}/events",
             "Ingest one event (Idempotency-Key header); 202 when durable",
             Auth::Ingest,
-            Some(event_schema),
+            Some(|_| event_schema()),
             &[202, 400, 401, 403, 404, 413, 429, 503],
             || web::post().to(ingest_one),
         ),
@@ -61,12 +70,13 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects/{project}/events/bulk",
             "Ingest up to 1,000 events; 207 with per-item results when some fail",
             Auth::Ingest,
-            Some(|| {
+            Some(|_| {
                 object(
                     &["events"],
                     &[(
                         "events",
-                        serde_json::json!({ "type": "array", "items": event_schema(), "maxItems": MAX_BULK_EVENTS }),
+                        json!({ "type": "array", "minItems": 1, "maxItems": MAX_BULK_EVENTS,
+                                "items": { "description": "an event as POST …/events takes it; one that is not is reported in its item of a 207", "examples": [event_example()] } }),
                     )],
                 )
             }),

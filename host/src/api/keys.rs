@@ -17,9 +17,10 @@
 
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
-use super::openapi::{doc, object, string, Auth, RouteDoc};
+use super::openapi::{doc, duration, nullable, object, text, Auth, RouteDoc};
 use super::{own, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
+use crate::plugin::PluginRegistry;
 use crate::store::{ApiKey, KeyKind, KeyOrigin};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -66,34 +67,63 @@ fn view(key: &ApiKey, now_ms: u64) -> Value {
     })
 }
 
-fn key_schema() -> Value {
-    let lifetime = [
-        ("expires_in", string()),
-        ("expires_at", json!({ "type": "integer", "minimum": 0 })),
-    ];
+/// `expires_in`: a lifetime of at most 999 days (the API takes any
+/// duration up to 10 years; the schema states the plain form).
+const LIFETIME_PATTERN: &str = "^[1-9][0-9]{0,2}(s|m|h|d)$";
+/// `grace`: at most 30 days.
+const GRACE_PATTERN: &str = "^([0-9]{1,3}(s|m)|[0-9]{1,2}h|([0-9]|[12][0-9]|30)d)$";
+
+/// How far inside the API's time bounds the document states `expires_at`'s,
+/// so a client that read it an hour ago is still within them.
+const EXPIRY_MARGIN_MS: u64 = 3_600_000;
+
+/// `expires_in` or `expires_at` (not both).
+fn lifetime() -> [(&'static str, Value); 2] {
+    let now = crate::now_ms();
+    [
+        (
+            "expires_in",
+            nullable(duration(LIFETIME_PATTERN, "lifetime from now, e.g. `90d`")),
+        ),
+        (
+            "expires_at",
+            json!({ "type": ["integer", "null"], "minimum": now + EXPIRY_MARGIN_MS, "maximum": now + MAX_LIFETIME_MS - EXPIRY_MARGIN_MS,
+                    "description": "Unix ms, in the future, at most 10 years away (the bounds are as of when this document was served, an hour inside the API's)" }),
+        ),
+    ]
+}
+
+/// At most one of `expires_in` and `expires_at` (`null` is absent).
+fn one_lifetime(mut schema: Value) -> Value {
+    schema["not"] = json!({
+        "required": ["expires_in", "expires_at"],
+        "properties": { "expires_in": { "type": "string" }, "expires_at": { "type": "integer" } },
+    });
+    schema
+}
+
+fn key_schema(_: &PluginRegistry) -> Value {
     let mut properties = vec![
         (
             "scope",
             json!({ "type": "string", "enum": ["manage", "ingest"] }),
         ),
-        (
-            "label",
-            json!({ "type": "string", "minLength": 1, "maxLength": MAX_LABEL_CHARS }),
-        ),
+        ("label", nullable(text(1, MAX_LABEL_CHARS))),
     ];
-    properties.extend(lifetime);
-    object(&["scope"], &properties)
+    properties.extend(lifetime());
+    one_lifetime(object(&["scope"], &properties))
 }
 
-fn rotate_schema() -> Value {
-    object(
-        &[],
-        &[
-            ("grace", string()),
-            ("expires_in", string()),
-            ("expires_at", json!({ "type": "integer", "minimum": 0 })),
-        ],
-    )
+fn rotate_schema(_: &PluginRegistry) -> Value {
+    let mut properties = vec![(
+        "grace",
+        nullable(duration(
+            GRACE_PATTERN,
+            "how long the old key keeps working, at most 30 days",
+        )),
+    )];
+    properties.extend(lifetime());
+    one_lifetime(object(&[], &properties))
 }
 
 pub(super) fn routes() -> Vec<RouteDoc> {
@@ -133,7 +163,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             Some(rotate_schema),
             &[201, 400, 401, 403, 404, 409],
             || web::post().to(rotate),
-        ),
+        )
+        .with_optional_body(),
     ]
 }
 
@@ -147,7 +178,7 @@ struct CreateKey {
     #[serde(default)]
     expires_in: Option<String>,
     /// Unix ms.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::optional_whole_number")]
     expires_at: Option<u64>,
 }
 
@@ -159,7 +190,7 @@ struct RotateKey {
     grace: Option<String>,
     #[serde(default)]
     expires_in: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::optional_whole_number")]
     expires_at: Option<u64>,
 }
 

@@ -1,8 +1,22 @@
 //! The route table and the OpenAPI document made from it. Every route is
 //! registered with actix *from* this table ([`super::configure`]), so
 //! `GET /openapi.json` lists exactly the routes the router has.
+//!
+//! The document states what the handlers check: body and query schemas
+//! carry their lengths, patterns, enums and bounds; path parameters their
+//! shapes (`{provider}` is one of the loaded plugins, so the document is
+//! made per host from its [`PluginRegistry`]); every operation lists its
+//! error statuses; [`links`] lead from the operations that create
+//! resources (`POST /projects`, `POST …/webhooks`, …) to those that take
+//! their ids. What JSON Schema cannot state (a URL must resolve to an
+//! allowed address, a plugin's per-field config semantics, a strict
+//! project's catalogue) is in the descriptions and the README.
 
-use actix_web::HttpResponse;
+mod links;
+pub mod params;
+
+use crate::plugin::PluginRegistry;
+use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 /// Who may call a route.
@@ -33,23 +47,44 @@ pub struct RouteDoc {
     pub summary: &'static str,
     /// Who may call it.
     pub auth: Auth,
-    /// The JSON body's schema, if it takes one.
-    pub body: Option<fn() -> Value>,
+    /// The JSON body's schema, if it takes one (made for the loaded plugins).
+    pub body: Option<fn(&PluginRegistry) -> Value>,
     /// Statuses it answers.
     pub responses: &'static [u16],
     /// Builds the actix route (method guard + handler).
     pub route: fn() -> actix_web::Route,
     /// Optional query parameters it reads.
-    pub query: &'static [QueryParam],
+    pub query: Vec<QueryParam>,
+    /// Whether an empty body is taken as `{}`.
+    pub optional_body: bool,
 }
 
-/// An optional query parameter: name, JSON-schema type, meaning.
-pub type QueryParam = (&'static str, &'static str, &'static str);
+/// An optional query parameter.
+pub struct QueryParam {
+    name: &'static str,
+    schema: Value,
+    meaning: &'static str,
+}
+
+/// An optional query parameter: its name, JSON Schema and meaning.
+pub fn query(name: &'static str, schema: Value, meaning: &'static str) -> QueryParam {
+    QueryParam {
+        name,
+        schema,
+        meaning,
+    }
+}
 
 impl RouteDoc {
     /// The same route, documented as reading these query parameters.
-    pub fn with_query(mut self, query: &'static [QueryParam]) -> Self {
+    pub fn with_query(mut self, query: Vec<QueryParam>) -> Self {
         self.query = query;
+        self
+    }
+
+    /// The same route, documented as taking an empty body as `{}`.
+    pub fn with_optional_body(mut self) -> Self {
+        self.optional_body = true;
         self
     }
 }
@@ -60,7 +95,7 @@ pub fn doc(
     path: &'static str,
     summary: &'static str,
     auth: Auth,
-    body: Option<fn() -> Value>,
+    body: Option<fn(&PluginRegistry) -> Value>,
     responses: &'static [u16],
     route: fn() -> actix_web::Route,
 ) -> RouteDoc {
@@ -72,7 +107,8 @@ pub fn doc(
         body,
         responses,
         route,
-        query: &[],
+        query: Vec::new(),
+        optional_body: false,
     }
 }
 
@@ -101,7 +137,7 @@ fn status_text(status: u16) -> &'static str {
 /// key: the per-caller limit), and the `2xx` and `429` answers of a route
 /// that takes from the project's ingestion budget (those listing `429`).
 fn rate_limit_headers(route: &RouteDoc, status: u16) -> Option<Value> {
-    let management = matches!(route.auth, Auth::Admin | Auth::Manage);
+    let management = is_management(route);
     let ingestion = route.responses.contains(&429) && (status < 300 || status == 429);
     if !management && !ingestion {
         return None;
@@ -118,24 +154,42 @@ fn rate_limit_headers(route: &RouteDoc, status: u16) -> Option<Value> {
     Some(headers)
 }
 
-/// The statuses a route answers: its own, and `429` for every
-/// management route (the per-caller limit).
+/// Whether the route passes the per-caller management limit.
+fn is_management(route: &RouteDoc) -> bool {
+    matches!(
+        route.auth,
+        Auth::Admin | Auth::Manage | Auth::Owner | Auth::Portal
+    )
+}
+
+/// The statuses `route` answers: its own, plus those every route of its
+/// kind may give (`400`/`413` with a body; `401`/`403` with credentials;
+/// `503` when the store does not answer; `429` on management routes, the
+/// per-caller limit).
 fn statuses(route: &RouteDoc) -> Vec<u16> {
     let mut statuses = route.responses.to_vec();
-    if matches!(route.auth, Auth::Admin | Auth::Manage) && !statuses.contains(&429) {
+    if route.body.is_some() {
+        statuses.extend([400, 413]);
+    }
+    if !route.query.is_empty() {
+        statuses.push(400);
+    }
+    if route.auth != Auth::Public {
+        statuses.extend([401, 403, 503]);
+    }
+    if is_management(route) {
         statuses.push(429);
     }
+    statuses.sort_unstable();
+    statuses.dedup();
     statuses
 }
 
-fn operation(route: &RouteDoc) -> Value {
-    let params: Vec<Value> = route
-        .path
-        .split('/')
-        .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-        .chain(route.query.iter().map(|(name, kind, meaning)| {
-            json!({ "name": name, "in": "query", "required": false, "description": meaning, "schema": { "type": kind } })
+fn operation(route: &RouteDoc, plugins: &PluginRegistry) -> Value {
+    let params: Vec<Value> = path_names(route.path)
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": params::path(route, name, plugins) }))
+        .chain(route.query.iter().map(|q| {
+            json!({ "name": q.name, "in": "query", "required": false, "description": q.meaning, "schema": q.schema })
         }))
         .collect();
     let responses: Map<String, Value> = statuses(route)
@@ -152,7 +206,7 @@ fn operation(route: &RouteDoc) -> Value {
         })
         .collect();
     let mut op = json!({
-        "operationId": format!("{}{}", route.method, route.path.replace(['/', '{', '}', '.'], "_")),
+        "operationId": operation_id(route),
         "summary": route.summary,
         "parameters": params,
         "responses": responses,
@@ -168,20 +222,35 @@ fn operation(route: &RouteDoc) -> Value {
         });
     }
     if let Some(schema) = route.body {
-        op["requestBody"] =
-            json!({ "required": true, "content": { "application/json": { "schema": schema() } } });
+        op["requestBody"] = json!({ "required": !route.optional_body, "content": { "application/json": { "schema": schema(plugins) } } });
     }
     op
 }
 
+/// The names of a path's parameters, in order (`project`, `id`, …).
+fn path_names(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+}
+
+fn operation_id(route: &RouteDoc) -> String {
+    format!(
+        "{}{}",
+        route.method,
+        route.path.replace(['/', '{', '}', '.'], "_")
+    )
+}
+
 /// The OpenAPI 3.1 document for `routes`.
-pub fn document(routes: &[RouteDoc]) -> Value {
+pub fn document(routes: &[RouteDoc], plugins: &PluginRegistry) -> Value {
     let mut paths = Map::new();
     for route in routes {
+        let mut op = operation(route, plugins);
+        links::add(&mut op, route, routes);
         let item = paths
             .entry(route.path.to_string())
             .or_insert_with(|| json!({}));
-        item[route.method] = operation(route);
+        item[route.method] = op;
     }
     json!({
         "openapi": "3.1.0",
@@ -231,8 +300,8 @@ pub fn document(routes: &[RouteDoc]) -> Value {
 }
 
 /// `GET /openapi.json`
-pub async fn serve() -> HttpResponse {
-    HttpResponse::Ok().json(document(&super::routes()))
+pub async fn serve(state: web::Data<super::AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(&super::routes(), &state.plugins))
 }
 
 /// A JSON-schema object with `required` and `properties` (`(name, schema)`).
@@ -247,6 +316,44 @@ pub fn object(required: &[&str], properties: &[(&str, Value)]) -> Value {
 /// Schema shorthands.
 pub fn string() -> Value {
     json!({ "type": "string" })
+}
+
+/// No control character (Unicode category Cc), as `char::is_control`.
+pub const NO_CONTROL: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+/// A string of `min`-`max` characters, none a control character.
+pub fn text(min: usize, max: usize) -> Value {
+    json!({ "type": "string", "minLength": min, "maxLength": max, "pattern": NO_CONTROL })
+}
+
+/// A string of `min`-`max` characters (code points).
+pub fn sized(min: usize, max: usize) -> Value {
+    json!({ "type": "string", "minLength": min, "maxLength": max })
+}
+
+/// A duration as the API reads them (`"90s"`, `"24h"`, `"7d"`) in the form
+/// `pattern` bounds; `meaning` says the limits.
+pub fn duration(pattern: &str, meaning: &str) -> Value {
+    json!({ "type": "string", "pattern": pattern, "description": meaning })
+}
+
+/// `schema`, also taking `null` (an optional field serde reads as absent).
+pub fn nullable(mut schema: Value) -> Value {
+    let types = match schema["type"].take() {
+        Value::Array(mut types) => {
+            types.push(json!("null"));
+            types
+        }
+        Value::String(one) => vec![json!(one), json!("null")],
+        _ => return json!({ "anyOf": [schema, { "type": "null" }] }),
+    };
+    schema["type"] = Value::Array(types);
+    schema
+}
+
+/// A time in Unix ms (or another `u64`, such as a cursor).
+pub fn unix_ms() -> Value {
+    json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
 }
 
 /// A list of strings.
@@ -266,7 +373,7 @@ mod tests {
     #[test]
     fn the_document_is_well_formed_and_complete() {
         let routes = crate::api::routes();
-        let doc = document(&routes);
+        let doc = document(&routes, &PluginRegistry::default());
         assert_eq!(doc["openapi"], "3.1.0");
         let paths = doc["paths"].as_object().unwrap();
         let mut operations = 0;
@@ -319,7 +426,7 @@ mod tests {
 
     #[test]
     fn limited_routes_document_the_rate_limit_headers() {
-        let doc = document(&crate::api::routes());
+        let doc = document(&crate::api::routes(), &PluginRegistry::default());
         let response = |method: &str, path: &str, status: &str| {
             doc["paths"][path][method]["responses"][status].clone()
         };
@@ -349,5 +456,106 @@ mod tests {
         ] {
             assert!(doc["components"]["headers"][name]["schema"].is_object());
         }
+    }
+
+    /// The links of `method path`'s response `status`, by target operationId.
+    fn links(doc: &Value, method: &str, path: &str, status: &str) -> Map<String, Value> {
+        doc["paths"][path][method]["responses"][status]["links"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn links_lead_from_what_makes_an_id_to_what_takes_it() {
+        let routes = crate::api::routes();
+        let doc = document(&routes, &PluginRegistry::default());
+        let from_projects = links(&doc, "post", "/projects", "201");
+        let project_ops: Vec<&RouteDoc> = routes
+            .iter()
+            .filter(|r| path_names(r.path).eq(["project"]))
+            .collect();
+        assert!(project_ops.len() > 10);
+        for route in project_ops {
+            let link = &from_projects[&operation_id(route)];
+            assert_eq!(
+                link["parameters"]["project"], "$response.body#/id",
+                "{}",
+                route.path
+            );
+        }
+        // `{provider}` is enumerated and a PUT declares `{type}`: both free.
+        for free in [
+            "put_projects__project__integrations_providers__provider_",
+            "post_inbound__project___provider_",
+            "put_projects__project__integrations_events__type_",
+        ] {
+            assert!(from_projects.contains_key(free), "{free}");
+        }
+        assert!(!from_projects.contains_key("get_projects__project__integrations_webhooks__id_"));
+        let from_webhook = links(
+            &doc,
+            "post",
+            "/projects/{project}/integrations/webhooks",
+            "201",
+        );
+        let show = &from_webhook["get_projects__project__integrations_webhooks__id_"];
+        assert_eq!(show["parameters"]["project"], "$request.path.project");
+        assert_eq!(show["parameters"]["id"], "$response.body#/id");
+        assert!(from_webhook.contains_key("delete_projects__project__integrations_webhooks__id_"));
+        let from_event = links(&doc, "post", "/projects/{project}/events", "202");
+        assert_eq!(
+            from_event["get_projects__project__events__event_"]["parameters"]["event"],
+            "$response.body#/id"
+        );
+        // Every link names an operation of the document.
+        let ids: std::collections::HashSet<String> = routes.iter().map(operation_id).collect();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                for response in op["responses"].as_object().unwrap().values() {
+                    for link in response["links"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|l| l.values())
+                    {
+                        assert!(ids.contains(link["operationId"].as_str().unwrap()));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn path_parameters_and_statuses_state_the_checks() {
+        let doc = document(&crate::api::routes(), &PluginRegistry::default());
+        let op = &doc["paths"]["/projects/{project}/integrations/events/{type}"]["put"];
+        let params = op["parameters"].as_array().unwrap();
+        assert_eq!(params[0]["schema"]["pattern"], params::PROJECT_ID_PATTERN);
+        assert_eq!(params[1]["schema"]["pattern"], params::EVENT_TYPE_PATTERN);
+        assert!(
+            params[1]["schema"]["not"]["enum"].is_array(),
+            "built-in types cannot be declared"
+        );
+        assert_eq!(
+            op["requestBody"]["required"], false,
+            "an empty body is {{}}"
+        );
+        let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+        for status in ["200", "201", "400", "401", "403", "404", "413", "503"] {
+            assert!(statuses.iter().any(|s| *s == status), "{status} missing");
+        }
+        let create = &doc["paths"]["/projects"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        let name = pattern_matches(create["properties"]["name"]["pattern"].as_str().unwrap());
+        assert!(name("acme") && name("  acme  ") && !name("   ") && !name(""));
+        assert!(name(&"x".repeat(200)) && !name(&"x".repeat(201)));
+    }
+
+    /// Whether `pattern` (as the API's schema spells it) matches a string,
+    /// checked with the same JSON Schema validator ingestion uses.
+    fn pattern_matches(pattern: &str) -> impl Fn(&str) -> bool {
+        let validator =
+            jsonschema::validator_for(&json!({ "type": "string", "pattern": pattern })).unwrap();
+        move |text| validator.is_valid(&json!(text))
     }
 }

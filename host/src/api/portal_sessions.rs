@@ -18,9 +18,10 @@
 use super::auth::{authenticate, credential, Principal};
 use super::body::read_json_or_default;
 use super::error::ApiError;
-use super::openapi::{doc, object, string, Auth, RouteDoc};
+use super::openapi::{doc, duration, nullable, object, text, Auth, RouteDoc};
 use super::{own, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
+use crate::plugin::PluginRegistry;
 use crate::signing::hash_api_key;
 use crate::store::{ApiKey, KeyKind, KeyOrigin, PortalGrant};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -39,28 +40,36 @@ const MAX_NAME_CHARS: usize = 100;
 /// Longest logo URL.
 const MAX_URL_CHARS: usize = 2048;
 
-fn session_schema() -> Value {
+/// `expires_in`: more than nothing, at most 7 days.
+const LIFETIME_PATTERN: &str =
+    "^([1-9][0-9]{0,4}s|[1-9][0-9]{0,3}m|([1-9][0-9]?|1[0-5][0-9]|16[0-8])h|[1-7]d)$";
+/// `logo_url`: an https URL the handler's parser takes.
+const LOGO_PATTERN: &str = "^https://([a-z0-9]+\\.)*[a-z][a-z0-9]*(/[A-Za-z0-9._~/-]*)?$";
+
+fn session_schema(_: &PluginRegistry) -> Value {
     object(
         &[],
         &[
-            ("expires_in", string()),
-            ("read_only", json!({ "type": "boolean" })),
             (
-                "product_name",
-                json!({ "type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS }),
+                "expires_in",
+                nullable(duration(
+                    LIFETIME_PATTERN,
+                    "lifetime, at most `7d` (default `1h`)",
+                )),
             ),
+            ("read_only", json!({ "type": "boolean" })),
+            ("product_name", nullable(text(1, MAX_NAME_CHARS))),
             (
                 "logo_url",
-                json!({ "type": "string", "format": "uri", "pattern": "^https://", "maxLength": MAX_URL_CHARS }),
+                nullable(
+                    json!({ "type": "string", "pattern": LOGO_PATTERN, "maxLength": MAX_URL_CHARS }),
+                ),
             ),
             (
                 "accent_color",
-                json!({ "type": "string", "pattern": "^#[0-9a-fA-F]{6}$" }),
+                nullable(json!({ "type": "string", "pattern": "^#[0-9a-fA-F]{6}$" })),
             ),
-            (
-                "label",
-                json!({ "type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS }),
-            ),
+            ("label", nullable(text(1, MAX_NAME_CHARS))),
         ],
     )
 }
@@ -75,7 +84,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             Some(session_schema),
             &[201, 400, 401, 403, 404, 409],
             || web::post().to(create),
-        ),
+        )
+        .with_optional_body(),
         doc(
             "get",
             "/projects/{project}/portal/sessions",

@@ -14,14 +14,16 @@ use super::auth::authenticate;
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
 use super::events::custom_type_view;
-use super::openapi::{doc, object, string, Auth, RouteDoc};
+use super::openapi::params::{declared_type_name, PROJECT_ID_PATTERN};
+use super::openapi::{doc, nullable, object, text, Auth, RouteDoc};
 use super::{manage, own, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
 use crate::event_types::{
     check_description, check_schema, check_schema_total, is_known_type, FieldError,
-    BUILTIN_EVENT_TYPES, MAX_CUSTOM_EVENT_TYPES, OPERATIONAL_EVENT_TYPES,
+    BUILTIN_EVENT_TYPES, MAX_CUSTOM_EVENT_TYPES, MAX_DESCRIPTION_CHARS, OPERATIONAL_EVENT_TYPES,
 };
 use crate::ingest::check_type_name;
+use crate::plugin::PluginRegistry;
 use crate::ratelimit::{Rate, MAX_LIMIT};
 use crate::signing::new_id;
 use crate::store::{CustomEventType, IngestLimit, KeyKind, Project};
@@ -29,27 +31,38 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-/// A declared type: its name, or `{name, description?, schema?}`.
-fn declared_type_schema() -> serde_json::Value {
-    json!({ "oneOf": [
-        string(),
-        object(&["name"], &[
-            ("name", string()),
-            ("description", string()),
-            ("schema", json!({ "type": ["object", "boolean"] })),
-        ]),
-    ]})
+/// White space as `str::trim` removes it (Unicode `White_Space`).
+const WS: &str =
+    "\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
+
+/// A project name: 1-200 characters once trimmed.
+fn name_schema() -> serde_json::Value {
+    let pattern = format!("^[{WS}]*[^{WS}]([\\s\\S]{{0,198}}[^{WS}])?[{WS}]*$");
+    json!({ "type": "string", "pattern": pattern, "description": "1-200 characters, not counting white space around them" })
 }
 
-/// The body of `PUT …/integrations/events/{type}`.
-fn type_body_schema() -> serde_json::Value {
-    object(
-        &[],
-        &[
-            ("description", string()),
-            ("schema", json!({ "type": ["object", "boolean"] })),
-        ],
-    )
+/// A declared type's description and JSON Schema.
+fn type_fields() -> [(&'static str, serde_json::Value); 2] {
+    [
+        ("description", nullable(text(0, MAX_DESCRIPTION_CHARS))),
+        (
+            "schema",
+            json!({ "type": ["object", "boolean", "null"], "description": "a JSON Schema (draft 2020-12) for the payload, at most 32 KiB" }),
+        ),
+    ]
+}
+
+/// A declared type: its name, or `{name, description?, schema?}`.
+fn declared_type_schema() -> serde_json::Value {
+    let mut properties = vec![("name", declared_type_name())];
+    properties.extend(type_fields());
+    json!({ "oneOf": [declared_type_name(), object(&["name"], &properties)] })
+}
+
+/// The body of `PUT …/integrations/events/{type}` (the handler also takes
+/// a `name` equal to the path's, which a schema cannot tie to the path).
+fn type_body_schema(_: &PluginRegistry) -> serde_json::Value {
+    object(&[], &type_fields())
 }
 
 /// A project's own ingestion limit; `burst` defaults to two seconds' worth.
@@ -57,7 +70,7 @@ fn ingest_limit_schema() -> serde_json::Value {
     let count = || json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT });
     let mut limit = object(
         &["events_per_second"],
-        &[("events_per_second", count()), ("burst", count())],
+        &[("events_per_second", count()), ("burst", nullable(count()))],
     );
     limit["description"] = json!(
         "The project's ingestion limit (token bucket): sustained events per second, and the \
@@ -68,20 +81,29 @@ fn ingest_limit_schema() -> serde_json::Value {
     limit
 }
 
-fn project_body_schema(required: &'static [&'static str]) -> serde_json::Value {
-    object(
-        required,
-        &[
-            ("name", string()),
-            ("id", string()),
-            ("strict_event_types", json!({ "type": "boolean" })),
-            ("ingest_limit", ingest_limit_schema()),
-            (
-                "custom_event_types",
-                json!({ "type": "array", "items": declared_type_schema(), "maxItems": MAX_CUSTOM_EVENT_TYPES }),
+/// The body of create (`update`: of `PUT`, every field optional, no `id`).
+fn project_body_schema(update: bool) -> serde_json::Value {
+    let optional = |schema| if update { nullable(schema) } else { schema };
+    let mut properties = vec![
+        ("name", optional(name_schema())),
+        ("strict_event_types", optional(json!({ "type": "boolean" }))),
+        ("ingest_limit", ingest_limit_schema()),
+        (
+            "custom_event_types",
+            optional(
+                json!({ "type": "array", "items": declared_type_schema(), "maxItems": MAX_CUSTOM_EVENT_TYPES, "uniqueItems": true,
+                        "description": "each name once" }),
             ),
-        ],
-    )
+        ),
+    ];
+    if update {
+        return object(&[], &properties);
+    }
+    properties.push((
+        "id",
+        nullable(json!({ "type": "string", "pattern": PROJECT_ID_PATTERN })),
+    ));
+    object(&["name"], &properties)
 }
 
 pub(super) fn routes() -> Vec<RouteDoc> {
@@ -91,7 +113,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects",
             "Create a project; returns its secret and publishable keys once",
             Auth::Admin,
-            Some(|| project_body_schema(&["name"])),
+            Some(|_| project_body_schema(false)),
             &[201, 400, 401, 403, 409],
             || web::post().to(create),
         ),
@@ -109,13 +131,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects/{project}",
             "Change a project's name, strict_event_types, ingest_limit or declared event types (the list is replaced)",
             Auth::Owner,
-            Some(|| {
-                let mut s = project_body_schema(&[]);
-                if let Some(props) = s["properties"].as_object_mut() {
-                    props.remove("id");
-                }
-                s
-            }),
+            Some(|_| project_body_schema(true)),
             &[200, 400, 401, 403, 404],
             || web::put().to(update),
         ),
@@ -145,7 +161,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             Some(type_body_schema),
             &[200, 201, 400, 401, 403, 404],
             || web::put().to(put_type),
-        ),
+        )
+        .with_optional_body(),
         doc(
             "get",
             "/projects/{project}/integrations/events/{type}",
@@ -218,8 +235,9 @@ struct UpdateProject {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitInput {
+    #[serde(deserialize_with = "super::body::whole_number")]
     events_per_second: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::optional_whole_number")]
     burst: Option<u64>,
 }
 

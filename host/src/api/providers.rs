@@ -11,6 +11,7 @@
 
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
+use super::openapi::params::config_keys;
 use super::openapi::{doc, object, Auth, RouteDoc};
 use super::{manage, AppState};
 use crate::plugin::wire::ManifestView;
@@ -52,15 +53,18 @@ pub(super) fn routes() -> Vec<RouteDoc> {
              (e.g. `hmac.uptime`: its own settings, for POST /inbound/{project}/hmac.uptime); \
              checked against the plugin's manifest",
             Auth::Manage,
-            Some(|| {
+            Some(|plugins| {
                 object(
                     &["config"],
                     &[
                         (
                             "config",
-                            serde_json::json!({ "type": "object", "additionalProperties": { "type": ["string", "null"] } }),
+                            serde_json::json!({ "type": "object",
+                                "propertyNames": config_keys(plugins.iter().map(|p| p.as_ref()), true),
+                                "additionalProperties": { "type": ["string", "null"] },
+                                "description": "fields of the provider in the path (see GET …/providers/{provider}); null removes one" }),
                         ),
-                        ("enabled", serde_json::json!({ "type": "boolean" })),
+                        ("enabled", serde_json::json!({ "type": ["boolean", "null"] })),
                     ],
                 )
             }),
@@ -72,15 +76,16 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects/{project}/integrations/providers/{provider}/toggle",
             "Enable or disable a provider, keeping its config",
             Auth::Manage,
-            Some(|| {
+            Some(|_| {
                 object(
                     &[],
-                    &[("enabled", serde_json::json!({ "type": "boolean" }))],
+                    &[("enabled", serde_json::json!({ "type": ["boolean", "null"] }))],
                 )
             }),
             &[200, 400, 401, 403, 404, 409],
             || web::post().to(toggle),
-        ),
+        )
+        .with_optional_body(),
     ]
 }
 

@@ -11,7 +11,7 @@
 
 use super::auth::authenticate;
 use super::error::ApiError;
-use super::openapi::{doc, Auth, QueryParam, RouteDoc};
+use super::openapi::{doc, query, Auth, QueryParam, RouteDoc};
 use super::{manage, AppState};
 use crate::store::{Stats, StatsPeriod};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -30,15 +30,31 @@ const MAX_BUCKETS: u64 = 1440;
 /// Shortest interval: the stored resolution.
 const MIN_INTERVAL_MS: u64 = 60_000;
 
+/// `window`: up to 30 days (the API takes any duration from 1s; the
+/// schema states the plain forms).
+const WINDOW_PATTERN: &str =
+    "^([1-9][0-9]{0,3}m|([1-9]|[1-9][0-9]|[1-6][0-9]{2}|7[01][0-9]|720)h|([1-9]|[12][0-9]|30)d)$";
+/// `interval`: whole minutes, at least 30m, so that no window of the
+/// schema's has more than [`MAX_BUCKETS`] (the API takes 1m when the
+/// window allows: the bound on buckets spans both parameters).
+const INTERVAL_PATTERN: &str =
+    "^(([3-9][0-9]|[1-9][0-9]{2,3})m|[1-9][0-9]{0,2}h|([1-9]|[12][0-9]|30)d)$";
+
 /// The query both stats routes read.
-const WINDOW_QUERY: &[QueryParam] = &[
-    ("window", "string", "how far back, 1m–30d (default 24h)"),
-    (
-        "interval",
-        "string",
-        "series bucket, whole minutes (default: 60 buckets)",
-    ),
-];
+fn window_query() -> Vec<QueryParam> {
+    vec![
+        query(
+            "window",
+            json!({ "type": "string", "pattern": WINDOW_PATTERN }),
+            "how far back, up to 30d (default 24h)",
+        ),
+        query(
+            "interval",
+            json!({ "type": "string", "pattern": INTERVAL_PATTERN }),
+            "series bucket, whole minutes; at most 1440 buckets over the window (default: 60 buckets)",
+        ),
+    ]
+}
 
 pub(super) fn routes() -> Vec<RouteDoc> {
     vec![
@@ -51,7 +67,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             &[200, 400, 401, 403, 404],
             || web::get().to(project_stats),
         )
-        .with_query(WINDOW_QUERY),
+        .with_query(window_query()),
         doc(
             "get",
             "/projects/{project}/integrations/webhooks/{id}/stats",
@@ -61,7 +77,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             &[200, 400, 401, 403, 404],
             || web::get().to(endpoint_stats),
         )
-        .with_query(WINDOW_QUERY),
+        .with_query(window_query()),
         doc(
             "get",
             "/queues",

@@ -24,8 +24,11 @@ mod test_event;
 
 use super::body::{read_json, read_json_or_default};
 use super::error::ApiError;
-use super::openapi::{doc, object, string, string_map, strings, Auth, RouteDoc};
+use super::openapi::params::{config_keys, event_type};
+use super::openapi::{doc, duration, nullable, object, sized, string, Auth, RouteDoc, NO_CONTROL};
 use super::{load_endpoint, manage, time_ms, AppState};
+use crate::declare::checks::{MAX_SECRET_CHARS, MAX_SUBSCRIPTIONS, MIN_SECRET_CHARS};
+use crate::plugin::{Capability, LoadedPlugin, PluginRegistry};
 use crate::signing::{new_id, new_webhook_secret};
 use crate::store::{Endpoint, SealedSecret};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -34,33 +37,94 @@ use checks::{
 };
 use hookmesh_sdk::signing::standard_webhooks_form;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The default provider.
 const DEFAULT_PROVIDER: &str = "webhook";
 
-/// Body of create (and, all optional, of update).
-fn webhook_schema() -> serde_json::Value {
-    object(
-        &["url"],
-        &[
-            ("url", string()),
-            ("events", strings()),
-            ("secret", string()),
-            ("description", string()),
-            ("ordered", serde_json::json!({ "type": "boolean" })),
-            (
-                "rate_limit",
-                serde_json::json!({ "type": ["string", "null"], "examples": ["10/s", "600/m"] }),
-            ),
-            ("active", serde_json::json!({ "type": "boolean" })),
-            ("provider", string()),
-            ("config", string_map()),
-            ("filter", serde_json::json!({ "type": "object" })),
-        ],
-    )
+/// An exact subscription: an event type (at most 128 characters).
+const EXACT_SUBSCRIPTION_PATTERN: &str = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$";
+/// A prefix subscription: `prefix.*` (the prefix at most 128 characters).
+const PREFIX_SUBSCRIPTION_PATTERN: &str = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*\\.\\*$";
+/// A rate: `<1-1000000>/<s|m|h>`.
+const RATE_PATTERN: &str =
+    "^\\s*\\+?0*([1-9][0-9]{0,5}|1000000)\\s*/\\s*(s|sec|second|m|min|minute|h|hour)\\s*$";
+/// A filter path: `event`, `resource`, `resource_id` or `payload.<key>[.<key>…]`.
+const FILTER_PATH_PATTERN: &str = "^(event|resource|resource_id|payload(\\.[^.]+)+)$";
+
+/// A rotated-out secret's grace (any duration; the schema states the plain form).
+const GRACE_PATTERN: &str = "^[0-9]{1,4}(s|m|h|d)$";
+
+/// The fields of create; `update` leaves out those only create takes.
+fn webhook_properties(plugins: &PluginRegistry, update: bool) -> Vec<(&'static str, Value)> {
+    let outbound: Vec<&LoadedPlugin> = plugins
+        .iter()
+        .filter(|p| p.manifest().capabilities.contains(&Capability::Outbound))
+        .map(|p| p.as_ref())
+        .collect();
+    let mut properties = vec![
+        (
+            "url",
+            json!({ "type": "string", "format": "uri", "maxLength": 2048, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+                    "description": "http(s) URL whose host must resolve to an address the host's egress policy allows (https only unless it allows http)" }),
+        ),
+        (
+            "events",
+            json!({ "type": "array", "minItems": 1, "maxItems": MAX_SUBSCRIPTIONS,
+                    "items": { "anyOf": [
+                        { "const": "*" },
+                        { "type": "string", "maxLength": 128, "pattern": EXACT_SUBSCRIPTION_PATTERN },
+                        { "type": "string", "maxLength": 130, "pattern": PREFIX_SUBSCRIPTION_PATTERN },
+                    ] },
+                    "description": "`*` when absent; a strict project's exact types must be in its catalogue" }),
+        ),
+        ("description", nullable(string())),
+        ("ordered", nullable(json!({ "type": "boolean" }))),
+        (
+            "rate_limit",
+            json!({ "type": ["string", "null"], "pattern": RATE_PATTERN, "examples": ["10/s", "600/m"] }),
+        ),
+        ("active", nullable(json!({ "type": "boolean" }))),
+        (
+            "config",
+            json!({ "type": "object", "propertyNames": config_keys(outbound.iter().copied(), false),
+                    "additionalProperties": { "type": "string" },
+                    "description": "the provider's non-secret fields (see GET …/integrations/providers/{provider}); values are checked by rendering a sample event" }),
+        ),
+        (
+            "filter",
+            json!({ "type": "object", "propertyNames": { "pattern": FILTER_PATH_PATTERN } }),
+        ),
+    ];
+    if !update {
+        properties.push((
+            "secret",
+            json!({ "type": ["string", "null"], "minLength": MIN_SECRET_CHARS, "maxLength": MAX_SECRET_CHARS, "pattern": NO_CONTROL,
+                    "description": "`whsec_<base64>` (at least 16 bytes of key) or any string" }),
+        ));
+        let mut names: Vec<Value> = outbound.iter().map(|p| json!(p.name())).collect();
+        names.push(Value::Null);
+        properties.push((
+            "provider",
+            json!({ "type": ["string", "null"], "enum": names }),
+        ));
+        return properties;
+    }
+    // Every field of an update is optional; `null` leaves these as they are
+    // (and removes `rate_limit`, which takes `null` already).
+    for (name, schema) in &mut properties {
+        if ["url", "events", "config", "filter"].contains(name) {
+            *schema = nullable(schema.take());
+        }
+    }
+    properties
+}
+
+/// Body of create.
+fn webhook_schema(plugins: &PluginRegistry) -> Value {
+    object(&["url"], &webhook_properties(plugins, false))
 }
 
 pub(super) fn routes() -> Vec<RouteDoc> {
@@ -97,11 +161,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects/{project}/integrations/webhooks/{id}",
             "Update url, events, description, ordered, active, config or filter",
             Auth::Manage,
-            Some(|| {
-                let mut s = webhook_schema();
-                s["required"] = serde_json::json!([]);
-                s
-            }),
+            Some(|plugins| object(&[], &webhook_properties(plugins, true))),
             &[200, 400, 401, 403, 404],
             || web::put().to(update),
         ),
@@ -119,29 +179,45 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects/{project}/integrations/webhooks/{id}/rotate",
             "New secret (generated, or the customer's `secret`), returned once; the old one signs during the grace",
             Auth::Manage,
-            Some(|| object(&[], &[("grace", string()), ("secret", string())])),
+            Some(|_| {
+                object(
+                    &[],
+                    &[
+                        (
+                            "grace",
+                            nullable(duration(GRACE_PATTERN, "how long the old secret keeps signing")),
+                        ),
+                        (
+                            "secret",
+                            json!({ "type": ["string", "null"], "minLength": MIN_SECRET_CHARS, "maxLength": MAX_SECRET_CHARS, "pattern": NO_CONTROL }),
+                        ),
+                    ],
+                )
+            }),
             &[200, 400, 401, 403, 404],
             || web::post().to(rotate),
-        ),
+        )
+        .with_optional_body(),
         doc(
             "post",
             "/projects/{project}/integrations/webhooks/{id}/test",
             "Send a test event now (test.ping unless {event, payload, resource, resource_id} say otherwise): status, body excerpt, timing",
             Auth::Manage,
-            Some(|| {
+            Some(|_| {
                 object(
                     &[],
                     &[
-                        ("event", string()),
-                        ("payload", serde_json::json!({ "type": "object" })),
-                        ("resource", string()),
-                        ("resource_id", string()),
+                        ("event", nullable(event_type())),
+                        ("payload", json!({ "type": ["object", "null"] })),
+                        ("resource", nullable(sized(1, 256))),
+                        ("resource_id", nullable(sized(1, 256))),
                     ],
                 )
             }),
             &[200, 400, 401, 403, 404, 409],
             || web::post().to(test_event::test),
-        ),
+        )
+        .with_optional_body(),
     ]
 }
 

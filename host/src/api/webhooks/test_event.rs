@@ -9,7 +9,7 @@ use super::super::error::ApiError;
 use super::super::{load_endpoint, manage, AppState};
 use crate::dispatch::{call_config, test_send};
 use crate::event_types::check_payload;
-use crate::ingest::{check_type_name, is_object};
+use crate::ingest::{check_type_name, is_object, MAX_RESOURCE_LEN};
 use crate::signing::new_id;
 use crate::store::{Endpoint, Event};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -57,7 +57,7 @@ fn test_event(
     ] {
         if value
             .as_ref()
-            .is_some_and(|v| v.is_empty() || v.len() > 256)
+            .is_some_and(|v| v.is_empty() || v.chars().count() > MAX_RESOURCE_LEN)
         {
             return Err(ApiError::bad(name, "must be 1-256 characters"));
         }
