@@ -217,11 +217,6 @@ fn check_label(label: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(Some(label))
 }
 
-fn parse_duration(field: &str, text: &str) -> Result<Duration, ApiError> {
-    humantime::parse_duration(text)
-        .map_err(|e| ApiError::bad(field, format!("`{text}` is not a duration ({e})")))
-}
-
 /// When a key made now should expire, if ever: `expires_in` (a
 /// duration) or `expires_at` (Unix ms).
 fn expiry(
@@ -237,7 +232,7 @@ fn expiry(
             ))
         }
         (Some(text), None) => {
-            let lifetime = parse_duration("expires_in", &text)?;
+            let lifetime = super::body::duration_field("expires_in", &text)?;
             let ms = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
             if ms == 0 || ms > MAX_LIFETIME_MS {
                 return Err(ApiError::bad(
@@ -367,7 +362,7 @@ async fn rotate(
         )));
     }
     let grace = match input.grace {
-        Some(text) => parse_duration("grace", &text)?,
+        Some(text) => super::body::duration_field("grace", &text)?,
         None => Duration::ZERO,
     };
     if grace > MAX_GRACE {

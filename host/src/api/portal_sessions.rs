@@ -171,8 +171,7 @@ fn lifetime(value: Option<String>) -> Result<Duration, ApiError> {
     let Some(text) = value else {
         return Ok(DEFAULT_LIFETIME);
     };
-    let lifetime = humantime::parse_duration(&text)
-        .map_err(|e| ApiError::bad("expires_in", format!("`{text}` is not a duration ({e})")))?;
+    let lifetime = super::body::duration_field("expires_in", &text)?;
     if lifetime.is_zero() || lifetime > MAX_LIFETIME {
         return Err(ApiError::bad(
             "expires_in",

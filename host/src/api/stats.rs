@@ -129,16 +129,11 @@ struct Span {
     interval_ms: u64,
 }
 
-fn parse_duration(field: &str, text: &str) -> Result<Duration, ApiError> {
-    humantime::parse_duration(text)
-        .map_err(|e| ApiError::bad(field, format!("`{text}` is not a duration ({e})")))
-}
-
 fn span(req: &HttpRequest) -> Result<Span, ApiError> {
     let query = web::Query::<WindowQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad("query", e.to_string()))?;
     let window = match &query.window {
-        Some(text) => parse_duration("window", text)?,
+        Some(text) => super::body::duration_field("window", text)?,
         None => DEFAULT_WINDOW,
     };
     if window.is_zero() || window > MAX_WINDOW {
@@ -146,7 +141,7 @@ fn span(req: &HttpRequest) -> Result<Span, ApiError> {
     }
     let window_ms = millis(window);
     let interval_ms = match &query.interval {
-        Some(text) => millis(parse_duration("interval", text)?),
+        Some(text) => millis(super::body::duration_field("interval", text)?),
         None => window_ms
             .div_ceil(DEFAULT_BUCKETS)
             .next_multiple_of(MIN_INTERVAL_MS),

@@ -517,8 +517,7 @@ async fn rotate(
     manage(&state, &req, &project_id).await?;
     let input: RotateInput = read_json_or_default(body, state.max_body_bytes).await?;
     let grace = match input.grace {
-        Some(text) => humantime::parse_duration(&text)
-            .map_err(|e| ApiError::bad("grace", format!("`{text}` is not a duration ({e})")))?,
+        Some(text) => super::body::duration_field("grace", &text)?,
         None => state.rotation_grace,
     };
     if let Some(secret) = &input.secret {
