@@ -21,6 +21,8 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(60);
 const SHOP_SK: &str = "hm_sk_shop00000000000000000000000000000000";
 const SHOP_PK: &str = "hm_pk_shop00000000000000000000000000000000";
+/// v2 rotates `shop`'s secret key to this.
+const SHOP_SK2: &str = "hm_sk_shop22222222222222222222222222222222";
 const LEGACY_SK: &str = "hm_sk_legacy000000000000000000000000000000";
 const LEGACY_PK: &str = "hm_pk_legacy000000000000000000000000000000";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -43,15 +45,28 @@ fn v1(main: &Receiver, audit: &Receiver) -> String {
 }
 
 /// Config v2: `shop` without its audit webhook and provider setting, its
-/// orders webhook moved; `legacy` gone.
+/// orders webhook moved, its secret key rotated; `legacy` gone.
 fn v2(main: &Receiver) -> String {
-    format!("{}{}", shop(), orders(&main.url("/orders-v2")))
+    format!(
+        "{}{}",
+        shop().replace(SHOP_SK, SHOP_SK2),
+        orders(&main.url("/orders-v2"))
+    )
 }
 
 fn shop() -> String {
     format!(
         "[[projects]]\nid = \"shop\"\nname = \"Shop\"\nsecret_key = \"{SHOP_SK}\"\n\
          publishable_key = \"{SHOP_PK}\"\ncustom_event_types = [\"order.paid\"]\n"
+    )
+}
+
+/// A key's public id (`key_` and the first 16 hex digits of its SHA-256).
+fn key_id(key: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "key_{}",
+        &hex::encode(sha2::Sha256::digest(key.as_bytes()))[..16]
     )
 }
 
@@ -164,12 +179,21 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
         host.terminate(LONG);
     }
     let planned = plan(&host);
+    let rotated = [
+        format!("+ key shop/{}", key_id(SHOP_SK2)),
+        format!(
+            "- key shop/{}: no longer in the config: revoked",
+            key_id(SHOP_SK)
+        ),
+    ];
     for line in [
         "~ webhook shop/ep_shop_orders: url",
         "- webhook shop/ep_shop_audit",
         "- provider shop/webhook",
         "- project legacy",
-        "plan: 0 to create, 1 to change, 3 to delete, 1 unchanged",
+        &rotated[0],
+        &rotated[1],
+        "plan: 1 to create, 1 to change, 4 to delete, 2 unchanged",
     ] {
         assert!(
             planned.contains(line),
@@ -200,6 +224,9 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
     assert_eq!(send(&host, "legacy", LEGACY_SK, 3).await.0, 401);
     assert_eq!(host.get("/projects/legacy", ADMIN_TOKEN).await.0, 404);
 
+    // The rotated key: the old one refused, the new one works.
+    assert_eq!(send(&host, "shop", SHOP_SK, 4).await.0, 401, "old key");
+
     // The kept project delivers to its kept webhooks, at the new URL,
     // without the removed provider setting's header.
     let (status, body) = send(&host, "shop", SHOP_PK, 2).await;
@@ -215,7 +242,7 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
 
     // The removed webhook: its queued delivery ended, nothing more sent.
     let (status, event) = host
-        .get(&format!("/projects/shop/events/{pending_event}"), SHOP_SK)
+        .get(&format!("/projects/shop/events/{pending_event}"), SHOP_SK2)
         .await;
     assert_eq!(status, 200, "{event}");
     let to_audit = event["deliveries"]
@@ -230,7 +257,7 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
     let (status, body) = host
         .get(
             "/projects/shop/integrations/webhooks/ep_shop_audit",
-            SHOP_SK,
+            SHOP_SK2,
         )
         .await;
     assert_eq!(status, 404, "{body}");
@@ -238,7 +265,7 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
     // Each webhook says whether the config owns it.
     for (id, declared) in [("ep_shop_orders", true), (api_hook_id.as_str(), false)] {
         let path = format!("/projects/shop/integrations/webhooks/{id}");
-        let (status, body) = host.get(&path, SHOP_SK).await;
+        let (status, body) = host.get(&path, SHOP_SK2).await;
         assert_eq!(
             (status, &body["declared"]),
             (200, &json!(declared)),
@@ -248,7 +275,7 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
 
     // Provider settings: the declared one is gone, the API's is kept.
     let (status, providers) = host
-        .get("/projects/shop/integrations/providers", SHOP_SK)
+        .get("/projects/shop/integrations/providers", SHOP_SK2)
         .await;
     assert_eq!(status, 200, "{providers}");
     let provider = |name: &str| {
@@ -271,7 +298,7 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
         let host = &host;
         async move { host.call(Method::DELETE, path, Some(key), None).await.0 }
     };
-    assert_eq!(delete("/projects/shop", SHOP_SK).await, 403, "admin only");
+    assert_eq!(delete("/projects/shop", SHOP_SK2).await, 403, "admin only");
     assert_eq!(delete("/projects/nope", ADMIN_TOKEN).await, 404);
     assert_eq!(delete("/projects/adhoc", ADMIN_TOKEN).await, 204);
     assert_eq!(delete("/projects/adhoc", ADMIN_TOKEN).await, 404);
@@ -285,7 +312,7 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
     assert_eq!(audit.seen(), audit_seen);
     assert_eq!(
         plan_after_stop(&mut host, redis),
-        "plan: 0 to create, 0 to change, 0 to delete, 2 unchanged\n"
+        "plan: 0 to create, 0 to change, 0 to delete, 4 unchanged\n"
     );
 }
 

@@ -231,24 +231,12 @@ pub async fn apply(
 ) -> Result<Plan, DeclareError> {
     let plan = reconcile::plan(store, secrets, plugins, specs, now_ms).await?;
     reconcile::execute(store, &plan).await?;
-    for spec in specs {
-        reconcile_keys(store, spec, now_ms).await?;
-        tracing::info!(project_id = %spec.id, webhooks = spec.webhooks.len(), "declared project applied");
-    }
     Ok(plan)
 }
 
-/// The declared project's keys as declared: each declared key stored
-/// (keeping its creation time and last use), and every key declared
-/// before but no longer (or stored before keys recorded their origin)
-/// revoked. Keys made through the keys API are left alone.
-async fn reconcile_keys(
-    store: &dyn Backend,
-    spec: &ProjectSpec,
-    now_ms: u64,
-) -> Result<(), DeclareError> {
-    let stored = store.api_keys_of(&spec.id).await?;
-    let declared: Vec<ApiKey> = [
+/// The declared project's keys as records (`secret_key`, `publishable_key`).
+fn declared_keys(spec: &ProjectSpec, now_ms: u64) -> Vec<ApiKey> {
+    [
         (&spec.secret_key, KeyKind::Secret, "secret_key"),
         (
             &spec.publishable_key,
@@ -267,25 +255,7 @@ async fn reconcile_keys(
         key.as_deref()
             .map(|key| key_record(&spec.id, key, new, now_ms))
     })
-    .collect();
-    for mut key in declared.iter().cloned() {
-        if let Some(before) = stored.iter().find(|s| s.hash == key.hash) {
-            key.created_ms = before.created_ms;
-            key.last_used_ms = before.last_used_ms;
-            if *before == key {
-                continue;
-            }
-        }
-        store.put_api_key(&key).await?;
-    }
-    for key in &stored {
-        let undeclared = !declared.iter().any(|d| d.hash == key.hash);
-        if undeclared && key.origin != KeyOrigin::Api {
-            store.delete_api_key(key).await?;
-            tracing::info!(project_id = %spec.id, key_id = %key.id(), "key no longer declared: revoked");
-        }
-    }
-    Ok(())
+    .collect()
 }
 
 /// The project as declared: name, strictness, declared types and

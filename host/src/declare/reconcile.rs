@@ -7,17 +7,18 @@
 //! the config no longer has is deleted — a webhook with its queue (queued
 //! deliveries end as failed, "endpoint deleted"), a provider setting, a
 //! project with everything it owns (keys, endpoints, events, deliveries,
-//! provider settings). Objects created through the API (`declared`
+//! provider settings), a key (revoked at once, on every instance: each
+//! request reads its key). Objects created through the API (`declared`
 //! unset) are never deleted by start-up, in a declared project too; a
 //! declared id that matches one takes it over. Records written before
 //! the flag existed read as not declared: the first start-up with this
 //! version marks what the config still declares.
 
-use super::{declared_endpoint, declared_project, declared_provider, DeclareError};
+use super::{declared_endpoint, declared_keys, declared_project, declared_provider, DeclareError};
 use crate::config::{ConfigError, ProjectSpec};
 use crate::plugin::PluginRegistry;
 use crate::signing::SecretBox;
-use crate::store::{Backend, Endpoint, Project, ProviderSettings, StoreError};
+use crate::store::{ApiKey, Backend, Endpoint, KeyOrigin, Project, ProviderSettings, StoreError};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -53,6 +54,8 @@ enum Step {
     DeleteProject(String),
     DeleteEndpoint(String),
     DeleteProvider { project: String, provider: String },
+    PutKey(Box<ApiKey>),
+    DeleteKey(Box<ApiKey>),
 }
 
 /// Every change start-up would make, in the order it makes them.
@@ -164,7 +167,45 @@ async fn plan_project(
         None => Vec::new(),
     };
     plan_providers(plan, secrets, plugins, spec, &providers, now_ms)?;
-    plan_webhooks(plan, store, secrets, spec, now_ms).await
+    plan_webhooks(plan, store, secrets, spec, now_ms).await?;
+    plan_keys(plan, store, spec, now_ms).await
+}
+
+/// The project's declared keys against its stored ones: each declared key
+/// stored (keeping its creation time and last use); each key declared
+/// before and no longer, or stored before keys recorded their origin,
+/// revoked. Keys and portal sessions made through the API are left alone.
+async fn plan_keys(
+    plan: &mut Plan,
+    store: &dyn Backend,
+    spec: &ProjectSpec,
+    now_ms: u64,
+) -> Result<(), DeclareError> {
+    let stored = store.api_keys_of(&spec.id).await?;
+    let declared = declared_keys(spec, now_ms);
+    for mut key in declared.iter().cloned() {
+        let object = format!("key {}/{}", spec.id, key.id());
+        let found = stored.iter().find(|s| s.hash == key.hash);
+        if let Some(before) = found {
+            key.created_ms = before.created_ms;
+            key.last_used_ms = before.last_used_ms;
+        }
+        compare(plan, object, found, key, key_fields, |k| {
+            Step::PutKey(Box::new(k))
+        });
+    }
+    let revoked = stored
+        .iter()
+        .filter(|k| k.origin != KeyOrigin::Api && !declared.iter().any(|d| d.hash == k.hash));
+    for key in revoked {
+        plan.push(
+            Action::Delete,
+            format!("key {}/{}", spec.id, key.id()),
+            "no longer in the config: revoked".into(),
+            Step::DeleteKey(Box::new(key.clone())),
+        );
+    }
+    Ok(())
 }
 
 /// The project's declared provider settings against `stored` (its
@@ -303,6 +344,14 @@ fn endpoint_fields(old: &Endpoint, new: &Endpoint) -> Vec<&'static str> {
     changed
 }
 
+fn key_fields(old: &ApiKey, new: &ApiKey) -> Vec<&'static str> {
+    let mut changed = differing!(old, new, kind, label, expires_ms, portal);
+    if old.origin != KeyOrigin::Config {
+        changed.push("now owned by the config");
+    }
+    changed
+}
+
 fn provider_fields(
     old: &ProviderSettings,
     new: &ProviderSettings,
@@ -344,6 +393,8 @@ pub async fn execute(store: &dyn Backend, plan: &Plan) -> Result<(), StoreError>
             Step::DeleteProvider { project, provider } => {
                 _ = store.delete_provider_settings(project, provider).await?;
             }
+            Step::PutKey(key) => store.put_api_key(key).await?,
+            Step::DeleteKey(key) => _ = store.delete_api_key(key).await?,
         }
         tracing::info!(action = ?change.action, object = %change.object, detail = %change.detail, "declared config applied");
     }
