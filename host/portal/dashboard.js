@@ -2,41 +2,22 @@
 // token. The token is typed once and kept in this module's memory only
 // (never stored, never in a URL). Values are set as text, never as HTML.
 
+import { call, fill, h, percent } from "/portal/common.js";
+
 let token = null;
 
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
-    else el.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
 function show(...nodes) {
-  document.getElementById("main").replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
+  fill(document.getElementById("main"), ...nodes);
 }
 
 async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" });
-  const parsed = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = new Error((parsed && parsed.message) || `HTTP ${response.status}`);
-    error.status = response.status;
+  const { status, ok, body: parsed } = await call(token, method, path, body);
+  if (!ok) {
+    const error = new Error((parsed && parsed.message) || `HTTP ${status}`);
+    error.status = status;
     throw error;
   }
   return parsed;
-}
-
-function percent(rate) {
-  return rate === null || rate === undefined ? "—" : `${Math.round(rate * 1000) / 10} %`;
 }
 
 function age(ms) {

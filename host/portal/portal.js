@@ -7,6 +7,8 @@
 // session may do. Every value shown is set as text (textContent, attribute
 // values), never parsed as HTML.
 
+import { call, fill, h, percent } from "./common.js";
+
 const state = {
   token: null,
   project: null,
@@ -15,22 +17,6 @@ const state = {
 };
 
 // ---------------------------------------------------------------- DOM
-
-/** An element with attributes and children (strings become text nodes). */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
-    else if (name === "hidden") el.hidden = true;
-    else el.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
 
 function svg(tag, attrs = {}, ...children) {
   const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
@@ -43,7 +29,7 @@ function svg(tag, attrs = {}, ...children) {
 
 function show(...nodes) {
   const main = document.getElementById("main");
-  main.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
+  fill(main, ...nodes);
   main.focus({ preventScroll: true });
 }
 
@@ -58,10 +44,6 @@ function toast(text) {
 function time(ms) {
   if (ms === null || ms === undefined) return "—";
   return new Date(ms).toLocaleString();
-}
-
-function percent(rate) {
-  return rate === null || rate === undefined ? "—" : `${Math.round(rate * 1000) / 10} %`;
 }
 
 function errorBox(error) {
@@ -105,27 +87,12 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${state.token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "omit",
-    cache: "no-store",
-  });
-  const text = await response.text();
-  let parsed = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = null;
-  }
-  if (response.status === 401) {
+  const { status, ok, body: parsed } = await call(state.token, method, path, body);
+  if (status === 401) {
     ended(parsed && parsed.message);
     throw new ApiError(401, parsed);
   }
-  if (!response.ok) throw new ApiError(response.status, parsed);
+  if (!ok) throw new ApiError(status, parsed);
   return parsed;
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 const INDEX_HTML: &str = include_str!("../portal/index.html");
 const PORTAL_JS: &str = include_str!("../portal/portal.js");
 const PORTAL_CSS: &str = include_str!("../portal/portal.css");
+const COMMON_JS: &str = include_str!("../portal/common.js");
 const DASHBOARD_HTML: &str = include_str!("../portal/dashboard.html");
 const DASHBOARD_JS: &str = include_str!("../portal/dashboard.js");
 
@@ -60,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, framing: Framing) {
             "text/css; charset=utf-8",
             &portal,
         ),
+        ("/portal/common.js", COMMON_JS, JS, &portal),
         ("/dashboard/", DASHBOARD_HTML, HTML, &dashboard),
         ("/dashboard/dashboard.js", DASHBOARD_JS, JS, &dashboard),
     ] {
@@ -119,7 +121,7 @@ mod tests {
             "styles come from portal.css"
         );
         assert!(!DASHBOARD_HTML.contains("<script>") && !DASHBOARD_HTML.contains("style="));
-        for script in [PORTAL_JS, DASHBOARD_JS] {
+        for script in [PORTAL_JS, DASHBOARD_JS, COMMON_JS] {
             assert!(!script.contains("innerHTML"), "values are set as text");
         }
     }

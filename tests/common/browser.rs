@@ -7,8 +7,8 @@
 //! directory ([`Browser::screenshot_on_panic`]).
 
 use base64::Engine;
+use hookmesh_test_support::local::{find_on_path, free_port};
 use serde_json::{json, Value};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,24 +37,12 @@ pub struct Browser {
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
+/// The first of `names` found on `PATH`.
 fn find_binary(names: &[&str]) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in names {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    panic!("none of {names:?} is on PATH: install Debian's chromium and chromium-driver (tests/run.sh does)")
+    names
+        .iter()
+        .find_map(|name| find_on_path(name))
+        .unwrap_or_else(|| panic!("none of {names:?} is on PATH: install Debian's chromium and chromium-driver (tests/run.sh does)"))
 }
 
 impl Browser {

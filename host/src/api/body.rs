@@ -70,6 +70,24 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// An optional text field (a label, a name shown to people): when given,
+/// 1 to `max` characters and no control character, or `400` naming `field`.
+pub fn optional_text(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    let chars = value.chars().count();
+    if chars == 0 || chars > max || value.chars().any(char::is_control) {
+        return Err(ApiError::bad(
+            field,
+            format!("must be 1-{max} characters without control characters"),
+        ));
+    }
+    Ok(Some(value))
+}
+
 /// Reads the duration `text` (`"90s"`, `"24h"`, `"7d"`) given as `field`,
 /// or `400` naming the field.
 pub fn duration_field(field: &str, text: &str) -> Result<std::time::Duration, ApiError> {

@@ -205,18 +205,6 @@ fn parse_scope(text: &str) -> Result<KeyKind, ApiError> {
     }
 }
 
-fn check_label(label: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(label) = label else { return Ok(None) };
-    let chars = label.chars().count();
-    if chars == 0 || chars > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        return Err(ApiError::bad(
-            "label",
-            format!("must be 1-{MAX_LABEL_CHARS} characters without control characters"),
-        ));
-    }
-    Ok(Some(label))
-}
-
 /// When a key made now should expire, if ever: `expires_in` (a
 /// duration) or `expires_at` (Unix ms).
 fn expiry(
@@ -296,7 +284,7 @@ async fn create(
     let now = crate::now_ms();
     let new = NewKey {
         kind: parse_scope(&input.scope)?,
-        label: check_label(input.label)?,
+        label: super::body::optional_text("label", input.label, MAX_LABEL_CHARS)?,
         expires_ms: expiry(input.expires_in, input.expires_at, now)?,
         origin: KeyOrigin::Api,
     };

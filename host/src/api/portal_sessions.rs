@@ -134,15 +134,7 @@ struct CreateSession {
 }
 
 fn check_text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(value) = value else { return Ok(None) };
-    let chars = value.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || value.chars().any(char::is_control) {
-        return Err(ApiError::bad(
-            field,
-            format!("must be 1-{MAX_NAME_CHARS} characters without control characters"),
-        ));
-    }
-    Ok(Some(value))
+    super::body::optional_text(field, value, MAX_NAME_CHARS)
 }
 
 fn check_logo(value: Option<String>) -> Result<Option<String>, ApiError> {
