@@ -309,8 +309,9 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
     assert_eq!(all["interval"], "2m", "default: 60 buckets over the window");
     for (query, field) in [
         ("window=soon", "window"),
+        ("window=31d", "window"),
         ("window=1h&interval=30s", "interval"),
-        ("window=30d&interval=1m", "interval"),
+        ("window=1h&interval=1h30m", "interval"),
     ] {
         let (status, err) = host
             .get(&format!("{stats_path}?{query}"), &project.secret_key)
@@ -318,6 +319,19 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
         assert_eq!(status, 400, "{query}: {err}");
         assert!(err.to_string().contains(field), "{query}: {err}");
     }
+    let (status, widened) = host
+        .get(
+            &format!("{stats_path}?window=30d&interval=1m"),
+            &project.secret_key,
+        )
+        .await;
+    assert_eq!(status, 200, "{widened}");
+    assert_eq!(
+        widened["interval"], "30m",
+        "widened to 1440 buckets: {widened}"
+    );
+    let buckets = widened["series"].as_array().unwrap().len();
+    assert!((1440..=1441).contains(&buckets), "{buckets} buckets");
 }
 
 /// A project whose one webhook's receiver takes 1.5 s to answer each request.

@@ -88,13 +88,6 @@ pub fn optional_text(
     Ok(Some(value))
 }
 
-/// Reads the duration `text` (`"90s"`, `"24h"`, `"7d"`) given as `field`,
-/// or `400` naming the field.
-pub fn duration_field(field: &str, text: &str) -> Result<std::time::Duration, ApiError> {
-    humantime::parse_duration(text)
-        .map_err(|e| ApiError::bad(field, format!("`{text}` is not a duration ({e})")))
-}
-
 /// Reads a whole number that JSON may spell `5` or `5.0` (JSON Schema's
 /// `integer` admits both), refusing fractions, negatives and values past
 /// `u64`.

@@ -16,8 +16,9 @@
 //! and one revoked here comes back at the next start while still declared.
 
 use super::body::{read_json, read_json_or_default};
+use super::duration::DurationRule;
 use super::error::ApiError;
-use super::openapi::{doc, duration, nullable, object, text, Auth, RouteDoc};
+use super::openapi::{doc, nullable, object, text, Auth, RouteDoc};
 use super::{own, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
 use crate::plugin::PluginRegistry;
@@ -29,8 +30,6 @@ use std::time::Duration;
 
 /// Keys a project may hold at once.
 pub const MAX_KEYS_PER_PROJECT: usize = 100;
-/// Longest grace a rotated-out key may keep.
-const MAX_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Longest lifetime a key may be given (ten years).
 const MAX_LIFETIME_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
 /// Longest label.
@@ -67,11 +66,20 @@ fn view(key: &ApiKey, now_ms: u64) -> Value {
     })
 }
 
-/// `expires_in`: a lifetime of at most 999 days (the API takes any
-/// duration up to 10 years; the schema states the plain form).
-const LIFETIME_PATTERN: &str = "^[1-9][0-9]{0,2}(s|m|h|d)$";
+/// `expires_in`: a lifetime of at most 10 years.
+const LIFETIME: DurationRule = DurationRule {
+    min_secs: 1,
+    max_secs: MAX_LIFETIME_MS / 1000,
+    units: "smhd",
+    meaning: "lifetime from now, e.g. `90d`",
+};
 /// `grace`: at most 30 days.
-const GRACE_PATTERN: &str = "^([0-9]{1,3}(s|m)|[0-9]{1,2}h|([0-9]|[12][0-9]|30)d)$";
+const GRACE: DurationRule = DurationRule {
+    min_secs: 0,
+    max_secs: 30 * 24 * 3600,
+    units: "smhd",
+    meaning: "how long the old key keeps working",
+};
 
 /// How far inside the API's time bounds the document states `expires_at`'s,
 /// so a client that read it an hour ago is still within them.
@@ -81,10 +89,7 @@ const EXPIRY_MARGIN_MS: u64 = 3_600_000;
 fn lifetime() -> [(&'static str, Value); 2] {
     let now = crate::now_ms();
     [
-        (
-            "expires_in",
-            nullable(duration(LIFETIME_PATTERN, "lifetime from now, e.g. `90d`")),
-        ),
+        ("expires_in", nullable(LIFETIME.schema())),
         (
             "expires_at",
             json!({ "type": ["integer", "null"], "minimum": now + EXPIRY_MARGIN_MS, "maximum": now + MAX_LIFETIME_MS - EXPIRY_MARGIN_MS,
@@ -115,13 +120,7 @@ fn key_schema(_: &PluginRegistry) -> Value {
 }
 
 fn rotate_schema(_: &PluginRegistry) -> Value {
-    let mut properties = vec![(
-        "grace",
-        nullable(duration(
-            GRACE_PATTERN,
-            "how long the old key keeps working, at most 30 days",
-        )),
-    )];
+    let mut properties = vec![("grace", nullable(GRACE.schema()))];
     properties.extend(lifetime());
     one_lifetime(object(&[], &properties))
 }
@@ -220,15 +219,8 @@ fn expiry(
             ))
         }
         (Some(text), None) => {
-            let lifetime = super::body::duration_field("expires_in", &text)?;
-            let ms = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
-            if ms == 0 || ms > MAX_LIFETIME_MS {
-                return Err(ApiError::bad(
-                    "expires_in",
-                    "must be more than 0s and at most 10 years",
-                ));
-            }
-            now_ms + ms
+            let lifetime = LIFETIME.read("expires_in", &text)?;
+            now_ms + u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX / 2)
         }
         (None, Some(at)) => {
             if at <= now_ms || at - now_ms > MAX_LIFETIME_MS {
@@ -350,12 +342,9 @@ async fn rotate(
         )));
     }
     let grace = match input.grace {
-        Some(text) => super::body::duration_field("grace", &text)?,
+        Some(text) => GRACE.read("grace", &text)?,
         None => Duration::ZERO,
     };
-    if grace > MAX_GRACE {
-        return Err(ApiError::bad("grace", "must be at most 30 days"));
-    }
     let now = crate::now_ms();
     let new = NewKey {
         kind: old.kind,

@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod body;
 mod deliveries;
+mod duration;
 pub mod error;
 mod event_log;
 mod events;

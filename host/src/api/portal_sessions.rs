@@ -17,8 +17,9 @@
 
 use super::auth::{authenticate, credential, Principal};
 use super::body::read_json_or_default;
+use super::duration::DurationRule;
 use super::error::ApiError;
-use super::openapi::{doc, duration, nullable, object, text, Auth, RouteDoc};
+use super::openapi::{doc, nullable, object, text, Auth, RouteDoc};
 use super::{own, time_ms, AppState};
 use crate::api_key::{issue_key, NewKey};
 use crate::plugin::PluginRegistry;
@@ -31,8 +32,6 @@ use std::time::Duration;
 
 /// A session's lifetime unless asked otherwise.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
-/// The longest a session may live.
-const MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Live sessions a project may hold at once.
 const MAX_SESSIONS_PER_PROJECT: usize = 1000;
 /// Longest product name and label.
@@ -41,22 +40,25 @@ const MAX_NAME_CHARS: usize = 100;
 const MAX_URL_CHARS: usize = 2048;
 
 /// `expires_in`: more than nothing, at most 7 days.
-const LIFETIME_PATTERN: &str =
-    "^([1-9][0-9]{0,4}s|[1-9][0-9]{0,3}m|([1-9][0-9]?|1[0-5][0-9]|16[0-8])h|[1-7]d)$";
-/// `logo_url`: an https URL the handler's parser takes.
-const LOGO_PATTERN: &str = "^https://([a-z0-9]+\\.)*[a-z][a-z0-9]*(/[A-Za-z0-9._~/-]*)?$";
+const LIFETIME: DurationRule = DurationRule {
+    min_secs: 1,
+    max_secs: 7 * 24 * 3600,
+    units: "smhd",
+    meaning: "lifetime (default `1h`)",
+};
+/// `logo_url`: an https URL with a host name (no address, port or
+/// credentials), a plain path and query; [`is_logo_url`] checks the same.
+const LOGO_PATTERN: &str =
+    "^https://([a-z0-9-]+\\.)*[a-z][a-z0-9-]*(/[A-Za-z0-9._~%/-]*)?(\\?[A-Za-z0-9._~%&=+-]*)?$";
+/// The characters of a logo URL's path, and of its query.
+const LOGO_PATH_CHARS: &str = "._~%/-";
+const LOGO_QUERY_CHARS: &str = "._~%&=+-";
 
 fn session_schema(_: &PluginRegistry) -> Value {
     object(
         &[],
         &[
-            (
-                "expires_in",
-                nullable(duration(
-                    LIFETIME_PATTERN,
-                    "lifetime, at most `7d` (default `1h`)",
-                )),
-            ),
+            ("expires_in", nullable(LIFETIME.schema())),
             ("read_only", json!({ "type": "boolean" })),
             ("product_name", nullable(text(1, MAX_NAME_CHARS))),
             (
@@ -139,15 +141,42 @@ fn check_text(field: &str, value: Option<String>) -> Result<Option<String>, ApiE
 
 fn check_logo(value: Option<String>) -> Result<Option<String>, ApiError> {
     let Some(value) = value else { return Ok(None) };
-    let parsed = url::Url::parse(&value).ok();
-    let https = parsed.is_some_and(|u| u.scheme() == "https" && u.host().is_some());
-    if !https || value.len() > MAX_URL_CHARS {
+    if !is_logo_url(&value) || value.chars().count() > MAX_URL_CHARS {
         return Err(ApiError::bad(
             "logo_url",
-            "must be an https URL of at most 2048 characters",
+            "must be an https URL of at most 2048 characters with a lower-case host name, \
+             a plain path and query",
         ));
     }
     Ok(Some(value))
+}
+
+/// Whether `value` matches [`LOGO_PATTERN`].
+fn is_logo_url(value: &str) -> bool {
+    let Some(rest) = value.strip_prefix("https://") else {
+        return false;
+    };
+    let (host, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let (path, query) = match tail.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (tail, None),
+    };
+    let allowed = |text: &str, extra: &str| {
+        text.chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    };
+    let label = |text: &str| {
+        !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    let top = labels.last().copied().unwrap_or_default();
+    labels.iter().all(|l| label(l))
+        && top.starts_with(|c: char| c.is_ascii_lowercase())
+        && (path.is_empty() || (path.starts_with('/') && allowed(path, LOGO_PATH_CHARS)))
+        && query.is_none_or(|q| allowed(q, LOGO_QUERY_CHARS))
 }
 
 fn check_color(value: Option<String>) -> Result<Option<String>, ApiError> {
@@ -163,14 +192,7 @@ fn lifetime(value: Option<String>) -> Result<Duration, ApiError> {
     let Some(text) = value else {
         return Ok(DEFAULT_LIFETIME);
     };
-    let lifetime = super::body::duration_field("expires_in", &text)?;
-    if lifetime.is_zero() || lifetime > MAX_LIFETIME {
-        return Err(ApiError::bad(
-            "expires_in",
-            "must be more than 0s and at most 7 days",
-        ));
-    }
-    Ok(lifetime)
+    LIFETIME.read("expires_in", &text)
 }
 
 /// The grant a request asks for, checked.
@@ -316,4 +338,36 @@ async fn current(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
     let mut body = view(&session);
     body["project_id"] = json!(project_id);
     Ok(HttpResponse::Ok().json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logo_check_and_the_schema_pattern_agree() {
+        let pattern = regex_lite::Regex::new(LOGO_PATTERN).unwrap();
+        let samples = [
+            "https://a",
+            "https://a*",
+            "https://cdn.example.com/logo.png",
+            "https://my-cdn.example.com/a/b_c~d%20e.svg?v=2&size=64",
+            "https://Example.com/logo.png",
+            "https://1.2.3.4/logo.png",
+            "https://example.com:443/logo.png",
+            "https://user@example.com/",
+            "https://example.com/logo png",
+            "https://example.com/#x",
+            "https://example.com?",
+            "https://example.com/??",
+            "https://.example.com",
+            "https://example..com",
+            "http://example.com",
+            "https://",
+            "https://example.com/\n",
+        ];
+        for sample in samples {
+            assert_eq!(pattern.is_match(sample), is_logo_url(sample), "{sample:?}");
+        }
+    }
 }

@@ -10,6 +10,7 @@
 //! counts fall in the bucket holding its start.
 
 use super::auth::authenticate;
+use super::duration::DurationRule;
 use super::error::ApiError;
 use super::openapi::{doc, query, Auth, QueryParam, RouteDoc};
 use super::{manage, AppState};
@@ -21,8 +22,6 @@ use std::time::Duration;
 
 /// Window when none is given.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(24 * 3600);
-/// Longest window.
-const MAX_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Buckets in a series when no interval is given.
 const DEFAULT_BUCKETS: u64 = 60;
 /// Most buckets a series may have.
@@ -30,29 +29,28 @@ const MAX_BUCKETS: u64 = 1440;
 /// Shortest interval: the stored resolution.
 const MIN_INTERVAL_MS: u64 = 60_000;
 
-/// `window`: up to 30 days (the API takes any duration from 1s; the
-/// schema states the plain forms).
-const WINDOW_PATTERN: &str =
-    "^([1-9][0-9]{0,3}m|([1-9]|[1-9][0-9]|[1-6][0-9]{2}|7[01][0-9]|720)h|([1-9]|[12][0-9]|30)d)$";
-/// `interval`: whole minutes, at least 30m, so that no window of the
-/// schema's has more than [`MAX_BUCKETS`] (the API takes 1m when the
-/// window allows: the bound on buckets spans both parameters).
-const INTERVAL_PATTERN: &str =
-    "^(([3-9][0-9]|[1-9][0-9]{2,3})m|[1-9][0-9]{0,2}h|([1-9]|[12][0-9]|30)d)$";
+/// `window`: from a minute to 30 days.
+const WINDOW: DurationRule = DurationRule {
+    min_secs: 60,
+    max_secs: 30 * 24 * 3600,
+    units: "smhd",
+    meaning: "how far back (default `24h`)",
+};
+/// `interval`: whole minutes up to the longest window. An interval giving
+/// more than [`MAX_BUCKETS`] over the window is widened to fit (the answer
+/// states the interval used).
+const INTERVAL: DurationRule = DurationRule {
+    min_secs: 60,
+    max_secs: 30 * 24 * 3600,
+    units: "mhd",
+    meaning: "series bucket (default: 60 buckets over the window); widened to at most 1440 buckets",
+};
 
 /// The query both stats routes read.
 fn window_query() -> Vec<QueryParam> {
     vec![
-        query(
-            "window",
-            json!({ "type": "string", "pattern": WINDOW_PATTERN }),
-            "how far back, up to 30d (default 24h)",
-        ),
-        query(
-            "interval",
-            json!({ "type": "string", "pattern": INTERVAL_PATTERN }),
-            "series bucket, whole minutes; at most 1440 buckets over the window (default: 60 buckets)",
-        ),
+        query("window", WINDOW.schema(), WINDOW.meaning),
+        query("interval", INTERVAL.schema(), INTERVAL.meaning),
     ]
 }
 
@@ -133,31 +131,16 @@ fn span(req: &HttpRequest) -> Result<Span, ApiError> {
     let query = web::Query::<WindowQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad("query", e.to_string()))?;
     let window = match &query.window {
-        Some(text) => super::body::duration_field("window", text)?,
+        Some(text) => WINDOW.read("window", text)?,
         None => DEFAULT_WINDOW,
     };
-    if window.is_zero() || window > MAX_WINDOW {
-        return Err(ApiError::bad("window", "must be between 1m and 30d"));
-    }
     let window_ms = millis(window);
-    let interval_ms = match &query.interval {
-        Some(text) => millis(super::body::duration_field("interval", text)?),
-        None => window_ms
-            .div_ceil(DEFAULT_BUCKETS)
-            .next_multiple_of(MIN_INTERVAL_MS),
+    let asked_ms = match &query.interval {
+        Some(text) => millis(INTERVAL.read("interval", text)?),
+        None => window_ms.div_ceil(DEFAULT_BUCKETS),
     };
-    if interval_ms < MIN_INTERVAL_MS || interval_ms % MIN_INTERVAL_MS != 0 {
-        return Err(ApiError::bad(
-            "interval",
-            "must be whole minutes, at least 1m",
-        ));
-    }
-    if window_ms.div_ceil(interval_ms) > MAX_BUCKETS {
-        return Err(ApiError::bad(
-            "interval",
-            format!("gives more than {MAX_BUCKETS} buckets over the window"),
-        ));
-    }
+    let fewest_ms = window_ms.div_ceil(MAX_BUCKETS);
+    let interval_ms = asked_ms.max(fewest_ms).next_multiple_of(MIN_INTERVAL_MS);
     Ok(Span {
         window,
         interval_ms,

@@ -23,9 +23,10 @@ mod checks;
 mod test_event;
 
 use super::body::{read_json, read_json_or_default};
+use super::duration::DurationRule;
 use super::error::ApiError;
 use super::openapi::params::{config_keys, event_type};
-use super::openapi::{doc, duration, nullable, object, sized, string, Auth, RouteDoc, NO_CONTROL};
+use super::openapi::{doc, nullable, object, sized, string, Auth, RouteDoc, NO_CONTROL};
 use super::{load_endpoint, manage, time_ms, AppState};
 use crate::declare::checks::{MAX_SECRET_CHARS, MAX_SUBSCRIPTIONS, MIN_SECRET_CHARS};
 use crate::plugin::{Capability, LoadedPlugin, PluginRegistry};
@@ -54,8 +55,13 @@ const RATE_PATTERN: &str =
 /// A filter path: `event`, `resource`, `resource_id` or `payload.<key>[.<key>…]`.
 const FILTER_PATH_PATTERN: &str = "^(event|resource|resource_id|payload(\\.[^.]+)+)$";
 
-/// A rotated-out secret's grace (any duration; the schema states the plain form).
-const GRACE_PATTERN: &str = "^[0-9]{1,4}(s|m|h|d)$";
+/// A rotated-out secret's grace: at most 30 days.
+const GRACE: DurationRule = DurationRule {
+    min_secs: 0,
+    max_secs: 30 * 24 * 3600,
+    units: "smhd",
+    meaning: "how long the old secret keeps signing (default: `security.rotation_grace`)",
+};
 
 /// The fields of create; `update` leaves out those only create takes.
 fn webhook_properties(plugins: &PluginRegistry, update: bool) -> Vec<(&'static str, Value)> {
@@ -185,7 +191,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
                     &[
                         (
                             "grace",
-                            nullable(duration(GRACE_PATTERN, "how long the old secret keeps signing")),
+                            nullable(GRACE.schema()),
                         ),
                         (
                             "secret",
@@ -517,7 +523,7 @@ async fn rotate(
     manage(&state, &req, &project_id).await?;
     let input: RotateInput = read_json_or_default(body, state.max_body_bytes).await?;
     let grace = match input.grace {
-        Some(text) => super::body::duration_field("grace", &text)?,
+        Some(text) => GRACE.read("grace", &text)?,
         None => state.rotation_grace,
     };
     if let Some(secret) = &input.secret {
