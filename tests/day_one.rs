@@ -117,3 +117,5 @@ fn hmac_sha256(key: &[u8], body: &[u8]) -> Vec<u8> {
 mod event_types;
 #[path = "day_one/seeds.rs"]
 mod seeds;
+#[path = "day_one/test_log.rs"]
+mod test_log;

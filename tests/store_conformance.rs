@@ -71,6 +71,35 @@ fn attempt(delivery_id: &str, number: u32, outcome: AttemptOutcome) -> Attempt {
     }
 }
 
+/// A finished test send of a new event `event_id` to `endpoint_id`.
+fn test_record(event_id: &str, project_id: &str, endpoint_id: &str, ok: bool) -> TestRecord {
+    let delivery_id = format!("dlv_{event_id}_{endpoint_id}");
+    let outcome = if ok {
+        AttemptOutcome::Success
+    } else {
+        AttemptOutcome::Failed
+    };
+    let mut delivery = Delivery::queued(&delivery_id, event_id, endpoint_id, 0, 50);
+    delivery.test = true;
+    let attempt = attempt(&delivery_id, 1, outcome);
+    let change = if ok {
+        DeliveryChange::Ack
+    } else {
+        DeliveryChange::DeadLetter {
+            reason: "not accepted: HTTP 503".into(),
+        }
+    };
+    delivery.apply(&attempt, &change);
+    TestRecord {
+        event: Event {
+            project_id: project_id.into(),
+            ..event(event_id)
+        },
+        delivery,
+        attempt,
+    }
+}
+
 fn endpoint_record(id: &str, provider: &str, created_ms: u64) -> Endpoint {
     Endpoint {
         id: id.into(),
@@ -732,6 +761,83 @@ async fn populated(store: &dyn Backend, project_id: &str, endpoint_id: &str, eve
     )
     .await
     .unwrap();
+    let test = test_record(
+        &format!("{}_test", events[0]),
+        project_id,
+        endpoint_id,
+        true,
+    );
+    store.record_test(&test).await.unwrap();
+}
+
+/// A test send is stored finished: in the endpoint's history after the
+/// deliveries before it, never in its queue, with its attempt, its event
+/// in the project's log; no statistics.
+async fn test_records(store: &dyn Backend) {
+    store
+        .put_endpoint(&endpoint_record("ep_t", "webhook", 1))
+        .await
+        .unwrap();
+    store
+        .ingest(vec![new_event("evt_t1", &["ep_t"], None)], 10)
+        .await
+        .unwrap();
+    let failed = store
+        .record_test(&test_record("evt_t2", "p", "ep_t", false))
+        .await
+        .unwrap();
+    let queued = store.queue_peek("ep_t", 10).await.unwrap();
+    assert_eq!(ids(&queued), ["dlv_evt_t1_ep_t"], "a test is never queued");
+    assert!(
+        failed.seq > queued[0].seq,
+        "it takes the next sequence number"
+    );
+    assert_eq!(
+        (failed.status, failed.test, failed.attempts),
+        (DeliveryStatus::Failed, true, 1)
+    );
+    let stored = store.delivery("ep_t", "dlv_evt_t2_ep_t").await.unwrap();
+    assert_eq!(stored.as_ref(), Some(&failed));
+    let history = store
+        .deliveries_of(
+            "ep_t",
+            &DeliveryQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&history.items), ["dlv_evt_t2_ep_t", "dlv_evt_t1_ep_t"]);
+    assert!(history.items[0].test && !history.items[1].test);
+    let failed_only = store
+        .deliveries_of(
+            "ep_t",
+            &DeliveryQuery {
+                status: Some(DeliveryStatus::Failed),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&failed_only.items), ["dlv_evt_t2_ep_t"]);
+    let attempts = store.attempts_of("ep_t", "dlv_evt_t2_ep_t").await.unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].outcome, AttemptOutcome::Failed);
+    assert!(store.event("evt_t2").await.unwrap().is_some());
+    assert_eq!(
+        store.project_events("p", None, None, 10).await.unwrap(),
+        ["evt_t2", "evt_t1"]
+    );
+    assert_eq!(
+        ids(&store.deliveries_of_events(&["evt_t2"]).await.unwrap()[0]),
+        ["dlv_evt_t2_ep_t"]
+    );
+    assert!(
+        store.endpoint_stats("ep_t", 0).await.unwrap().is_empty(),
+        "tests are not counted"
+    );
 }
 
 /// Deleting a project removes everything it owns and nothing of another
@@ -942,6 +1048,11 @@ macro_rules! conformance {
             #[tokio::test]
             async fn event_log_indexes() {
                 super::event_log_indexes(fresh("event-log").as_ref()).await;
+            }
+
+            #[tokio::test]
+            async fn test_records() {
+                super::test_records(fresh("test-records").as_ref()).await;
             }
 
             #[tokio::test]

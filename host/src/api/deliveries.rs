@@ -159,6 +159,7 @@ pub(super) fn delivery_view(d: &Delivery, attempts: &[Attempt]) -> serde_json::V
         "event_id": d.event_id,
         "endpoint_id": d.endpoint_id,
         "status": d.status.as_str(),
+        "test": d.test,
         "attempts": d.attempts,
         "next_attempt_at": (d.status == DeliveryStatus::Pending).then_some(d.next_attempt_ms),
         "last_status_code": d.last_status_code,

@@ -171,6 +171,7 @@ fn summary(logged: &LoggedEvent) -> Value {
         "resource_id": event.resource_id,
         "created_at": time_ms(event.time_created_ms),
         "source": event.source.as_ref().map(source_view),
+        "test": logged.is_test(),
         "status": logged.status().as_str(),
         "deliveries": {
             "total": logged.deliveries.len(),
@@ -198,6 +199,7 @@ struct EventDetail<'a> {
     resource_id: Option<&'a str>,
     created_at: Value,
     source: Option<Value>,
+    test: bool,
     status: &'static str,
     payload: &'a RawValue,
     deliveries: Vec<Value>,
@@ -229,6 +231,7 @@ async fn show(
         resource_id: event.resource_id.as_deref(),
         created_at: time_ms(event.time_created_ms),
         source: event.source.as_ref().map(source_view),
+        test: logged.is_test(),
         status: logged.status().as_str(),
         payload,
         deliveries: logged

@@ -207,7 +207,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
         doc(
             "post",
             "/projects/{project}/integrations/webhooks/{id}/test",
-            "Send a test event now (test.ping unless {event, payload, resource, resource_id} say otherwise): status, body excerpt, timing",
+            "Send a test event now (test.ping unless {event, payload, resource, resource_id} say otherwise): status, body excerpt, timing; recorded in the delivery log marked `test`",
             Auth::Manage,
             Some(|_| {
                 object(

@@ -8,7 +8,10 @@ use crate::egress::EgressError;
 use crate::plugin::{self, CallError, Failure, Outcome};
 use crate::providers::merged_config;
 use crate::signing::{SealError, SecretBox};
-use crate::store::{Delivery, DeliveryChange, Endpoint, Event, ProviderSettings, SentRequest};
+use crate::store::{
+    Attempt, AttemptOutcome, Delivery, DeliveryChange, Endpoint, Event, ProviderSettings,
+    SentRequest, TestRecord,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,48 +59,71 @@ impl Verdict {
     }
 }
 
-/// What a test send (`POST …/webhooks/{id}/test`) found.
-#[derive(Debug, Clone)]
-pub struct TestSend {
-    /// The endpoint's plugin classified the answer as a success.
-    pub ok: bool,
-    /// The last answer's HTTP status.
-    pub status_code: Option<u16>,
-    /// The last answer's body.
-    pub excerpt: String,
-    /// Why it failed or would be retried, if it did.
-    pub error: Option<String>,
-}
-
 /// Sends `event` to `endpoint` now with its call `config` (see
 /// [`call_config`]), through the same render → send → classify path as a
-/// delivery (nothing queued or recorded).
+/// delivery, once: the answer is a finished delivery marked `test`
+/// (succeeded when the plugin classified the answer a success, failed
+/// otherwise — a test is never retried) with its attempt, for the caller
+/// to record ([`crate::store::Store::record_test`]).
 pub async fn test_send(
     core: &Arc<Core>,
     endpoint: &Endpoint,
     config: BTreeMap<String, String>,
     event: &Event,
-) -> TestSend {
-    let config = Ok(config);
-    let now = core.now_ms();
-    let delivery = Delivery::queued(
-        &crate::signing::new_id("dlv_test_"),
+) -> TestRecord {
+    let started_ms = core.now_ms();
+    let started = Instant::now();
+    let mut delivery = Delivery::queued(
+        &crate::signing::new_id("dlv_"),
         &event.id,
         &endpoint.id,
         0,
-        now,
+        started_ms,
     );
-    let verdict = run(core, endpoint, &config, event, &delivery, 1, now).await;
+    delivery.test = true;
+    let verdict = run(core, endpoint, &Ok(config), event, &delivery, 1, started_ms).await;
     let ok = matches!(verdict.outcome, Outcome::Success);
     let error = match verdict.outcome {
         Outcome::Fail(failure) => verdict.error.or(Some(failure.reason)),
         _ => verdict.error,
     };
-    TestSend {
-        ok,
+    let attempt = Attempt {
+        delivery_id: delivery.id.clone(),
+        number: 1,
+        started_ms,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         status_code: verdict.status_code,
-        excerpt: verdict.excerpt,
+        response_excerpt: verdict.excerpt,
         error,
+        outcome: if ok {
+            AttemptOutcome::Success
+        } else {
+            AttemptOutcome::Failed
+        },
+        requests: verdict.requests,
+        response_headers: verdict.response_headers,
+    };
+    let change = if ok {
+        DeliveryChange::Ack
+    } else {
+        DeliveryChange::DeadLetter {
+            reason: not_accepted(&attempt),
+        }
+    };
+    delivery.apply(&attempt, &change);
+    TestRecord {
+        event: event.clone(),
+        delivery,
+        attempt,
+    }
+}
+
+/// Why a test's answer was not a success, in the delivery's `last_error`.
+fn not_accepted(attempt: &Attempt) -> String {
+    match (&attempt.error, attempt.status_code) {
+        (Some(error), _) => error.clone(),
+        (None, Some(code)) => format!("not accepted: HTTP {code}"),
+        (None, None) => "not accepted".to_string(),
     }
 }
 

@@ -36,7 +36,7 @@ use crate::plugin::PluginRegistry;
 use crate::signing::SecretBox;
 use crate::store::Store;
 use actix::prelude::*;
-pub use call::{build_context, call_config, open_secrets, test_send, TestSend};
+pub use call::{build_context, call_config, open_secrets, test_send};
 use endpoint::EndpointActor;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -132,6 +132,12 @@ pub trait Backend: Send + Sync + 'static {
         attempt: &Attempt,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError>;
+    /// Stores a finished test send: its event (in the project's event log),
+    /// its delivery in the endpoint's history (never queued) and its
+    /// attempt, all kept for the retention like any finished delivery.
+    /// Returns the delivery as stored (with its `seq`). Tests do not count
+    /// in the endpoint's statistics.
+    async fn record_test(&self, test: &TestRecord) -> Result<Delivery, StoreError>;
     /// Queues a new delivery of an existing event to an endpoint (replay).
     async fn requeue(
         &self,

@@ -167,6 +167,8 @@ pub trait BlockingBackend: Send + Sync + 'static {
             self.record_attempt(&endpoint_id, &attempt, change)
         }))
     }
+    /// See [`super::Backend::record_test`].
+    fn record_test(&self, test: &TestRecord) -> Result<Delivery, StoreError>;
     /// Queues a new delivery of an existing event to an endpoint (replay).
     fn requeue(
         &self,
@@ -396,6 +398,10 @@ impl<B: BlockingBackend> Backend for InProcess<B> {
         Arc::clone(&self.0)
             .record_attempt_async(endpoint_id.to_string(), attempt.clone(), change)
             .await
+    }
+    async fn record_test(&self, test: &TestRecord) -> Result<Delivery, StoreError> {
+        let test = test.clone();
+        self.offload(move |b| b.record_test(&test)).await
     }
     async fn requeue(
         &self,

@@ -3,7 +3,7 @@
 
 use super::{
     Attempt, Delivery, DeliveryChange, DeliveryQuery, DeliveryStatus, Ingested, NewEvent, Page,
-    QueueSample, StatsPeriod, WorkWindow,
+    QueueSample, StatsPeriod, TestRecord, WorkWindow,
 };
 use super::{Bucket, Quota, Rate, Store, StoreError};
 
@@ -99,6 +99,12 @@ impl Store {
         self.backend
             .record_attempt(endpoint_id, &attempt, change)
             .await
+    }
+
+    /// Stores a finished test send in the delivery and event logs (see
+    /// [`super::Backend::record_test`]).
+    pub async fn record_test(&self, test: &TestRecord) -> Result<Delivery, StoreError> {
+        self.backend.record_test(test).await
     }
 
     /// Queues a new delivery of an existing event to an endpoint (replay).

@@ -159,6 +159,12 @@ impl LoggedEvent {
     pub fn status(&self) -> EventStatus {
         EventStatus::of(&self.deliveries)
     }
+
+    /// Made by a test send (`POST …/webhooks/{id}/test`): its first
+    /// delivery is the test's (a replay of it later is a real delivery).
+    pub fn is_test(&self) -> bool {
+        self.deliveries.first().is_some_and(|d| d.test)
+    }
 }
 
 /// One page of the log.

@@ -491,6 +491,8 @@ pub struct Delivery {
     pub last_status_code: Option<u16>,
     /// The last error or failure reason.
     pub last_error: Option<String>,
+    /// Sent by `POST …/webhooks/{id}/test`, not by the app's event.
+    pub test: bool,
 }
 
 impl Delivery {
@@ -508,6 +510,7 @@ impl Delivery {
             updated_ms: now_ms,
             last_status_code: None,
             last_error: None,
+            test: false,
         }
     }
 }
@@ -886,7 +889,56 @@ impl Record for ProviderSettings {
         })
     }
 }
-impl Record for Delivery {}
+impl Record for Delivery {
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        /// Format 1: no `test`.
+        #[derive(Deserialize)]
+        struct DeliveryV1 {
+            id: String,
+            event_id: String,
+            endpoint_id: String,
+            seq: u64,
+            status: DeliveryStatus,
+            attempts: u32,
+            next_attempt_ms: u64,
+            created_ms: u64,
+            updated_ms: u64,
+            last_status_code: Option<u16>,
+            last_error: Option<String>,
+        }
+        (format == 1).then(|| {
+            postcard::from_bytes::<DeliveryV1>(body).map(|v1| Delivery {
+                id: v1.id,
+                event_id: v1.event_id,
+                endpoint_id: v1.endpoint_id,
+                seq: v1.seq,
+                status: v1.status,
+                attempts: v1.attempts,
+                next_attempt_ms: v1.next_attempt_ms,
+                created_ms: v1.created_ms,
+                updated_ms: v1.updated_ms,
+                last_status_code: v1.last_status_code,
+                last_error: v1.last_error,
+                test: false,
+            })
+        })
+    }
+}
+
+/// A test send (`POST …/webhooks/{id}/test`) as the delivery log keeps
+/// it: its event, its one finished delivery (marked `test`, its `seq` set
+/// by the store) and that delivery's attempt.
+#[derive(Debug, Clone)]
+pub struct TestRecord {
+    /// The event sent.
+    pub event: Event,
+    /// Succeeded or failed after its one attempt.
+    pub delivery: Delivery,
+    /// What was sent and answered.
+    pub attempt: Attempt,
+}
 impl Record for Stats {}
 
 #[cfg(test)]
@@ -969,6 +1021,25 @@ mod tests {
             decode::<Attempt>("x", &[9, 0]).is_err(),
             "unknown formats are refused"
         );
+    }
+
+    #[test]
+    fn deliveries_of_the_first_format_still_decode_as_no_test() {
+        let mut delivery = Delivery::queued("dlv_1", "evt_1", "ep_1", 4, 7);
+        delivery.last_error = Some("busy".into());
+        // Format 1 is format 2 without the trailing `test` flag.
+        let mut v1 = encode(&delivery).unwrap();
+        assert_eq!(v1.pop(), Some(0), "`false` is the last byte");
+        v1[0] = 1;
+        let decoded: Delivery = decode("dlv_1", &v1).unwrap();
+        assert_eq!(decoded, delivery);
+        let test = Delivery {
+            test: true,
+            ..delivery
+        };
+        let bytes = encode(&test).unwrap();
+        assert_eq!(bytes[0], 2, "deliveries are written in format 2");
+        assert_eq!(decode::<Delivery>("dlv_1", &bytes).unwrap(), test);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `POST …/webhooks/{id}/test`: an event sent now through the endpoint's
 //! render → send → classify path (`test.ping`, or the event the body
 //! describes, checked against its declared schema if it has one); the
-//! answer has the plugin's verdict, status, body excerpt and timing.
-//! Nothing is queued.
+//! answer has the plugin's verdict, status, body excerpt and timing. The
+//! test is recorded in the delivery log (marked `test`, succeeded or
+//! failed after its one attempt, never queued or retried) and its event in
+//! the event log; tests do not count in the endpoint's statistics.
 
 use super::super::body::read_json_or_default;
 use super::super::error::ApiError;
@@ -11,12 +13,11 @@ use crate::dispatch::{call_config, test_send};
 use crate::event_types::check_payload;
 use crate::ingest::{check_type_name, is_object, MAX_RESOURCE_LEN};
 use crate::signing::new_id;
-use crate::store::{Endpoint, Event};
+use crate::store::{Delivery, DeliveryStatus, Endpoint, Event, TestRecord};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
-use std::time::{Duration, Instant};
 
 /// Bytes of a test answer shown.
 const TEST_EXCERPT_BYTES: usize = 1024;
@@ -78,7 +79,7 @@ fn test_event(
         ),
     };
     Ok(Event {
-        id: new_id("evt_test_"),
+        id: new_id("evt_"),
         project_id: project_id.to_string(),
         event_type: input.event.unwrap_or_else(|| "test.ping".into()),
         resource,
@@ -112,27 +113,31 @@ pub(super) async fn test(
     let config = call_config(state.dispatcher.core(), &endpoint)
         .await
         .map_err(ApiError::Conflict)?;
-    let started = Instant::now();
-    let sent = test_send(state.dispatcher.core(), &endpoint, config, &event).await;
-    let duration_ms = duration_ms(started.elapsed());
-    let excerpt = sent.excerpt.as_bytes();
-    let excerpt = String::from_utf8_lossy(&excerpt[..excerpt.len().min(TEST_EXCERPT_BYTES)]);
-    let mut view = json!({
-        "ok": sent.ok,
-        "event": event.event_type,
-        "event_id": event.id,
-        "status": sent.status_code,
-        "duration_ms": duration_ms,
-    });
-    if sent.status_code.is_some() {
-        view["body_excerpt"] = json!(excerpt);
-    }
-    if let Some(error) = sent.error.filter(|_| !sent.ok) {
-        view["error"] = json!(error);
-    }
-    Ok(HttpResponse::Ok().json(view))
+    let test = test_send(state.dispatcher.core(), &endpoint, config, &event).await;
+    let stored = state.store.record_test(&test).await?;
+    Ok(HttpResponse::Ok().json(answer(&test, &stored)))
 }
 
-fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+/// The answer: the plugin's verdict, what came back, and where the test
+/// is in the delivery log.
+fn answer(test: &TestRecord, stored: &Delivery) -> serde_json::Value {
+    let attempt = &test.attempt;
+    let ok = stored.status == DeliveryStatus::Succeeded;
+    let excerpt = attempt.response_excerpt.as_bytes();
+    let excerpt = String::from_utf8_lossy(&excerpt[..excerpt.len().min(TEST_EXCERPT_BYTES)]);
+    let mut view = json!({
+        "ok": ok,
+        "event": test.event.event_type,
+        "event_id": test.event.id,
+        "delivery_id": stored.id,
+        "status": attempt.status_code,
+        "duration_ms": attempt.duration_ms,
+    });
+    if attempt.status_code.is_some() {
+        view["body_excerpt"] = json!(excerpt);
+    }
+    if let Some(error) = stored.last_error.as_ref().filter(|_| !ok) {
+        view["error"] = json!(error);
+    }
+    view
 }

@@ -551,6 +551,10 @@ impl BlockingBackend for EmbeddedStore {
         Box::pin(async move { recorded(committing.await?) })
     }
 
+    fn record_test(&self, test: &TestRecord) -> Result<Delivery, StoreError> {
+        recorded(self.submit(WriteOp::Test(Box::new(test.clone())))?)
+    }
+
     fn requeue(
         &self,
         event_id: &str,

@@ -100,6 +100,7 @@ impl Writer {
                 WriteOp::Attempt { attempt, change } => {
                     WriteDone::Recorded(attempt_in(&txn, attempt, change.clone())?)
                 }
+                WriteOp::Test(test) => WriteDone::Recorded(test_in(&txn, test)?),
                 WriteOp::PutEndpoint(endpoint) => {
                     put_endpoint_in(&txn, endpoint)?;
                     changed_projects.push(endpoint.project_id.clone());
@@ -256,8 +257,43 @@ pub(super) fn attempt_in(
     Ok(delivery)
 }
 
+/// Stores a finished test send inside an open write transaction: the
+/// event with its log entries, the delivery in the endpoint's history (not
+/// its queue) at the next sequence number, and the attempt. No statistics.
+fn test_in(txn: &redb::WriteTransaction, test: &TestRecord) -> Result<Delivery, StoreError> {
+    let TestRecord {
+        event,
+        delivery,
+        attempt,
+    } = test;
+    let mut meta = txn.open_table(META)?;
+    let seq = meta.get(SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
+    meta.insert(SEQ_KEY, seq)?;
+    let delivery = Delivery {
+        seq,
+        ..delivery.clone()
+    };
+    txn.open_table(EVENTS)?
+        .insert(event.id.as_str(), encode(event)?.as_slice())?;
+    txn.open_table(PROJECT_EVENTS)?
+        .insert((event.project_id.as_str(), event.id.as_str()), ())?;
+    txn.open_table(EVENT_DELIVERIES)?
+        .insert((event.id.as_str(), delivery.id.as_str()), ())?;
+    txn.open_table(DELIVERIES)?
+        .insert(delivery.id.as_str(), encode(&delivery)?.as_slice())?;
+    txn.open_table(HISTORY)?
+        .insert((delivery.endpoint_id.as_str(), seq), delivery.id.as_str())?;
+    txn.open_table(ATTEMPTS)?.insert(
+        (attempt.delivery_id.as_str(), attempt.number),
+        encode(attempt)?.as_slice(),
+    )?;
+    Ok(delivery)
+}
+
 /// A write waiting for the group commit.
 pub(super) enum WriteOp {
+    /// Durable: a finished test send.
+    Test(Box<TestRecord>),
     /// Durable: events with their deliveries.
     Ingest { batch: Vec<NewEvent>, now_ms: u64 },
     /// Lazily durable: an attempt and its consequence.

@@ -14,8 +14,8 @@
 //! whichever instance scans next ([`Shared::finish_interrupted`]), or at
 //! once when its idempotency key comes again (the client's retry).
 
-use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY};
-use super::{bytes, int, strings, Delivery, Ingested, NewEvent, Shared, StoreError};
+use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, RECORD_TEST};
+use super::{bytes, int, strings, Delivery, Ingested, NewEvent, Shared, StoreError, TestRecord};
 use crate::store::codec::{decode, encode};
 use redis::{cmd, Cmd};
 use serde::{Deserialize, Serialize};
@@ -412,6 +412,81 @@ impl Shared {
         self.delivery(endpoint_id, delivery_id)
             .await?
             .ok_or_else(|| StoreError::Backend("replayed delivery vanished".into()))
+    }
+
+    /// Stores a finished test send: the delivery and its attempt (one
+    /// script in the endpoint's slot), the event with its log entries,
+    /// everything expiring a retention from now.
+    pub(super) async fn record_test(&self, test: &TestRecord) -> Result<Delivery, StoreError> {
+        let TestRecord {
+            event,
+            delivery,
+            attempt,
+        } = test;
+        let endpoint_id = delivery.endpoint_id.as_str();
+        let keys = [
+            self.keys.seq(endpoint_id),
+            self.keys.history(endpoint_id),
+            self.keys.delivery(endpoint_id, &delivery.id),
+            self.keys.attempts(endpoint_id, &delivery.id),
+        ];
+        let fields = [
+            delivery.id.clone(),
+            delivery.event_id.clone(),
+            endpoint_id.to_string(),
+            delivery.status.as_str().to_string(),
+            delivery.created_ms.to_string(),
+            delivery.updated_ms.to_string(),
+            delivery
+                .last_status_code
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            delivery.last_error.clone().unwrap_or_default(),
+        ];
+        let record = encode(attempt)?;
+        let retention = self.retention_ms.to_string();
+        let mut args: Vec<&[u8]> = fields.iter().map(String::as_bytes).collect();
+        args.push(&record);
+        args.push(retention.as_bytes());
+        let logged = self.keys.event_deliveries(&event.id);
+        let writes = vec![
+            eval(
+                RECORD_TEST,
+                &[&keys[0], &keys[1], &keys[2], &keys[3]],
+                &args,
+            ),
+            cmd("SET")
+                .arg(self.keys.event(&event.id))
+                .arg(encode(event)?)
+                .arg("PX")
+                .arg(self.retention_px())
+                .to_owned(),
+            cmd("HSET")
+                .arg(&logged)
+                .arg(&delivery.id)
+                .arg(endpoint_id)
+                .to_owned(),
+            cmd("PEXPIRE")
+                .arg(&logged)
+                .arg(self.retention_px())
+                .to_owned(),
+            cmd("ZADD")
+                .arg(self.keys.project_events(&event.project_id))
+                .arg(0)
+                .arg(&event.id)
+                .to_owned(),
+        ];
+        let answers = self.pool.phases(vec![writes]).await?;
+        let seq = answers
+            .first()
+            .and_then(|phase| phase.first())
+            .map(int)
+            .and_then(|seq| u64::try_from(seq).ok())
+            .ok_or_else(|| StoreError::Backend("test record without a sequence".into()))?;
+        Ok(Delivery {
+            seq,
+            ..delivery.clone()
+        })
     }
 
     /// Finishes ingestions whose writer stopped half-way.

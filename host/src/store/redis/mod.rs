@@ -587,6 +587,10 @@ impl Backend for RedisStore {
             .await
     }
 
+    async fn record_test(&self, test: &TestRecord) -> Result<Delivery, StoreError> {
+        self.shared.record_test(test).await
+    }
+
     async fn requeue(
         &self,
         event_id: &str,

@@ -58,6 +58,7 @@ fn delivery_from(key: &str, value: Value) -> Result<Option<Delivery>, StoreError
         updated_ms: number("updated")?,
         last_status_code: field("code").and_then(|c| c.parse().ok()),
         last_error: field("error").map(str::to_string),
+        test: field("test") == Some("1"),
     }))
 }
 

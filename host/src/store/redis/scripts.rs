@@ -7,15 +7,15 @@
 //! again (see `conn.rs` for which calls may be made again).
 //!
 //! A delivery is a hash: `id event endpoint seq status attempts next
-//! created updated` and, when set, `code error`. Scripts answer a delivery
+//! created updated` and, when set, `code error test`. Scripts answer a delivery
 //! as the values of those fields in that order ([`DELIVERY_FIELDS`]).
 
 use redis::Cmd;
 
 /// The fields of a delivery hash, in the order scripts answer them.
-pub(super) const DELIVERY_FIELDS: [&str; 11] = [
+pub(super) const DELIVERY_FIELDS: [&str; 12] = [
     "id", "event", "endpoint", "seq", "status", "attempts", "next", "created", "updated", "code",
-    "error",
+    "error", "test",
 ];
 
 /// Builds `EVALSHA digest numkeys keys… args…`.
@@ -32,8 +32,9 @@ pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
 }
 
 /// Every script, as loaded after a `NOSCRIPT`.
-pub(super) const ALL: [&str; 13] = [
+pub(super) const ALL: [&str; 14] = [
     ENQUEUE,
+    RECORD_TEST,
     REPLACE_IF_UNCHANGED,
     RECORD,
     EVENT_FINISHED,
@@ -80,6 +81,29 @@ redis.call('ZADD', KEYS[3], seq, ARGV[1])
 return seq
 "#;
 
+/// Stores a finished test send's delivery in the endpoint's history (not
+/// its queue) at the next sequence number, with its one attempt, both kept
+/// for the retention. Returns the sequence number.
+/// KEYS: seq, history, delivery, attempts. ARGV: id, event, endpoint,
+/// status, created, updated, code ('' for none), error ('' for none),
+/// attempt record, retention ms.
+pub(super) const RECORD_TEST: &str = r#"
+local seq = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[3], 'id', ARGV[1], 'event', ARGV[2], 'endpoint', ARGV[3],
+  'seq', seq, 'status', ARGV[4], 'attempts', 1, 'next', ARGV[5],
+  'created', ARGV[5], 'updated', ARGV[6], 'test', 1)
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[3], 'code', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[8]) end
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
+redis.call('RPUSH', KEYS[4], ARGV[9])
+local retention = tonumber(ARGV[10])
+if retention > 0 then
+  redis.call('PEXPIRE', KEYS[3], retention)
+  redis.call('PEXPIRE', KEYS[4], retention)
+end
+return seq
+"#;
+
 /// Replaces a record only if it still holds what was read (compare and
 /// set): 1 when replaced, 0 when it changed meanwhile, -1 when it is gone.
 /// KEYS: record. ARGV: what was read, the new value.
@@ -115,7 +139,7 @@ local n = tonumber(ARGV[3])
 if n <= tonumber(redis.call('HGET', KEYS[1], 'attempts')) then
   -- recorded before (a retried record whose answer was lost): no change
   local fields = redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
-    'attempts', 'next', 'created', 'updated', 'code', 'error')
+    'attempts', 'next', 'created', 'updated', 'code', 'error', 'test')
   table.insert(fields, 0)
   return fields
 end
@@ -165,7 +189,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', tonumber(ARGV[14]) - tonumber(AR
 redis.call('ZADD', KEYS[8], ARGV[15], ARGV[15])
 redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[15]) - tonumber(ARGV[17]))
 local fields = redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
-  'attempts', 'next', 'created', 'updated', 'code', 'error')
+  'attempts', 'next', 'created', 'updated', 'code', 'error', 'test')
 table.insert(fields, 1)
 return fields
 "#;
@@ -192,7 +216,7 @@ local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local out = {}
 for _, id in ipairs(ids) do
   local d = redis.call('HMGET', ARGV[2] .. id, 'id', 'event', 'endpoint', 'seq',
-    'status', 'attempts', 'next', 'created', 'updated', 'code', 'error')
+    'status', 'attempts', 'next', 'created', 'updated', 'code', 'error', 'test')
   if d[1] then table.insert(out, d) end
 end
 return out
