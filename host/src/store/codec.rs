@@ -18,13 +18,24 @@ pub(crate) trait Record: Serialize + DeserializeOwned {
         let _ = (format, body);
         None
     }
+
+    /// Appends the record's body in the current format to `out`: the value
+    /// in postcard, unless the type stores a more compact form.
+    fn encode_body(&self, out: Vec<u8>) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_io(self, out)
+    }
+
+    /// Reads a body written by [`Record::encode_body`].
+    fn decode_body(body: &[u8]) -> Result<Self, postcard::Error> {
+        postcard::from_bytes(body)
+    }
 }
 
 /// Encodes a record.
 pub(crate) fn encode<T: Record>(value: &T) -> Result<Vec<u8>, StoreError> {
-    let mut bytes = vec![T::FORMAT];
-    postcard::to_io(value, &mut bytes).map_err(|e| StoreError::Backend(format!("encode: {e}")))?;
-    Ok(bytes)
+    value
+        .encode_body(vec![T::FORMAT])
+        .map_err(|e| StoreError::Backend(format!("encode: {e}")))
 }
 
 /// Decodes a record stored under `key` (named in the error).
@@ -37,7 +48,7 @@ pub(crate) fn decode<T: Record>(key: &str, bytes: &[u8]) -> Result<T, StoreError
         return Err(corrupt("empty record".into()));
     };
     let decoded = if format == T::FORMAT {
-        postcard::from_bytes(body)
+        T::decode_body(body)
     } else {
         T::decode_older(format, body)
             .ok_or_else(|| corrupt(format!("unknown record format {format}")))?

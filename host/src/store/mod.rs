@@ -34,6 +34,7 @@ mod backend;
 mod blocking;
 pub mod catalogue;
 mod codec;
+mod compact;
 pub mod coordination;
 pub mod deliveries;
 pub mod embedded;

@@ -387,9 +387,21 @@ pub struct EventSource {
 }
 
 impl Record for Event {
-    const FORMAT: u8 = 2;
+    /// Format 3: the payload deflated when that pays ([`super::compact`]).
+    const FORMAT: u8 = 3;
+
+    fn encode_body(&self, out: Vec<u8>) -> Result<Vec<u8>, postcard::Error> {
+        super::compact::encode_event(self, out)
+    }
+
+    fn decode_body(body: &[u8]) -> Result<Self, postcard::Error> {
+        super::compact::decode_event(body)
+    }
 
     fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        if format == 2 {
+            return Some(postcard::from_bytes(body));
+        }
         /// Format 1: no `source`.
         #[derive(Deserialize)]
         struct EventV1 {
@@ -623,9 +635,21 @@ pub struct SentRequest {
 }
 
 impl Record for Attempt {
-    const FORMAT: u8 = 2;
+    /// Format 3: header names and the body hash compact ([`super::compact`]).
+    const FORMAT: u8 = 3;
+
+    fn encode_body(&self, out: Vec<u8>) -> Result<Vec<u8>, postcard::Error> {
+        super::compact::encode_attempt(self, out)
+    }
+
+    fn decode_body(body: &[u8]) -> Result<Self, postcard::Error> {
+        super::compact::decode_attempt(body)
+    }
 
     fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        if format == 2 {
+            return Some(postcard::from_bytes(body));
+        }
         /// Format 1: no request or response headers.
         #[derive(Deserialize)]
         struct AttemptV1 {
@@ -986,7 +1010,14 @@ mod tests {
             ..event
         };
         let bytes = encode(&now).unwrap();
-        assert_eq!(bytes[0], 2, "events are written in format 2");
+        assert_eq!(bytes[0], 3, "events are written in format 3");
+        let mut v2 = vec![2u8];
+        v2.extend(postcard::to_stdvec(&now).unwrap());
+        assert_eq!(
+            decode::<Event>("evt_1", &v2).unwrap(),
+            now,
+            "format 2 still decodes"
+        );
         assert_eq!(decode::<Event>("evt_1", &bytes).unwrap(), now);
 
         #[derive(Serialize)]

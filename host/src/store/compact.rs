@@ -1,0 +1,363 @@
+//! The stored forms of the two records every event leaves behind, made
+//! compact (issue #14's footprint): an event's payload deflated when that
+//! saves at least an eighth of it, and an attempt's requests with the
+//! usual header names as one byte and the body hash as 32 bytes. Both
+//! read back to exactly what was written: the payload byte for byte.
+
+use super::types::{Attempt, AttemptOutcome, Event, EventSource, SentRequest};
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::io::{Read, Write};
+
+/// Payloads shorter than this are kept as they are.
+const DEFLATE_FROM_BYTES: usize = 256;
+/// Largest payload a stored record may inflate to (the ingestion limit is
+/// far below; this bounds what a corrupt record can make us allocate).
+const MAX_INFLATED_BYTES: u64 = 64 << 20;
+
+/// A payload as stored.
+#[derive(Serialize, Deserialize)]
+enum StoredPayload<'a> {
+    /// As received.
+    Plain(#[serde(borrow)] Cow<'a, [u8]>),
+    /// Raw deflate of what was received.
+    Deflated(#[serde(borrow)] Cow<'a, [u8]>),
+}
+
+impl<'a> StoredPayload<'a> {
+    fn of(payload: &'a [u8]) -> Self {
+        if payload.len() < DEFLATE_FROM_BYTES {
+            return Self::Plain(Cow::Borrowed(payload));
+        }
+        match deflate(payload) {
+            Some(packed) if packed.len() <= payload.len() - payload.len() / 8 => {
+                Self::Deflated(Cow::Owned(packed))
+            }
+            _ => Self::Plain(Cow::Borrowed(payload)),
+        }
+    }
+
+    fn bytes(self) -> Result<Vec<u8>, postcard::Error> {
+        match self {
+            Self::Plain(bytes) => Ok(bytes.into_owned()),
+            Self::Deflated(packed) => {
+                let mut out = Vec::with_capacity(packed.len() * 3);
+                DeflateDecoder::new(packed.as_ref())
+                    .take(MAX_INFLATED_BYTES)
+                    .read_to_end(&mut out)
+                    .map_err(|_| postcard::Error::DeserializeBadEncoding)?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+fn deflate(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut encoder = DeflateEncoder::new(Vec::with_capacity(bytes.len()), Compression::fast());
+    encoder.write_all(bytes).ok()?;
+    encoder.finish().ok()
+}
+
+/// An event as stored (format 3).
+#[derive(Serialize, Deserialize)]
+struct StoredEvent<'a> {
+    id: Cow<'a, str>,
+    project_id: Cow<'a, str>,
+    event_type: Cow<'a, str>,
+    resource: Option<Cow<'a, str>>,
+    resource_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    payload: StoredPayload<'a>,
+    time_created_ms: u64,
+    source: Option<EventSource>,
+}
+
+/// Appends `event`'s compact form to `out`.
+pub(super) fn encode_event(event: &Event, out: Vec<u8>) -> Result<Vec<u8>, postcard::Error> {
+    let stored = StoredEvent {
+        id: Cow::Borrowed(&event.id),
+        project_id: Cow::Borrowed(&event.project_id),
+        event_type: Cow::Borrowed(&event.event_type),
+        resource: event.resource.as_deref().map(Cow::Borrowed),
+        resource_id: event.resource_id.as_deref().map(Cow::Borrowed),
+        payload: StoredPayload::of(&event.payload),
+        time_created_ms: event.time_created_ms,
+        source: event.source.clone(),
+    };
+    postcard::to_io(&stored, out)
+}
+
+/// Reads what [`encode_event`] wrote.
+pub(super) fn decode_event(body: &[u8]) -> Result<Event, postcard::Error> {
+    let stored: StoredEvent = postcard::from_bytes(body)?;
+    Ok(Event {
+        id: stored.id.into_owned(),
+        project_id: stored.project_id.into_owned(),
+        event_type: stored.event_type.into_owned(),
+        resource: stored.resource.map(Cow::into_owned),
+        resource_id: stored.resource_id.map(Cow::into_owned),
+        payload: stored.payload.bytes()?,
+        time_created_ms: stored.time_created_ms,
+        source: stored.source,
+    })
+}
+
+/// Header names most requests and answers carry, stored as their index.
+const KNOWN_HEADERS: [&str; 16] = [
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-type",
+    "x-hookmesh-signature",
+    "user-agent",
+    "authorization",
+    "content-length",
+    "date",
+    "server",
+    "connection",
+    "cache-control",
+    "x-request-id",
+    "vary",
+    "etag",
+    "x-powered-by",
+];
+
+/// A header name as stored.
+#[derive(Serialize, Deserialize)]
+enum StoredName<'a> {
+    Known(u8),
+    Other(#[serde(borrow)] Cow<'a, str>),
+}
+
+impl<'a> StoredName<'a> {
+    fn of(name: &'a str) -> Self {
+        KNOWN_HEADERS
+            .iter()
+            .position(|known| *known == name)
+            .and_then(|i| u8::try_from(i).ok())
+            .map_or(Self::Other(Cow::Borrowed(name)), Self::Known)
+    }
+
+    fn name(self) -> Result<String, postcard::Error> {
+        match self {
+            Self::Known(i) => KNOWN_HEADERS
+                .get(usize::from(i))
+                .map(|name| (*name).to_string())
+                .ok_or(postcard::Error::DeserializeBadEncoding),
+            Self::Other(name) => Ok(name.into_owned()),
+        }
+    }
+}
+
+type StoredHeaders<'a> = Vec<(StoredName<'a>, Cow<'a, str>)>;
+
+fn stored_headers(headers: &[(String, String)]) -> StoredHeaders<'_> {
+    headers
+        .iter()
+        .map(|(name, value)| (StoredName::of(name), Cow::Borrowed(value.as_str())))
+        .collect()
+}
+
+fn headers_of(stored: StoredHeaders) -> Result<Vec<(String, String)>, postcard::Error> {
+    stored
+        .into_iter()
+        .map(|(name, value)| Ok((name.name()?, value.into_owned())))
+        .collect()
+}
+
+/// A body hash as stored: 32 bytes when it is hex SHA-256 (always, as the
+/// host writes it), the text otherwise.
+#[derive(Serialize, Deserialize)]
+enum StoredHash<'a> {
+    Sha256([u8; 32]),
+    Text(#[serde(borrow)] Cow<'a, str>),
+}
+
+impl<'a> StoredHash<'a> {
+    fn of(hash: &'a str) -> Self {
+        let mut bytes = [0u8; 32];
+        match hex::decode_to_slice(hash, &mut bytes) {
+            Ok(()) if hash.bytes().all(|b| !b.is_ascii_uppercase()) => Self::Sha256(bytes),
+            _ => Self::Text(Cow::Borrowed(hash)),
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            Self::Sha256(bytes) => hex::encode(bytes),
+            Self::Text(text) => text.into_owned(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredRequest<'a> {
+    method: Cow<'a, str>,
+    url: Cow<'a, str>,
+    #[serde(borrow)]
+    headers: StoredHeaders<'a>,
+    body_bytes: u64,
+    #[serde(borrow)]
+    body_sha256: StoredHash<'a>,
+}
+
+/// An attempt as stored (format 3).
+#[derive(Serialize, Deserialize)]
+struct StoredAttempt<'a> {
+    delivery_id: Cow<'a, str>,
+    number: u32,
+    started_ms: u64,
+    duration_ms: u64,
+    status_code: Option<u16>,
+    response_excerpt: Cow<'a, str>,
+    error: Option<Cow<'a, str>>,
+    outcome: AttemptOutcome,
+    #[serde(borrow)]
+    requests: Vec<StoredRequest<'a>>,
+    #[serde(borrow)]
+    response_headers: StoredHeaders<'a>,
+}
+
+/// Appends `attempt`'s compact form to `out`.
+pub(super) fn encode_attempt(attempt: &Attempt, out: Vec<u8>) -> Result<Vec<u8>, postcard::Error> {
+    let stored = StoredAttempt {
+        delivery_id: Cow::Borrowed(&attempt.delivery_id),
+        number: attempt.number,
+        started_ms: attempt.started_ms,
+        duration_ms: attempt.duration_ms,
+        status_code: attempt.status_code,
+        response_excerpt: Cow::Borrowed(&attempt.response_excerpt),
+        error: attempt.error.as_deref().map(Cow::Borrowed),
+        outcome: attempt.outcome.clone(),
+        requests: attempt
+            .requests
+            .iter()
+            .map(|r| StoredRequest {
+                method: Cow::Borrowed(&r.method),
+                url: Cow::Borrowed(&r.url),
+                headers: stored_headers(&r.headers),
+                body_bytes: r.body_bytes,
+                body_sha256: StoredHash::of(&r.body_sha256),
+            })
+            .collect(),
+        response_headers: stored_headers(&attempt.response_headers),
+    };
+    postcard::to_io(&stored, out)
+}
+
+/// Reads what [`encode_attempt`] wrote.
+pub(super) fn decode_attempt(body: &[u8]) -> Result<Attempt, postcard::Error> {
+    let stored: StoredAttempt = postcard::from_bytes(body)?;
+    let requests = stored
+        .requests
+        .into_iter()
+        .map(|r| {
+            Ok(SentRequest {
+                method: r.method.into_owned(),
+                url: r.url.into_owned(),
+                headers: headers_of(r.headers)?,
+                body_bytes: r.body_bytes,
+                body_sha256: r.body_sha256.text(),
+            })
+        })
+        .collect::<Result<_, postcard::Error>>()?;
+    Ok(Attempt {
+        delivery_id: stored.delivery_id.into_owned(),
+        number: stored.number,
+        started_ms: stored.started_ms,
+        duration_ms: stored.duration_ms,
+        status_code: stored.status_code,
+        response_excerpt: stored.response_excerpt.into_owned(),
+        error: stored.error.map(Cow::into_owned),
+        outcome: stored.outcome,
+        requests,
+        response_headers: headers_of(stored.response_headers)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(payload: &[u8]) -> Event {
+        Event {
+            id: "evt_1".into(),
+            project_id: "p".into(),
+            event_type: "order.paid".into(),
+            resource: Some("order".into()),
+            resource_id: None,
+            payload: payload.to_vec(),
+            time_created_ms: 7,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn payloads_come_back_byte_for_byte_and_large_ones_are_deflated() {
+        let order = format!(
+            r#"{{ "id":"ord_77", "items":[{}], "total": 1.0 }}"#,
+            vec![r#"{"sku":"SKU-1","name":"Coffee mug","quantity":2}"#; 20].join(",")
+        );
+        for payload in [&b"{}"[..], order.as_bytes(), &[0xffu8; 300][..]] {
+            let bytes = encode_event(&event(payload), Vec::new()).unwrap();
+            assert_eq!(decode_event(&bytes).unwrap(), event(payload));
+        }
+        let packed = encode_event(&event(order.as_bytes()), Vec::new()).unwrap();
+        assert!(
+            packed.len() * 4 < order.len(),
+            "{} of {}",
+            packed.len(),
+            order.len()
+        );
+    }
+
+    #[test]
+    fn incompressible_payloads_are_kept_as_they_are() {
+        let noise: Vec<u8> = (0..600u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let bytes = encode_event(&event(&noise), Vec::new()).unwrap();
+        assert!(bytes.len() < noise.len() + 40, "{}", bytes.len());
+        assert_eq!(decode_event(&bytes).unwrap().payload, noise);
+    }
+
+    #[test]
+    fn attempts_come_back_as_recorded() {
+        let attempt = Attempt {
+            delivery_id: "dlv_1".into(),
+            number: 2,
+            started_ms: 10,
+            duration_ms: 3,
+            status_code: Some(200),
+            response_excerpt: "ok".into(),
+            error: None,
+            outcome: AttemptOutcome::Success,
+            requests: vec![SentRequest {
+                method: "POST".into(),
+                url: "https://example.com/h".into(),
+                headers: vec![
+                    ("webhook-id".into(), "evt_1".into()),
+                    ("x-custom".into(), "1".into()),
+                    ("authorization".into(), "[redacted]".into()),
+                ],
+                body_bytes: 12,
+                body_sha256: hex::encode([7u8; 32]),
+            }],
+            response_headers: vec![("date".into(), "now".into()), ("X-Odd".into(), "v".into())],
+        };
+        let bytes = encode_attempt(&attempt, Vec::new()).unwrap();
+        assert_eq!(decode_attempt(&bytes).unwrap(), attempt);
+        let odd_hash = Attempt {
+            requests: vec![SentRequest {
+                body_sha256: "ABC".into(),
+                ..attempt.requests[0].clone()
+            }],
+            ..attempt
+        };
+        let bytes = encode_attempt(&odd_hash, Vec::new()).unwrap();
+        assert_eq!(decode_attempt(&bytes).unwrap(), odd_hash);
+    }
+}
