@@ -2,6 +2,7 @@
 //! CPU deadlines, an empty linker, and the registry of loaded plugins.
 
 use super::bindings::PluginPre;
+use super::epoch::{EpochClock, EPOCH_TICK};
 use super::errors::LoadError;
 use super::limits::{SandboxLimits, StoreState};
 use super::loaded::LoadedPlugin;
@@ -13,8 +14,6 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
-/// How often the epoch advances: the resolution of CPU deadlines.
-const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Guest stack cap; deep recursion traps instead of exhausting the host.
 const MAX_WASM_STACK_BYTES: usize = 512 << 10;
 /// The exported interface every plugin must provide.
@@ -23,6 +22,7 @@ const PROVIDER_INTERFACE: &str = "hookmesh:plugin/provider";
 /// Loads plugins and owns the engine they run on.
 pub struct PluginHost {
     engine: Engine,
+    epoch: EpochClock,
     linker: Linker<StoreState>,
     limits: SandboxLimits,
 }
@@ -36,8 +36,8 @@ impl PluginHost {
             .epoch_interruption(true)
             .max_wasm_stack(MAX_WASM_STACK_BYTES);
         let engine = Engine::new(&config)?;
-        spawn_epoch_ticker(&engine);
         Ok(Self {
+            epoch: EpochClock::start(&engine),
             linker: Linker::new(&engine),
             engine,
             limits,
@@ -79,6 +79,7 @@ impl PluginHost {
         );
         Ok(LoadedPlugin::new(
             self.engine.clone(),
+            self.epoch.clone(),
             pre,
             self.limits,
             deadline_ticks,
@@ -152,6 +153,7 @@ impl PluginHost {
         let mut store = Store::new(&self.engine, StoreState::new(self.limits.max_memory_bytes));
         store.limiter(|state| state);
         store.set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
+        let _running = self.epoch.call();
         let plugin = pre
             .instantiate(&mut store)
             .map_err(|e| bad(format!("{e:#}")))?;
@@ -247,23 +249,6 @@ fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
 
 fn deadline_ticks(timeout: Duration) -> u64 {
     (timeout.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
-fn spawn_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    let spawned = std::thread::Builder::new()
-        .name("hookmesh-epoch".into())
-        .spawn(move || loop {
-            std::thread::sleep(EPOCH_TICK);
-            match weak.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => return,
-            }
-        });
-    if let Err(error) = spawned {
-        tracing::error!(%error, "cannot start the epoch ticker; plugin deadlines will not fire");
-    }
 }
 
 #[cfg(test)]

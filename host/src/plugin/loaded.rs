@@ -2,6 +2,7 @@
 //! pool of warm instances, and the sandboxed calls.
 
 use super::bindings::{Plugin, PluginPre};
+use super::epoch::EpochClock;
 use super::errors::{describe_guest_error, CallError};
 use super::limits::{SandboxLimits, StoreState};
 use super::targets::check_target;
@@ -42,6 +43,7 @@ pub struct LoadedPlugin {
     manifest: Manifest,
     path: PathBuf,
     engine: Engine,
+    epoch: EpochClock,
     pre: PluginPre<StoreState>,
     limits: SandboxLimits,
     deadline_ticks: u64,
@@ -55,6 +57,7 @@ pub struct LoadedPlugin {
 impl LoadedPlugin {
     pub(super) fn new(
         engine: Engine,
+        epoch: EpochClock,
         pre: PluginPre<StoreState>,
         limits: SandboxLimits,
         deadline_ticks: u64,
@@ -65,6 +68,7 @@ impl LoadedPlugin {
             manifest,
             path: path.to_path_buf(),
             engine,
+            epoch,
             pre,
             limits,
             deadline_ticks,
@@ -277,6 +281,7 @@ impl LoadedPlugin {
         deadline_ticks: u64,
         f: impl FnOnce(&mut Store<StoreState>, &Plugin) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        let _running = self.epoch.call();
         let mut warm = match self.take_idle() {
             Some(warm) => warm,
             None => self.instantiate(call)?,

@@ -25,6 +25,7 @@
 
 mod bindings;
 mod cache;
+mod epoch;
 mod errors;
 mod host;
 mod limits;
