@@ -456,6 +456,12 @@ async fn a_customer_configures_a_provider_from_its_manifest() {
                 !page_holds(&browser, SIGNING_SECRET).await,
                 "the secret is never rendered back"
             );
+            browser
+                .script(
+                    "window.scrollTo(0, 0); document.getElementById('toast').hidden = true;",
+                    json!([]),
+                )
+                .await;
             browser.keep("portal-provider-slack").await;
 
             // Stored as typed: the non-secret values shown, the secret only
@@ -573,6 +579,7 @@ async fn a_customer_configures_a_provider_from_its_manifest() {
                 .script("return document.documentElement.scrollWidth;", json!([]))
                 .await;
             assert_eq!(overflow, 375, "nothing wider than the screen");
+            browser.script("window.scrollTo(0, 0);", json!([])).await;
             browser.keep("portal-provider-375px").await;
         })
         .await;

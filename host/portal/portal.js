@@ -624,6 +624,11 @@ function volumeChart(series) {
 // required. The provider settings form and the endpoint form are built
 // from that list; every value is text.
 
+/** A manifest's text with its `code` spans as <code> (all of it text). */
+function described(text) {
+  return (text || "").split("`").map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
+
 const fieldId = (prefix, name) => `${prefix}-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
 
 /** `header.<Name>` → `{prefix: "header.", placeholder: "Name"}`; null for a plain field. */
@@ -662,7 +667,7 @@ function configEditor(fields, values, { secrets = true, secretsSet = new Set(), 
   const nodes = [];
   for (const field of fields) {
     if (field.secret && !secrets) continue;
-    const help = field.description ? h("p", { class: "help", id: fieldId(`${id}-help`, field.name) }, field.description) : null;
+    const help = field.description ? h("p", { class: "help", id: fieldId(`${id}-help`, field.name) }, described(field.description)) : null;
     const describedBy = help ? help.id : null;
     const form = pattern(field.name);
     if (form) {
@@ -680,7 +685,7 @@ function configEditor(fields, values, { secrets = true, secretsSet = new Set(), 
             id: inputId,
             type: "password",
             autocomplete: "new-password",
-            placeholder: isSet ? "leave empty to keep" : "not set",
+            placeholder: isSet ? "leave empty to keep" : null,
             "aria-describedby": describedBy,
           });
       const remove = !readOnly && isSet ? h("input", { type: "checkbox", id: `${inputId}-remove` }) : null;
@@ -823,7 +828,7 @@ async function providers() {
         "tr",
         { class: "link", tabindex: 0, "data-provider": p.name, onclick: open, onkeydown: (e) => e.key === "Enter" && open() },
         h("td", { "data-label": "Provider" }, h("strong", {}, p.name)),
-        h("td", { "data-label": "What it does" }, p.manifest.description),
+        h("td", { "data-label": "What it does" }, described(p.manifest.description)),
         h("td", { "data-label": "Direction" }, p.manifest.capabilities.join(", ")),
         h("td", { "data-label": "Status" }, providerStatus(p)),
       );
@@ -894,10 +899,10 @@ async function provider(name, answered = null) {
     show(
       h("p", {}, h("button", { type: "button", class: "secondary", onclick: providers }, "← Providers")),
       h("h1", {}, p.name),
-      h("p", { class: "muted" }, p.manifest.description),
+      h("p", { class: "muted" }, described(p.manifest.description)),
       h("p", {}, "Status: ", providerStatus(p), p.updated_at ? h("span", { class: "muted" }, ` · updated ${time(p.updated_at)}`) : null),
       p.declared ? h("p", { class: "muted" }, "Set by the operator's configuration: a restart restores those settings.") : null,
-      h("div", { class: "row" }, toggle),
+      toggle ? h("div", { class: "row" }, toggle) : null,
       inbound
         ? h(
             "p",
