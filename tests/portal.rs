@@ -507,6 +507,37 @@ async fn a_customer_configures_a_provider_from_its_manifest() {
                 .wait_text("[data-testid=provider-status]", "enabled")
                 .await;
 
+            // A pattern field (the webhook's `header.<Name>`): a row to add
+            // a key, then one per key set, each removable.
+            let webhook = format!("/projects/{}/integrations/providers/webhook", project.id);
+            browser.click_button("← Providers").await;
+            browser.click("tr[data-provider=webhook]").await;
+            let new_row = "[data-field='header.<Name>'] [data-new='header.']";
+            browser
+                .fill(&format!("{new_row} input:nth-of-type(1)"), "X-Tenant")
+                .await;
+            browser
+                .fill(&format!("{new_row} input:nth-of-type(2)"), "acme")
+                .await;
+            browser.click_button("Save settings").await;
+            let row = "[data-key='header.X-Tenant']";
+            browser.wait(row).await;
+            assert_eq!(
+                value_of(&browser, &format!("{row} input[type=text]")).await,
+                "acme"
+            );
+            let (_, shown) = host.get(&webhook, &project.secret_key).await;
+            assert_eq!(shown["config"], json!({ "header.X-Tenant": "acme" }));
+            browser.click(&format!("{row} input[type=checkbox]")).await;
+            browser.click_button("Save settings").await;
+            host.eventually(LONG, || async {
+                // Gone from the page once saved (the page shows the answer).
+                browser.find(row).await.is_none().then_some(())
+            })
+            .await;
+            let (_, shown) = host.get(&webhook, &project.secret_key).await;
+            assert_eq!(shown["config"], json!({}), "removed");
+
             // A Slack endpoint from the endpoint form: its fields come from
             // the manifest (never the secret ones); it posts the project's
             // template to the (loopback) incoming-webhook URL.
