@@ -294,7 +294,15 @@ async function endpointForm(ep = null) {
     const secretNames = manifest.config_fields.filter((f) => f.secret).map((f) => f.name);
     const body = [
       h("p", { class: "muted" }, `Settings of provider “${name}” for this endpoint; they override the project's (Providers).`),
-      secretNames.length ? h("p", { class: "muted" }, `Secret settings (${secretNames.join(", ")}) are set once for the project under Providers.`) : null,
+      secretNames.length
+        ? h(
+            "p",
+            { class: "muted" },
+            "Secret settings (",
+            secretNames.map((n, i) => [i ? ", " : "", h("code", {}, n)]),
+            ") are set once for the project under Providers.",
+          )
+        : null,
       editor.nodes.length ? editor.nodes : h("p", { class: "muted" }, "No settings."),
     ];
     // The generic webhook's settings are optional extras: folded away.
