@@ -350,6 +350,293 @@ async fn sessions_are_scoped_expire_and_are_revoked() {
     }
 }
 
+/// The value of the form field matching `css`.
+async fn value_of(browser: &Browser, css: &str) -> Value {
+    browser.wait(css).await;
+    browser
+        .script(
+            "return document.querySelector(arguments[0]).value;",
+            json!([css]),
+        )
+        .await
+}
+
+/// Whether `secret` appears anywhere in the page: its markup or any
+/// field's value.
+async fn page_holds(browser: &Browser, secret: &str) -> bool {
+    browser
+        .script(
+            "const s = arguments[0]; \
+             return document.documentElement.outerHTML.includes(s) || \
+               [...document.querySelectorAll('input, textarea, select')].some((i) => i.value.includes(s));",
+            json!([secret]),
+        )
+        .await
+        == json!(true)
+}
+
+/// A url_verification request signed for Slack with `secret`: the status
+/// hookmesh answers.
+async fn slack_handshake(host: &Host, project: &TestProject, secret: &str) -> u16 {
+    let body = r#"{"token":"x","challenge":"portal-challenge","type":"url_verification"}"#;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    host.http
+        .post(host.url(&format!("/inbound/{}/slack", project.id)))
+        .header("content-type", "application/json")
+        .header("X-Slack-Request-Timestamp", now.to_string())
+        .header(
+            "X-Slack-Signature",
+            crate::provider_plugins::slack_signature(secret, now, body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Provider settings from the plugin's manifest: a customer configures
+/// Slack in the portal (a text template and a channel; a signing secret,
+/// write-only), the secret is never rendered back and works (a signed
+/// inbound request passes), the saved values show after a reload, and a
+/// Slack endpoint made in the endpoint form delivers the project's
+/// template to a loopback receiver, then its own from the manifest's
+/// fields; a read-only session sees the form without save controls and the
+/// API refuses its PUT and toggle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_configures_a_provider_from_its_manifest() {
+    const SIGNING_SECRET: &str = "portal-slack-signing-secret-8f74";
+    const TEMPLATE: &str = "Order {{ payload.order }} paid";
+    let host = Host::start("portal-providers", HostConfig::default());
+    let project = host.create_project("prov").await;
+    let slack = Receiver::start(|_, _| Reply {
+        body: "ok".into(),
+        ..Reply::status(200)
+    });
+    let settings = format!("/projects/{}/integrations/providers/slack", project.id);
+    let (url, _) = session(&host, &project, json!({})).await;
+    let browser = Browser::start(1100, &host.dir.join("screenshots")).await;
+    browser
+        .screenshot_on_panic("portal-providers", async {
+            browser.open(&url).await;
+            browser.click_button("Providers").await;
+            for name in ["slack", "discord", "webhook"] {
+                browser.wait(&format!("tr[data-provider={name}]")).await;
+            }
+            browser.keep("portal-providers").await;
+            browser.click("tr[data-provider=slack]").await;
+            browser.wait("[data-testid=provider-form]").await;
+            let state = "[data-field=signing_secret] [data-testid=secret-state]";
+            assert_eq!(browser.wait_text(state, "not set").await, "not set");
+            assert_eq!(
+                browser
+                    .script(
+                        "return document.querySelector('#pf-signing_secret').type;",
+                        json!([])
+                    )
+                    .await,
+                "password",
+                "a secret is typed into a password field"
+            );
+
+            browser.fill("#pf-signing_secret", SIGNING_SECRET).await;
+            browser.fill("#pf-channel", "#orders").await;
+            browser.fill("#pf-text", TEMPLATE).await;
+            browser.click_button("Save settings").await;
+            browser.wait_text(state, "set").await;
+            browser
+                .wait_text("[data-testid=provider-status]", "enabled")
+                .await;
+            assert_eq!(value_of(&browser, "#pf-signing_secret").await, "");
+            assert!(
+                !page_holds(&browser, SIGNING_SECRET).await,
+                "the secret is never rendered back"
+            );
+            browser
+                .script(
+                    "window.scrollTo(0, 0); document.getElementById('toast').hidden = true;",
+                    json!([]),
+                )
+                .await;
+            browser.keep("portal-provider-slack").await;
+
+            // Stored as typed: the non-secret values shown, the secret only
+            // as set, and it verifies Slack's requests.
+            let (status, shown) = host.get(&settings, &project.secret_key).await;
+            assert_eq!(status, 200, "{shown}");
+            assert_eq!(shown["config"]["channel"], "#orders");
+            assert_eq!(shown["config"]["text"], TEMPLATE);
+            assert_eq!(shown["secrets_set"], json!(["signing_secret"]));
+            assert!(!shown.to_string().contains(SIGNING_SECRET), "{shown}");
+            assert_eq!(slack_handshake(&host, &project, SIGNING_SECRET).await, 200);
+            assert_eq!(
+                slack_handshake(&host, &project, "another-secret").await,
+                401
+            );
+
+            // After a reload: the saved values, the secret still only "set";
+            // an empty secret input kept it.
+            browser.open(&url).await;
+            browser.click_button("Providers").await;
+            browser.click("tr[data-provider=slack]").await;
+            assert_eq!(value_of(&browser, "#pf-channel").await, "#orders");
+            assert_eq!(value_of(&browser, "#pf-text").await, TEMPLATE);
+            assert_eq!(browser.wait_text(state, "set").await, "set");
+            assert!(!page_holds(&browser, SIGNING_SECRET).await);
+            browser.fill("#pf-channel", "#sales").await;
+            browser.click_button("Save settings").await;
+            browser.wait_text("#toast", "Saved").await;
+            let (_, shown) = host.get(&settings, &project.secret_key).await;
+            assert_eq!(shown["config"]["channel"], "#sales");
+            assert_eq!(shown["secrets_set"], json!(["signing_secret"]), "kept");
+            assert_eq!(slack_handshake(&host, &project, SIGNING_SECRET).await, 200);
+
+            // Disable, enable.
+            browser.click_button("Disable").await;
+            browser
+                .wait_text("[data-testid=provider-status]", "disabled")
+                .await;
+            let (_, shown) = host.get(&settings, &project.secret_key).await;
+            assert_eq!(shown["enabled"], false);
+            browser.click_button("Enable").await;
+            browser
+                .wait_text("[data-testid=provider-status]", "enabled")
+                .await;
+
+            // A pattern field (the webhook's `header.<Name>`): a row to add
+            // a key, then one per key set, each removable.
+            let webhook = format!("/projects/{}/integrations/providers/webhook", project.id);
+            browser.click_button("← Providers").await;
+            browser.click("tr[data-provider=webhook]").await;
+            let new_row = "[data-field='header.<Name>'] [data-new='header.']";
+            browser
+                .fill(&format!("{new_row} input:nth-of-type(1)"), "X-Tenant")
+                .await;
+            browser
+                .fill(&format!("{new_row} input:nth-of-type(2)"), "acme")
+                .await;
+            browser.click_button("Save settings").await;
+            let row = "[data-key='header.X-Tenant']";
+            browser.wait(row).await;
+            assert_eq!(
+                value_of(&browser, &format!("{row} input[type=text]")).await,
+                "acme"
+            );
+            let (_, shown) = host.get(&webhook, &project.secret_key).await;
+            assert_eq!(shown["config"], json!({ "header.X-Tenant": "acme" }));
+            browser.click(&format!("{row} input[type=checkbox]")).await;
+            browser.click_button("Save settings").await;
+            host.eventually(LONG, || async {
+                // Gone from the page once saved (the page shows the answer).
+                browser.find(row).await.is_none().then_some(())
+            })
+            .await;
+            let (_, shown) = host.get(&webhook, &project.secret_key).await;
+            assert_eq!(shown["config"], json!({}), "removed");
+
+            // A Slack endpoint from the endpoint form: its fields come from
+            // the manifest (never the secret ones); it posts the project's
+            // template to the (loopback) incoming-webhook URL.
+            browser.click_button("Endpoints").await;
+            browser.click_button("Add endpoint").await;
+            browser.select("#ep-provider", "slack").await;
+            browser
+                .wait("[data-testid=endpoint-config] [data-field=text]")
+                .await;
+            assert!(browser
+                .find("[data-testid=endpoint-config] [data-field=signing_secret]")
+                .await
+                .is_none());
+            browser
+                .fill("#ep-url", &slack.url("/services/T000/B000/XXXX"))
+                .await;
+            browser.click_button("Add endpoint").await;
+            browser.click_button("Open endpoint").await;
+            browser.wait_text("main", "provider slack").await;
+            send(&host, &project, json!({ "order": 41 })).await;
+            let got = slack.wait_for(1, LONG).await;
+            assert_eq!(got[0].json()["text"], "Order 41 paid");
+
+            // The endpoint's own text overrides the project's.
+            browser.click_button("Edit").await;
+            browser
+                .fill("#ep-config-text", "Endpoint: {{ payload.order }}")
+                .await;
+            browser.click_button("Save changes").await;
+            browser.wait_text("#toast", "Saved").await;
+            send(&host, &project, json!({ "order": 42 })).await;
+            let got = slack.wait_for(2, LONG).await;
+            assert_eq!(got[1].json()["text"], "Endpoint: 42");
+            assert_eq!(browser.console_errors().await, Vec::<String>::new());
+        })
+        .await;
+    drop(browser);
+
+    // Read only, on a phone: the form without save controls; the API
+    // refuses the session's writes.
+    let (url, token) = session(&host, &project, json!({ "read_only": true })).await;
+    let browser = Browser::start(375, &host.dir.join("screenshots")).await;
+    browser
+        .screenshot_on_panic("portal-providers-read-only", async {
+            browser.open(&url).await;
+            browser.wait_text("#badge", "read only").await;
+            browser.click_button("Providers").await;
+            browser.click("tr[data-provider=slack]").await;
+            browser.wait("[data-testid=provider-form]").await;
+            assert_eq!(value_of(&browser, "#pf-channel").await, "#sales");
+            assert_eq!(
+                browser
+                    .script(
+                        "return document.querySelector('#pf-channel').disabled;",
+                        json!([])
+                    )
+                    .await,
+                true
+            );
+            let state = "[data-field=signing_secret] [data-testid=secret-state]";
+            assert_eq!(browser.wait_text(state, "set").await, "set");
+            assert!(browser.find("#pf-signing_secret").await.is_none());
+            for label in ["Save settings", "Disable", "Enable"] {
+                assert!(
+                    browser.button(label).await.is_none(),
+                    "no `{label}` for a read-only session"
+                );
+            }
+            let overflow = browser
+                .script("return document.documentElement.scrollWidth;", json!([]))
+                .await;
+            assert_eq!(overflow, 375, "nothing wider than the screen");
+            browser.script("window.scrollTo(0, 0);", json!([])).await;
+            browser.keep("portal-provider-375px").await;
+        })
+        .await;
+    drop(browser);
+    let (status, _) = host.get(&settings, &token).await;
+    assert_eq!(status, 200, "a read-only session reads the settings");
+    let (status, body) = host
+        .call(
+            reqwest::Method::PUT,
+            &settings,
+            Some(&token),
+            Some(&json!({ "config": { "channel": "#mine" } })),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = host
+        .post(&format!("{settings}/toggle"), &token, json!({}))
+        .await;
+    assert_eq!(status, 403);
+    let (_, shown) = host.get(&settings, &project.secret_key).await;
+    assert_eq!(
+        (&shown["config"]["channel"], &shown["enabled"]),
+        (&json!("#sales"), &json!(true))
+    );
+}
+
 /// The page's policy: this origin's script and style only, framed by the
 /// configured origins only (nobody by default).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,7 +674,8 @@ async fn the_page_is_framed_only_by_the_configured_origins() {
 }
 
 /// The operator dashboard, behind the admin token typed into it, lists
-/// every project with its volume; a wrong token is refused.
+/// every project with its volume, dead letters and disabled endpoints; a
+/// wrong token is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_dashboard_lists_projects_with_their_volumes() {
     let host = Host::start("portal-dashboard", HostConfig::default());
@@ -403,6 +691,22 @@ async fn the_operator_dashboard_lists_projects_with_their_volumes() {
     }
     send(&host, &quiet, json!({ "n": 9 })).await;
     receiver.wait_for(4, LONG).await;
+    // A project whose endpoint answers 410 Gone: a dead letter at once.
+    let broken = host.create_project("broken").await;
+    let gone = Receiver::start(|_, _| Reply::status(410));
+    host.create_webhook(&broken, json!({ "url": gone.url("/d") }))
+        .await;
+    send(&host, &broken, json!({ "n": 10 })).await;
+    host.eventually(LONG, || async {
+        let (_, stats) = host
+            .get(
+                &format!("/projects/{}/stats", broken.id),
+                &broken.secret_key,
+            )
+            .await;
+        (stats["total"]["failures"] == 1).then_some(())
+    })
+    .await;
     let browser = Browser::start(1100, &host.dir.join("screenshots")).await;
     browser
         .screenshot_on_panic("dashboard", async {
@@ -417,6 +721,16 @@ async fn the_operator_dashboard_lists_projects_with_their_volumes() {
             let volume = |project: &str| format!("tr[data-project={project}] [data-testid=volume]");
             assert_eq!(browser.wait_text(&volume("busy"), "3").await, "3");
             assert_eq!(browser.wait_text(&volume("quiet"), "1").await, "1");
+            let dead =
+                |project: &str| format!("tr[data-project={project}] [data-testid=dead-letters]");
+            assert_eq!(browser.wait_text(&dead("broken"), "1").await, "1");
+            assert_eq!(browser.wait_text(&dead("busy"), "0").await, "0");
+            browser
+                .wait_text("[data-testid=summary]", "1 dead letter (24h)")
+                .await;
+            browser
+                .wait_text("tr[data-project=broken]", "1 disabled")
+                .await;
             browser.keep("dashboard").await;
             let errors = browser.console_errors().await;
             assert!(

@@ -11,7 +11,7 @@ export function h(tag, attrs = {}, ...children) {
     else if (name === "hidden") el.hidden = true;
     else el.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }

@@ -5,6 +5,8 @@
 import { call, fill, h, percent } from "/portal/common.js";
 
 let token = null;
+/** The stats window of the volume, success and dead-letter columns. */
+let statsWindow = "24h";
 
 function show(...nodes) {
   fill(document.getElementById("main"), ...nodes);
@@ -47,11 +49,15 @@ function login(message) {
   input.focus();
 }
 
-/** One project's row: volume and health over 24 h, its endpoints and queues. */
+/**
+ * One project's row: volume, health and dead letters over the window, its
+ * endpoints and queues. Dead letters are deliveries that failed for good
+ * (the stats' `failures`: attempts that gave up) in the window.
+ */
 async function projectRow(project, queues) {
   const id = encodeURIComponent(project.id);
   const [stats, hooks] = await Promise.all([
-    api("GET", `/projects/${id}/stats?window=24h`),
+    api("GET", `/projects/${id}/stats?window=${statsWindow}`),
     api("GET", `/projects/${id}/integrations/webhooks`),
   ]);
   const mine = hooks.data.map((e) => e.id);
@@ -69,18 +75,19 @@ async function projectRow(project, queues) {
       portal.replaceWith(h("span", { class: "bad" }, error.message));
     }
   });
-  return h(
+  const row = h(
     "tr",
     { "data-project": project.id },
     h("td", { "data-label": "Project" }, project.name, project.name !== project.id ? h("div", { class: "muted" }, project.id) : null),
-    h("td", { "data-label": "Attempts (24 h)", "data-testid": "volume" }, total.attempts ?? 0),
+    h("td", { "data-label": `Attempts (${statsWindow})`, "data-testid": "volume" }, total.attempts ?? 0),
     h("td", { "data-label": "Success" }, percent(total.success_rate)),
-    h("td", { "data-label": "Failed (24 h)", class: total.failures ? "bad" : "" }, total.failures ?? 0),
+    h("td", { "data-label": `Dead letters (${statsWindow})`, "data-testid": "dead-letters", class: total.failures ? "bad" : "" }, total.failures ?? 0),
     h("td", { "data-label": "Endpoints" }, `${hooks.data.length}${disabled ? ` (${disabled} disabled)` : ""}`),
     h("td", { "data-label": "Queued" }, depth),
     h("td", { "data-label": "Oldest queued" }, age(oldest)),
     h("td", {}, portal),
   );
+  return { row, attempts: total.attempts ?? 0, deadLetters: total.failures ?? 0 };
 }
 
 async function load() {
@@ -89,16 +96,48 @@ async function load() {
     const [projects, queues] = await Promise.all([api("GET", "/projects"), api("GET", "/queues")]);
     const rows = await Promise.all(projects.data.map((p) => projectRow(p, queues.data)));
     const depth = queues.data.reduce((sum, q) => sum + q.depth, 0);
+    const dead = rows.reduce((sum, r) => sum + r.deadLetters, 0);
+    const pick = h(
+      "select",
+      { id: "window" },
+      ["1h", "24h", "7d", "30d"].map((w) => h("option", { value: w, selected: w === statsWindow }, w)),
+    );
+    pick.addEventListener("change", () => {
+      statsWindow = pick.value;
+      load();
+    });
     show(
       h("h1", {}, "Operator dashboard"),
-      h("p", { class: "muted" }, `${projects.data.length} projects · ${depth} deliveries queued`),
-      h("div", { class: "row" }, h("button", { type: "button", class: "secondary", onclick: load }, "Refresh")),
+      h(
+        "p",
+        { class: "muted", "data-testid": "summary" },
+        `${projects.data.length} projects · ${depth} deliveries queued · `,
+        h("span", { class: dead ? "bad" : "" }, `${dead} dead letter${dead === 1 ? "" : "s"} (${statsWindow})`),
+      ),
+      h(
+        "div",
+        { class: "row" },
+        h("label", { for: "window", class: "inline" }, "Window"),
+        pick,
+        h("button", { type: "button", class: "secondary", onclick: load }, "Refresh"),
+      ),
       h(
         "table",
         { "data-testid": "projects" },
-        h("thead", {}, h("tr", {}, ["Project", "Attempts (24 h)", "Success", "Failed (24 h)", "Endpoints", "Queued", "Oldest queued", ""].map((t) => h("th", {}, t)))),
-        h("tbody", {}, rows),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            [`Project`, `Attempts (${statsWindow})`, "Success", `Dead letters (${statsWindow})`, "Endpoints", "Queued", "Oldest queued", ""].map((t) =>
+              h("th", {}, t),
+            ),
+          ),
+        ),
+        h("tbody", {}, rows.map((r) => r.row)),
       ),
+      h("p", { class: "muted" }, "Dead letters: deliveries that failed for good in the window (replay or recover them in the project's portal)."),
     );
   } catch (error) {
     token = null;

@@ -161,6 +161,7 @@ function nav() {
   const items = [
     ["Endpoints", endpoints],
     ["Event log", eventLog],
+    ["Providers", () => providers()],
   ];
   const buttons = items.map(([label, view]) =>
     h("button", { type: "button", "data-view": label, onclick: () => view() }, label),
@@ -222,7 +223,7 @@ function endpointRow(ep, health) {
       onclick: open,
       onkeydown: (e) => e.key === "Enter" && open(),
     },
-    h("td", { "data-label": "URL", class: "url" }, ep.url),
+    h("td", { "data-label": "URL", class: "url" }, ep.url, ep.provider && ep.provider !== "webhook" ? h("div", { class: "muted" }, ep.provider) : null),
     h("td", { "data-label": "Events" }, ep.events.join(", ")),
     h("td", { "data-label": "State", class: ep.active ? "ok" : "bad" }, stateText),
     h("td", { "data-label": "Success" }, percent(health && health.success_rate)),
@@ -240,9 +241,19 @@ async function eventTypes() {
   }
 }
 
+/** The providers an endpoint can deliver through, with their manifests. */
+async function outboundProviders() {
+  try {
+    const list = await api("GET", providerPath());
+    return list.data.filter((p) => !p.instance && p.manifest.capabilities.includes("outbound"));
+  } catch {
+    return [];
+  }
+}
+
 /** The endpoint form: a new endpoint, or `ep` to change. */
 async function endpointForm(ep = null) {
-  const types = await eventTypes();
+  const [types, outbound] = await Promise.all([eventTypes(), outboundProviders()]);
   for (const t of ep ? ep.events : []) if (!types.includes(t)) types.push(t);
   const chosen = new Set(ep ? ep.events : ["*"]);
   const form = h("form", { "data-testid": ep ? "edit-endpoint" : "add-endpoint" });
@@ -261,10 +272,50 @@ async function endpointForm(ep = null) {
   const ordered = h("input", { id: "ep-ordered", type: "checkbox", checked: ep ? ep.ordered : true });
   const filterText = ep && Object.keys(ep.filter || {}).length ? JSON.stringify(ep.filter, null, 2) : "";
   const filter = h("textarea", { id: "ep-filter", placeholder: '{"payload.plan": "pro"} (optional)' }, filterText);
+  // The provider (chosen when adding; fixed after) and its settings for
+  // this endpoint, from its manifest: non-secret fields only (secrets are
+  // the project's, under Providers).
+  const chosenProvider = ep ? ep.provider : "webhook";
+  const providerNames = [...new Set(["webhook", chosenProvider, ...outbound.map((p) => p.name)])];
+  const providerPick = ep
+    ? null
+    : h("select", { id: "ep-provider" }, providerNames.map((n) => h("option", { value: n, selected: n === chosenProvider }, n)));
+  const settings = h("div", { "data-testid": "endpoint-config" });
+  let editor = null;
+  const showSettings = (name) => {
+    const manifest = (outbound.find((p) => p.name === name) || {}).manifest;
+    const values = ep && name === ep.provider ? ep.config || {} : {};
+    if (!manifest) {
+      editor = null;
+      settings.replaceChildren();
+      return;
+    }
+    editor = configEditor(manifest.config_fields, values, { secrets: false, id: "ep-config" });
+    const secretNames = manifest.config_fields.filter((f) => f.secret).map((f) => f.name);
+    const body = [
+      h("p", { class: "muted" }, `Settings of provider “${name}” for this endpoint; they override the project's (Providers).`),
+      secretNames.length
+        ? h(
+            "p",
+            { class: "muted" },
+            "Secret settings (",
+            secretNames.map((n, i) => [i ? ", " : "", h("code", {}, n)]),
+            ") are set once for the project under Providers.",
+          )
+        : null,
+      editor.nodes.length ? editor.nodes : h("p", { class: "muted" }, "No settings."),
+    ];
+    // The generic webhook's settings are optional extras: folded away.
+    const open = name !== "webhook" || Object.keys(values).length > 0;
+    settings.replaceChildren(h("details", { open }, h("summary", {}, `${name} settings`), body));
+  };
+  showSettings(chosenProvider);
+  if (providerPick) providerPick.addEventListener("change", () => showSettings(providerPick.value));
   const result = h("div");
   const submit = ep ? "Save changes" : "Add endpoint";
   const cancel = ep ? () => endpoint(ep.id) : endpoints;
   form.append(
+    ...(providerPick ? field("Provider", providerPick) : [h("p", { class: "muted" }, `Provider: ${chosenProvider}`)]),
     ...field("URL", url),
     h("label", {}, "Events"),
     checks,
@@ -273,6 +324,7 @@ async function endpointForm(ep = null) {
     ...field("Rate limit", rate),
     h("label", {}, ordered, " Deliver in order"),
     ...field("Filter (JSON)", filter),
+    settings,
     h("div", { class: "row" }, h("button", { type: "submit" }, submit), h("button", { type: "button", class: "secondary", onclick: cancel }, "Cancel")),
     result,
   );
@@ -284,6 +336,8 @@ async function endpointForm(ep = null) {
       ordered: ordered.checked,
       description: description.value.trim(),
     };
+    if (providerPick) body.provider = providerPick.value;
+    if (editor) body.config = editor.values();
     if (secret && secret.value.trim()) body.secret = secret.value.trim();
     if (rate.value.trim()) body.rate_limit = rate.value.trim();
     else if (ep) body.rate_limit = null;
@@ -334,7 +388,7 @@ async function endpoint(id, window = "24h") {
       h(
         "p",
         { class: "muted" },
-        `${ep.active ? "Active" : "Disabled"} · events ${ep.events.join(", ")} · ${ep.ordered ? "ordered" : "unordered"}`,
+        `${ep.active ? "Active" : "Disabled"} · ${ep.provider && ep.provider !== "webhook" ? `provider ${ep.provider} · ` : ""}events ${ep.events.join(", ")} · ${ep.ordered ? "ordered" : "unordered"}`,
         ep.rate_limit ? ` · ${ep.rate_limit}` : "",
       ),
       ep.disabled_reason ? h("p", { class: "bad" }, ep.disabled_reason) : null,
@@ -568,6 +622,312 @@ function volumeChart(series) {
     svg("title", {}, "Attempts per interval: successes, retries, failures"),
     bars,
   );
+}
+
+// ---------------------------------------------------------------- provider fields
+
+// A plugin's manifest declares its config fields: a name (a pattern such as
+// `header.<Name>` stands for many keys), a description, whether it is
+// secret (write-only: the API says only that it is set) and whether it is
+// required. The provider settings form and the endpoint form are built
+// from that list; every value is text.
+
+/** A manifest's text with its `code` spans as <code> (all of it text). */
+function described(text) {
+  return (text || "").split("`").map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
+
+const fieldId = (prefix, name) => `${prefix}-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+
+/** `header.<Name>` → `{prefix: "header.", placeholder: "Name"}`; null for a plain field. */
+function pattern(name) {
+  const at = name.indexOf("<");
+  if (at < 0) return null;
+  return { prefix: name.slice(0, at), placeholder: name.slice(at + 1, name.indexOf(">", at)) || "name" };
+}
+
+function fieldTags(field, secrets) {
+  const tags = [];
+  if (field.secret && secrets) tags.push("secret");
+  if (field.required_for === "project") tags.push(field.one_of ? `required: one of “${field.one_of}”` : "required");
+  else if (field.required_for === "endpoint") tags.push("required per endpoint");
+  return tags.map((t) => h("span", { class: "tag" }, t));
+}
+
+/** A value input: a text area for JSON templates and multi-line values. */
+function valueInput(attrs, value, field) {
+  const multiLine = /JSON/.test(field.description || "") || (value || "").includes("\n");
+  if (multiLine) return h("textarea", { ...attrs, rows: 4 }, value || "");
+  return h("input", { ...attrs, type: "text", autocomplete: "off", spellcheck: "false", value: value || "" });
+}
+
+/**
+ * Inputs for `fields` showing `values`: `{nodes, changes, values}`.
+ * `changes()`: what to send to PUT …/providers/{p} (a value sets, null
+ * removes, a key left out is kept: an empty secret input keeps the secret).
+ * `values()`: the full map of non-empty values (an endpoint's config).
+ * Options: `secrets` (offer secret fields, write-only), `secretsSet` (the
+ * secret fields holding a value), `readOnly` (shown, not editable), `id`
+ * (prefix of element ids).
+ */
+function configEditor(fields, values, { secrets = true, secretsSet = new Set(), readOnly = false, id = "cf" } = {}) {
+  const readers = [];
+  const nodes = [];
+  for (const field of fields) {
+    if (field.secret && !secrets) continue;
+    const help = field.description ? h("p", { class: "help", id: fieldId(`${id}-help`, field.name) }, described(field.description)) : null;
+    const describedBy = help ? help.id : null;
+    const form = pattern(field.name);
+    if (form) {
+      nodes.push(patternField(field, form, values, { secretsSet, readOnly, id, help, readers }));
+      continue;
+    }
+    const inputId = fieldId(id, field.name);
+    const label = h("label", { for: inputId }, h("code", {}, field.name), " ", fieldTags(field, secrets));
+    if (field.secret) {
+      const isSet = secretsSet.has(field.name);
+      const state = h("p", { class: isSet ? "ok" : "muted", "data-testid": "secret-state" }, isSet ? "set" : "not set");
+      const input = readOnly
+        ? null
+        : h("input", {
+            id: inputId,
+            type: "password",
+            autocomplete: "new-password",
+            placeholder: isSet ? "leave empty to keep" : null,
+            "aria-describedby": describedBy,
+          });
+      const remove = !readOnly && isSet ? h("input", { type: "checkbox", id: `${inputId}-remove` }) : null;
+      nodes.push(
+        h(
+          "div",
+          { class: "field", "data-field": field.name },
+          readOnly ? h("p", { class: "label" }, h("code", {}, field.name), " ", fieldTags(field, secrets)) : label,
+          help,
+          state,
+          input,
+          remove ? h("label", { class: "inline", for: remove.id }, remove, " Remove this secret") : null,
+        ),
+      );
+      readers.push({
+        changes: (out) => {
+          if (remove && remove.checked) out[field.name] = null;
+          else if (input && input.value !== "") out[field.name] = input.value;
+        },
+        values: () => {},
+      });
+      continue;
+    }
+    const current = values[field.name];
+    const input = valueInput({ id: inputId, "aria-describedby": describedBy, disabled: readOnly }, current, field);
+    nodes.push(h("div", { class: "field", "data-field": field.name }, label, help, input));
+    readers.push({
+      changes: (out) => {
+        if (input.value.trim() === "") {
+          if (current !== undefined) out[field.name] = null;
+        } else if (input.value !== current) out[field.name] = input.value;
+      },
+      values: (out) => {
+        if (input.value.trim() !== "") out[field.name] = input.value;
+      },
+    });
+  }
+  const collect = (kind) => {
+    const out = {};
+    for (const reader of readers) reader[kind](out);
+    return out;
+  };
+  return { nodes, changes: () => collect("changes"), values: () => collect("values") };
+}
+
+/** A pattern field (`header.<Name>`): one row per key set, and rows to add. */
+function patternField(field, { prefix, placeholder }, values, { secretsSet, readOnly, id, help, readers }) {
+  const rows = h("div", { class: "pairs" });
+  const keys = new Set([...Object.keys(values), ...secretsSet]);
+  for (const key of [...keys].filter((k) => k.startsWith(prefix)).sort()) {
+    const inputId = fieldId(id, key);
+    const current = field.secret ? undefined : values[key];
+    const input = field.secret
+      ? readOnly
+        ? null
+        : h("input", { id: inputId, type: "password", autocomplete: "new-password", placeholder: "leave empty to keep" })
+      : valueInput({ id: inputId, disabled: readOnly }, current, field);
+    const remove = readOnly ? null : h("input", { type: "checkbox", id: `${inputId}-remove` });
+    rows.append(
+      h(
+        "div",
+        { class: "pair", "data-key": key },
+        h("label", { for: input ? inputId : null }, h("code", {}, key)),
+        field.secret ? h("span", { class: "ok", "data-testid": "secret-state" }, "set") : null,
+        input,
+        remove ? h("label", { class: "inline", for: remove.id }, remove, " Remove") : null,
+      ),
+    );
+    readers.push({
+      changes: (out) => {
+        if (remove && remove.checked) out[key] = null;
+        else if (!input) return;
+        else if (field.secret) {
+          if (input.value !== "") out[key] = input.value;
+        } else if (input.value.trim() === "") out[key] = null;
+        else if (input.value !== current) out[key] = input.value;
+      },
+      values: (out) => {
+        if (!(remove && remove.checked) && input && input.value.trim() !== "") out[key] = input.value;
+      },
+    });
+  }
+  let added = 0;
+  const addRow = () => {
+    added += 1;
+    const nameId = fieldId(`${id}-new-${added}`, prefix);
+    const name = h("input", { id: nameId, type: "text", autocomplete: "off", placeholder, "aria-label": `${prefix}<${placeholder}>: ${placeholder}` });
+    const value = h("input", {
+      type: field.secret ? "password" : "text",
+      autocomplete: field.secret ? "new-password" : "off",
+      placeholder: "value",
+      "aria-label": `${prefix}<${placeholder}>: value`,
+    });
+    rows.append(h("div", { class: "pair new", "data-new": prefix }, h("code", {}, prefix), name, value));
+    const read = (out) => {
+      if (name.value.trim() !== "" && value.value !== "") out[`${prefix}${name.value.trim()}`] = value.value;
+    };
+    readers.push({ changes: read, values: read });
+    return name;
+  };
+  if (!readOnly) addRow();
+  const more = readOnly ? null : h("button", { type: "button", class: "secondary small", onclick: () => addRow().focus() }, `Add ${prefix}<${placeholder}>`);
+  if (readOnly && !rows.childElementCount) rows.append(h("p", { class: "muted" }, "none set"));
+  return h(
+    "fieldset",
+    { class: "field", "data-field": field.name },
+    h("legend", {}, h("code", {}, field.name), " ", fieldTags(field, true)),
+    help,
+    rows,
+    more,
+  );
+}
+
+// ---------------------------------------------------------------- providers
+
+const providerPath = (name = "", rest = "") =>
+  project(`/integrations/providers${name ? `/${encodeURIComponent(name)}` : ""}${rest}`);
+
+const PROVIDER_STATUS = {
+  enabled: ["enabled", "ok"],
+  disabled: ["disabled", "muted"],
+  incomplete: ["incomplete", "warn"],
+  not_configured: ["not configured", "muted"],
+};
+
+function providerStatus(p) {
+  const [text, cls] = PROVIDER_STATUS[p.status] || [p.status, ""];
+  const missing = p.status === "incomplete" && p.missing_required.length ? ` · needs ${p.missing_required.join(", ")}` : "";
+  return h("span", { class: cls, "data-testid": "provider-status" }, text, missing);
+}
+
+async function providers() {
+  current("Providers");
+  show(h("h1", {}, "Providers"), h("p", { class: "muted" }, "Loading…"));
+  try {
+    const list = await api("GET", providerPath());
+    const rows = list.data.map((p) => {
+      const open = () => provider(p.name);
+      return h(
+        "tr",
+        { class: "link", tabindex: 0, "data-provider": p.name, onclick: open, onkeydown: (e) => e.key === "Enter" && open() },
+        h("td", { "data-label": "Provider" }, h("strong", {}, p.name)),
+        h("td", { "data-label": "What it does" }, described(p.manifest.description)),
+        h("td", { "data-label": "Direction" }, p.manifest.capabilities.join(", ")),
+        h("td", { "data-label": "Status" }, providerStatus(p)),
+      );
+    });
+    show(
+      h("h1", {}, "Providers"),
+      h(
+        "p",
+        { class: "muted" },
+        "Integrations your endpoints deliver through (outbound) and sources that send you events (inbound). " +
+          "Settings here apply to every endpoint of the provider; secrets are write-only.",
+      ),
+      rows.length
+        ? h(
+            "table",
+            { "data-testid": "providers" },
+            h("thead", {}, h("tr", {}, ["Provider", "What it does", "Direction", "Status"].map((t) => h("th", {}, t)))),
+            h("tbody", {}, rows),
+          )
+        : h("p", { class: "muted" }, "No providers are installed."),
+    );
+  } catch (error) {
+    if (error.status !== 401) show(h("h1", {}, "Providers"), errorBox(error));
+  }
+}
+
+/** One provider's settings: the form from its manifest (`p`: as the API answered). */
+async function provider(name, answered = null) {
+  current("Providers");
+  try {
+    const p = answered || (await api("GET", providerPath(name)));
+    const editor = configEditor(p.manifest.config_fields, p.config || {}, {
+      secretsSet: new Set(p.secrets_set || []),
+      readOnly: state.readOnly,
+      id: "pf",
+    });
+    const result = h("div", { "data-testid": "provider-result" });
+    const form = h(
+      "form",
+      { class: "card", "data-testid": "provider-form", "aria-label": `${p.name} settings` },
+      editor.nodes.length ? editor.nodes : h("p", { class: "muted" }, "This provider has no settings."),
+      state.readOnly ? null : h("div", { class: "row" }, h("button", { type: "submit" }, "Save settings")),
+      result,
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        const saved = await api("PUT", providerPath(p.name), { config: editor.changes() });
+        toast("Saved");
+        provider(p.name, saved);
+      } catch (error) {
+        result.replaceChildren(errorBox(error));
+      }
+    });
+    const toggle =
+      p.status === "not_configured"
+        ? null
+        : action(p.enabled ? "Disable" : "Enable", async () => {
+            try {
+              const changed = await api("POST", providerPath(p.name, "/toggle"), { enabled: !p.enabled });
+              toast(changed.enabled ? "Enabled" : "Disabled");
+              provider(p.name, changed);
+            } catch (error) {
+              result.replaceChildren(errorBox(error));
+            }
+          }, "secondary");
+    const inbound = p.manifest.capabilities.includes("inbound");
+    show(
+      h("p", {}, h("button", { type: "button", class: "secondary", onclick: providers }, "← Providers")),
+      h("h1", {}, p.name),
+      h("p", { class: "muted" }, described(p.manifest.description)),
+      h("p", {}, "Status: ", providerStatus(p), p.updated_at ? h("span", { class: "muted" }, ` · updated ${time(p.updated_at)}`) : null),
+      p.declared ? h("p", { class: "muted" }, "Set by the operator's configuration: a restart restores those settings.") : null,
+      toggle ? h("div", { class: "row" }, toggle) : null,
+      inbound
+        ? h(
+            "p",
+            { class: "url" },
+            "Inbound URL: ",
+            h("code", { "data-testid": "inbound-url" }, `${location.origin}/inbound/${encodeURIComponent(state.project)}/${p.name}`),
+          )
+        : null,
+      p.manifest.capabilities.includes("outbound") && p.name !== "webhook"
+        ? h("p", { class: "muted" }, `Endpoints with provider “${p.name}” use these settings; an endpoint's own settings override them.`)
+        : null,
+      h("h2", {}, "Settings"),
+      form,
+    );
+  } catch (error) {
+    if (error.status !== 401) show(h("p", {}, h("button", { type: "button", class: "secondary", onclick: providers }, "← Providers")), errorBox(error));
+  }
 }
 
 // ---------------------------------------------------------------- event log

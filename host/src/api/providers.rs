@@ -1,6 +1,7 @@
 //! Providers per project: `GET /projects/{p}/integrations/providers` (the
 //! loaded plugins, their config fields, this project's settings with
-//! secrets masked, and status), `GET …/providers/{provider}` (one),
+//! secrets masked, which secret fields are set, and status),
+//! `GET …/providers/{provider}` (one),
 //! `PUT …/providers/{provider}` (configure, checked against the manifest),
 //! `POST …/providers/{provider}/toggle`.
 //!
@@ -29,8 +30,10 @@ pub(super) fn routes() -> Vec<RouteDoc> {
         doc(
             "get",
             "/projects/{project}/integrations/providers",
-            "Providers from the loaded plugins, their fields, settings (secrets masked) and status; \
-             `named_instances`: the plugin also serves instances `<plugin>.<instance>`",
+            "Providers from the loaded plugins, their fields (`manifest.config_fields`: name, description, \
+             secret, required), settings (`config`, secrets masked), `secrets_set` (the secret fields set, \
+             never their values) and status; `named_instances`: the plugin also serves instances \
+             `<plugin>.<instance>`",
             Auth::Manage,
             None,
             &[200, 401, 403, 404],
@@ -40,7 +43,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "get",
             "/projects/{project}/integrations/providers/{provider}",
             "One provider, or a named inbound instance `<plugin>.<instance>` (e.g. `hmac.uptime`): \
-             fields, settings (secrets masked) and status",
+             fields, settings (secrets masked), `secrets_set` and status",
             Auth::Manage,
             None,
             &[200, 400, 401, 403, 404],
@@ -51,7 +54,8 @@ pub(super) fn routes() -> Vec<RouteDoc> {
             "/projects/{project}/integrations/providers/{provider}",
             "Configure a provider, or a named instance `<plugin>.<instance>` of an inbound plugin \
              (e.g. `hmac.uptime`: its own settings, for POST /inbound/{project}/hmac.uptime); \
-             checked against the plugin's manifest",
+             checked against the plugin's manifest; a field absent from `config` is kept, `null` removes it \
+             (secret fields are write-only: answers say only that they are set)",
             Auth::Manage,
             Some(|plugins| {
                 object(
@@ -127,6 +131,8 @@ fn view(
         "status": status,
         "enabled": settings.is_some_and(|s| s.enabled),
         "config": settings.map(masked).unwrap_or_default(),
+        // Which secret fields hold a value (a form shows "set"; never the value).
+        "secrets_set": settings.map(|s| s.secrets.keys().collect::<Vec<_>>()).unwrap_or_default(),
         "missing_required": missing,
         "updated_at": settings.map(|s| s.updated_ms),
         // Set by the config: start-up deletes it once the config no longer has it.
