@@ -2,7 +2,7 @@
 # Refreshes docs/screenshots/*.png: runs the portal's browser tests
 # (tests/portal.rs, headless chromium), which save a picture of each main
 # page when HOOKMESH_SCREENSHOTS names a directory: the endpoints, an
-# endpoint, a delivery, a test event, the providers and Slack's settings
+# endpoint, a delivery, a test event and its entry in the delivery log, the providers and Slack's settings
 # form (1100 px), an event and a read-only provider form at 375 px, and
 # the operator dashboard.
 #

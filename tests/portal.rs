@@ -1,7 +1,8 @@
 //! The customer portal in a real browser (headless chromium over
 //! WebDriver, see `common::browser`): a customer adds an endpoint with
-//! their own secret, sends a test event with an edited payload, reads the
-//! delivery and the receiver's answer in the log, replays it and rotates
+//! their own secret, sends a test event with an edited payload and finds
+//! it in the delivery log marked as a test with the receiver's answer,
+//! reads an app event's delivery and answer, replays it and rotates
 //! the secret, while a real receiver verifies every request; hostile
 //! payloads render as text. A failing test leaves a screenshot in the
 //! host's directory.
@@ -95,6 +96,16 @@ async fn a_customer_adds_tests_reads_replays_and_rotates_in_the_portal() {
                 json!({ "order": 77 }),
                 "the edited payload"
             );
+            // The test is in the delivery log, marked, with the answer.
+            browser.click_button("Open in the log").await;
+            browser
+                .wait_text("[data-testid=delivery-status]", "succeeded")
+                .await;
+            browser.wait_text("[data-testid=test-tag]", "test").await;
+            browser
+                .wait_text("[data-testid=response-excerpt]", RECEIVER_ANSWER)
+                .await;
+            browser.keep("portal-test-in-log").await;
 
             // An event from the app: succeeded in the log, with the answer.
             send(&host, &project, json!({ "order": 78 })).await;

@@ -455,6 +455,7 @@ async function testEvent(ep) {
         h("p", { class: result.ok ? "ok" : "bad", "data-testid": "test-verdict" }, result.ok ? "Delivered" : "Not delivered", ` · status ${result.status ?? "none"} · ${result.duration_ms} ms`),
         result.error ? h("p", { class: "bad" }, result.error) : null,
         result.body_excerpt ? h("pre", {}, result.body_excerpt) : null,
+        result.delivery_id ? h("div", { class: "row" }, h("button", { type: "button", class: "secondary", onclick: () => delivery(ep, result.delivery_id) }, "Open in the log")) : null,
       );
       deliveries(ep, document.querySelector("[data-testid=delivery-log]"));
     } catch (error) {
@@ -511,7 +512,7 @@ async function deliveries(ep, into, status = "") {
         "tr",
         { class: "link", tabindex: 0, "data-delivery": d.id, "data-status": d.status, onclick: () => delivery(ep, d.id), onkeydown: (e) => e.key === "Enter" && delivery(ep, d.id) },
         h("td", { "data-label": "Status", class: statusClass(d.status) }, d.status),
-        h("td", { "data-label": "Event" }, d.event_id),
+        h("td", { "data-label": "Event" }, d.event_id, testTag(d.test)),
         h("td", { "data-label": "Attempts" }, d.attempts),
         h("td", { "data-label": "Last status" }, d.last_status_code ?? "—"),
         h("td", { "data-label": "Created" }, time(d.created_at)),
@@ -526,6 +527,11 @@ async function deliveries(ep, into, status = "") {
   } catch (error) {
     if (error.status !== 401) into.replaceChildren(errorBox(error));
   }
+}
+
+/** The mark of a test send (`POST …/test`) in the logs. */
+function testTag(isTest) {
+  return isTest ? [" ", h("span", { class: "tag", "data-testid": "test-tag", title: "Sent with “Send test event”" }, "test")] : null;
 }
 
 function statusClass(status) {
@@ -547,7 +553,7 @@ async function delivery(ep, id) {
     show(
       h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => endpoint(ep.id) }, "← Endpoint")),
       h("h1", {}, `Delivery ${d.id}`),
-      h("p", { class: statusClass(d.status), "data-testid": "delivery-status" }, d.status, ` · event ${d.event_id} · ${d.attempts} attempt(s)`),
+      h("p", { class: statusClass(d.status), "data-testid": "delivery-status" }, d.status, ` · event ${d.event_id} · ${d.attempts} attempt(s)`, testTag(d.test)),
       h("div", { class: "row" }, replay),
       h("div", { id: "panel" }),
       (d.attempt_log || []).map(attemptCard),
@@ -974,7 +980,7 @@ async function eventLog(filters = {}) {
       h(
         "tr",
         { class: "link", tabindex: 0, "data-event": e.id, onclick: () => eventDetail(e.id), onkeydown: (k) => k.key === "Enter" && eventDetail(e.id) },
-        h("td", { "data-label": "Type" }, e.event),
+        h("td", { "data-label": "Type" }, e.event, testTag(e.test)),
         h("td", { "data-label": "Status", class: statusClass(e.status) }, e.status),
         h("td", { "data-label": "Resource" }, [e.resource, e.resource_id].filter(Boolean).join(" ") || "—"),
         h("td", { "data-label": "Deliveries" }, `${e.deliveries.succeeded}/${e.deliveries.total}`),
