@@ -125,50 +125,58 @@ return 1
 /// minutes kept, hours kept, event key prefix ('' on a cluster, where the
 /// caller runs [`EVENT_FINISHED`] itself: the event lives in another slot).
 /// An attempt whose number was recorded already changes nothing (the
-/// caller retried a record whose answer was lost).
+/// caller retried a record whose answer was lost). A statistics key's
+/// expiry and index entry are written with its first count only (commands
+/// per event: issue #13).
 /// Returns the delivery's [`DELIVERY_FIELDS`], then 1 when this call
 /// changed it (0 for a record made before).
 pub(super) const RECORD: &str = r#"
 if ARGV[1] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[1] then
   return redis.error_reply('HMLEASE lease lost')  -- conn::LEASE_LOST_CODE
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local d = redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
+  'attempts', 'next', 'created', 'updated', 'code', 'error', 'test')
+if not d[1] then
   return redis.error_reply('HMNOTFOUND delivery')  -- conn::NOT_FOUND_CODE
 end
 local n = tonumber(ARGV[3])
-if n <= tonumber(redis.call('HGET', KEYS[1], 'attempts')) then
+if n <= tonumber(d[6]) then
   -- recorded before (a retried record whose answer was lost): no change
-  local fields = redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
-    'attempts', 'next', 'created', 'updated', 'code', 'error', 'test')
-  table.insert(fields, 0)
-  return fields
+  table.insert(d, 0)
+  return d
 end
 redis.call('RPUSH', KEYS[3], ARGV[2])
-redis.call('HSET', KEYS[1], 'attempts', n)
-if ARGV[4] == '' then redis.call('HDEL', KEYS[1], 'code') else redis.call('HSET', KEYS[1], 'code', ARGV[4]) end
-if ARGV[5] == '' then redis.call('HDEL', KEYS[1], 'error') else redis.call('HSET', KEYS[1], 'error', ARGV[5]) end
-redis.call('HSET', KEYS[1], 'updated', ARGV[6])
-local id = redis.call('HGET', KEYS[1], 'id')
-local done = false
+local status, next, code, err = d[5], d[7], ARGV[4], ARGV[5]
+local done = true
 if ARGV[7] == 'ack' then
-  redis.call('HSET', KEYS[1], 'status', 'succeeded')
-  redis.call('ZREM', KEYS[2], id)
-  done = true
+  status = 'succeeded'
 elseif ARGV[7] == 'retry' then
-  redis.call('HSET', KEYS[1], 'next', ARGV[8])
+  next = ARGV[8]
+  done = false
 else
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[9])
-  redis.call('ZREM', KEYS[2], id)
-  done = true
+  status = 'failed'
+  err = ARGV[9]
 end
+-- one write of every changed field; code and error removed when absent
+local set = {'attempts', n, 'updated', ARGV[6], 'status', status, 'next', next}
+local unset = {}
+if code == '' then code = false; if d[10] then table.insert(unset, 'code') end
+else table.insert(set, 'code'); table.insert(set, code) end
+if err == '' then err = false; if d[11] then table.insert(unset, 'error') end
+else table.insert(set, 'error'); table.insert(set, err) end
+redis.call('HSET', KEYS[1], unpack(set))
+if #unset > 0 then redis.call('HDEL', KEYS[1], unpack(unset)) end
 local retention = tonumber(ARGV[12])
-if done and retention > 0 then
-  redis.call('PEXPIRE', KEYS[1], retention)
-  redis.call('PEXPIRE', KEYS[3], retention)
+if done then
+  redis.call('ZREM', KEYS[2], d[1])
+  if retention > 0 then
+    redis.call('PEXPIRE', KEYS[1], retention)
+    redis.call('PEXPIRE', KEYS[3], retention)
+  end
 end
 if done and ARGV[18] ~= '' then
   -- the event's last delivery finished: keep it for the retention from now
-  local ev = ARGV[18] .. redis.call('HGET', KEYS[1], 'event') .. '}'
+  local ev = ARGV[18] .. d[2] .. '}'
   if redis.call('DECR', ev .. ':pending') <= 0 then
     redis.call('DEL', ev .. ':pending')
     if retention > 0 then
@@ -177,21 +185,25 @@ if done and ARGV[18] ~= '' then
     end
   end
 end
+-- statistics: a minute's (hour's) key gets its expiry and its place in
+-- the index when its first attempt is counted
 for i = 4, 5 do
-  redis.call('HINCRBY', KEYS[i], 'attempts', 1)
+  local first = redis.call('HINCRBY', KEYS[i], 'attempts', 1) == 1
   redis.call('HINCRBY', KEYS[i], ARGV[10], 1)
   redis.call('HINCRBY', KEYS[i], ARGV[11], 1)
+  if first then
+    if i == 4 then
+      redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[13]) + 60000)
+      redis.call('ZADD', KEYS[7], ARGV[14], ARGV[14])
+      redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', tonumber(ARGV[14]) - tonumber(ARGV[16]))
+    else
+      if retention > 0 then redis.call('PEXPIRE', KEYS[5], retention + 3600000) end
+      redis.call('ZADD', KEYS[8], ARGV[15], ARGV[15])
+      redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[15]) - tonumber(ARGV[17]))
+    end
+  end
 end
-redis.call('PEXPIRE', KEYS[4], ARGV[13])
-if retention > 0 then redis.call('PEXPIRE', KEYS[5], retention) end
-redis.call('ZADD', KEYS[7], ARGV[14], ARGV[14])
-redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', tonumber(ARGV[14]) - tonumber(ARGV[16]))
-redis.call('ZADD', KEYS[8], ARGV[15], ARGV[15])
-redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[15]) - tonumber(ARGV[17]))
-local fields = redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
-  'attempts', 'next', 'created', 'updated', 'code', 'error', 'test')
-table.insert(fields, 1)
-return fields
+return {d[1], d[2], d[3], d[4], status, tostring(n), next, d[8], ARGV[6], code, err, d[12], 1}
 "#;
 
 /// One of an event's deliveries finished: when none is left pending, the
