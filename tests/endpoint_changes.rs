@@ -16,9 +16,8 @@
 use crate::common;
 
 use base64::Engine as _;
-use common::host::{Host, HostConfig, TestProject};
+use common::host::{Backend, Host, HostConfig, OnBackend, TestProject};
 use common::receiver::{Received, Receiver, Reply};
-use common::redis_server::RedisServer;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -43,35 +42,12 @@ const SLOW: Duration = Duration::from_millis(100);
 /// reads 64 at a time).
 const QUEUED: usize = 56;
 
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Embedded,
-    Redis,
-}
-
-/// A host on a backend; the Redis server (if any) is dropped after it.
-struct Setup {
-    host: Host,
-    _redis: Option<RedisServer>,
-}
-
-fn start(name: &str, backend: Backend, delivery: Option<&str>) -> Setup {
+fn start(name: &str, backend: Backend, delivery: Option<&str>) -> OnBackend {
     let mut config = HostConfig::default();
     if let Some(delivery) = delivery {
         config.delivery = delivery.to_string();
     }
-    let redis = match backend {
-        Backend::Embedded => None,
-        Backend::Redis => {
-            let redis = RedisServer::start(name);
-            config.storage = format!("backend = \"redis\"\nredis_url = \"{}\"", redis.url());
-            Some(redis)
-        }
-    };
-    Setup {
-        host: Host::start(name, config),
-        _redis: redis,
-    }
+    Host::start_on(name, backend, config)
 }
 
 fn webhook_path(project: &TestProject, id: &str) -> String {
@@ -139,7 +115,7 @@ const PUTS: usize = 120;
 const READ_BACK_AFTER: Duration = Duration::from_millis(15);
 
 async fn put_racing_health_update_is_kept(backend: Backend) {
-    let Setup { host, _redis } = start("put-race", backend, Some(RACE_DELIVERY));
+    let OnBackend { host, _redis } = start("put-race", backend, Some(RACE_DELIVERY));
     let project = host.create_project("acme").await;
     let failing = Receiver::start(|_, _| Reply::status(500));
     let (id, _) = host
@@ -218,7 +194,7 @@ async fn put_racing_health_update_is_kept_redis() {
 // --- (b) nothing is sent after DELETE has answered -------------------------
 
 async fn no_request_after_delete(backend: Backend) {
-    let Setup { host, _redis } = start("delete-now", backend, None);
+    let OnBackend { host, _redis } = start("delete-now", backend, None);
     let project = host.create_project("acme").await;
     // A second endpoint delivering the same events throughout: shows the
     // host kept delivering while the deleted one was watched.
@@ -322,7 +298,7 @@ fn signed_only_by(secret: &str, request: &Received) -> bool {
 }
 
 async fn no_old_signature_after_rotate(backend: Backend) {
-    let Setup { host, _redis } = start("rotate-now", backend, None);
+    let OnBackend { host, _redis } = start("rotate-now", backend, None);
     let project = host.create_project("acme").await;
     let (receiver, id, old_secret) = slow_endpoint_delivering(&host, &project).await;
     let path = format!("{}/rotate", webhook_path(&project, &id));

@@ -389,3 +389,35 @@ fn client() -> reqwest::Client {
         .build()
         .expect("an HTTP client")
 }
+
+/// Which store a test's host runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Embedded,
+    Redis,
+}
+
+/// A host on a [`Backend`]; its Redis server (if any) is stopped after it.
+pub struct OnBackend {
+    pub host: Host,
+    pub _redis: Option<crate::common::redis_server::RedisServer>,
+}
+
+impl Host {
+    /// Runs a host with `config` on `backend`: on Redis, a server of the
+    /// test's own on a free port.
+    pub fn start_on(name: &str, backend: Backend, mut config: HostConfig) -> OnBackend {
+        let redis = match backend {
+            Backend::Embedded => None,
+            Backend::Redis => {
+                let redis = crate::common::redis_server::RedisServer::start(name);
+                config.storage = format!("backend = \"redis\"\nredis_url = \"{}\"", redis.url());
+                Some(redis)
+            }
+        };
+        OnBackend {
+            host: Host::start(name, config),
+            _redis: redis,
+        }
+    }
+}

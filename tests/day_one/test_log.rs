@@ -5,25 +5,13 @@
 //! statistics; on both backends.
 
 use super::*;
+use common::host::{Backend, OnBackend};
 use common::receiver::Reply;
-use common::redis_server::RedisServer;
-
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Embedded,
-    Redis,
-}
 
 /// Two webhooks on one receiver: `/ok` answers 200, `/down` 500.
 async fn tests_are_logged(backend: Backend) {
     let name = format!("day-one-test-log-{backend:?}").to_lowercase();
-    let mut config = HostConfig::default();
-    let _redis = matches!(backend, Backend::Redis).then(|| {
-        let redis = RedisServer::start(&name);
-        config.storage = format!("backend = \"redis\"\nredis_url = \"{}\"", redis.url());
-        redis
-    });
-    let host = Host::start(&name, config);
+    let OnBackend { host, _redis } = Host::start_on(&name, backend, HostConfig::default());
     let p = project(&host, "tested").await;
     let receiver = Receiver::start(|_, got| match got.path.as_str() {
         "/down" => Reply::status(500),

@@ -331,12 +331,6 @@ pub fn sized(min: usize, max: usize) -> Value {
     json!({ "type": "string", "minLength": min, "maxLength": max })
 }
 
-/// A duration as the API reads them (`"90s"`, `"24h"`, `"7d"`) in the form
-/// `pattern` bounds; `meaning` says the limits.
-pub fn duration(pattern: &str, meaning: &str) -> Value {
-    json!({ "type": "string", "pattern": pattern, "description": meaning })
-}
-
 /// `schema`, also taking `null` (an optional field serde reads as absent).
 pub fn nullable(mut schema: Value) -> Value {
     let types = match schema["type"].take() {
