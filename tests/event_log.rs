@@ -553,3 +553,184 @@ async fn retention(host: &Host, store_file: Option<std::path::PathBuf>) -> Vec<(
     assert_eq!(delivered[0].json()["uuid"], pending.as_str());
     sizes
 }
+
+/// A project's own retention on the embedded store: see
+/// [`per_project_retention`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_keeps_its_records_for_its_own_retention() {
+    let host = Host::start("own-retention", own_retention_config(""));
+    per_project_retention(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_keeps_its_records_for_its_own_retention_on_redis() {
+    let redis = RedisServer::start("own-retention");
+    let storage = format!("backend = \"redis\"\nredis_url = \"{}\"", redis.url());
+    let host = Host::start("own-retention-redis", own_retention_config(&storage));
+    per_project_retention(&host).await;
+}
+
+/// The server keeps an hour; retries keep a refused delivery pending.
+fn own_retention_config(storage: &str) -> HostConfig {
+    HostConfig {
+        storage: format!("retention = \"1h\"\n{storage}"),
+        ..retention_config("")
+    }
+}
+
+/// `brief` keeps 2 s (its own `retention`), `kept` the server's hour: past
+/// 2 s, `brief`'s finished event, delivery and attempt answer `404` while
+/// `kept`'s stay; `brief`'s pending delivery, older than its retention,
+/// stays and is delivered. The field is validated as `/openapi.json` says.
+async fn per_project_retention(host: &Host) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let create = |id: &str, retention: Value| json!({ "name": id, "id": id, "custom_event_types": ["order.paid"], "retention": retention });
+    for (bad, why) in [
+        (json!("0s"), "must be between 1s and 365d"),
+        (json!("366d"), "must be between 1s and 365d"),
+        (json!("2w"), "is not a duration"),
+        (json!("1.5h"), "is not a duration"),
+    ] {
+        let (status, body) = host
+            .post("/projects", ADMIN_TOKEN, create("bad", bad.clone()))
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.to_string().contains("retention"), "{bad}: {body}");
+        assert!(body.to_string().contains(why), "{bad}: {body}");
+    }
+    let (status, body) = host
+        .post("/projects", ADMIN_TOKEN, create("brief", json!("2s")))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        (&body["retention"], &body["effective_retention"]),
+        (&json!("2s"), &json!("2s"))
+    );
+    let brief = TestProject {
+        id: "brief".into(),
+        secret_key: body["secret_key"].as_str().unwrap().into(),
+        publishable_key: body["publishable_key"].as_str().unwrap().into(),
+    };
+    let kept = project(host, "kept").await;
+    let (_, shown) = host.get("/projects/kept", &kept.secret_key).await;
+    assert_eq!(
+        (&shown["retention"], &shown["effective_retention"]),
+        (&Value::Null, &json!("1h"))
+    );
+    // PUT sets it, `null` gives the server's back, absent leaves it.
+    let put = |body: Value| {
+        let key = kept.secret_key.clone();
+        async move {
+            host.call(
+                reqwest::Method::PUT,
+                "/projects/kept",
+                Some(&key),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let (status, changed) = put(json!({ "retention": "90d" })).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["effective_retention"], "90d");
+    let (_, unchanged) = put(json!({ "name": "kept" })).await;
+    assert_eq!(unchanged["retention"], "90d");
+    let (status, _) = put(json!({ "retention": "0s" })).await;
+    assert_eq!(status, 400);
+    let (_, reset) = put(json!({ "retention": null })).await;
+    assert_eq!(
+        (&reset["retention"], &reset["effective_retention"]),
+        (&Value::Null, &json!("1h"))
+    );
+
+    let ok = Receiver::ok();
+    let up = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&up);
+    let late = Receiver::start(move |_, _| {
+        Reply::status(if flag.load(Ordering::SeqCst) {
+            200
+        } else {
+            503
+        })
+    });
+    let mut hooks = Vec::new();
+    for project in [&brief, &kept] {
+        let (hook, _) = host
+            .create_webhook(
+                project,
+                json!({ "url": ok.url(&format!("/{}", project.id)), "events": ["user.created"] }),
+            )
+            .await;
+        hooks.push(hook);
+    }
+    host.create_webhook(
+        &brief,
+        json!({ "url": late.url("/late"), "events": ["order.paid"] }),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let user = || json!({ "event": "user.created", "payload": { "n": 1 } });
+    let gone = send(host, &brief, user()).await;
+    let stays = send(host, &kept, user()).await;
+    let pending = send(
+        host,
+        &brief,
+        json!({ "event": "order.paid", "payload": {} }),
+    )
+    .await;
+    ok.wait_for(2, LONG).await;
+    // Each finished event's delivery and its first attempt.
+    let mut paths = Vec::new();
+    for ((project, event), hook) in [(&brief, &gone), (&kept, &stays)].into_iter().zip(&hooks) {
+        let event_path = format!("/projects/{}/events/{event}", project.id);
+        let shown = host
+            .eventually(LONG, || async {
+                let (_, shown) = host.get(&event_path, &project.secret_key).await;
+                (shown["status"] == "succeeded").then_some(shown)
+            })
+            .await;
+        let delivery = shown["deliveries"][0]["id"].as_str().unwrap().to_string();
+        let delivery_path = format!(
+            "/projects/{}/integrations/webhooks/{hook}/deliveries/{delivery}",
+            project.id
+        );
+        let attempt_path = format!("{delivery_path}/attempts/1");
+        for path in [&event_path, &delivery_path, &attempt_path] {
+            let (status, body) = host.get(path, &project.secret_key).await;
+            assert_eq!(status, 200, "{path}: {body}");
+        }
+        paths.push((project, [event_path, delivery_path, attempt_path]));
+    }
+
+    // `brief`'s finished records go once past its 2 s.
+    let [event_path, delivery_path, attempt_path] = &paths[0].1;
+    host.eventually(LONG, || async {
+        let (status, _) = host.get(event_path, &brief.secret_key).await;
+        (status == 404).then_some(())
+    })
+    .await;
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    for path in [delivery_path, attempt_path] {
+        let (status, body) = host.get(path, &brief.secret_key).await;
+        assert_eq!(status, 404, "{path} is past brief's retention: {body}");
+    }
+    let (status, page) = host
+        .get("/projects/brief/events?limit=10", &brief.secret_key)
+        .await;
+    assert_eq!(status, 200);
+    assert!(!ids(&page).contains(&gone), "{page}");
+    // `kept`'s, as old, stay.
+    for path in &paths[1].1 {
+        let (status, body) = host.get(path, &kept.secret_key).await;
+        assert_eq!(status, 200, "{path} is within the server's hour: {body}");
+    }
+    // The pending delivery, older than brief's retention, stays and goes out.
+    let pending_path = format!("/projects/brief/events/{pending}");
+    let (status, waiting) = host.get(&pending_path, &brief.secret_key).await;
+    assert_eq!(status, 200, "a pending event stays: {waiting}");
+    assert_eq!(waiting["status"], "pending");
+    up.store(true, Ordering::SeqCst);
+    let delivered = late.wait_for(1, LONG).await;
+    assert_eq!(delivered[0].json()["uuid"], pending.as_str());
+}

@@ -48,7 +48,7 @@ fn v1(main: &Receiver, audit: &Receiver) -> String {
 /// orders webhook moved, its secret key rotated; `legacy` gone.
 fn v2(main: &Receiver) -> String {
     format!(
-        "{}{}",
+        "{}retention = \"7d\"\n{}",
         shop().replace(SHOP_SK, SHOP_SK2),
         orders(&main.url("/orders-v2"))
     )
@@ -191,9 +191,10 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
         "- webhook shop/ep_shop_audit",
         "- provider shop/webhook",
         "- project legacy",
+        "~ project shop: retention",
         &rotated[0],
         &rotated[1],
-        "plan: 1 to create, 1 to change, 4 to delete, 2 unchanged",
+        "plan: 1 to create, 2 to change, 4 to delete, 1 unchanged",
     ] {
         assert!(
             planned.contains(line),
@@ -226,6 +227,13 @@ async fn operator_walk(name: &str, storage: String, redis: bool) {
 
     // The rotated key: the old one refused, the new one works.
     assert_eq!(send(&host, "shop", SHOP_SK, 4).await.0, 401, "old key");
+    // v2's retention applies.
+    let (_, shop) = host.get("/projects/shop", SHOP_SK2).await;
+    assert_eq!(
+        (&shop["retention"], &shop["effective_retention"]),
+        (&json!("7d"), &json!("7d")),
+        "{shop}"
+    );
 
     // The kept project delivers to its kept webhooks, at the new URL,
     // without the removed provider setting's header.

@@ -258,8 +258,9 @@ fn declared_keys(spec: &ProjectSpec, now_ms: u64) -> Vec<ApiKey> {
     .collect()
 }
 
-/// The project as declared: name, strictness, declared types and
-/// ingestion limit (absent: the `[ingest]` default) from the TOML; its
+/// The project as declared: name, strictness, declared types, ingestion
+/// limit (absent: the `[ingest]` default) and retention (absent:
+/// `storage.retention`) from the TOML; its
 /// creation time and the types it has seen (less those declared now) kept
 /// from the stored record.
 fn declared_project(stored: Option<Project>, spec: &ProjectSpec, now_ms: u64) -> Project {
@@ -272,6 +273,7 @@ fn declared_project(stored: Option<Project>, spec: &ProjectSpec, now_ms: u64) ->
         seen_event_types: seen,
         declared: true,
         ingest_limit: spec.ingest_limit,
+        retention: spec.retention,
         ..Project::new(spec.id.clone(), spec.name.clone(), created_ms)
     }
 }

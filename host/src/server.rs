@@ -175,6 +175,7 @@ pub async fn serve_with_clock(
             f64::from(settings.management.requests_per_second),
             settings.management.burst,
         ),
+        retention: settings.storage.retention(),
     });
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()

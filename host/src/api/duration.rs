@@ -10,6 +10,16 @@ use std::time::Duration;
 /// The units a duration may be written in, with their length in seconds.
 const UNITS: [(char, u64); 4] = [('s', 1), ('m', 60), ('h', 3600), ('d', 86_400)];
 
+/// A project's `retention` (API and `[[projects]]`): at least a second,
+/// like `storage.retention` (tests and soak runs use seconds; a deployment
+/// keeps days), at most a year.
+pub(crate) const PROJECT_RETENTION: DurationRule = DurationRule {
+    min_secs: 1,
+    max_secs: 365 * 86_400,
+    units: "smhd",
+    meaning: "how long the project's finished events, deliveries, attempts and statistics are kept; null: the server's `storage.retention`",
+};
+
 /// The bounds of one duration field, in seconds, and what it means.
 #[derive(Debug, Clone, Copy)]
 pub struct DurationRule {
@@ -27,18 +37,22 @@ impl DurationRule {
     /// Reads `text` given as `field`, or `400` naming the field, the form
     /// and the bounds.
     pub fn read(&self, field: &str, text: &str) -> Result<Duration, ApiError> {
+        self.check(text)
+            .map_err(|message| ApiError::bad(field, message))
+    }
+
+    /// Reads `text`, or says what is wrong with it (the config's check,
+    /// worded as the API's `400`).
+    pub fn check(&self, text: &str) -> Result<Duration, String> {
         let secs = parse(text, self.units).ok_or_else(|| {
-            ApiError::bad(
-                field,
-                format!(
-                    "`{text}` is not a duration: write a whole number and one unit \
-                     of `{}`, as in `90s`, `15m`, `24h`, `7d`",
-                    self.units
-                ),
+            format!(
+                "`{text}` is not a duration: write a whole number and one unit \
+                 of `{}`, as in `90s`, `15m`, `24h`, `7d`",
+                self.units
             )
         })?;
         if secs < self.min_secs || secs > self.max_secs {
-            return Err(ApiError::bad(field, format!("must be {}", self.bounds())));
+            return Err(format!("must be {}", self.bounds()));
         }
         Ok(Duration::from_secs(secs))
     }

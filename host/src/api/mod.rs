@@ -18,7 +18,7 @@
 pub mod auth;
 pub mod body;
 mod deliveries;
-mod duration;
+pub(crate) mod duration;
 pub mod error;
 mod event_log;
 mod events;
@@ -74,6 +74,9 @@ pub struct AppState {
     pub ingest_rate: Rate,
     /// The management API's limit per caller (see [`limits`]).
     pub management_rate: Rate,
+    /// `storage.retention`: how long finished records are kept, unless a
+    /// project has its own `retention`.
+    pub retention: Duration,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// When each API key's last use was written.

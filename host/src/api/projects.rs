@@ -2,7 +2,8 @@
 //! `GET /projects/{p}`: the project (keys are never shown again).
 //! `PUT /projects/{p}`: its name, `strict_event_types`, its declared types,
 //! its `ingest_limit` (`{events_per_second, burst?}`; `null` goes back to
-//! the `[ingest]` default).
+//! the `[ingest]` default), its `retention` (`"7d"`; `null` goes back to
+//! `storage.retention`).
 //! `DELETE /projects/{p}` (admin): the project with everything it owns.
 //! `PUT|GET|DELETE /projects/{p}/integrations/events/{type}`: declare (with
 //! an optional description and JSON Schema), read, remove one type.
@@ -12,6 +13,7 @@
 
 use super::auth::authenticate;
 use super::body::{read_json, read_json_or_default};
+use super::duration::PROJECT_RETENTION;
 use super::error::ApiError;
 use super::events::custom_type_view;
 use super::openapi::params::{declared_type_name, PROJECT_ID_PATTERN};
@@ -88,6 +90,7 @@ fn project_body_schema(update: bool) -> serde_json::Value {
         ("name", optional(name_schema())),
         ("strict_event_types", optional(json!({ "type": "boolean" }))),
         ("ingest_limit", ingest_limit_schema()),
+        ("retention", nullable(PROJECT_RETENTION.schema())),
         (
             "custom_event_types",
             optional(
@@ -129,7 +132,7 @@ pub(super) fn routes() -> Vec<RouteDoc> {
         doc(
             "put",
             "/projects/{project}",
-            "Change a project's name, strict_event_types, ingest_limit or declared event types (the list is replaced)",
+            "Change a project's name, strict_event_types, ingest_limit, retention or declared event types (the list is replaced)",
             Auth::Owner,
             Some(|_| project_body_schema(true)),
             &[200, 400, 401, 403, 404],
@@ -215,6 +218,8 @@ struct CreateProject {
     custom_event_types: Vec<DeclaredInput>,
     #[serde(default)]
     ingest_limit: Option<LimitInput>,
+    #[serde(default)]
+    retention: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -229,6 +234,9 @@ struct UpdateProject {
     /// Absent: unchanged; `null`: back to the default.
     #[serde(default, deserialize_with = "present")]
     ingest_limit: Option<Option<LimitInput>>,
+    /// Absent: unchanged; `null`: back to `storage.retention`.
+    #[serde(default, deserialize_with = "present")]
+    retention: Option<Option<String>>,
 }
 
 /// `ingest_limit` as sent.
@@ -254,6 +262,21 @@ where
 fn ingest_limit(input: LimitInput) -> Result<IngestLimit, ApiError> {
     IngestLimit::new(input.events_per_second, input.burst)
         .map_err(|e| ApiError::bad(format!("ingest_limit.{}", e.field()), e.to_string()))
+}
+
+/// Checks a `retention` as sent.
+fn retention(text: String) -> Result<std::time::Duration, ApiError> {
+    PROJECT_RETENTION.read("retention", &text)
+}
+
+/// A duration as the API shows it: whole days, hours, minutes or seconds.
+fn duration_view(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    let (unit, length) = [('d', 86_400), ('h', 3600), ('m', 60)]
+        .into_iter()
+        .find(|(_, length)| secs % length == 0 && secs > 0)
+        .unwrap_or(('s', 1));
+    format!("{}{unit}", secs / length)
 }
 
 /// Checks one declared type: `name_field` names where its name came
@@ -341,7 +364,8 @@ fn limit_view(rate: Rate) -> serde_json::Value {
 }
 
 /// The project as the API shows it: `ingest_limit` is its own (`null`:
-/// the default), `effective_ingest_limit` what applies.
+/// the default), `effective_ingest_limit` what applies; so `retention`
+/// and `effective_retention`.
 fn view(state: &AppState, project: &Project) -> serde_json::Value {
     let names: Vec<&str> = project
         .custom_event_types
@@ -355,6 +379,8 @@ fn view(state: &AppState, project: &Project) -> serde_json::Value {
         "custom_event_types": names,
         "ingest_limit": project.ingest_limit.map(|l| limit_view(l.rate())),
         "effective_ingest_limit": limit_view(project.ingest_rate(state.ingest_rate)),
+        "retention": project.retention.map(duration_view),
+        "effective_retention": duration_view(project.retention_or(state.retention)),
         "created_at": time_ms(project.created_ms),
         "declared": project.declared,
     })
@@ -397,6 +423,7 @@ async fn create(
     let mut project = Project::new(id.clone(), name, now);
     project.strict_event_types = input.strict_event_types;
     project.ingest_limit = input.ingest_limit.map(ingest_limit).transpose()?;
+    project.retention = input.retention.map(retention).transpose()?;
     set_declared(&mut project, declared_types(input.custom_event_types)?);
     let (secret_record, secret_key) = issue_key(&id, NewKey::api(KeyKind::Secret), now);
     let (publishable_record, publishable_key) =
@@ -479,9 +506,16 @@ async fn update(
         .ingest_limit
         .map(|limit| limit.map(ingest_limit).transpose())
         .transpose()?;
+    let kept = input
+        .retention
+        .map(|kept| kept.map(retention).transpose())
+        .transpose()?;
     let project = change_project(&state, &project_id, move |project| {
         if let Some(limit) = limit {
             project.ingest_limit = limit;
+        }
+        if let Some(kept) = kept {
+            project.retention = kept;
         }
         if let Some(name) = &name {
             project.name.clone_from(name);

@@ -110,6 +110,16 @@ pub enum StorageSettings {
     Redis(RedisSettings),
 }
 
+impl StorageSettings {
+    /// `storage.retention`, on either backend.
+    pub fn retention(&self) -> Duration {
+        match self {
+            Self::Embedded { retention, .. } => *retention,
+            Self::Redis(redis) => redis.retention,
+        }
+    }
+}
+
 /// `[storage]` with `backend = "redis"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisSettings {
@@ -642,6 +652,46 @@ mod tests {
                 "security.allowed_cidrs[0]",
                 "security.master_key"
             ]
+        );
+    }
+
+    #[test]
+    fn a_project_retention_is_read_and_checked_as_the_api_does() {
+        let base = format!(
+            "[server]\nadmin_token = \"0123456789abcdef0123\"\n[security]\nmaster_key = \"{}\"\n",
+            "A".repeat(43) + "="
+        );
+        let s = load_str(&format!(
+            "{base}[storage]\nretention = \"30d\"\n\
+             [[projects]]\nid = \"a\"\nretention = \"7d\"\n[[projects]]\nid = \"b\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.storage.retention(), Duration::from_secs(30 * 86_400));
+        let kept: Vec<_> = s.projects.iter().map(|p| p.retention).collect();
+        assert_eq!(kept, [Some(Duration::from_secs(7 * 86_400)), None]);
+        let err = load_str(&format!(
+            "{base}[[projects]]\nid = \"a\"\nretention = \"2w\"\n\
+             [[projects]]\nid = \"b\"\nretention = \"400d\"\n"
+        ))
+        .unwrap_err();
+        let ConfigError::Invalid(problems) = err else {
+            panic!("expected invalid, got {err}");
+        };
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.message.as_str()))
+            .collect();
+        assert!(
+            found
+                .iter()
+                .any(|(k, m)| *k == "projects[0].retention" && m.contains("not a duration")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|(k, m)| *k == "projects[1].retention" && m.contains("between 1s and 365d")),
+            "{found:?}"
         );
     }
 

@@ -13,6 +13,7 @@
 //! custom_event_types = ["order.paid"]          # names only, or:
 //! strict_event_types = false                   # true: only the catalogue's types
 //! ingest_limit = { events_per_second = 20, burst = 40 }  # absent: the [ingest] default
+//! retention = "7d"                             # 1s-365d; absent: storage.retention
 //!
 //! [[projects.event_types]]                     # a type with a description and schema
 //! name = "user.signup"
@@ -76,6 +77,8 @@ pub struct ProjectSpec {
     pub strict_event_types: bool,
     /// Its own ingestion limit; `None`: the `[ingest]` default.
     pub ingest_limit: Option<crate::store::IngestLimit>,
+    /// Its own retention; `None`: `storage.retention`.
+    pub retention: Option<std::time::Duration>,
     /// Its webhooks.
     pub webhooks: Vec<WebhookSpec>,
     /// Its provider settings, by provider name.
@@ -159,6 +162,8 @@ pub(super) struct RawProject {
     strict_event_types: bool,
     #[serde(default)]
     ingest_limit: Option<RawIngestLimit>,
+    #[serde(default)]
+    retention: Option<String>,
     #[serde(default)]
     event_types: Vec<RawEventType>,
     #[serde(default)]
@@ -272,6 +277,22 @@ fn project_limit(
     }
 }
 
+/// A project's `retention`, checked as the API checks it.
+fn project_retention(
+    check: &mut Check,
+    at: &str,
+    raw: Option<String>,
+) -> Option<std::time::Duration> {
+    let raw = raw?;
+    match crate::api::duration::PROJECT_RETENTION.check(&raw) {
+        Ok(retention) => Some(retention),
+        Err(message) => {
+            check.problem(&format!("{at}.retention"), message);
+            None
+        }
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
@@ -320,6 +341,7 @@ pub(super) fn validate_projects(
             let custom_event_types =
                 declared_types(check, &at, project.custom_event_types, project.event_types);
             let ingest_limit = project_limit(check, &at, project.ingest_limit);
+            let retention = project_retention(check, &at, project.retention);
             let webhooks = project
                 .webhooks
                 .into_iter()
@@ -379,6 +401,7 @@ pub(super) fn validate_projects(
                 custom_event_types,
                 strict_event_types: project.strict_event_types,
                 ingest_limit,
+                retention,
                 webhooks,
             }
         })

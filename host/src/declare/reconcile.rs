@@ -316,7 +316,15 @@ macro_rules! differing {
 }
 
 fn project_fields(old: &Project, new: &Project) -> Vec<&'static str> {
-    let mut changed = differing!(old, new, name, custom_event_types, strict_event_types);
+    let mut changed = differing!(
+        old,
+        new,
+        name,
+        custom_event_types,
+        strict_event_types,
+        ingest_limit,
+        retention
+    );
     if !old.declared {
         changed.push("now owned by the config");
     }
@@ -448,6 +456,18 @@ mod tests {
             project_fields,
             step,
         );
+        let kept_a_week = Project {
+            retention: Some(std::time::Duration::from_secs(7 * 86_400)),
+            ..project(true)
+        };
+        compare(
+            &mut plan,
+            "project f".into(),
+            Some(&stored),
+            kept_a_week,
+            project_fields,
+            step,
+        );
         let made_by_the_api = project(false);
         compare(
             &mut plan,
@@ -465,9 +485,10 @@ mod tests {
         );
         assert_eq!(
             plan.to_string(),
-            "+ project a\n~ project c: name\n~ project d: now owned by the config\n\
+            "+ project a\n~ project c: name\n~ project f: retention\n\
+             ~ project d: now owned by the config\n\
              - project e: no longer in the config\n\
-             plan: 1 to create, 2 to change, 1 to delete, 1 unchanged\n"
+             plan: 1 to create, 3 to change, 1 to delete, 1 unchanged\n"
         );
     }
 }

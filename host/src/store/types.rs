@@ -64,6 +64,9 @@ pub struct Project {
     pub declared: bool,
     /// Its own ingestion limit; `None`: the `[ingest]` default.
     pub ingest_limit: Option<IngestLimit>,
+    /// How long its finished events, deliveries, attempts and statistics
+    /// are kept; `None`: `storage.retention`.
+    pub retention: Option<std::time::Duration>,
 }
 
 impl Project {
@@ -78,7 +81,14 @@ impl Project {
             created_ms,
             declared: false,
             ingest_limit: None,
+            retention: None,
         }
+    }
+
+    /// How long its finished records are kept: its own retention, else
+    /// `default` (`storage.retention`).
+    pub fn retention_or(&self, default: std::time::Duration) -> std::time::Duration {
+        self.retention.unwrap_or(default)
     }
 
     /// The rate its events are admitted at: its own limit, else `default`.
@@ -115,7 +125,7 @@ impl CustomEventType {
 }
 
 impl Record for Project {
-    const FORMAT: u8 = 3;
+    const FORMAT: u8 = 4;
 
     fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
         /// Format 1: custom types as names only; every project was strict
@@ -139,6 +149,18 @@ impl Record for Project {
             seen_event_types: Vec<String>,
             created_ms: u64,
         }
+        /// Format 3: no retention of its own (`storage.retention` applies).
+        #[derive(Deserialize)]
+        struct ProjectV3 {
+            id: String,
+            name: String,
+            custom_event_types: Vec<CustomEventType>,
+            strict_event_types: bool,
+            seen_event_types: Vec<String>,
+            created_ms: u64,
+            declared: bool,
+            ingest_limit: Option<IngestLimit>,
+        }
         match format {
             1 => Some(postcard::from_bytes::<ProjectV1>(body).map(|v1| {
                 Project {
@@ -155,6 +177,14 @@ impl Record for Project {
                 strict_event_types: v2.strict_event_types,
                 seen_event_types: v2.seen_event_types,
                 ..Project::new(v2.id, v2.name, v2.created_ms)
+            })),
+            3 => Some(postcard::from_bytes::<ProjectV3>(body).map(|v3| Project {
+                custom_event_types: v3.custom_event_types,
+                strict_event_types: v3.strict_event_types,
+                seen_event_types: v3.seen_event_types,
+                declared: v3.declared,
+                ingest_limit: v3.ingest_limit,
+                ..Project::new(v3.id, v3.name, v3.created_ms)
             })),
             _ => None,
         }
@@ -1094,7 +1124,7 @@ mod tests {
             ..project
         };
         let bytes = encode(&now).unwrap();
-        assert_eq!(bytes[0], 3, "projects are written in format 3");
+        assert_eq!(bytes[0], 4, "projects are written in format 4");
         assert_eq!(decode::<Project>("acme", &bytes).unwrap(), now);
     }
 
@@ -1122,7 +1152,7 @@ mod tests {
             ..project
         };
         let bytes = encode(&declared).unwrap();
-        assert_eq!(bytes[0], 3, "projects are written in format 3");
+        assert_eq!(bytes[0], 4, "projects are written in format 4");
         assert_eq!(decode::<Project>("acme", &bytes).unwrap(), declared);
 
         let endpoint = Endpoint {
@@ -1200,6 +1230,29 @@ mod tests {
         let bytes = encode(&now).unwrap();
         assert_eq!(bytes[0], 2, "keys are written in format 2");
         assert_eq!(decode::<ApiKey>("k", &bytes).unwrap(), now);
+    }
+
+    #[test]
+    fn projects_of_the_third_format_decode_with_the_default_retention() {
+        let project = Project {
+            declared: true,
+            ingest_limit: Some(IngestLimit::new(2, Some(3)).unwrap()),
+            ..Project::new("acme".into(), "Acme".into(), 7)
+        };
+        // Format 3 is today's encoding without the last field (`retention`,
+        // `None`: one byte in postcard).
+        let mut v3 = encode(&project).unwrap();
+        assert_eq!(v3.pop(), Some(0), "`retention` is the last field");
+        v3[0] = 3;
+        assert_eq!(decode::<Project>("acme", &v3).unwrap(), project);
+        let own = Project {
+            retention: Some(std::time::Duration::from_secs(3600)),
+            ..project
+        };
+        let bytes = encode(&own).unwrap();
+        assert_eq!(decode::<Project>("acme", &bytes).unwrap(), own);
+        let default = std::time::Duration::from_secs(60);
+        assert_eq!(own.retention_or(default).as_secs(), 3600);
     }
 
     #[test]

@@ -17,6 +17,16 @@
 //! `--backend redis` runs the host on a private `redis-server` it starts
 //! (or on `--redis-url`). Everything is loopback-only and bounded by
 //! `--events` and `--timeout`.
+//!
+//! `--scenario soak` instead sends a steady `--rate` (default 500 events/s)
+//! for `--duration` (default 10 min) to one endpoint, the host keeping
+//! `--retention` (default 2 min), and every `--sample-every` (default 10 s)
+//! prints the store's size (the redb file, or Redis `used_memory`), the
+//! host's RSS and the window's ingest→delivered p50/p99, then the table:
+//!
+//! ```sh
+//! target/release/hookmesh-bench --scenario soak --payload-bytes 1024
+//! ```
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, ValueEnum};
@@ -45,6 +55,9 @@ enum Scenario {
     Failing,
     /// Register `--endpoints` endpoints, then restart: start-up time and RSS.
     Endpoints,
+    /// A steady `--rate` (default 500/s) for `--duration` with a short
+    /// `--retention`: storage, RSS and latency sampled over time.
+    Soak,
 }
 
 /// Load tool for hookmesh.
@@ -61,9 +74,19 @@ struct Args {
     /// Endpoints (fan-in: shards; fan-out: receivers of every event).
     #[arg(long, default_value_t = 1)]
     endpoints: usize,
-    /// Pace ingestion at this many events/s (default: as fast as possible).
+    /// Pace ingestion at this many events/s (default: as fast as possible;
+    /// soak: 500).
     #[arg(long)]
     rate: Option<f64>,
+    /// Soak: how long to send.
+    #[arg(long, default_value = "10m")]
+    duration: humantime::Duration,
+    /// Soak: the host's `storage.retention`.
+    #[arg(long, default_value = "2m")]
+    retention: humantime::Duration,
+    /// Soak: time between samples.
+    #[arg(long, default_value = "10s")]
+    sample_every: humantime::Duration,
     /// Payload padding in bytes.
     #[arg(long, default_value_t = 512)]
     payload_bytes: usize,
@@ -283,8 +306,12 @@ fn start_host(args: &Args) -> anyhow::Result<Host> {
         ),
         None => String::new(),
     };
+    let retention = match args.scenario {
+        Scenario::Soak => format!("retention = \"{}\"\n", args.retention),
+        _ => String::new(),
+    };
     let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN}\"\nmax_body_kb = 4096\n[storage]\npath = \"{}\"\n{redis}\
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN}\"\nmax_body_kb = 4096\n[storage]\npath = \"{}\"\n{retention}{redis}\
          [plugins]\ndir = \"{}\"\n[security]\nmaster_key = \"{MASTER_KEY}\"\nhttps_only = false\nallow_private_targets = true\n\
          [delivery]\nretry_schedule = [\"100ms\"]\njitter = 0.0\n[ingest]\nevents_per_second = 10000000\nburst = 10000000\n\
          [management]\nrequests_per_second = 10000000\nburst = 10000000\n",
@@ -339,6 +366,10 @@ fn stored_bytes(host: &Host) -> Option<u64> {
             .ok()
             .map(|m| m.len()),
     }
+}
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    proc_status_mib(pid, "VmRSS:")
 }
 
 fn peak_rss_mib(pid: u32) -> Option<f64> {
@@ -511,11 +542,166 @@ async fn endpoint_scale(
     Ok(())
 }
 
+/// One soak sample: what the window since the previous one saw.
+struct Sample {
+    at: Duration,
+    sent: usize,
+    delivered: usize,
+    stored: Option<u64>,
+    rss: Option<f64>,
+    /// Ingest→delivered of the window's deliveries, ms (sorted µs inside).
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("n/a".into(), |b| format!("{:.1}", b as f64 / 1_048_576.0))
+}
+
+/// The soak run: a steady rate to one endpoint for `--duration`, sampling
+/// every `--sample-every`; prints a table (markdown) at the end.
+async fn soak(
+    args: &Args,
+    client: &reqwest::Client,
+    host: &Host,
+    key: &str,
+    sink: Arc<Sink>,
+    rate: f64,
+    events: usize,
+) -> anyhow::Result<()> {
+    let padding = "x".repeat(args.payload_bytes);
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let stop = started + *args.duration;
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, next, errors, sink) =
+            (client.clone(), next.clone(), errors.clone(), sink.clone());
+        let url = format!("{}/projects/bench/events", host.addr);
+        let (key, padding) = (key.to_string(), padding.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                if seq >= events || Instant::now() > stop {
+                    break;
+                }
+                let due = started + Duration::from_secs_f64(seq as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                let body = json!({ "event": "user.created", "payload": { "seq": seq, "padding": padding } });
+                if let Ok(mut sent) = sink.sent.lock() {
+                    sent[seq] = Some(Instant::now());
+                }
+                match client.post(&url).bearer_auth(&key).json(&body).send().await {
+                    Ok(r) if r.status().as_u16() == 202 => {}
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    let pid = host_pid(host);
+    let mut samples: Vec<Sample> = Vec::new();
+    let (mut last_sent, mut last_delivered, mut last_errors) = (0usize, 0usize, 0usize);
+    let every = *args.sample_every;
+    let mut tick = 1u32;
+    loop {
+        let due = started + every * tick;
+        let finished = workers.iter().all(|w| w.is_finished());
+        if finished && Instant::now() >= stop {
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        tick += 1;
+        let sent = next.load(Ordering::Relaxed).min(events);
+        let delivered = sink.arrivals.load(Ordering::Relaxed);
+        let errs = errors.load(Ordering::Relaxed);
+        let mut window = sink
+            .latencies_us
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        window.sort_unstable();
+        let sample = Sample {
+            at: started.elapsed(),
+            sent: sent - last_sent,
+            delivered: delivered - last_delivered,
+            stored: stored_bytes(host),
+            rss: rss_mib(pid),
+            p50_ms: percentile(&window, 0.5),
+            p99_ms: percentile(&window, 0.99),
+            errors: errs - last_errors,
+        };
+        eprintln!(
+            "  t {:>5.0} s  sent {:>6}  delivered {:>6}  store {:>7} MiB  RSS {:>6} MiB  p50 {:>7.1} ms  p99 {:>7.1} ms  errors {}",
+            sample.at.as_secs_f64(),
+            sample.sent,
+            sample.delivered,
+            mib(sample.stored),
+            sample.rss.map_or("n/a".into(), |r| format!("{r:.1}")),
+            sample.p50_ms,
+            sample.p99_ms,
+            sample.errors
+        );
+        (last_sent, last_delivered, last_errors) = (sent, delivered, errs);
+        samples.push(sample);
+    }
+    for w in workers {
+        w.await?;
+    }
+    let sent = next.load(Ordering::Relaxed).min(events);
+    let drain_until = Instant::now() + Duration::from_secs(60);
+    while sink.arrivals.load(Ordering::Relaxed) < sent && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivered = sink.arrivals.load(Ordering::Relaxed);
+    let secs = every.as_secs_f64();
+    println!(
+        "scenario            Soak ({rate:.0} events/s for {}, retention {}, {} B padding, concurrency {}, {:?} store)",
+        args.duration, args.retention, args.payload_bytes, args.concurrency, args.backend
+    );
+    println!(
+        "sent {sent}, delivered {delivered}, errors {}; host peak RSS {}",
+        errors.load(Ordering::Relaxed),
+        peak_rss_mib(pid).map_or("n/a".into(), |r| format!("{r:.1} MiB"))
+    );
+    let store = match args.backend {
+        Backend::Embedded => "redb file MiB",
+        Backend::Redis => "Redis used_memory MiB",
+    };
+    println!();
+    println!("| t (s) | sent/s | delivered/s | {store} | host RSS MiB | ingest→delivered p50 ms | p99 ms | errors |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for s in &samples {
+        println!(
+            "| {:.0} | {:.0} | {:.0} | {} | {} | {:.1} | {:.1} | {} |",
+            s.at.as_secs_f64(),
+            s.sent as f64 / secs,
+            s.delivered as f64 / secs,
+            mib(s.stored),
+            s.rss.map_or("n/a".into(), |r| format!("{r:.1}")),
+            s.p50_ms,
+            s.p99_ms,
+            s.errors
+        );
+    }
+    if delivered < sent {
+        bail!("only {delivered} of {sent} deliveries arrived");
+    }
+    Ok(())
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    let soak_rate = args.rate.unwrap_or(500.0);
+    if matches!(args.scenario, Scenario::Soak) {
+        args.events = (soak_rate * args.duration.as_secs_f64()).ceil() as usize;
+    }
     let endpoints = match args.scenario {
-        Scenario::Ordered | Scenario::Failing | Scenario::Endpoints => 1,
+        Scenario::Ordered | Scenario::Failing | Scenario::Endpoints | Scenario::Soak => 1,
         _ => args.endpoints.max(1),
     };
     let deliveries_expected = match args.scenario {
@@ -563,6 +749,10 @@ async fn main() -> anyhow::Result<()> {
             &hook,
         )
         .await?;
+    }
+    if matches!(args.scenario, Scenario::Soak) {
+        let events = args.events;
+        return soak(&args, &client, &host, &key, sink, soak_rate, events).await;
     }
     eprintln!(
         "scenario {:?}: {} events, {endpoints} endpoint(s), concurrency {}, {:?} store",

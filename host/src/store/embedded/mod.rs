@@ -79,6 +79,8 @@ pub struct EmbeddedStore {
     versions: Arc<RouteVersions>,
     /// Rate-limit buckets (one process: in memory).
     limiter: RateLimiter,
+    /// A project was written: the purger reads the retentions again.
+    projects_changed: Arc<AtomicBool>,
 }
 
 macro_rules! backend_errors {
@@ -106,6 +108,7 @@ impl EmbeddedStore {
         purge::spawn_purger(
             Arc::downgrade(&store.db),
             Arc::clone(&store.dirty),
+            Arc::clone(&store.projects_changed),
             retention,
         );
         Ok(store)
@@ -159,6 +162,7 @@ impl EmbeddedStore {
             writer: Some(writer),
             versions,
             limiter: RateLimiter::new(),
+            projects_changed: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -232,7 +236,9 @@ fn load_delivery(
 
 impl BlockingBackend for EmbeddedStore {
     fn put_project(&self, project: &Project) -> Result<(), StoreError> {
-        self.put(PROJECTS, &project.id, project)
+        self.put(PROJECTS, &project.id, project)?;
+        self.projects_changed.store(true, Ordering::Release);
+        Ok(())
     }
 
     fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
@@ -262,6 +268,7 @@ impl BlockingBackend for EmbeddedStore {
             }
         };
         txn.commit()?;
+        self.projects_changed.store(true, Ordering::Release);
         Ok(updated)
     }
 

@@ -1,10 +1,16 @@
 //! Retention on the embedded store: a purger thread removes, a small batch
-//! per transaction, what is older than `storage.retention`:
+//! per transaction, what is older than its project's retention (its own
+//! `retention`, else `storage.retention`):
 //! - events whose deliveries are all finished, with those deliveries,
 //!   their attempts, their history entries and the event log's index rows
 //!   (an event with a pending delivery stays, whatever its age);
 //! - expired idempotency keys;
 //! - per-minute statistics.
+//!
+//! Events are walked project by project in the event log's index, each
+//! project up to its own cutoff, so a project keeping a day is purged as
+//! promptly as the server's default keeping a month. The purger wakes
+//! every tenth of the shortest retention in force (200 ms to 30 s).
 //!
 //! Each batch is its own short write transaction, committed without fsync
 //! (a purge lost in a crash is simply done again), so ingestion and
@@ -26,10 +32,14 @@ const MIN_INTERVAL: Duration = Duration::from_millis(200);
 /// is walked a part at a time, pass after pass.
 const IDEMPOTENCY_BATCHES_PER_PASS: usize = 16;
 
+/// Projects looked past per transaction when they have nothing to purge.
+const PROJECTS_PER_BATCH: usize = 256;
+
 /// Where the last pass stopped, per kind of record.
 #[derive(Default)]
 struct Cursors {
-    event: Option<String>,
+    /// (project, event) in the event log's index.
+    event: Option<(String, String)>,
     idempotency: Option<(String, String)>,
     stats: Option<(String, u64)>,
 }
@@ -45,18 +55,80 @@ pub struct Purged {
     pub stats: usize,
 }
 
-/// Purges every interval until the database is dropped.
-pub(super) fn spawn_purger(db: Weak<Database>, dirty: Arc<AtomicBool>, retention: Duration) {
-    let interval = (retention / 10).clamp(MIN_INTERVAL, MAX_INTERVAL);
+/// Each project's retention: its own, else the default.
+struct Retentions {
+    default: Duration,
+    own: HashMap<String, Duration>,
+}
+
+impl Retentions {
+    /// The projects' own retentions, as stored now.
+    fn read(db: &Database, default: Duration) -> Result<Self, StoreError> {
+        let txn = db.begin_read()?;
+        let mut own = HashMap::new();
+        for row in txn.open_table(PROJECTS)?.iter()? {
+            let (key, value) = row?;
+            let project: Project = decode(key.value(), value.value())?;
+            if let Some(retention) = project.retention {
+                own.insert(project.id, retention);
+            }
+        }
+        Ok(Self { default, own })
+    }
+
+    fn of(&self, project_id: &str) -> Duration {
+        self.own.get(project_id).copied().unwrap_or(self.default)
+    }
+
+    /// Unix ms before which project `project_id`'s records go.
+    fn cutoff_ms(&self, project_id: &str, now_ms: u64) -> u64 {
+        let kept = u64::try_from(self.of(project_id).as_millis()).unwrap_or(u64::MAX);
+        now_ms.saturating_sub(kept)
+    }
+
+    /// The pause between passes: a tenth of the shortest retention.
+    fn interval(&self) -> Duration {
+        let shortest = self.own.values().copied().fold(self.default, Duration::min);
+        (shortest / 10).clamp(MIN_INTERVAL, MAX_INTERVAL)
+    }
+}
+
+/// Purges every interval until the database is dropped. The interval
+/// follows the shortest retention, read again when `projects_changed`
+/// says a project was written (a project given a short retention is
+/// purged at its pace within [`MIN_INTERVAL`]).
+pub(super) fn spawn_purger(
+    db: Weak<Database>,
+    dirty: Arc<AtomicBool>,
+    projects_changed: Arc<AtomicBool>,
+    retention: Duration,
+) {
     let spawned = std::thread::Builder::new()
         .name("hookmesh-purge".into())
         .spawn(move || {
             let mut cursors = Cursors::default();
+            let mut interval = match db.upgrade() {
+                Some(db) => Retentions::read(&db, retention).map_or(MIN_INTERVAL, |r| r.interval()),
+                None => return,
+            };
+            let mut last = std::time::Instant::now();
             loop {
-                std::thread::sleep(interval);
+                std::thread::sleep(MIN_INTERVAL);
                 let Some(db) = db.upgrade() else { return };
-                if let Err(error) = purge_until_done(&db, &dirty, retention, &mut cursors) {
-                    tracing::error!(%error, "cannot purge records past retention; retrying");
+                if projects_changed.swap(false, Ordering::AcqRel) {
+                    if let Ok(retentions) = Retentions::read(&db, retention) {
+                        interval = retentions.interval();
+                    }
+                }
+                if last.elapsed() < interval {
+                    continue;
+                }
+                last = std::time::Instant::now();
+                match purge_until_done(&db, &dirty, retention, &mut cursors) {
+                    Ok((_, next)) => interval = next,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot purge records past retention; retrying");
+                    }
                 }
             }
         });
@@ -66,18 +138,19 @@ pub(super) fn spawn_purger(db: Weak<Database>, dirty: Arc<AtomicBool>, retention
 }
 
 /// One pass: event batches until the old events are done, then a part of
-/// the idempotency keys, then the statistics.
+/// the idempotency keys, then the statistics. Returns what it removed and
+/// the pause before the next pass.
 fn purge_until_done(
     db: &Database,
     dirty: &AtomicBool,
     retention: Duration,
     cursors: &mut Cursors,
-) -> Result<Purged, StoreError> {
+) -> Result<(Purged, Duration), StoreError> {
     let now = crate::now_ms();
-    let cutoff = now.saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+    let retentions = Retentions::read(db, retention)?;
     let mut total = Purged::default();
     while in_transaction(db, |txn| {
-        purge_events(txn, cutoff, &mut cursors.event, &mut total)
+        purge_events(txn, &retentions, now, &mut cursors.event, &mut total)
     })? {}
     for _ in 0..IDEMPOTENCY_BATCHES_PER_PASS {
         let more = in_transaction(db, |txn| {
@@ -87,14 +160,22 @@ fn purge_until_done(
             break;
         }
     }
+    let mut owners = HashMap::new();
     while in_transaction(db, |txn| {
-        purge_stats(txn, cutoff, &mut cursors.stats, &mut total)
+        purge_stats(
+            txn,
+            &retentions,
+            now,
+            &mut owners,
+            &mut cursors.stats,
+            &mut total,
+        )
     })? {}
     if total != Purged::default() {
         dirty.store(true, Ordering::Release);
         tracing::debug!(?total, "purged records past retention");
     }
-    Ok(total)
+    Ok((total, retentions.interval()))
 }
 
 /// Runs `work` in one write transaction committed without fsync.
@@ -111,43 +192,78 @@ fn in_transaction<T>(
 }
 
 /// Old events whose deliveries are all finished, with everything they
-/// made. Continues after `cursor`; wraps to the start at the end.
+/// made: the event log's index, project by project, each up to its own
+/// cutoff. Continues after `cursor`; wraps to the start at the end.
 fn purge_events(
     txn: &redb::WriteTransaction,
-    cutoff_ms: u64,
-    cursor: &mut Option<String>,
+    retentions: &Retentions,
+    now_ms: u64,
+    cursor: &mut Option<(String, String)>,
     purged: &mut Purged,
 ) -> Result<bool, StoreError> {
-    let older = crate::signing::id_bound("evt_", cutoff_ms);
-    let after = cursor.clone().unwrap_or_default();
-    let candidates: Vec<(String, Event)> = {
-        let events = txn.open_table(EVENTS)?;
-        let start = match cursor {
-            Some(_) => Bound::Excluded(after.as_str()),
-            None => Bound::Unbounded,
+    for _ in 0..PROJECTS_PER_BATCH {
+        // The project the cursor is in (or the next one), its first row.
+        let next = {
+            let index = txn.open_table(PROJECT_EVENTS)?;
+            let start = match cursor {
+                Some((project, event)) => Bound::Excluded((project.as_str(), event.as_str())),
+                None => Bound::Unbounded,
+            };
+            let mut range = index.range::<(&str, &str)>((start, Bound::Unbounded))?;
+            let first = match range.next() {
+                Some(row) => Some(row?.0.value().0.to_string()),
+                None => None,
+            };
+            first
         };
-        let range = events.range::<&str>((start, Bound::Excluded(older.as_str())))?;
-        range
-            .take(BATCH)
-            .map(|row| {
-                let (key, value) = row?;
-                let id = key.value().to_string();
-                let event: Event = decode(&id, value.value())?;
-                Ok((id, event))
-            })
-            .collect::<Result<_, StoreError>>()?
-    };
-    for (id, event) in &candidates {
-        if event.time_created_ms < cutoff_ms && remove_event(txn, event)? {
-            purged.events += 1;
+        let Some(project) = next else {
+            *cursor = None;
+            return Ok(false);
+        };
+        let cutoff_ms = retentions.cutoff_ms(&project, now_ms);
+        let older = crate::signing::id_bound("evt_", cutoff_ms);
+        let candidates: Vec<String> = {
+            let index = txn.open_table(PROJECT_EVENTS)?;
+            let start = match cursor {
+                Some((p, event)) if *p == project => {
+                    Bound::Excluded((project.as_str(), event.as_str()))
+                }
+                _ => Bound::Included((project.as_str(), "")),
+            };
+            let end = Bound::Excluded((project.as_str(), older.as_str()));
+            index
+                .range::<(&str, &str)>((start, end))?
+                .take(BATCH)
+                .map(|row| Ok(row?.0.value().1.to_string()))
+                .collect::<Result<_, StoreError>>()?
+        };
+        for id in &candidates {
+            let event: Option<Event> = {
+                let events = txn.open_table(EVENTS)?;
+                let found = events.get(id.as_str())?;
+                found.map(|bytes| decode(id, bytes.value())).transpose()?
+            };
+            match event {
+                Some(event) => {
+                    if event.time_created_ms < cutoff_ms && remove_event(txn, &event)? {
+                        purged.events += 1;
+                    }
+                }
+                // An index row left without its event: drop it.
+                None => {
+                    txn.open_table(PROJECT_EVENTS)?
+                        .remove((project.as_str(), id.as_str()))?;
+                }
+            }
+            *cursor = Some((project.clone(), id.clone()));
         }
-        *cursor = Some(id.clone());
+        if candidates.len() == BATCH {
+            return Ok(true);
+        }
+        // This project is done: on to the next.
+        *cursor = Some((project, AFTER_EVERY_ID.to_string()));
     }
-    let more = candidates.len() == BATCH;
-    if !more {
-        *cursor = None;
-    }
-    Ok(more)
+    Ok(true)
 }
 
 /// Removes a finished event and its deliveries; false (nothing removed)
@@ -222,16 +338,19 @@ fn purge_idempotency(
     Ok(more)
 }
 
-/// Per-minute statistics older than the cutoff: each endpoint's old rows
-/// are at the start of its range, so the walk skips to the next endpoint
-/// at its first kept row.
+/// Per-minute statistics older than their project's cutoff: each
+/// endpoint's old rows are at the start of its range, so the walk skips to
+/// the next endpoint at its first kept row. `owners` caches each
+/// endpoint's project for the pass.
 fn purge_stats(
     txn: &redb::WriteTransaction,
-    cutoff_ms: u64,
+    retentions: &Retentions,
+    now_ms: u64,
+    owners: &mut HashMap<String, String>,
     cursor: &mut Option<(String, u64)>,
     purged: &mut Purged,
 ) -> Result<bool, StoreError> {
-    let oldest_kept = cutoff_ms / STATS_RESOLUTION_MS;
+    let endpoints = txn.open_table(ENDPOINTS)?;
     let mut table = txn.open_table(STATS)?;
     for _ in 0..BATCH {
         let next = {
@@ -253,6 +372,15 @@ fn purge_stats(
             *cursor = None;
             return Ok(false);
         };
+        if !owners.contains_key(&endpoint) {
+            // An endpoint gone without its statistics: the default applies.
+            let owner = match endpoints.get(endpoint.as_str())? {
+                Some(bytes) => decode::<Endpoint>(&endpoint, bytes.value())?.project_id,
+                None => String::new(),
+            };
+            owners.insert(endpoint.clone(), owner);
+        }
+        let oldest_kept = retentions.cutoff_ms(&owners[&endpoint], now_ms) / STATS_RESOLUTION_MS;
         if minute < oldest_kept {
             table.remove((endpoint.as_str(), minute))?;
             purged.stats += 1;
@@ -267,5 +395,5 @@ fn purge_stats(
 /// One pass over everything, now (tests and `store purge`).
 pub(super) fn purge_now(db: &Database, retention: Duration) -> Result<Purged, StoreError> {
     let dirty = AtomicBool::new(false);
-    purge_until_done(db, &dirty, retention, &mut Cursors::default())
+    purge_until_done(db, &dirty, retention, &mut Cursors::default()).map(|(purged, _)| purged)
 }

@@ -98,3 +98,50 @@ fn lazily_committed_attempts_survive_a_flush_and_reopen() {
     assert!(store.queue_head("ep").unwrap().is_none());
     assert_eq!(store.attempts_of("ep", "dlv_evt_1").unwrap().len(), 1);
 }
+
+#[test]
+fn each_project_is_purged_at_its_own_retention() {
+    let store = EmbeddedStore::open(&temp_path("own-retention")).unwrap();
+    let brief = Project {
+        retention: Some(Duration::from_secs(60)),
+        ..Project::new("brief".into(), "Brief".into(), 1)
+    };
+    store.put_project(&brief).unwrap();
+    store
+        .put_project(&Project::new("kept".into(), "Kept".into(), 1))
+        .unwrap();
+    // Made ten minutes ago: past brief's minute, within the default hour.
+    let then = crate::now_ms() - 600_000;
+    let mut ids = Vec::new();
+    for project in ["brief", "kept"] {
+        let id = crate::signing::new_id_at("evt_", then);
+        let mut event = new_event(project, &id, &format!("ep_{project}"), None);
+        event.event.time_created_ms = then;
+        event.deliveries.clear();
+        store.ingest(vec![event], then).unwrap();
+        ids.push(id);
+    }
+    // A pending delivery of brief's, as old: kept whatever its age.
+    let pending = crate::signing::new_id_at("evt_", then);
+    let mut event = new_event("brief", &pending, "ep_brief", None);
+    event.event.time_created_ms = then;
+    store.ingest(vec![event], then).unwrap();
+
+    let purged = store.purge_now(Duration::from_secs(3600)).unwrap();
+    assert_eq!(purged.events, 1, "{purged:?}");
+    assert!(
+        store.event(&ids[0]).unwrap().is_none(),
+        "past brief's minute"
+    );
+    assert!(
+        store.event(&ids[1]).unwrap().is_some(),
+        "within the default hour"
+    );
+    assert!(store.event(&pending).unwrap().is_some(), "pending: kept");
+    assert!(store.queue_head("ep_brief").unwrap().is_some());
+    assert_eq!(
+        store.purge_now(Duration::from_secs(60)).unwrap().events,
+        1,
+        "a default of a minute takes kept's too"
+    );
+}

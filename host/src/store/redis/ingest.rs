@@ -62,10 +62,6 @@ struct Intent {
 impl crate::store::codec::Record for Intent {}
 
 impl Shared {
-    fn retention_px(&self) -> u64 {
-        self.retention_ms.max(1)
-    }
-
     /// Stores a batch; see the module doc for the order of writes.
     pub(super) async fn ingest(
         &self,
@@ -125,6 +121,11 @@ impl Shared {
         leaders: &[&NewEvent],
         now_ms: u64,
     ) -> Result<HashMap<String, String>, StoreError> {
+        let projects: Vec<&str> = leaders
+            .iter()
+            .map(|item| item.event.project_id.as_str())
+            .collect();
+        let kept = self.project_retentions_ms(&projects).await?;
         let mut records = Vec::new();
         for item in leaders {
             let id = &item.event.id;
@@ -139,7 +140,10 @@ impl Shared {
             let mut record = cmd("SET");
             record.arg(self.keys.event(id)).arg(encode(&item.event)?);
             if item.deliveries.is_empty() {
-                record.arg("PX").arg(self.retention_px());
+                let retention_ms = kept.get(&item.event.project_id).copied();
+                record
+                    .arg("PX")
+                    .arg(retention_ms.unwrap_or(self.retention_ms).max(1));
             }
             records.push(record);
             records.push(
@@ -157,7 +161,7 @@ impl Shared {
             );
             records.extend(self.event_log_cmds(item));
         }
-        records.extend(self.trim_event_logs(leaders, now_ms));
+        records.extend(self.trim_event_logs(&kept, now_ms));
         let keyed: Vec<(&NewEvent, &(String, u64))> = leaders
             .iter()
             .filter_map(|item| Some((*item, item.idempotency.as_ref()?)))
@@ -268,10 +272,10 @@ impl Shared {
         cmds
     }
 
-    /// Drops the ids past retention from the project's event log (their
-    /// records expired already).
-    pub(super) fn trim_event_log(&self, project_id: &str, now_ms: u64) -> Cmd {
-        let expired = now_ms.saturating_sub(self.retention_ms);
+    /// Drops the ids past retention (`retention_ms`, the project's) from
+    /// the project's event log (their records expired already).
+    pub(super) fn trim_event_log(&self, project_id: &str, now_ms: u64, retention_ms: u64) -> Cmd {
+        let expired = now_ms.saturating_sub(retention_ms);
         cmd("ZREMRANGEBYLEX")
             .arg(self.keys.project_events(project_id))
             .arg("-")
@@ -280,28 +284,29 @@ impl Shared {
     }
 
     /// Drops ids past retention from the event logs of the batch's
-    /// projects (their records expired already).
-    fn trim_event_logs(&self, leaders: &[&NewEvent], now_ms: u64) -> Vec<Cmd> {
-        let mut projects: Vec<&str> = leaders
-            .iter()
-            .map(|item| item.event.project_id.as_str())
-            .collect();
+    /// projects (by project, its retention; their records expired already).
+    fn trim_event_logs(&self, kept: &HashMap<String, u64>, now_ms: u64) -> Vec<Cmd> {
+        let mut projects: Vec<(&String, &u64)> = kept.iter().collect();
         projects.sort_unstable();
-        projects.dedup();
         projects
             .into_iter()
-            .map(|project| self.trim_event_log(project, now_ms))
+            .map(|(project, retention_ms)| self.trim_event_log(project, now_ms, *retention_ms))
             .collect()
     }
 
     /// One delivery of each of these events finished (on a cluster, after
     /// its record; on one server the record script does it): an event none
-    /// of whose deliveries is pending expires a retention from now.
-    pub(super) async fn deliveries_finished(&self, event_ids: &[String]) -> Result<(), StoreError> {
+    /// of whose deliveries is pending expires a retention (its project's,
+    /// `retention_ms`) from now.
+    pub(super) async fn deliveries_finished(
+        &self,
+        event_ids: &[String],
+        retention_ms: u64,
+    ) -> Result<(), StoreError> {
         if event_ids.is_empty() {
             return Ok(());
         }
-        let retention = self.retention_ms.to_string();
+        let retention = retention_ms.to_string();
         let finished = event_ids
             .iter()
             .map(|id| {

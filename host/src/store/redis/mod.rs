@@ -21,6 +21,7 @@ mod keys;
 mod lease;
 mod queue;
 mod remove;
+mod retention;
 mod scripts;
 
 use super::codec::{decode, encode, Record};
@@ -75,7 +76,9 @@ pub(super) struct Shared {
     /// This instance's lease owner id.
     owner: String,
     lease_ttl: Duration,
+    /// `storage.retention`, ms (a project may have its own: [`retention`]).
     retention_ms: u64,
+    retentions: retention::Retentions,
     leases: Leases,
 }
 
@@ -89,6 +92,7 @@ impl RedisStore {
             owner: crate::signing::new_id("inst_"),
             lease_ttl: options.lease_ttl.max(Duration::from_millis(300)),
             retention_ms: u64::try_from(options.retention.as_millis()).unwrap_or(u64::MAX),
+            retentions: Default::default(),
             leases: Leases::default(),
         });
         lease::spawn_renewer(&shared, shared.lease_ttl / 3);
@@ -246,7 +250,9 @@ impl Backend for RedisStore {
             .arg(encode(project)?);
         let mut add = redis::cmd("SADD");
         add.arg(s.keys.projects()).arg(&project.id);
-        s.pool.phases(vec![vec![set], vec![add]]).await.map(drop)
+        s.pool.phases(vec![vec![set], vec![add]]).await?;
+        s.forget_retention(&project.id);
+        Ok(())
     }
 
     async fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
@@ -271,7 +277,10 @@ impl Backend for RedisStore {
             let written = encode(&project)?;
             let cas = scripts::eval(scripts::REPLACE_IF_UNCHANGED, &[&key], &[&read, &written]);
             match int(&s.pool.run(&cas).await?) {
-                1 => return Ok(Some(project)),
+                1 => {
+                    s.forget_retention(id);
+                    return Ok(Some(project));
+                }
                 -1 => return Ok(None),
                 _ => backoff(attempt).await, // changed meanwhile: apply to the new record
             }
@@ -481,10 +490,11 @@ impl Backend for RedisStore {
             s.keys.queue(id),
             s.keys.lease(id),
         );
+        let retention_ms = s.project_retention_ms(&endpoint.project_id).await?;
         let (prefix, now, retention) = (
             s.keys.delivery_prefix(id),
             crate::now_ms().to_string(),
-            s.retention_ms.to_string(),
+            retention_ms.to_string(),
         );
         let answer = s
             .pool
@@ -508,7 +518,8 @@ impl Backend for RedisStore {
             }
             _ => (false, Vec::new()),
         };
-        s.deliveries_finished(&finished_events).await?;
+        s.deliveries_finished(&finished_events, retention_ms)
+            .await?;
         Ok(existed)
     }
 

@@ -218,7 +218,8 @@ impl Shared {
         };
         let outcome = attempt.outcome.stats_field();
         let fence = self.leases.fence(endpoint_id);
-        let hours_kept = self.retention_ms / 3_600_000 + 1;
+        let retention_ms = self.endpoint_retention_ms(endpoint_id).await?;
+        let hours_kept = retention_ms / 3_600_000 + 1;
         let in_script = !self.pool.is_cluster();
         let args: [String; 18] = [
             fence,
@@ -235,7 +236,7 @@ impl Shared {
             reason,
             outcome.to_string(),
             format!("b{}", latency_bucket(attempt.duration_ms)),
-            self.retention_ms.to_string(),
+            retention_ms.to_string(),
             MINUTE_STATS_KEPT_MS.to_string(),
             minute.to_string(),
             (minute / 60).to_string(),
@@ -260,8 +261,11 @@ impl Shared {
                         id: attempt.delivery_id.clone(),
                     })?;
                 if changed && !delivery.is_queued() && !in_script {
-                    self.deliveries_finished(std::slice::from_ref(&delivery.event_id))
-                        .await?;
+                    self.deliveries_finished(
+                        std::slice::from_ref(&delivery.event_id),
+                        retention_ms,
+                    )
+                    .await?;
                 }
                 Ok(delivery)
             }
@@ -297,7 +301,8 @@ impl Shared {
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
         let key = self.keys.project_events(project_id);
-        let trim = self.trim_event_log(project_id, crate::now_ms());
+        let retention_ms = self.project_retention_ms(project_id).await?;
+        let trim = self.trim_event_log(project_id, crate::now_ms(), retention_ms);
         let max = before.map_or("+".to_string(), |b| format!("({b}"));
         let min = from.map_or("-".to_string(), |f| format!("[{f}"));
         let page = cmd("ZRANGE")
