@@ -421,7 +421,7 @@ impl Shared {
 
     /// Stores a finished test send: the delivery and its attempt (one
     /// script in the endpoint's slot), the event with its log entries,
-    /// everything expiring a retention from now.
+    /// everything expiring its project's retention from now.
     pub(super) async fn record_test(&self, test: &TestRecord) -> Result<Delivery, StoreError> {
         let TestRecord {
             event,
@@ -449,7 +449,8 @@ impl Shared {
             delivery.last_error.clone().unwrap_or_default(),
         ];
         let record = encode(attempt)?;
-        let retention = self.retention_ms.to_string();
+        let retention_ms = self.project_retention_ms(&event.project_id).await?;
+        let retention = retention_ms.to_string();
         let mut args: Vec<&[u8]> = fields.iter().map(String::as_bytes).collect();
         args.push(&record);
         args.push(retention.as_bytes());
@@ -464,7 +465,7 @@ impl Shared {
                 .arg(self.keys.event(&event.id))
                 .arg(encode(event)?)
                 .arg("PX")
-                .arg(self.retention_px())
+                .arg(retention_ms.max(1))
                 .to_owned(),
             cmd("HSET")
                 .arg(&logged)
@@ -473,7 +474,7 @@ impl Shared {
                 .to_owned(),
             cmd("PEXPIRE")
                 .arg(&logged)
-                .arg(self.retention_px())
+                .arg(retention_ms.max(1))
                 .to_owned(),
             cmd("ZADD")
                 .arg(self.keys.project_events(&event.project_id))
