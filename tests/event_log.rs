@@ -127,6 +127,12 @@ async fn lookups_and_filters(host: &Host) {
         (ids(&page) == [order.clone()]).then_some(())
     })
     .await;
+    // A receiver's answer can come before its attempt is recorded.
+    host.eventually(LONG, || async {
+        let page = list(host, &project, "status=succeeded").await;
+        (ids(&page) == [user_2.clone(), user_1.clone()]).then_some(())
+    })
+    .await;
 
     // Giving the order up raised `delivery.exhausted`: an event of the
     // project too (no endpoint subscribes to it).
