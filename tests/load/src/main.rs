@@ -90,6 +90,11 @@ struct Args {
     /// Payload padding in bytes.
     #[arg(long, default_value_t = 512)]
     payload_bytes: usize,
+    /// What the padding is made of: one repeated letter (compresses to
+    /// nothing; the earlier runs' payload) or pseudo-random hex (about as
+    /// compressible as a JSON payload of ids and hashes).
+    #[arg(long, value_enum, default_value = "repeat")]
+    padding: Padding,
     /// Give up after this long.
     #[arg(long, default_value = "300s")]
     timeout: humantime::Duration,
@@ -107,6 +112,32 @@ struct Args {
     /// private `redis-server` (AOF on, `appendfsync everysec`).
     #[arg(long)]
     redis_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Padding {
+    /// `xxxx…`
+    Repeat,
+    /// Pseudo-random lower-case hex digits (the same every run).
+    Hex,
+}
+
+/// `bytes` of padding of `kind`.
+fn padding(kind: Padding, bytes: usize) -> String {
+    match kind {
+        Padding::Repeat => "x".repeat(bytes),
+        Padding::Hex => {
+            let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+            (0..bytes)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    char::from(b"0123456789abcdef"[(state >> 60) as usize])
+                })
+                .collect()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -368,6 +399,26 @@ fn stored_bytes(host: &Host) -> Option<u64> {
     }
 }
 
+/// Zeroes a Redis the tool started's command counters.
+fn reset_redis_stats(host: &Host) {
+    if let Some(redis) = &host.redis {
+        redis.command(&["CONFIG", "RESETSTAT"]);
+    }
+}
+
+/// Commands a Redis the tool started ran since [`reset_redis_stats`]
+/// (`INFO commandstats`, the calls scripts make counted too).
+fn redis_commands(host: &Host) -> Option<u64> {
+    let stats = host.redis.as_ref()?.command(&["INFO", "commandstats"]);
+    Some(
+        stats
+            .lines()
+            .filter_map(|line| line.split("calls=").nth(1))
+            .filter_map(|rest| rest.split(',').next()?.parse::<u64>().ok())
+            .sum(),
+    )
+}
+
 fn rss_mib(pid: u32) -> Option<f64> {
     proc_status_mib(pid, "VmRSS:")
 }
@@ -570,7 +621,7 @@ async fn soak(
     rate: f64,
     events: usize,
 ) -> anyhow::Result<()> {
-    let padding = "x".repeat(args.payload_bytes);
+    let padding = padding(args.padding, args.payload_bytes);
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -759,8 +810,9 @@ async fn main() -> anyhow::Result<()> {
         args.scenario, args.events, args.concurrency, args.backend
     );
 
-    let padding = "x".repeat(args.payload_bytes);
+    let padding = padding(args.padding, args.payload_bytes);
     let baseline_bytes = stored_bytes(&host);
+    reset_redis_stats(&host);
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let accepted_us = Arc::new(Mutex::new(Vec::with_capacity(args.events)));
@@ -914,6 +966,12 @@ async fn main() -> anyhow::Result<()> {
         "host peak RSS       {}",
         rss.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
     );
+    if let Some(commands) = redis_commands(&host) {
+        println!(
+            "redis commands      {:.1} per event ({commands} in all, scripts' own calls included; INFO commandstats)",
+            commands as f64 / args.events as f64
+        );
+    }
     if delivered < deliveries_expected {
         bail!("only {delivered} of {deliveries_expected} deliveries arrived before the timeout");
     }
