@@ -478,16 +478,12 @@ fn retention_config(storage: &str) -> HostConfig {
     }
 }
 
-/// Four retention periods of steady ingestion; the store's file size after
-/// each (when it has a file).
-async fn retention(host: &Host, store_file: Option<std::path::PathBuf>) -> Vec<(usize, u64)> {
+/// A receiver answering `503` until the flag it returns is set, then `200`:
+/// a delivery that stays pending as long as a test wants.
+fn late_receiver() -> (Receiver, std::sync::Arc<std::sync::atomic::AtomicBool>) {
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    const RETENTION: Duration = Duration::from_secs(2);
-    let project = project(host, "short").await;
-    let ok = Receiver::ok();
-    let up = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&up);
+    let up = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&up);
     let late = Receiver::start(move |_, _| {
         Reply::status(if flag.load(Ordering::SeqCst) {
             200
@@ -495,6 +491,17 @@ async fn retention(host: &Host, store_file: Option<std::path::PathBuf>) -> Vec<(
             503
         })
     });
+    (late, up)
+}
+
+/// Four retention periods of steady ingestion; the store's file size after
+/// each (when it has a file).
+async fn retention(host: &Host, store_file: Option<std::path::PathBuf>) -> Vec<(usize, u64)> {
+    use std::sync::atomic::Ordering;
+    const RETENTION: Duration = Duration::from_secs(2);
+    let project = project(host, "short").await;
+    let ok = Receiver::ok();
+    let (late, up) = late_receiver();
     let (users, _) = host
         .create_webhook(
             &project,
@@ -589,8 +596,7 @@ fn own_retention_config(storage: &str) -> HostConfig {
 /// `kept`'s stay; `brief`'s pending delivery, older than its retention,
 /// stays and is delivered. The field is validated as `/openapi.json` says.
 async fn per_project_retention(host: &Host) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
     let create = |id: &str, retention: Value| json!({ "name": id, "id": id, "custom_event_types": ["order.paid"], "retention": retention });
     for (bad, why) in [
         (json!("0s"), "must be between 1s and 365d"),
@@ -651,15 +657,7 @@ async fn per_project_retention(host: &Host) {
     );
 
     let ok = Receiver::ok();
-    let up = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&up);
-    let late = Receiver::start(move |_, _| {
-        Reply::status(if flag.load(Ordering::SeqCst) {
-            200
-        } else {
-            503
-        })
-    });
+    let (late, up) = late_receiver();
     let mut hooks = Vec::new();
     for project in [&brief, &kept] {
         let (hook, _) = host
