@@ -31,6 +31,30 @@ pub(super) struct Verdict {
 }
 
 impl Verdict {
+    /// The attempt record of this verdict: attempt `number` of
+    /// `delivery_id`, started at `started_ms`, labelled `outcome`.
+    pub(super) fn into_attempt(
+        self,
+        delivery_id: &str,
+        number: u32,
+        started_ms: u64,
+        took: Duration,
+        outcome: AttemptOutcome,
+    ) -> Attempt {
+        Attempt {
+            delivery_id: delivery_id.to_string(),
+            number,
+            started_ms,
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            status_code: self.status_code,
+            response_excerpt: self.excerpt,
+            error: self.error,
+            outcome,
+            requests: self.requests,
+            response_headers: self.response_headers,
+        }
+    }
+
     /// Worth another try (a transient failure before any answer).
     pub(super) fn retry(error: String) -> Self {
         Self {
@@ -82,27 +106,17 @@ pub async fn test_send(
     );
     delivery.test = true;
     let verdict = run(core, endpoint, &Ok(config), event, &delivery, 1, started_ms).await;
+    let mut verdict = verdict;
     let ok = matches!(verdict.outcome, Outcome::Success);
-    let error = match verdict.outcome {
-        Outcome::Fail(failure) => verdict.error.or(Some(failure.reason)),
-        _ => verdict.error,
+    if let Outcome::Fail(failure) = &verdict.outcome {
+        verdict.error = verdict.error.or(Some(failure.reason.clone()));
+    }
+    let outcome = if ok {
+        AttemptOutcome::Success
+    } else {
+        AttemptOutcome::Failed
     };
-    let attempt = Attempt {
-        delivery_id: delivery.id.clone(),
-        number: 1,
-        started_ms,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        status_code: verdict.status_code,
-        response_excerpt: verdict.excerpt,
-        error,
-        outcome: if ok {
-            AttemptOutcome::Success
-        } else {
-            AttemptOutcome::Failed
-        },
-        requests: verdict.requests,
-        response_headers: verdict.response_headers,
-    };
+    let attempt = verdict.into_attempt(&delivery.id, 1, started_ms, started.elapsed(), outcome);
     let change = if ok {
         DeliveryChange::Ack
     } else {

@@ -353,26 +353,21 @@ async fn try_once(
     };
     let now_ms = core.now_ms();
     let change = decide(core, &verdict, number, delivery.created_ms, now_ms);
-    let record = Attempt {
-        delivery_id: delivery.id.clone(),
-        number,
-        started_ms,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        status_code: verdict.status_code,
-        response_excerpt: verdict.excerpt,
-        error: verdict.error,
-        outcome: change.outcome(),
-        requests: verdict.requests,
-        response_headers: verdict.response_headers,
-    };
-    log_attempt(&record, &change);
-    let disable_reason = match verdict.outcome {
+    let disable_reason = match &verdict.outcome {
         Outcome::Fail(Failure {
             reason,
             disable_endpoint: true,
-        }) => Some(reason),
+        }) => Some(reason.clone()),
         _ => None,
     };
+    let record = verdict.into_attempt(
+        &delivery.id,
+        number,
+        started_ms,
+        started.elapsed(),
+        change.outcome(),
+    );
+    log_attempt(&record, &change);
     Tried {
         record,
         change,
