@@ -13,8 +13,13 @@
 //! An intent left in `pending` for [`INTERRUPTED_AFTER_MS`] is finished by
 //! whichever instance scans next ([`Shared::finish_interrupted`]), or at
 //! once when its idempotency key comes again (the client's retry).
+//!
+//! On one server (not a cluster, whose keys of one event live in several
+//! slots) an event with at most [`ATOMIC_FAN_OUT_MAX`] deliveries skips
+//! the intent: one script ([`INGEST`]) writes all of it at once, and a
+//! batch is one pipeline, one round trip (issue #13: four before).
 
-use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, RECORD_TEST};
+use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, INGEST, RECORD_TEST};
 use super::{bytes, int, strings, Delivery, Ingested, NewEvent, Shared, StoreError, TestRecord};
 use crate::store::codec::{decode, encode};
 use redis::{cmd, Cmd};
@@ -29,6 +34,20 @@ const FINISH_PER_SCAN: usize = 100;
 const IDEMPOTENCY_MAX_TTL_MS: u64 = 366 * 24 * 3600 * 1000;
 /// Idempotency reservations outlive their expiry by this much (clock skew).
 const IDEMPOTENCY_SLACK_MS: u64 = 60_000;
+/// Most deliveries of one event written by one script (a script holds the
+/// server while it runs; larger fan-outs go through an intent, one
+/// enqueue at a time).
+const ATOMIC_FAN_OUT_MAX: usize = 256;
+
+/// An idempotency reservation's value (the key's expiry, Unix ms) and its
+/// time to live in Redis (ms).
+fn reservation(expires_ms: u64, now_ms: u64) -> (u64, u64) {
+    let ttl = expires_ms
+        .saturating_sub(now_ms)
+        .clamp(1, IDEMPOTENCY_MAX_TTL_MS)
+        + IDEMPOTENCY_SLACK_MS;
+    (expires_ms, ttl)
+}
 
 /// For each item, the earlier item of the batch with the same idempotency key.
 fn repeats(batch: &[NewEvent]) -> Vec<Option<usize>> {
@@ -75,8 +94,17 @@ impl Shared {
             .filter(|(_, r)| r.is_none())
             .map(|(item, _)| item)
             .collect();
-        let earlier = self.write_intents(&leaders, now_ms).await?;
-        self.fan_out(&leaders, &earlier, now_ms).await?;
+        let atomic = !self.pool.is_cluster()
+            && leaders
+                .iter()
+                .all(|item| item.deliveries.len() <= ATOMIC_FAN_OUT_MAX);
+        let earlier = if atomic {
+            self.ingest_atomically(&leaders, now_ms).await?
+        } else {
+            let earlier = self.write_intents(&leaders, now_ms).await?;
+            self.fan_out(&leaders, &earlier, now_ms).await?;
+            earlier
+        };
         self.finish_earlier(&earlier).await?;
         Ok(batch
             .iter()
@@ -112,6 +140,108 @@ impl Shared {
             self.finish_one(event_id).await?;
         }
         Ok(())
+    }
+
+    /// The whole batch in one pipeline: an [`INGEST`] script per event,
+    /// the event logs trimmed, the work announced. Returns, by event id,
+    /// the earlier event holding its idempotency key.
+    async fn ingest_atomically(
+        &self,
+        leaders: &[&NewEvent],
+        now_ms: u64,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let projects: Vec<&str> = leaders
+            .iter()
+            .map(|item| item.event.project_id.as_str())
+            .collect();
+        let kept = self.project_retentions_ms(&projects).await?;
+        let mut cmds = Vec::with_capacity(leaders.len() + 2);
+        for item in leaders {
+            cmds.push(self.ingest_cmd(item, &kept, now_ms)?);
+        }
+        cmds.extend(self.trim_event_logs(&kept, now_ms));
+        let mut woken: Vec<String> = leaders
+            .iter()
+            .flat_map(|item| item.deliveries.iter().map(|(endpoint, _)| endpoint.clone()))
+            .collect();
+        woken.sort();
+        woken.dedup();
+        if !woken.is_empty() {
+            cmds.push(self.announcement(&woken));
+        }
+        let answers = self.pool.pipeline(&cmds).await?;
+        Ok(leaders
+            .iter()
+            .zip(answers)
+            .filter_map(|(item, answer)| {
+                let holder = bytes(answer)?;
+                Some((
+                    item.event.id.clone(),
+                    String::from_utf8_lossy(&holder).into_owned(),
+                ))
+            })
+            .collect())
+    }
+
+    /// One event's [`INGEST`] call.
+    fn ingest_cmd(
+        &self,
+        item: &NewEvent,
+        kept: &HashMap<String, u64>,
+        now_ms: u64,
+    ) -> Result<Cmd, StoreError> {
+        let id = &item.event.id;
+        let project_id = &item.event.project_id;
+        let record_key = self.keys.event(id);
+        let reservation_key = match &item.idempotency {
+            Some((key, _)) => self.keys.idempotency(project_id, key),
+            None => record_key.clone(),
+        };
+        let mut keys = vec![
+            record_key,
+            self.keys.project_events(project_id),
+            self.keys.event_deliveries(id),
+            self.keys.event_pending(id),
+            reservation_key,
+            self.keys.work(),
+        ];
+        for (endpoint_id, delivery_id) in &item.deliveries {
+            keys.push(self.keys.seq(endpoint_id));
+            keys.push(self.keys.queue(endpoint_id));
+            keys.push(self.keys.history(endpoint_id));
+            keys.push(self.keys.delivery(endpoint_id, delivery_id));
+        }
+        // An event with deliveries is kept until they finish (then for
+        // the retention: `expire_finished_events`).
+        let expiry = if item.deliveries.is_empty() {
+            let retention_ms = kept.get(project_id).copied();
+            retention_ms.unwrap_or(self.retention_ms).max(1).to_string()
+        } else {
+            String::new()
+        };
+        let (reserved_until, reservation_ttl) = match &item.idempotency {
+            Some((_, expires_ms)) => {
+                let (until, ttl) = reservation(*expires_ms, now_ms);
+                (until.to_string(), ttl.to_string())
+            }
+            None => (String::new(), String::new()),
+        };
+        let record = encode(&item.event)?;
+        let now = now_ms.to_string();
+        let mut args: Vec<&[u8]> = vec![
+            id.as_bytes(),
+            &record,
+            expiry.as_bytes(),
+            now.as_bytes(),
+            reserved_until.as_bytes(),
+            reservation_ttl.as_bytes(),
+        ];
+        for (endpoint_id, delivery_id) in &item.deliveries {
+            args.push(endpoint_id.as_bytes());
+            args.push(delivery_id.as_bytes());
+        }
+        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        Ok(eval(INGEST, &key_refs, &args))
     }
 
     /// Steps 1 and 2: records, intents and idempotency reservations.
@@ -333,11 +463,8 @@ impl Shared {
         event_id: &str,
         now_ms: u64,
     ) -> Cmd {
-        let ttl = expires_ms
-            .saturating_sub(now_ms)
-            .clamp(1, IDEMPOTENCY_MAX_TTL_MS)
-            + IDEMPOTENCY_SLACK_MS;
-        let (expires, now, ttl) = (expires_ms.to_string(), now_ms.to_string(), ttl.to_string());
+        let (expires, ttl) = reservation(expires_ms, now_ms);
+        let (expires, now, ttl) = (expires.to_string(), now_ms.to_string(), ttl.to_string());
         eval(
             IDEMPOTENCY,
             &[&self.keys.idempotency(project_id, key)],

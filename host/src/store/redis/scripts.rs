@@ -32,7 +32,8 @@ pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
 }
 
 /// Every script, as loaded after a `NOSCRIPT`.
-pub(super) const ALL: [&str; 14] = [
+pub(super) const ALL: [&str; 15] = [
+    INGEST,
     ENQUEUE,
     RECORD_TEST,
     REPLACE_IF_UNCHANGED,
@@ -64,6 +65,59 @@ fn sha1_hex(text: &str) -> String {
     use sha1::Digest as _;
     hex::encode(sha1::Sha1::digest(text.as_bytes()))
 }
+
+/// Stores one event with its log entries, its idempotency reservation
+/// and its deliveries, all at once (one server only: the keys span slots).
+/// An event whose record exists already was stored by an earlier call
+/// (a pipeline re-run after `NOSCRIPT`): nothing changes.
+/// KEYS: event record, project's event log, event's deliveries, event's
+/// pending count, idempotency reservation, work set, then for each
+/// delivery: seq, queue, history, delivery.
+/// ARGV: event id, event record, record expiry ms ('' = kept until its
+/// deliveries finish), now ms, reservation expiry ms ('' = no key),
+/// reservation ttl ms, then for each delivery: endpoint id, delivery id.
+/// Returns the id of the event holding the idempotency key when another
+/// one does (nothing is written), else nil.
+pub(super) const INGEST: &str = r#"
+local id, now = ARGV[1], ARGV[4]
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+if ARGV[5] ~= '' then
+  local v = redis.call('GET', KEYS[5])
+  if v then
+    local sep = string.find(v, '|', 1, true)
+    if sep and tonumber(string.sub(v, sep + 1)) > tonumber(now) then
+      return string.sub(v, 1, sep - 1)
+    end
+  end
+  redis.call('SET', KEYS[5], id .. '|' .. ARGV[5], 'PX', ARGV[6])
+end
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+redis.call('ZADD', KEYS[2], 0, id)
+local n = (#ARGV - 6) / 2
+if n == 0 then return false end
+local logged, endpoints = {}, {}
+for i = 1, n do
+  local endpoint, delivery = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
+  local k = 2 + 4 * i
+  local seq = redis.call('INCR', KEYS[k + 1])
+  redis.call('HSET', KEYS[k + 4], 'id', delivery, 'event', id, 'endpoint', endpoint,
+    'seq', seq, 'status', 'pending', 'attempts', 0, 'next', now,
+    'created', now, 'updated', now)
+  redis.call('ZADD', KEYS[k + 2], seq, delivery)
+  redis.call('ZADD', KEYS[k + 3], seq, delivery)
+  logged[#logged + 1] = delivery
+  logged[#logged + 1] = endpoint
+  endpoints[#endpoints + 1] = endpoint
+end
+redis.call('HSET', KEYS[3], unpack(logged))
+redis.call('SET', KEYS[4], n)
+redis.call('SADD', KEYS[6], unpack(endpoints))
+return false
+"#;
 
 /// Queues a delivery unless it exists (so finishing an interrupted
 /// ingestion twice queues it once). Returns its sequence number.
