@@ -84,26 +84,64 @@ fn read_delivery(key: &str) -> Cmd {
     cmd
 }
 
-/// A stats hash as [`Stats`].
+/// An attempt's counter in a statistics hash: its outcome's letter and its
+/// latency bucket (`s3`: succeeded within [`LATENCY_BUCKETS_MS`]`[3]`), so
+/// an attempt is one increment per hash.
+fn stats_field(outcome: &AttemptOutcome, duration_ms: u64) -> String {
+    format!("{}{}", outcome.stats_field(), latency_bucket(duration_ms))
+}
+
+/// A stats hash as [`Stats`]: the sum of its [`stats_field`] counters,
+/// plus the separate counters (`attempts`, `s`, `r`, `f`, `b3`) that
+/// hashes written before them hold.
 fn stats_from(value: Value) -> Stats {
-    let map = fields(value);
-    let count = |field: &str| -> u64 {
-        map.get(field)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0)
-    };
     let mut stats = Stats {
-        attempts: count("attempts"),
-        successes: count(AttemptOutcome::Success.stats_field()),
-        retries: count(AttemptOutcome::Retry.stats_field()),
-        failures: count(AttemptOutcome::Failed.stats_field()),
         latency: vec![0; LATENCY_BUCKETS_MS.len() + 1],
+        ..Stats::default()
     };
-    for (i, slot) in stats.latency.iter_mut().enumerate() {
-        *slot = count(&format!("b{i}"));
+    for (field, count) in fields(value) {
+        let count: u64 = std::str::from_utf8(&count)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let Some(letter) = field.chars().next() else {
+            continue;
+        };
+        let bucket = field[letter.len_utf8()..].parse::<usize>().ok();
+        let outcome = [
+            AttemptOutcome::Success,
+            AttemptOutcome::Retry,
+            AttemptOutcome::Failed,
+        ]
+        .into_iter()
+        .find(|o| o.stats_field().starts_with(letter));
+        match (field.as_str(), outcome, bucket) {
+            ("attempts", _, _) => stats.attempts += count,
+            (_, Some(outcome), None) => add_outcome(&mut stats, &outcome, count),
+            (_, None, Some(i)) if letter == 'b' => add_latency(&mut stats, i, count),
+            (_, Some(outcome), Some(i)) => {
+                stats.attempts += count;
+                add_outcome(&mut stats, &outcome, count);
+                add_latency(&mut stats, i, count);
+            }
+            _ => {}
+        }
     }
     stats
+}
+
+fn add_outcome(stats: &mut Stats, outcome: &AttemptOutcome, count: u64) {
+    match outcome {
+        AttemptOutcome::Success => stats.successes += count,
+        AttemptOutcome::Retry => stats.retries += count,
+        AttemptOutcome::Failed => stats.failures += count,
+    }
+}
+
+fn add_latency(stats: &mut Stats, bucket: usize, count: u64) {
+    if let Some(slot) = stats.latency.get_mut(bucket) {
+        *slot += count;
+    }
 }
 
 fn latency_bucket(duration_ms: u64) -> usize {
@@ -216,12 +254,11 @@ impl Shared {
             }
             DeliveryChange::DeadLetter { reason } => ("dead", String::new(), reason.clone()),
         };
-        let outcome = attempt.outcome.stats_field();
         let fence = self.leases.fence(endpoint_id);
         let retention_ms = self.endpoint_retention_ms(endpoint_id).await?;
         let hours_kept = retention_ms / 3_600_000 + 1;
         let in_script = !self.pool.is_cluster();
-        let args: [String; 18] = [
+        let args: [String; 17] = [
             fence,
             String::new(), // the record, as bytes below
             attempt.number.to_string(),
@@ -234,8 +271,7 @@ impl Shared {
             kind.to_string(),
             next,
             reason,
-            outcome.to_string(),
-            format!("b{}", latency_bucket(attempt.duration_ms)),
+            stats_field(&attempt.outcome, attempt.duration_ms),
             retention_ms.to_string(),
             MINUTE_STATS_KEPT_MS.to_string(),
             minute.to_string(),
@@ -576,5 +612,60 @@ impl Shared {
                 stats: stats_from(answer),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn hash(pairs: &[(&str, &str)]) -> Value {
+        Value::Array(
+            pairs
+                .iter()
+                .flat_map(|(k, v)| {
+                    [
+                        Value::BulkString(k.as_bytes().to_vec()),
+                        Value::BulkString(v.as_bytes().to_vec()),
+                    ]
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn one_field_per_outcome_and_bucket_sums_to_the_stats() {
+        let success_fast = stats_field(&AttemptOutcome::Success, 0);
+        let retry_slow = stats_field(&AttemptOutcome::Retry, u64::MAX);
+        assert_eq!(success_fast, "s0");
+        let slowest = LATENCY_BUCKETS_MS.len();
+        assert_eq!(retry_slow, format!("r{slowest}"));
+        let stats = stats_from(hash(&[(&success_fast, "3"), (&retry_slow, "2"), ("f0", "1")]));
+        assert_eq!(
+            (stats.attempts, stats.successes, stats.retries, stats.failures),
+            (6, 3, 2, 1)
+        );
+        assert_eq!(stats.latency[0], 4);
+        assert_eq!(stats.latency[slowest], 2);
+        assert_eq!(stats.latency.iter().sum::<u64>(), 6);
+    }
+
+    #[test]
+    fn hashes_with_the_earlier_separate_counters_still_read() {
+        // Written before one field per outcome and bucket, then one more
+        // attempt after the upgrade in the same minute.
+        let stats = stats_from(hash(&[
+            ("attempts", "5"),
+            ("s", "4"),
+            ("f", "1"),
+            ("b2", "5"),
+            ("s2", "1"),
+        ]));
+        assert_eq!(
+            (stats.attempts, stats.successes, stats.retries, stats.failures),
+            (6, 5, 0, 1)
+        );
+        assert_eq!(stats.latency[2], 6);
     }
 }

@@ -174,14 +174,15 @@ return 1
 /// minute index, hour index (zsets of the minutes and hours with stats).
 /// ARGV: expected lease ('' = unchecked), attempt record, number, status
 /// code ('' = none), error ('' = none), updated ms, change (ack | retry |
-/// dead), next attempt ms, dead-letter reason, outcome field, latency
-/// bucket field, retention ms, minute-stats ttl ms, minute, hour,
+/// dead), next attempt ms, dead-letter reason, statistics field (the
+/// outcome and the latency bucket: `s3`), retention ms, minute-stats ttl ms, minute, hour,
 /// minutes kept, hours kept, event key prefix ('' on a cluster, where the
 /// caller runs [`EVENT_FINISHED`] itself: the event lives in another slot).
 /// An attempt whose number was recorded already changes nothing (the
-/// caller retried a record whose answer was lost). A statistics key's
-/// expiry and index entry are written with its first count only (commands
-/// per event: issue #13).
+/// caller retried a record whose answer was lost). An attempt is one
+/// increment per statistics key (of its outcome-and-bucket field); the
+/// key's expiry and index entry are written with each field's first count
+/// only (commands per event: issue #13).
 /// Returns the delivery's [`DELIVERY_FIELDS`], then 1 when this call
 /// changed it (0 for a record made before).
 pub(super) const RECORD: &str = r#"
@@ -220,7 +221,7 @@ if err == '' then err = false; if d[11] then table.insert(unset, 'error') end
 else table.insert(set, 'error'); table.insert(set, err) end
 redis.call('HSET', KEYS[1], unpack(set))
 if #unset > 0 then redis.call('HDEL', KEYS[1], unpack(unset)) end
-local retention = tonumber(ARGV[12])
+local retention = tonumber(ARGV[11])
 if done then
   redis.call('ZREM', KEYS[2], d[1])
   if retention > 0 then
@@ -228,9 +229,9 @@ if done then
     redis.call('PEXPIRE', KEYS[3], retention)
   end
 end
-if done and ARGV[18] ~= '' then
+if done and ARGV[17] ~= '' then
   -- the event's last delivery finished: keep it for the retention from now
-  local ev = ARGV[18] .. d[2] .. '}'
+  local ev = ARGV[17] .. d[2] .. '}'
   if redis.call('DECR', ev .. ':pending') <= 0 then
     redis.call('DEL', ev .. ':pending')
     if retention > 0 then
@@ -242,18 +243,15 @@ end
 -- statistics: a minute's (hour's) key gets its expiry and its place in
 -- the index when its first attempt is counted
 for i = 4, 5 do
-  local first = redis.call('HINCRBY', KEYS[i], 'attempts', 1) == 1
-  redis.call('HINCRBY', KEYS[i], ARGV[10], 1)
-  redis.call('HINCRBY', KEYS[i], ARGV[11], 1)
-  if first then
+  if redis.call('HINCRBY', KEYS[i], ARGV[10], 1) == 1 then
     if i == 4 then
-      redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[13]) + 60000)
-      redis.call('ZADD', KEYS[7], ARGV[14], ARGV[14])
-      redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', tonumber(ARGV[14]) - tonumber(ARGV[16]))
+      redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[12]) + 60000)
+      redis.call('ZADD', KEYS[7], ARGV[13], ARGV[13])
+      redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', tonumber(ARGV[13]) - tonumber(ARGV[15]))
     else
       if retention > 0 then redis.call('PEXPIRE', KEYS[5], retention + 3600000) end
-      redis.call('ZADD', KEYS[8], ARGV[15], ARGV[15])
-      redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[15]) - tonumber(ARGV[17]))
+      redis.call('ZADD', KEYS[8], ARGV[14], ARGV[14])
+      redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[14]) - tonumber(ARGV[16]))
     end
   end
 end
