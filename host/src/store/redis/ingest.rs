@@ -414,12 +414,14 @@ impl Shared {
     }
 
     /// Drops ids past retention from the event logs of the batch's
-    /// projects (by project, its retention; their records expired already).
+    /// projects (by project, its retention; their records expired
+    /// already), each at most once a second per instance.
     fn trim_event_logs(&self, kept: &HashMap<String, u64>, now_ms: u64) -> Vec<Cmd> {
         let mut projects: Vec<(&String, &u64)> = kept.iter().collect();
         projects.sort_unstable();
         projects
             .into_iter()
+            .filter(|(project, _)| self.trim_due(project))
             .map(|(project, retention_ms)| self.trim_event_log(project, now_ms, *retention_ms))
             .collect()
     }

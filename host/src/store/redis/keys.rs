@@ -6,7 +6,7 @@
 //! P:{ep:E}:rec        endpoint record          P:{p:X}:eps      its endpoint ids (set)
 //! P:{ep:E}:q          queue (zset seq → dlv)   P:{p:X}:ver      routing version (counter)
 //! P:{ep:E}:h          history (zset seq → dlv) P:{p:X}:idem:K   idempotency reservation
-//! P:{ep:E}:seq        sequence counter         P:{p:X}:rl       ingestion token bucket
+//! P:{ep:E}:seq        sequence counter         P:{p:X}:tb       ingestion token bucket
 //! P:{ep:E}:d:D        delivery (hash)          P:{p:X}:prov:N   provider settings
 //! P:{ep:E}:a:D        attempts (list)          P:{ev:V}         event record
 //! P:{ep:E}:sm:MINUTE  stats per minute (hash)  P:{ev:V}:intent  fan-out not finished yet
@@ -15,9 +15,9 @@
 //!                                           P:{p:X}:keys     its API key hashes (set)
 //! P:{ep:E}:lease      owner/token, with TTL    P:work           endpoints that may have work (set)
 //! P:{ep:E}:fence      lease token counter      P:pending        intents by time (zset)
-//! P:{ep:E}:rl         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
+//! P:{ep:E}:tb         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
 //! P:{p:X}:keys        the project's key hashes P:{p:X}:keyuse   key hash → last use (hash)
-//! P:{mk:H}:rl         management token bucket of one caller (`admin`, or a key's SHA-256)
+//! P:{mk:H}:tb         management token bucket of one caller (`admin`, or a key's SHA-256)
 //! ```
 
 /// Builds key names under one prefix.
@@ -80,7 +80,7 @@ impl Keys {
         self.endpoint(id, "fence")
     }
     pub(super) fn endpoint_bucket(&self, id: &str) -> String {
-        self.endpoint(id, "rl")
+        self.endpoint(id, "tb")
     }
 
     pub(super) fn project_endpoints(&self, id: &str) -> String {
@@ -93,7 +93,7 @@ impl Keys {
         self.project(project_id, &format!("idem:{key}"))
     }
     pub(super) fn ingest_bucket(&self, id: &str) -> String {
-        self.project(id, "rl")
+        self.project(id, "tb")
     }
     /// Hashes of the project's API keys and portal sessions (a set): to
     /// list them, and so deleting the project finds them.
@@ -106,7 +106,7 @@ impl Keys {
     }
     /// A management caller's token bucket (its own hash slot).
     pub(super) fn management_bucket(&self, caller: &str) -> String {
-        format!("{}:{{mk:{caller}}}:rl", self.prefix)
+        format!("{}:{{mk:{caller}}}:tb", self.prefix)
     }
     pub(super) fn provider(&self, project_id: &str, provider: &str) -> String {
         self.project(project_id, &format!("prov:{provider}"))

@@ -332,7 +332,19 @@ impl Backend for RedisStore {
     ) -> Result<(Option<ApiKey>, Option<Project>), StoreError> {
         let s = &self.shared;
         let (key, project) = (s.keys.api_key(hash), s.keys.project_record(project_id));
-        let answers = s.pool.pipeline(&[get(&key), get(&project)]).await?;
+        // One command on one server; a cluster has them in two slots.
+        let answers = if s.pool.is_cluster() {
+            s.pool.pipeline(&[get(&key), get(&project)]).await?
+        } else {
+            match s
+                .pool
+                .run(redis::cmd("MGET").arg(&key).arg(&project))
+                .await?
+            {
+                Value::Array(values) => values,
+                other => return Err(StoreError::Backend(format!("MGET answered {other:?}"))),
+            }
+        };
         let mut answers = answers.into_iter();
         Ok((
             record(&key, answers.next())?,

@@ -641,9 +641,18 @@ mod tests {
         assert_eq!(success_fast, "s0");
         let slowest = LATENCY_BUCKETS_MS.len();
         assert_eq!(retry_slow, format!("r{slowest}"));
-        let stats = stats_from(hash(&[(&success_fast, "3"), (&retry_slow, "2"), ("f0", "1")]));
+        let stats = stats_from(hash(&[
+            (&success_fast, "3"),
+            (&retry_slow, "2"),
+            ("f0", "1"),
+        ]));
         assert_eq!(
-            (stats.attempts, stats.successes, stats.retries, stats.failures),
+            (
+                stats.attempts,
+                stats.successes,
+                stats.retries,
+                stats.failures
+            ),
             (6, 3, 2, 1)
         );
         assert_eq!(stats.latency[0], 4);
@@ -663,7 +672,12 @@ mod tests {
             ("s2", "1"),
         ]));
         assert_eq!(
-            (stats.attempts, stats.successes, stats.retries, stats.failures),
+            (
+                stats.attempts,
+                stats.successes,
+                stats.retries,
+                stats.failures
+            ),
             (6, 5, 0, 1)
         );
         assert_eq!(stats.latency[2], 6);

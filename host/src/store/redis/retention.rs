@@ -27,7 +27,13 @@ pub(super) struct Retentions {
     projects: Mutex<HashMap<String, (u64, Instant)>>,
     /// Endpoint → its project.
     owners: Mutex<HashMap<String, String>>,
+    /// Project → when ingestion here last trimmed its event log.
+    trimmed: Mutex<HashMap<String, Instant>>,
 }
+
+/// Ingestion trims a project's event log at most this often per instance
+/// (listing it trims first anyway).
+const TRIM_EVERY: Duration = Duration::from_secs(1);
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -103,6 +109,24 @@ impl Shared {
             }
         }
         Ok(found)
+    }
+
+    /// Whether ingestion should trim project `project_id`'s event log now
+    /// (true at most once per [`TRIM_EVERY`]; it is then marked trimmed).
+    pub(super) fn trim_due(&self, project_id: &str) -> bool {
+        let mut trimmed = self
+            .retentions
+            .trimmed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if trimmed
+            .get(project_id)
+            .is_some_and(|at| at.elapsed() < TRIM_EVERY)
+        {
+            return false;
+        }
+        trimmed.insert(project_id.to_string(), Instant::now());
+        true
     }
 
     /// Project `project_id` was written here: read its retention again.

@@ -68,8 +68,8 @@ fn sha1_hex(text: &str) -> String {
 
 /// Stores one event with its log entries, its idempotency reservation
 /// and its deliveries, all at once (one server only: the keys span slots).
-/// An event whose record exists already was stored by an earlier call
-/// (a pipeline re-run after `NOSCRIPT`): nothing changes.
+/// (A pipeline calls again only the scripts answered `NOSCRIPT`, which
+/// did not run: no event is written twice.)
 /// KEYS: event record, project's event log, event's deliveries, event's
 /// pending count, idempotency reservation, work set, then for each
 /// delivery: seq, queue, history, delivery.
@@ -80,7 +80,6 @@ fn sha1_hex(text: &str) -> String {
 /// one does (nothing is written), else nil.
 pub(super) const INGEST: &str = r#"
 local id, now = ARGV[1], ARGV[4]
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 if ARGV[5] ~= '' then
   local v = redis.call('GET', KEYS[5])
   if v then
@@ -385,7 +384,8 @@ end
 return 0
 "#;
 
-/// A token bucket on the server's clock (shared by every instance).
+/// A token bucket on the server's clock (shared by every instance), kept
+/// as one string `"tokens ts"` (a read and a write per call).
 /// KEYS: bucket. ARGV: tokens per second, burst, tokens wanted.
 /// Returns {0 when taken, else the wait in ms; the tokens left, as text
 /// (fractional, below zero after a bulk larger than the burst)}. The key
@@ -396,9 +396,13 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(b[1]) or burst
-local ts = tonumber(b[2]) or now
+local tokens, ts = burst, now
+local b = redis.call('GET', KEYS[1])
+if b then
+  local sep = string.find(b, ' ', 1, true)
+  tokens = tonumber(string.sub(b, 1, sep - 1)) or burst
+  ts = tonumber(string.sub(b, sep + 1)) or now
+end
 tokens = math.min(burst, tokens + math.max(0, now - ts) / 1000 * rate)
 local need = math.min(n, burst)
 local wait = 0
@@ -407,8 +411,8 @@ if tokens >= need then
 else
   wait = math.ceil((need - tokens) / rate * 1000)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+redis.call('SET', KEYS[1], tostring(tokens) .. ' ' .. tostring(now),
+  'PX', math.ceil((burst - tokens) / rate * 1000) + 1000)
 return {wait, tostring(tokens)}
 "#;
 
