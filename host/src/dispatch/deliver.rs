@@ -187,10 +187,10 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
 ///
 /// Successes are recorded while the next deliveries go out (their order
 /// on the wire is what matters) as far ahead as the store allows
-/// ([`crate::store::Store::records_ahead`]: none on Redis, 16 on the
-/// embedded store, whose records are durable only at the next flush
-/// anyway): when the store cannot record (it keeps retrying), the endpoint
-/// stops sending. A failure is recorded, after every success before it,
+/// ([`crate::store::Store::records_ahead`]: 16 on both stores; one at a
+/// time halved a busy endpoint's speed on Redis, and the embedded store's
+/// records are durable only at its next flush anyway): when the store
+/// cannot record (it keeps retrying), the endpoint stops sending. A failure is recorded, after every success before it,
 /// before anything else leaves.
 async fn deliver_in_order(
     core: &Arc<Core>,

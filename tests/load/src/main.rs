@@ -419,6 +419,30 @@ fn redis_commands(host: &Host) -> Option<u64> {
     )
 }
 
+/// CPU time (user + system) the process has used, in seconds: fields 14
+/// and 15 of `/proc/PID/stat`, in clock ticks of 1/100 s (Linux's
+/// USER_HZ).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces: state is 3rd.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// CPU seconds a Redis the tool started has used (`INFO cpu`).
+fn redis_cpu_seconds(host: &Host) -> Option<f64> {
+    let info = host.redis.as_ref()?.command(&["INFO", "cpu"]);
+    let field = |name: &str| -> Option<f64> {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some(field("used_cpu_sys:")? + field("used_cpu_user:")?)
+}
+
 fn rss_mib(pid: u32) -> Option<f64> {
     proc_status_mib(pid, "VmRSS:")
 }
@@ -813,6 +837,7 @@ async fn main() -> anyhow::Result<()> {
     let padding = padding(args.padding, args.payload_bytes);
     let baseline_bytes = stored_bytes(&host);
     reset_redis_stats(&host);
+    let cpu_before = (cpu_seconds(host_pid(&host)), redis_cpu_seconds(&host));
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let accepted_us = Arc::new(Mutex::new(Vec::with_capacity(args.events)));
@@ -887,6 +912,14 @@ async fn main() -> anyhow::Result<()> {
     progress.abort();
     let delivered = sink.arrivals.load(Ordering::Relaxed);
     let rss = peak_rss_mib(host_pid(&host));
+    let cpu_used = (
+        cpu_seconds(host_pid(&host))
+            .zip(cpu_before.0)
+            .map(|(after, before)| after - before),
+        redis_cpu_seconds(&host)
+            .zip(cpu_before.1)
+            .map(|(after, before)| after - before),
+    );
     // Attempt records reach the file within the flush interval.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stored = stored_bytes(&host)
@@ -966,6 +999,17 @@ async fn main() -> anyhow::Result<()> {
         "host peak RSS       {}",
         rss.map_or("n/a".into(), |r| format!("{r:.1} MiB"))
     );
+    if let Some(host_cpu) = cpu_used.0 {
+        let per_event = |seconds: f64| 1000.0 * seconds / args.events as f64;
+        println!(
+            "host CPU            {host_cpu:.2} s = {:.3} ms per event{}",
+            per_event(host_cpu),
+            cpu_used.1.map_or(String::new(), |redis| format!(
+                " (Redis: {redis:.2} s = {:.3} ms per event)",
+                per_event(redis)
+            ))
+        );
+    }
     if let Some(commands) = redis_commands(&host) {
         println!(
             "redis commands      {:.1} per event ({commands} in all, scripts' own calls included; INFO commandstats)",

@@ -472,14 +472,16 @@ impl Backend for RedisStore {
     }
 
     fn records_ahead(&self) -> usize {
-        // One at a time (each record awaited before the next request) cost
-        // single-endpoint ordered delivery 46 % on Redis while its calls
-        // were blocking round trips (826 against 1,537/s: BENCHMARKS.md,
-        // session 6). The calls are async now; whether one at a time is
-        // affordable is still to be measured on a quiet machine (issue
-        // #12). Until then successes are recorded up to 16 ahead: an
-        // outage repeats nothing while the instance lives, and at most
-        // those if it dies during the outage.
+        // One at a time (each record awaited before the next request)
+        // measured on the async path (BENCHMARKS.md, session 10): no cost
+        // at 300 events/s nor in fan-out (many endpoints record at once),
+        // but one endpoint fed by 16 clients fell from 1,462-1,471 to
+        // 540-867 delivered/s and could not hold 1,000 events/s (748-848/s,
+        // p99 2.6-3.4 s). So successes are recorded up to 16 ahead: when
+        // the store cannot record, the endpoint stops after 16 and retries
+        // the records, so an outage repeats nothing while the instance
+        // lives (the Redis restart test: 0 duplicates), and at most those
+        // if it dies during the outage.
         16
     }
 
