@@ -5,12 +5,10 @@
 //! read back to exactly what was written: the payload byte for byte.
 
 use super::types::{Attempt, AttemptOutcome, Event, EventSource, SentRequest};
-use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::io::{Read, Write};
+use std::cell::RefCell;
 
 /// Payloads shorter than this are kept as they are.
 const DEFLATE_FROM_BYTES: usize = 256;
@@ -32,11 +30,9 @@ impl<'a> StoredPayload<'a> {
         if payload.len() < DEFLATE_FROM_BYTES {
             return Self::Plain(Cow::Borrowed(payload));
         }
-        match deflate(payload) {
-            Some(packed) if packed.len() <= payload.len() - payload.len() / 8 => {
-                Self::Deflated(Cow::Owned(packed))
-            }
-            _ => Self::Plain(Cow::Borrowed(payload)),
+        match deflate(payload, payload.len() - payload.len() / 8) {
+            Some(packed) => Self::Deflated(Cow::Owned(packed)),
+            None => Self::Plain(Cow::Borrowed(payload)),
         }
     }
 
@@ -44,21 +40,57 @@ impl<'a> StoredPayload<'a> {
         match self {
             Self::Plain(bytes) => Ok(bytes.into_owned()),
             Self::Deflated(packed) => {
-                let mut out = Vec::with_capacity(packed.len() * 3);
-                DeflateDecoder::new(packed.as_ref())
-                    .take(MAX_INFLATED_BYTES)
-                    .read_to_end(&mut out)
-                    .map_err(|_| postcard::Error::DeserializeBadEncoding)?;
-                Ok(out)
+                inflate(&packed).ok_or(postcard::Error::DeserializeBadEncoding)
             }
         }
     }
 }
 
-fn deflate(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut encoder = DeflateEncoder::new(Vec::with_capacity(bytes.len()), Compression::fast());
-    encoder.write_all(bytes).ok()?;
-    encoder.finish().ok()
+thread_local! {
+    /// Each thread's compressor and decompressor, reset between uses (a
+    /// new one allocates and zeroes hundreds of KiB: 5 % of the host's
+    /// profile when made per record, BENCHMARKS.md session 10).
+    static DEFLATER: RefCell<Compress> = RefCell::new(Compress::new(Compression::fast(), false));
+    static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+}
+
+/// Raw deflate of `bytes`, when it fits in `at_most` bytes.
+fn deflate(bytes: &[u8], at_most: usize) -> Option<Vec<u8>> {
+    DEFLATER.with(|deflater| {
+        let mut deflater = deflater.borrow_mut();
+        deflater.reset();
+        let mut out = Vec::with_capacity(at_most);
+        let status = deflater.compress_vec(bytes, &mut out, FlushCompress::Finish);
+        let whole = matches!(status, Ok(Status::StreamEnd))
+            && usize::try_from(deflater.total_in()).ok() == Some(bytes.len());
+        whole.then_some(out)
+    })
+}
+
+/// What raw deflate `packed` inflates to (at most [`MAX_INFLATED_BYTES`]).
+fn inflate(packed: &[u8]) -> Option<Vec<u8>> {
+    INFLATER.with(|inflater| {
+        let mut inflater = inflater.borrow_mut();
+        inflater.reset(false);
+        let mut out = Vec::with_capacity(packed.len() * 4);
+        loop {
+            let (read, written) = (inflater.total_in(), inflater.total_out());
+            let rest = packed.get(usize::try_from(read).ok()?..)?;
+            let status = inflater
+                .decompress_vec(rest, &mut out, FlushDecompress::None)
+                .ok()?;
+            if status == Status::StreamEnd {
+                return Some(out);
+            }
+            let stuck = inflater.total_in() == read && inflater.total_out() == written;
+            if out.len() == out.capacity() && (out.len() as u64) < MAX_INFLATED_BYTES {
+                out.reserve(out.capacity().max(1024));
+            } else if stuck || out.len() == out.capacity() {
+                // Truncated or corrupt, or past the limit.
+                return None;
+            }
+        }
+    })
 }
 
 /// An event as stored (format 3).
@@ -312,6 +344,32 @@ mod tests {
             packed.len(),
             order.len()
         );
+    }
+
+    #[test]
+    fn the_reused_deflater_round_trips_large_and_successive_payloads() {
+        // Inflates to far more than the first guess (4 x the packed size).
+        let large = vec![b'a'; 1 << 20];
+        let packed = deflate(&large, large.len()).unwrap();
+        assert!(packed.len() * 100 < large.len());
+        assert_eq!(inflate(&packed).unwrap(), large);
+        // The same thread's deflater, reset between payloads.
+        for n in [300usize, 5_000, 300] {
+            let payload: Vec<u8> = (0..n).map(|i| b'a' + (i % 7) as u8).collect();
+            let bytes = encode_event(&event(&payload), Vec::new()).unwrap();
+            assert_eq!(decode_event(&bytes).unwrap().payload, payload);
+        }
+        // What does not fit in the room given is not deflated.
+        assert!(deflate(&large, 16).is_none());
+    }
+
+    #[test]
+    fn truncated_or_corrupt_deflate_is_refused() {
+        let payload = vec![b'x'; 10_000];
+        let packed = deflate(&payload, payload.len()).unwrap();
+        assert!(inflate(&packed[..packed.len() / 2]).is_none());
+        assert!(inflate(&[0xff; 40]).is_none());
+        assert!(inflate(&[]).is_none());
     }
 
     #[test]

@@ -371,7 +371,7 @@ impl Shared {
         }
         self.pool.phases(vec![enqueues, cleanup]).await?;
         if announce_apart {
-            self.publish_work(&woken).await;
+            self.publish_work(&woken, false).await;
         }
         Ok(())
     }
@@ -542,7 +542,7 @@ impl Shared {
                 .to_owned(),
         ];
         self.pool.phases(vec![queued]).await?;
-        self.publish_work(&[endpoint_id.to_string()]).await;
+        self.publish_work(&[endpoint_id.to_string()], false).await;
         self.delivery(endpoint_id, delivery_id)
             .await?
             .ok_or_else(|| StoreError::Backend("replayed delivery vanished".into()))
@@ -697,7 +697,8 @@ impl Shared {
             endpoints = endpoints.len(),
             "finished an interrupted ingestion"
         );
-        self.publish_work(&endpoints).await;
+        // Nobody woke these endpoints' actors yet, this instance's neither.
+        self.publish_work(&endpoints, true).await;
         Ok(())
     }
 }

@@ -170,7 +170,7 @@ impl Shared {
         tracing::info!(leases = live.len(), "endpoint leases released");
         // Other instances pick the endpoints up now, not at their next scan.
         let released: Vec<String> = live.into_iter().map(|(id, _)| id).collect();
-        self.publish_work(&released).await;
+        self.publish_work(&released, false).await;
         Ok(())
     }
 
@@ -252,6 +252,9 @@ pub(super) fn spawn_listener(shared: Weak<Shared>, listener: Listener) {
     let spawned = std::thread::Builder::new()
         .name("hookmesh-wake".into())
         .spawn(move || {
+            let Some(own) = shared.upgrade().map(|s| s.owner.clone()) else {
+                return;
+            };
             let mut attempt = 0usize;
             loop {
                 let Some((url, channel)) = shared.upgrade().map(|s| {
@@ -261,7 +264,7 @@ pub(super) fn spawn_listener(shared: Weak<Shared>, listener: Listener) {
                     return;
                 };
                 attempt += 1;
-                if let Err(error) = listen(&shared, &url, &channel, &listener) {
+                if let Err(error) = listen(&shared, (&url, &channel), &own, &listener) {
                     tracing::warn!(%error, %url, "wake channel lost; reconnecting");
                     std::thread::sleep(Duration::from_millis(500));
                 }
@@ -272,10 +275,13 @@ pub(super) fn spawn_listener(shared: Weak<Shared>, listener: Listener) {
     }
 }
 
+/// Follows the wake channel at `url` until the store is dropped or the
+/// connection fails; announcements made by `own` (this instance) are
+/// skipped.
 fn listen(
     shared: &Weak<Shared>,
-    url: &str,
-    channel: &str,
+    (url, channel): (&str, &str),
+    own: &str,
     listener: &Listener,
 ) -> Result<(), redis::RedisError> {
     let client = redis::Client::open(url)?;
@@ -297,7 +303,12 @@ fn listen(
                     (listener.changed)();
                     continue;
                 }
-                let endpoints: Vec<String> = payload
+                let ids = match payload.split_once('|') {
+                    Some((sender, _)) if sender == own => continue,
+                    Some((_, ids)) => ids,
+                    None => payload.as_str(),
+                };
+                let endpoints: Vec<String> = ids
                     .split(',')
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)

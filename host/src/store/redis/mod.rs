@@ -204,19 +204,37 @@ impl Shared {
             .collect()
     }
 
-    /// The message telling every instance that these endpoints have work.
+    /// The message telling the other instances that these endpoints have
+    /// work: `owner|ids` (this instance woke its own actors already, so
+    /// its listener skips it: no echo).
     fn announcement(&self, endpoints: &[String]) -> redis::Cmd {
+        self.publish_cmd(&format!("{}|{}", self.owner, endpoints.join(",")))
+    }
+
+    /// [`Self::announcement`] for every instance, this one included.
+    fn announcement_to_all(&self, endpoints: &[String]) -> redis::Cmd {
+        self.publish_cmd(&endpoints.join(","))
+    }
+
+    fn publish_cmd(&self, message: &str) -> redis::Cmd {
         redis::cmd("PUBLISH")
             .arg(self.keys.wake_channel())
-            .arg(endpoints.join(","))
+            .arg(message)
             .to_owned()
     }
 
-    async fn publish_work(&self, endpoints: &[String]) {
+    /// Sends an [`Self::announcement`] or [`Self::announcement_to_all`]
+    /// of `endpoints` (nothing when there are none).
+    async fn publish_work(&self, endpoints: &[String], to_all: bool) {
         if endpoints.is_empty() {
             return;
         }
-        if let Err(error) = self.pool.run(&self.announcement(endpoints)).await {
+        let announcement = if to_all {
+            self.announcement_to_all(endpoints)
+        } else {
+            self.announcement(endpoints)
+        };
+        if let Err(error) = self.pool.run(&announcement).await {
             // Owners find the work at their next scan instead.
             tracing::warn!(%error, "cannot announce new work");
         }
