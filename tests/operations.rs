@@ -239,9 +239,13 @@ async fn metrics_and_stats_count_ingestion_deliveries_retries_and_plugin_calls()
     flaky.wait_for(3, LONG).await;
     let text = host
         .eventually(LONG, || async {
+            // A scrape samples the queues before it renders the counters, so
+            // the last success can be counted while its queue row was read:
+            // wait for both.
             let text = host.metrics_text().await;
-            text.contains("hookmesh_deliveries_total{outcome=\"success\",provider=\"webhook\"} 3")
-                .then_some(text)
+            (text.contains("hookmesh_deliveries_total{outcome=\"success\",provider=\"webhook\"} 3")
+                && text.contains("hookmesh_queue_depth{provider=\"webhook\"} 0"))
+            .then_some(text)
         })
         .await;
     for line in [
