@@ -142,6 +142,18 @@ impl Shared {
         Ok(())
     }
 
+    /// The retention (ms) of each project the batch's events belong to.
+    async fn retentions_of(
+        &self,
+        leaders: &[&NewEvent],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let projects: Vec<&str> = leaders
+            .iter()
+            .map(|item| item.event.project_id.as_str())
+            .collect();
+        self.project_retentions_ms(&projects).await
+    }
+
     /// The whole batch in one pipeline: an [`INGEST`] script per event,
     /// the event logs trimmed, the work announced. Returns, by event id,
     /// the earlier event holding its idempotency key.
@@ -150,11 +162,7 @@ impl Shared {
         leaders: &[&NewEvent],
         now_ms: u64,
     ) -> Result<HashMap<String, String>, StoreError> {
-        let projects: Vec<&str> = leaders
-            .iter()
-            .map(|item| item.event.project_id.as_str())
-            .collect();
-        let kept = self.project_retentions_ms(&projects).await?;
+        let kept = self.retentions_of(leaders).await?;
         let mut cmds = Vec::with_capacity(leaders.len() + 2);
         for item in leaders {
             cmds.push(self.ingest_cmd(item, &kept, now_ms)?);
@@ -251,11 +259,7 @@ impl Shared {
         leaders: &[&NewEvent],
         now_ms: u64,
     ) -> Result<HashMap<String, String>, StoreError> {
-        let projects: Vec<&str> = leaders
-            .iter()
-            .map(|item| item.event.project_id.as_str())
-            .collect();
-        let kept = self.project_retentions_ms(&projects).await?;
+        let kept = self.retentions_of(leaders).await?;
         let mut records = Vec::new();
         for item in leaders {
             let id = &item.event.id;

@@ -634,6 +634,16 @@ mod tests {
         )
     }
 
+    /// (attempts, successes, retries, failures)
+    fn counts(stats: &Stats) -> (u64, u64, u64, u64) {
+        (
+            stats.attempts,
+            stats.successes,
+            stats.retries,
+            stats.failures,
+        )
+    }
+
     #[test]
     fn one_field_per_outcome_and_bucket_sums_to_the_stats() {
         let success_fast = stats_field(&AttemptOutcome::Success, 0);
@@ -646,15 +656,7 @@ mod tests {
             (&retry_slow, "2"),
             ("f0", "1"),
         ]));
-        assert_eq!(
-            (
-                stats.attempts,
-                stats.successes,
-                stats.retries,
-                stats.failures
-            ),
-            (6, 3, 2, 1)
-        );
+        assert_eq!(counts(&stats), (6, 3, 2, 1));
         assert_eq!(stats.latency[0], 4);
         assert_eq!(stats.latency[slowest], 2);
         assert_eq!(stats.latency.iter().sum::<u64>(), 6);
@@ -671,15 +673,7 @@ mod tests {
             ("b2", "5"),
             ("s2", "1"),
         ]));
-        assert_eq!(
-            (
-                stats.attempts,
-                stats.successes,
-                stats.retries,
-                stats.failures
-            ),
-            (6, 5, 0, 1)
-        );
+        assert_eq!(counts(&stats), (6, 5, 0, 1));
         assert_eq!(stats.latency[2], 6);
     }
 }
