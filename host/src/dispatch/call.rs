@@ -105,8 +105,7 @@ pub async fn test_send(
         started_ms,
     );
     delivery.test = true;
-    let verdict = run(core, endpoint, &Ok(config), event, &delivery, 1, started_ms).await;
-    let mut verdict = verdict;
+    let mut verdict = run(core, endpoint, &Ok(config), event, &delivery, 1, started_ms).await;
     let ok = matches!(verdict.outcome, Outcome::Success);
     if let Outcome::Fail(failure) = &verdict.outcome {
         verdict.error = verdict.error.or(Some(failure.reason.clone()));

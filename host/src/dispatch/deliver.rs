@@ -190,8 +190,9 @@ async fn load_work(core: &Arc<Core>, endpoint_id: &str) -> Result<Option<Work>, 
 /// ([`crate::store::Store::records_ahead`]: 16 on both stores; one at a
 /// time halved a busy endpoint's speed on Redis, and the embedded store's
 /// records are durable only at its next flush anyway): when the store
-/// cannot record (it keeps retrying), the endpoint stops sending. A failure is recorded, after every success before it,
-/// before anything else leaves.
+/// cannot record (it keeps retrying), the endpoint stops sending. A
+/// failure is recorded, after every success before it, before anything
+/// else leaves.
 async fn deliver_in_order(
     core: &Arc<Core>,
     target: &Target<'_>,

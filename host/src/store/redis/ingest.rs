@@ -49,6 +49,25 @@ fn reservation(expires_ms: u64, now_ms: u64) -> (u64, u64) {
     (expires_ms, ttl)
 }
 
+/// By event id, the earlier event holding its idempotency key: the
+/// reservation answers (the holder's id, or nil when the key was free),
+/// one per event in order.
+fn holders<'a>(
+    events: impl Iterator<Item = &'a NewEvent>,
+    answers: Vec<redis::Value>,
+) -> HashMap<String, String> {
+    events
+        .zip(answers)
+        .filter_map(|(item, answer)| {
+            let holder = bytes(answer)?;
+            Some((
+                item.event.id.clone(),
+                String::from_utf8_lossy(&holder).into_owned(),
+            ))
+        })
+        .collect()
+}
+
 /// For each item, the earlier item of the batch with the same idempotency key.
 fn repeats(batch: &[NewEvent]) -> Vec<Option<usize>> {
     let mut first_with_key: HashMap<&str, usize> = HashMap::new();
@@ -178,17 +197,7 @@ impl Shared {
             cmds.push(self.announcement(&woken));
         }
         let answers = self.pool.pipeline(&cmds).await?;
-        Ok(leaders
-            .iter()
-            .zip(answers)
-            .filter_map(|(item, answer)| {
-                let holder = bytes(answer)?;
-                Some((
-                    item.event.id.clone(),
-                    String::from_utf8_lossy(&holder).into_owned(),
-                ))
-            })
-            .collect())
+        Ok(holders(leaders.iter().copied(), answers))
     }
 
     /// One event's [`INGEST`] call.
@@ -314,17 +323,7 @@ impl Shared {
             .collect();
         let answers = self.pool.phases(vec![records, reservations]).await?;
         let reserved = answers.into_iter().nth(1).unwrap_or_default();
-        Ok(keyed
-            .iter()
-            .zip(reserved)
-            .filter_map(|((item, _), answer)| {
-                let existing = bytes(answer)?;
-                Some((
-                    item.event.id.clone(),
-                    String::from_utf8_lossy(&existing).into_owned(),
-                ))
-            })
-            .collect())
+        Ok(holders(keyed.iter().map(|(item, _)| *item), reserved))
     }
 
     /// Steps 3 and 4: the enqueues, then the intents removed; announces the work.
@@ -375,7 +374,7 @@ impl Shared {
         }
         self.pool.phases(vec![enqueues, cleanup]).await?;
         if announce_apart {
-            self.publish_work(&woken, false).await;
+            self.publish_work(&woken).await;
         }
         Ok(())
     }
@@ -546,7 +545,7 @@ impl Shared {
                 .to_owned(),
         ];
         self.pool.phases(vec![queued]).await?;
-        self.publish_work(&[endpoint_id.to_string()], false).await;
+        self.publish_work(&[endpoint_id.to_string()]).await;
         self.delivery(endpoint_id, delivery_id)
             .await?
             .ok_or_else(|| StoreError::Backend("replayed delivery vanished".into()))
@@ -702,7 +701,7 @@ impl Shared {
             "finished an interrupted ingestion"
         );
         // Nobody woke these endpoints' actors yet, this instance's neither.
-        self.publish_work(&endpoints, true).await;
+        self.publish_work_to_all(&endpoints).await;
         Ok(())
     }
 }

@@ -170,7 +170,7 @@ impl Shared {
         tracing::info!(leases = live.len(), "endpoint leases released");
         // Other instances pick the endpoints up now, not at their next scan.
         let released: Vec<String> = live.into_iter().map(|(id, _)| id).collect();
-        self.publish_work(&released, false).await;
+        self.publish_work(&released).await;
         Ok(())
     }
 

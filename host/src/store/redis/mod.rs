@@ -223,18 +223,24 @@ impl Shared {
             .to_owned()
     }
 
-    /// Sends an [`Self::announcement`] or [`Self::announcement_to_all`]
-    /// of `endpoints` (nothing when there are none).
-    async fn publish_work(&self, endpoints: &[String], to_all: bool) {
-        if endpoints.is_empty() {
-            return;
+    /// Sends an [`Self::announcement`] of `endpoints` (nothing when there
+    /// are none).
+    async fn publish_work(&self, endpoints: &[String]) {
+        if !endpoints.is_empty() {
+            self.publish(&self.announcement(endpoints)).await;
         }
-        let announcement = if to_all {
-            self.announcement_to_all(endpoints)
-        } else {
-            self.announcement(endpoints)
-        };
-        if let Err(error) = self.pool.run(&announcement).await {
+    }
+
+    /// Sends an [`Self::announcement_to_all`] of `endpoints` (nothing when
+    /// there are none).
+    async fn publish_work_to_all(&self, endpoints: &[String]) {
+        if !endpoints.is_empty() {
+            self.publish(&self.announcement_to_all(endpoints)).await;
+        }
+    }
+
+    async fn publish(&self, announcement: &redis::Cmd) {
+        if let Err(error) = self.pool.run(announcement).await {
             // Owners find the work at their next scan instead.
             tracing::warn!(%error, "cannot announce new work");
         }
