@@ -36,6 +36,9 @@ pub enum StoreCommand {
     /// Offline (hookmesh stopped): purge what is past retention, then give
     /// the file's free pages back to the file system (embedded store).
     Compact(ConfigArg),
+    /// Offline (hookmesh stopped): each table of the embedded store with
+    /// its rows' bytes and the pages holding them, and the file's size.
+    Stats(ConfigArg),
 }
 
 /// `--config FILE`

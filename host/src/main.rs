@@ -27,16 +27,30 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Plugin(command) => plugin_command(command),
         Command::Store(StoreCommand::Compact(arg)) => {
-            let settings = config::load(arg.config.as_deref())?;
-            let config::StorageSettings::Embedded { path, retention } = settings.storage else {
-                anyhow::bail!(
-                    "`store compact` works on the embedded store; Redis frees memory itself"
-                );
-            };
+            let (path, retention) = embedded_store(&arg, "compact")?;
             let report = hookmesh::store::embedded::compact(&path, retention)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
+        Command::Store(StoreCommand::Stats(arg)) => {
+            let (path, _) = embedded_store(&arg, "stats")?;
+            let report = hookmesh::store::embedded::stats(&path)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+    }
+}
+
+/// The embedded store's file and retention, or why `store COMMAND` cannot run.
+fn embedded_store(
+    arg: &hookmesh::cli::ConfigArg,
+    command: &str,
+) -> anyhow::Result<(std::path::PathBuf, std::time::Duration)> {
+    match config::load(arg.config.as_deref())?.storage {
+        config::StorageSettings::Embedded { path, retention } => Ok((path, retention)),
+        _ => anyhow::bail!(
+            "`store {command}` works on the embedded store; on Redis use `INFO memory` and `MEMORY USAGE`"
+        ),
     }
 }
 

@@ -7,7 +7,8 @@ hashes, as an app sends; the same every run) in bulk posts of 50, waits
 until every one is delivered, stops the host and prints the file's size
 per event as it grew (which also depends on how redb reuses pages between
 transactions, so it varies from run to run) and after `hookmesh store
-compact` (the live records). Standard library only.
+compact` (the live records), then each table's share (`hookmesh store
+stats`). Standard library only.
 
     python3 tests/load/footprint.py target/release/hookmesh 20000
 """
@@ -145,6 +146,14 @@ def main():
         f"{binary}: {delivered[0]} of {events} delivered; redb file {grown / events:.0f} bytes per event as grown, "
         f"{live / events:.0f} after `store compact` (the records themselves)"
     )
+    stats = subprocess.run([binary, "store", "stats", "--config", config], capture_output=True, text=True)
+    if stats.returncode == 0:
+        print(f"{'table':<20}{'rows':>9}{'stored B/event':>16}{'pages B/event':>15}")
+        for table in json.loads(stats.stdout)["tables"]:
+            print(
+                f"{table['table']:<20}{table['rows']:>9}{table['stored_bytes'] / events:>16.0f}"
+                f"{table['page_bytes'] / events:>15.0f}"
+            )
     shutil.rmtree(workdir)
 
 

@@ -5,7 +5,7 @@
 //! [`super::BlockingBackend`] and is adapted by [`super::InProcess`].
 
 use super::types::*;
-use super::{Bucket, Quota, Rate};
+use super::{Admission, Bucket, Budget, Quota, Rate};
 use async_trait::async_trait;
 
 /// The operations every backend provides. The rest of hookmesh calls them
@@ -199,6 +199,18 @@ pub trait Backend: Send + Sync + 'static {
         provider: &str,
     ) -> Result<bool, StoreError>;
 
+    /// Takes `budget` (when given) and, unless it is spent, stores `batch`
+    /// ([`Backend::ingest`]); nothing is stored when it is. A backend that
+    /// can do both in one round trip does.
+    async fn admit_and_ingest(
+        &self,
+        budget: Option<Budget>,
+        batch: Vec<NewEvent>,
+        now_ms: u64,
+    ) -> Result<Admission, StoreError> {
+        take_then_ingest(self, budget, batch, now_ms).await
+    }
+
     /// Takes `n` tokens from a rate-limit bucket, or says how long to wait;
     /// either way with the bucket's numbers for the `X-RateLimit-*`
     /// headers. Shared backends keep buckets where every instance sees them.
@@ -268,4 +280,23 @@ pub trait Backend: Send + Sync + 'static {
     /// their endpoint actors read them again before the next attempt. Best
     /// effort (a lost announcement is caught at the next window read).
     async fn announce_change(&self) {}
+}
+
+/// [`Backend::admit_and_ingest`] in two steps: the tokens, then the events.
+pub(super) async fn take_then_ingest<B: Backend + ?Sized>(
+    backend: &B,
+    budget: Option<Budget>,
+    batch: Vec<NewEvent>,
+    now_ms: u64,
+) -> Result<Admission, StoreError> {
+    let mut quota = None;
+    if let Some(Budget { bucket, rate, n }) = budget {
+        let taken = backend.take_tokens(&bucket, rate, n).await?;
+        if taken.retry_after.is_some() {
+            return Ok(Admission::OverBudget(taken));
+        }
+        quota = Some(taken);
+    }
+    let results = backend.ingest(batch, now_ms).await?;
+    Ok(Admission::Stored(results, quota))
 }

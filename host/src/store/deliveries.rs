@@ -41,16 +41,7 @@ impl Store {
         batch: Vec<NewEvent>,
         now_ms: u64,
     ) -> Result<Admission, StoreError> {
-        let mut quota = None;
-        if let Some(Budget { bucket, rate, n }) = budget {
-            let taken = self.backend.take_tokens(&bucket, rate, n).await?;
-            if taken.retry_after.is_some() {
-                return Ok(Admission::OverBudget(taken));
-            }
-            quota = Some(taken);
-        }
-        let results = self.backend.ingest(batch, now_ms).await?;
-        Ok(Admission::Stored(results, quota))
+        self.backend.admit_and_ingest(budget, batch, now_ms).await
     }
 
     /// The project's endpoint-change version (see

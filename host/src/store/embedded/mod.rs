@@ -834,13 +834,7 @@ pub struct Compacted {
 pub fn compact(path: &Path, retention: Duration) -> Result<Compacted, StoreError> {
     let size = || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let bytes_before = size();
-    let mut db = Database::open(path).map_err(|e| match e {
-        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
-            "{} is in use: stop hookmesh before compacting",
-            path.display()
-        )),
-        other => other.into(),
-    })?;
+    let mut db = open_offline(path, "compacting")?;
     let purged = purge::purge_now(&db, retention)?;
     // The purge committed without fsync; compaction needs it durable.
     db.begin_write()?.commit()?;
@@ -851,5 +845,78 @@ pub fn compact(path: &Path, retention: Duration) -> Result<Compacted, StoreError
         bytes_before,
         bytes_after: size(),
         purged_events: purged.events,
+    })
+}
+
+/// Opens the file for an offline command (`doing`, e.g. "compacting"):
+/// refused while hookmesh holds it.
+fn open_offline(path: &Path, doing: &str) -> Result<Database, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::Backend(format!(
+            "{} does not exist",
+            path.display()
+        )));
+    }
+    Database::open(path).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
+            "{} is in use: stop hookmesh before {doing}",
+            path.display()
+        )),
+        other => other.into(),
+    })
+}
+
+/// One table's share of the file (`hookmesh store stats`).
+#[derive(Debug, serde::Serialize)]
+pub struct TableUsage {
+    /// The table's name.
+    pub table: String,
+    /// Rows in it.
+    pub rows: u64,
+    /// Keys and values as stored, bytes.
+    pub stored_bytes: u64,
+    /// Leaf and branch pages holding them, bytes.
+    pub page_bytes: u64,
+    /// Unused space inside those pages, bytes.
+    pub fragmented_bytes: u64,
+}
+
+/// What `hookmesh store stats` reports.
+#[derive(Debug, serde::Serialize)]
+pub struct StoreStats {
+    /// The file's size, bytes.
+    pub file_bytes: u64,
+    /// Pages no table uses (reused by later writes; `store compact` gives
+    /// them back), bytes.
+    pub free_bytes: u64,
+    /// Every table, largest first.
+    pub tables: Vec<TableUsage>,
+}
+
+/// Each table's rows, bytes and pages (hookmesh must be stopped).
+pub fn stats(path: &Path) -> Result<StoreStats, StoreError> {
+    use redb::{ReadableTableMetadata, TableHandle};
+    let db = open_offline(path, "reading its statistics")?;
+    let database = db.begin_write()?.stats()?;
+    let page_bytes_of = |pages: u64| pages * database.page_size() as u64;
+    let txn = db.begin_read()?;
+    let mut tables = Vec::new();
+    for handle in txn.list_tables()? {
+        let table = txn.open_untyped_table(handle)?;
+        let usage = table.stats()?;
+        tables.push(TableUsage {
+            table: table.name().to_string(),
+            rows: table.len()?,
+            stored_bytes: usage.stored_bytes(),
+            page_bytes: page_bytes_of(usage.leaf_pages() + usage.branch_pages()),
+            fragmented_bytes: usage.fragmented_bytes(),
+        });
+    }
+    tables.sort_by_key(|t| std::cmp::Reverse(t.page_bytes));
+    let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    Ok(StoreStats {
+        file_bytes,
+        free_bytes: file_bytes.saturating_sub(page_bytes_of(database.allocated_pages())),
+        tables,
     })
 }

@@ -20,9 +20,13 @@
 //! batch is one pipeline, one round trip (issue #13: four before).
 
 use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, INGEST, RECORD_TEST};
-use super::{bytes, int, strings, Delivery, Ingested, NewEvent, Shared, StoreError, TestRecord};
+use super::{
+    bytes, float, int, quota_of, strings, Delivery, Ingested, NewEvent, Shared, StoreError,
+    TestRecord,
+};
 use crate::store::codec::{decode, encode};
-use redis::{cmd, Cmd};
+use crate::store::{Admission, Budget};
+use redis::{cmd, Cmd, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -68,6 +72,72 @@ fn holders<'a>(
         .collect()
 }
 
+/// A budget taken inside the [`INGEST`] script: the bucket's key and the
+/// script's budget arguments (tokens per second, burst, tokens wanted).
+pub(super) struct Meter {
+    key: String,
+    args: [String; 3],
+}
+
+/// A metered [`INGEST`]'s answer `{holder or '', wait ms, tokens}` as the
+/// holder answer [`holders`] reads (nil when none) and the bucket's numbers.
+fn metered_answer(answer: Value) -> Result<(Value, (i64, Option<f64>)), StoreError> {
+    match answer {
+        Value::Array(parts) if parts.len() == 3 => {
+            let mut parts = parts.into_iter();
+            let holder = parts.next().unwrap_or(Value::Nil);
+            let holder = match bytes(holder.clone()) {
+                Some(id) if !id.is_empty() => holder,
+                _ => Value::Nil,
+            };
+            let wait = parts.next().map_or(0, |v| int(&v));
+            let tokens = parts.next().and_then(|v| float(&v));
+            Ok((holder, (wait, tokens)))
+        }
+        other => Err(StoreError::Backend(format!(
+            "the ingest script answered {other:?}, not [holder, wait, tokens]"
+        ))),
+    }
+}
+
+/// The batch's items that are not repeats of an earlier item.
+fn leaders_of<'a>(batch: &'a [NewEvent], repeat_of: &[Option<usize>]) -> Vec<&'a NewEvent> {
+    batch
+        .iter()
+        .zip(repeat_of)
+        .filter(|(_, r)| r.is_none())
+        .map(|(item, _)| item)
+        .collect()
+}
+
+/// What each item of the batch became: stored, or a duplicate of the
+/// event holding its key (`earlier`) or of the batch's earlier item.
+fn answers(
+    batch: &[NewEvent],
+    repeat_of: &[Option<usize>],
+    earlier: &HashMap<String, String>,
+) -> Vec<Ingested> {
+    batch
+        .iter()
+        .zip(repeat_of)
+        .map(|(item, repeat)| {
+            let leader = repeat.map_or(item, |i| &batch[i]);
+            match earlier.get(&leader.event.id) {
+                Some(event_id) => Ingested::Duplicate {
+                    event_id: event_id.clone(),
+                },
+                None if repeat.is_some() => Ingested::Duplicate {
+                    event_id: leader.event.id.clone(),
+                },
+                None => Ingested::Stored {
+                    event_id: item.event.id.clone(),
+                    deliveries: item.deliveries.len(),
+                },
+            }
+        })
+        .collect()
+}
+
 /// For each item, the earlier item of the batch with the same idempotency key.
 fn repeats(batch: &[NewEvent]) -> Vec<Option<usize>> {
     let mut first_with_key: HashMap<&str, usize> = HashMap::new();
@@ -107,43 +177,63 @@ impl Shared {
         now_ms: u64,
     ) -> Result<Vec<Ingested>, StoreError> {
         let repeat_of = repeats(&batch);
-        let leaders: Vec<&NewEvent> = batch
-            .iter()
-            .zip(&repeat_of)
-            .filter(|(_, r)| r.is_none())
-            .map(|(item, _)| item)
-            .collect();
+        let leaders = leaders_of(&batch, &repeat_of);
         let atomic = !self.pool.is_cluster()
             && leaders
                 .iter()
                 .all(|item| item.deliveries.len() <= ATOMIC_FAN_OUT_MAX);
         let earlier = if atomic {
-            self.ingest_atomically(&leaders, now_ms).await?
+            self.ingest_atomically(&leaders, now_ms, None).await?.0
         } else {
             let earlier = self.write_intents(&leaders, now_ms).await?;
             self.fan_out(&leaders, &earlier, now_ms).await?;
             earlier
         };
         self.finish_earlier(&earlier).await?;
-        Ok(batch
-            .iter()
-            .zip(&repeat_of)
-            .map(|(item, repeat)| {
-                let leader = repeat.map_or(item, |i| &batch[i]);
-                match earlier.get(&leader.event.id) {
-                    Some(event_id) => Ingested::Duplicate {
-                        event_id: event_id.clone(),
-                    },
-                    None if repeat.is_some() => Ingested::Duplicate {
-                        event_id: leader.event.id.clone(),
-                    },
-                    None => Ingested::Stored {
-                        event_id: item.event.id.clone(),
-                        deliveries: item.deliveries.len(),
-                    },
-                }
-            })
-            .collect())
+        Ok(answers(&batch, &repeat_of, &earlier))
+    }
+
+    /// Whether [`Self::ingest_within`] can take a budget and store `batch`
+    /// in one script: one event, on one server.
+    pub(super) fn can_meter_in_script(&self, batch: &[NewEvent]) -> bool {
+        !self.pool.is_cluster()
+            && batch.len() == 1
+            && batch[0].deliveries.len() <= ATOMIC_FAN_OUT_MAX
+    }
+
+    /// Takes `budget` and stores the one event of `batch` in the same
+    /// [`INGEST`] call (one round trip; see [`Self::can_meter_in_script`]).
+    pub(super) async fn ingest_within(
+        &self,
+        budget: Budget,
+        batch: Vec<NewEvent>,
+        now_ms: u64,
+    ) -> Result<Admission, StoreError> {
+        let meter = Meter {
+            key: self.bucket_key(&budget.bucket),
+            args: [
+                budget.rate.per_second.to_string(),
+                budget.rate.burst.to_string(),
+                budget.n.to_string(),
+            ],
+        };
+        let repeat_of = repeats(&batch);
+        let leaders = leaders_of(&batch, &repeat_of);
+        let (earlier, taken) = self
+            .ingest_atomically(&leaders, now_ms, Some(&meter))
+            .await?;
+        let (wait_ms, tokens) = taken.ok_or_else(|| {
+            StoreError::Backend("the ingest script answered no token count".into())
+        })?;
+        let quota = quota_of(budget.rate, wait_ms, tokens);
+        if quota.retry_after.is_some() {
+            return Ok(Admission::OverBudget(quota));
+        }
+        self.finish_earlier(&earlier).await?;
+        Ok(Admission::Stored(
+            answers(&batch, &repeat_of, &earlier),
+            Some(quota),
+        ))
     }
 
     /// A repeat of an idempotency key whose first ingestion was cut off
@@ -175,16 +265,18 @@ impl Shared {
 
     /// The whole batch in one pipeline: an [`INGEST`] script per event,
     /// the event logs trimmed, the work announced. Returns, by event id,
-    /// the earlier event holding its idempotency key.
+    /// the earlier event holding its idempotency key, and with a `meter`
+    /// (a batch of one) the bucket's answer: wait ms, tokens left.
     async fn ingest_atomically(
         &self,
         leaders: &[&NewEvent],
         now_ms: u64,
-    ) -> Result<HashMap<String, String>, StoreError> {
+        meter: Option<&Meter>,
+    ) -> Result<(HashMap<String, String>, Option<(i64, Option<f64>)>), StoreError> {
         let kept = self.retentions_of(leaders).await?;
         let mut cmds = Vec::with_capacity(leaders.len() + 2);
         for item in leaders {
-            cmds.push(self.ingest_cmd(item, &kept, now_ms)?);
+            cmds.push(self.ingest_cmd(item, &kept, now_ms, meter)?);
         }
         cmds.extend(self.trim_event_logs(&kept, now_ms));
         let mut woken: Vec<String> = leaders
@@ -196,8 +288,16 @@ impl Shared {
         if !woken.is_empty() {
             cmds.push(self.announcement(&woken));
         }
-        let answers = self.pool.pipeline(&cmds).await?;
-        Ok(holders(leaders.iter().copied(), answers))
+        let mut answers = self.pool.pipeline(&cmds).await?;
+        let taken = match meter {
+            Some(_) if !answers.is_empty() => {
+                let (holder, taken) = metered_answer(std::mem::take(&mut answers[0]))?;
+                answers[0] = holder;
+                Some(taken)
+            }
+            _ => None,
+        };
+        Ok((holders(leaders.iter().copied(), answers), taken))
     }
 
     /// One event's [`INGEST`] call.
@@ -206,6 +306,7 @@ impl Shared {
         item: &NewEvent,
         kept: &HashMap<String, u64>,
         now_ms: u64,
+        meter: Option<&Meter>,
     ) -> Result<Cmd, StoreError> {
         let id = &item.event.id;
         let project_id = &item.event.project_id;
@@ -214,11 +315,12 @@ impl Shared {
             Some((key, _)) => self.keys.idempotency(project_id, key),
             None => record_key.clone(),
         };
+        let bucket_key = meter.map_or_else(|| record_key.clone(), |m| m.key.clone());
         let mut keys = vec![
             record_key,
             self.keys.project_events(project_id),
             self.keys.event_deliveries(id),
-            self.keys.event_pending(id),
+            bucket_key,
             reservation_key,
             self.keys.work(),
         ];
@@ -253,6 +355,10 @@ impl Shared {
             reserved_until.as_bytes(),
             reservation_ttl.as_bytes(),
         ];
+        match meter {
+            Some(m) => args.extend(m.args.iter().map(String::as_bytes)),
+            None => args.extend([&b""[..], b"", b""]),
+        }
         for (endpoint_id, delivery_id) in &item.deliveries {
             args.push(endpoint_id.as_bytes());
             args.push(delivery_id.as_bytes());
@@ -394,13 +500,8 @@ impl Shared {
             for (endpoint_id, delivery_id) in &item.deliveries {
                 hset.arg(delivery_id).arg(endpoint_id);
             }
+            hset.arg("#pending").arg(item.deliveries.len());
             cmds.push(hset);
-            cmds.push(
-                cmd("SET")
-                    .arg(self.keys.event_pending(id))
-                    .arg(item.deliveries.len())
-                    .to_owned(),
-            );
         }
         cmds
     }
@@ -536,8 +637,10 @@ impl Shared {
                 .to_owned(),
             cmd("PERSIST").arg(&logged).to_owned(),
             cmd("PERSIST").arg(self.keys.event(event_id)).to_owned(),
-            cmd("INCR")
-                .arg(self.keys.event_pending(event_id))
+            cmd("HINCRBY")
+                .arg(&logged)
+                .arg("#pending")
+                .arg(1)
                 .to_owned(),
             cmd("SADD")
                 .arg(self.keys.work())
@@ -791,6 +894,71 @@ mod tests {
             [Ingested::Duplicate {
                 event_id: "e1".into()
             }]
+        );
+    }
+
+    fn open(server: &redis_server::RedisServer) -> RedisStore {
+        RedisStore::open(RedisOptions {
+            urls: vec![server.url()],
+            cluster: false,
+            prefix: "hm".into(),
+            lease_ttl: Duration::from_secs(5),
+            retention: Duration::from_secs(3600),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_event_expires_when_its_last_delivery_finishes_old_count_or_new() {
+        let server = redis_server::RedisServer::start("pending-count");
+        let store = open(&server);
+        let shared = &store.shared;
+        let ttl = |id: &str| server.command(&["PTTL", &format!("hm:{{ev:{id}}}")]);
+        let ids = |id: &str| vec![id.to_string()];
+        // Today's layout: the count is the `#pending` field of the
+        // event's deliveries hash, written by the ingest script.
+        store
+            .ingest(vec![new_event("new", &["a", "b"], None)], 1)
+            .await
+            .unwrap();
+        let field = ["HGET", "hm:{ev:new}:deliveries", "#pending"];
+        assert_eq!(server.command(&field), "2");
+        shared
+            .deliveries_finished(&ids("new"), 60_000)
+            .await
+            .unwrap();
+        assert_eq!(ttl("new"), "-1", "one delivery still pending");
+        shared
+            .deliveries_finished(&ids("new"), 60_000)
+            .await
+            .unwrap();
+        assert!(ttl("new").parse::<i64>().unwrap() > 0, "both finished");
+        // The event log's reader does not take the count for a delivery.
+        let listed = store.deliveries_of_events(&["new"]).await.unwrap();
+        assert_eq!(listed[0].len(), 2);
+
+        // An event stored by an earlier version: its count in its own key.
+        store
+            .ingest(vec![new_event("old", &["a", "b"], None)], 1)
+            .await
+            .unwrap();
+        server.command(&["HDEL", "hm:{ev:old}:deliveries", "#pending"]);
+        server.command(&["SET", "hm:{ev:old}:pending", "2"]);
+        shared
+            .deliveries_finished(&ids("old"), 60_000)
+            .await
+            .unwrap();
+        assert_eq!(ttl("old"), "-1", "one delivery still pending");
+        assert_eq!(server.command(&["GET", "hm:{ev:old}:pending"]), "1");
+        shared
+            .deliveries_finished(&ids("old"), 60_000)
+            .await
+            .unwrap();
+        assert!(ttl("old").parse::<i64>().unwrap() > 0, "both finished");
+        assert_eq!(server.command(&["EXISTS", "hm:{ev:old}:pending"]), "0");
+        assert_eq!(
+            server.command(&["HEXISTS", "hm:{ev:old}:deliveries", "#pending"]),
+            "0"
         );
     }
 }

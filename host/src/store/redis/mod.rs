@@ -24,9 +24,10 @@ mod remove;
 mod retention;
 mod scripts;
 
+use super::backend::take_then_ingest;
 use super::codec::{decode, encode, Record};
 use super::types::*;
-use super::{Backend, Bucket, Quota, Rate};
+use super::{Admission, Backend, Bucket, Budget, Quota, Rate};
 use conn::Pool;
 use keys::Keys;
 use lease::Leases;
@@ -136,6 +137,15 @@ fn float(value: &Value) -> Option<f64> {
 }
 
 /// Reads an integer answer (0 for nil).
+/// A bucket's answer (wait ms, 0 when taken; tokens left) as a [`Quota`].
+fn quota_of(rate: Rate, wait_ms: i64, tokens: Option<f64>) -> Quota {
+    let retry_after = match u64::try_from(wait_ms) {
+        Ok(0) | Err(_) => None,
+        Ok(ms) => Some(Duration::from_millis(ms)),
+    };
+    Quota::of(rate, tokens.unwrap_or(f64::from(rate.burst)), retry_after)
+}
+
 fn int(value: &Value) -> i64 {
     match value {
         Value::Int(i) => *i,
@@ -202,6 +212,15 @@ impl Shared {
             .zip(keys)
             .map(|(value, key)| bytes(value).map(|b| decode(key, &b)).transpose())
             .collect()
+    }
+
+    /// The key of a rate-limit bucket.
+    fn bucket_key(&self, bucket: &Bucket) -> String {
+        match bucket {
+            Bucket::Ingest(project) => self.keys.ingest_bucket(project),
+            Bucket::Endpoint(endpoint) => self.keys.endpoint_bucket(endpoint),
+            Bucket::Management(caller) => self.keys.management_bucket(caller),
+        }
     }
 
     /// The message telling the other instances that these endpoints have
@@ -757,41 +776,40 @@ impl Backend for RedisStore {
 
     async fn take_tokens(&self, bucket: &Bucket, rate: Rate, n: u32) -> Result<Quota, StoreError> {
         let s = &self.shared;
-        let key = match bucket {
-            Bucket::Ingest(project) => s.keys.ingest_bucket(project),
-            Bucket::Endpoint(endpoint) => s.keys.endpoint_bucket(endpoint),
-            Bucket::Management(caller) => s.keys.management_bucket(caller),
-        };
-        let (per_second, burst, n) = (
+        let key = s.bucket_key(bucket);
+        let args = [
             rate.per_second.to_string(),
             rate.burst.to_string(),
             n.to_string(),
-        );
+            crate::now_ms().to_string(),
+        ];
+        let args: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
         let answer = s
             .pool
-            .run(&scripts::eval(
-                scripts::TAKE_TOKENS,
-                &[&key],
-                &[per_second.as_bytes(), burst.as_bytes(), n.as_bytes()],
-            ))
+            .run(&scripts::eval(scripts::TAKE_TOKENS, &[&key], &args))
             .await?;
-        let (wait, tokens) = match &answer {
-            Value::Array(parts) if parts.len() == 2 => (int(&parts[0]), float(&parts[1])),
-            other => {
-                return Err(StoreError::Backend(format!(
-                    "token bucket answered {other:?}, not [wait, tokens]"
-                )))
+        match &answer {
+            Value::Array(parts) if parts.len() == 2 => {
+                Ok(quota_of(rate, int(&parts[0]), float(&parts[1])))
             }
-        };
-        let retry_after = match u64::try_from(wait) {
-            Ok(0) | Err(_) => None,
-            Ok(ms) => Some(Duration::from_millis(ms)),
-        };
-        Ok(Quota::of(
-            rate,
-            tokens.unwrap_or(f64::from(rate.burst)),
-            retry_after,
-        ))
+            other => Err(StoreError::Backend(format!(
+                "token bucket answered {other:?}, not [wait, tokens]"
+            ))),
+        }
+    }
+
+    async fn admit_and_ingest(
+        &self,
+        budget: Option<Budget>,
+        batch: Vec<NewEvent>,
+        now_ms: u64,
+    ) -> Result<Admission, StoreError> {
+        match budget {
+            Some(budget) if self.shared.can_meter_in_script(&batch) => {
+                self.shared.ingest_within(budget, batch, now_ms).await
+            }
+            budget => take_then_ingest(self, budget, batch, now_ms).await,
+        }
     }
 
     fn holds_fresh_lease(&self, endpoint_id: &str) -> bool {

@@ -382,6 +382,8 @@ impl Shared {
             .map(|answer| {
                 let mut pairs: Vec<(String, String)> = fields(answer)
                     .into_iter()
+                    // `#pending` counts the pending ones; the rest are ids
+                    .filter(|(field, _)| !field.starts_with('#'))
                     .map(|(delivery, endpoint)| {
                         (delivery, String::from_utf8_lossy(&endpoint).into_owned())
                     })

@@ -12,6 +12,56 @@
 
 use redis::Cmd;
 
+/// The Lua function both [`TAKE_TOKENS`] and [`INGEST`] take tokens with:
+/// `take_tokens(key, rate, burst, n, now)` → wait ms (0 when taken), tokens
+/// left.
+macro_rules! token_bucket_lua {
+    () => {
+        r#"
+local function take_tokens(key, rate, burst, n, now)
+  local tokens, ts = burst, now
+  local b = redis.call('GET', key)
+  if b then
+    local sep = string.find(b, ' ', 1, true)
+    tokens = tonumber(string.sub(b, 1, sep - 1)) or burst
+    ts = tonumber(string.sub(b, sep + 1)) or now
+  end
+  tokens = math.min(burst, tokens + math.max(0, now - ts) / 1000 * rate)
+  local need = math.min(n, burst)
+  local wait = 0
+  if tokens >= need then
+    tokens = tokens - n
+  else
+    wait = math.ceil((need - tokens) / rate * 1000)
+  end
+  redis.call('SET', key, tostring(tokens) .. ' ' .. tostring(now),
+    'PX', math.ceil((burst - tokens) / rate * 1000) + 1000)
+  return wait, tokens
+end
+"#
+    };
+}
+
+/// The Lua function [`RECORD`] and [`EVENT_FINISHED`] count a finished
+/// delivery with: `one_less_pending(deliveries, legacy)` → how many of the
+/// event's deliveries are still pending. The count is the `#pending` field
+/// of the event's deliveries hash; an event stored before that (no field)
+/// keeps its count in the `legacy` key.
+macro_rules! pending_count_lua {
+    () => {
+        r#"
+local function one_less_pending(deliveries, legacy)
+  local left = redis.call('HINCRBY', deliveries, '#pending', -1)
+  if left >= 0 then return left end
+  redis.call('HDEL', deliveries, '#pending')
+  left = redis.call('DECR', legacy)
+  if left <= 0 then redis.call('DEL', legacy) end
+  return left
+end
+"#
+    };
+}
+
 /// The fields of a delivery hash, in the order scripts answer them.
 pub(super) const DELIVERY_FIELDS: [&str; 12] = [
     "id", "event", "endpoint", "seq", "status", "attempts", "next", "created", "updated", "code",
@@ -67,25 +117,42 @@ fn sha1_hex(text: &str) -> String {
 }
 
 /// Stores one event with its log entries, its idempotency reservation
-/// and its deliveries, all at once (one server only: the keys span slots).
+/// and its deliveries, all at once (one server only: the keys span slots),
+/// after taking its ingestion budget from the project's token bucket when
+/// one is given (nothing is stored when the budget is spent). The event's
+/// deliveries hash also keeps how many of them are pending (`#pending`).
 /// (A pipeline calls again only the scripts answered `NOSCRIPT`, which
 /// did not run: no event is written twice.)
-/// KEYS: event record, project's event log, event's deliveries, event's
-/// pending count, idempotency reservation, work set, then for each
-/// delivery: seq, queue, history, delivery.
+/// KEYS: event record, project's event log, event's deliveries, token
+/// bucket (any key when there is no budget), idempotency reservation, work
+/// set, then for each delivery: seq, queue, history, delivery.
 /// ARGV: event id, event record, record expiry ms ('' = kept until its
 /// deliveries finish), now ms, reservation expiry ms ('' = no key),
-/// reservation ttl ms, then for each delivery: endpoint id, delivery id.
-/// Returns the id of the event holding the idempotency key when another
-/// one does (nothing is written), else nil.
-pub(super) const INGEST: &str = r#"
+/// reservation ttl ms, tokens per second ('' = no budget), burst, tokens
+/// wanted, then for each delivery: endpoint id, delivery id.
+/// Returns, without a budget, the id of the event holding the idempotency
+/// key when another one does (nothing is written), else nil; with one,
+/// {that id or '', the wait in ms (0 when taken), the tokens left}.
+pub(super) const INGEST: &str = concat!(
+    token_bucket_lua!(),
+    r#"
 local id, now = ARGV[1], ARGV[4]
+local wait, tokens = 0, nil
+if ARGV[7] ~= '' then
+  wait, tokens = take_tokens(KEYS[4], tonumber(ARGV[7]), tonumber(ARGV[8]),
+    tonumber(ARGV[9]), tonumber(now))
+end
+local function answer(holder)
+  if tokens == nil then return holder end
+  return {holder or '', wait, tostring(tokens)}
+end
+if wait > 0 then return answer(false) end
 if ARGV[5] ~= '' then
   local v = redis.call('GET', KEYS[5])
   if v then
     local sep = string.find(v, '|', 1, true)
     if sep and tonumber(string.sub(v, sep + 1)) > tonumber(now) then
-      return string.sub(v, 1, sep - 1)
+      return answer(string.sub(v, 1, sep - 1))
     end
   end
   redis.call('SET', KEYS[5], id .. '|' .. ARGV[5], 'PX', ARGV[6])
@@ -96,11 +163,11 @@ else
   redis.call('SET', KEYS[1], ARGV[2])
 end
 redis.call('ZADD', KEYS[2], 0, id)
-local n = (#ARGV - 6) / 2
-if n == 0 then return false end
-local logged, endpoints = {}, {}
+local n = (#ARGV - 9) / 2
+if n == 0 then return answer(false) end
+local logged, endpoints = {'#pending', n}, {}
 for i = 1, n do
-  local endpoint, delivery = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
+  local endpoint, delivery = ARGV[8 + 2 * i], ARGV[9 + 2 * i]
   local k = 2 + 4 * i
   local seq = redis.call('INCR', KEYS[k + 1])
   redis.call('HSET', KEYS[k + 4], 'id', delivery, 'event', id, 'endpoint', endpoint,
@@ -113,10 +180,10 @@ for i = 1, n do
   endpoints[#endpoints + 1] = endpoint
 end
 redis.call('HSET', KEYS[3], unpack(logged))
-redis.call('SET', KEYS[4], n)
 redis.call('SADD', KEYS[6], unpack(endpoints))
-return false
-"#;
+return answer(false)
+"#
+);
 
 /// Queues a delivery unless it exists (so finishing an interrupted
 /// ingestion twice queues it once). Returns its sequence number.
@@ -184,7 +251,9 @@ return 1
 /// only (commands per event: issue #13).
 /// Returns the delivery's [`DELIVERY_FIELDS`], then 1 when this call
 /// changed it (0 for a record made before).
-pub(super) const RECORD: &str = r#"
+pub(super) const RECORD: &str = concat!(
+    pending_count_lua!(),
+    r#"
 if ARGV[1] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[1] then
   return redis.error_reply('HMLEASE lease lost')  -- conn::LEASE_LOST_CODE
 end
@@ -231,12 +300,9 @@ end
 if done and ARGV[17] ~= '' then
   -- the event's last delivery finished: keep it for the retention from now
   local ev = ARGV[17] .. d[2] .. '}'
-  if redis.call('DECR', ev .. ':pending') <= 0 then
-    redis.call('DEL', ev .. ':pending')
-    if retention > 0 then
-      redis.call('PEXPIRE', ev, retention)
-      redis.call('PEXPIRE', ev .. ':deliveries', retention)
-    end
+  if one_less_pending(ev .. ':deliveries', ev .. ':pending') <= 0 and retention > 0 then
+    redis.call('PEXPIRE', ev, retention)
+    redis.call('PEXPIRE', ev .. ':deliveries', retention)
   end
 end
 -- statistics: a minute's (hour's) key gets its expiry and its place in
@@ -255,21 +321,23 @@ for i = 4, 5 do
   end
 end
 return {d[1], d[2], d[3], d[4], status, tostring(n), next, d[8], ARGV[6], code, err, d[12], 1}
-"#;
+"#
+);
 
 /// One of an event's deliveries finished: when none is left pending, the
 /// event and its delivery index expire a retention from now.
-/// KEYS: pending counter, event record, event deliveries. ARGV: retention ms.
-pub(super) const EVENT_FINISHED: &str = r#"
-if redis.call('DECR', KEYS[1]) <= 0 then
-  redis.call('DEL', KEYS[1])
-  if tonumber(ARGV[1]) > 0 then
-    redis.call('PEXPIRE', KEYS[2], ARGV[1])
-    redis.call('PEXPIRE', KEYS[3], ARGV[1])
-  end
+/// KEYS: the pending count of events stored before it moved into their
+/// deliveries hash, event record, event deliveries. ARGV: retention ms.
+pub(super) const EVENT_FINISHED: &str = concat!(
+    pending_count_lua!(),
+    r#"
+if one_less_pending(KEYS[3], KEYS[1]) <= 0 and tonumber(ARGV[1]) > 0 then
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+  redis.call('PEXPIRE', KEYS[3], ARGV[1])
 end
 return 1
-"#;
+"#
+);
 
 /// Up to ARGV[1] oldest queued deliveries, each as its [`DELIVERY_FIELDS`].
 /// KEYS: queue. ARGV: limit, key prefix of the endpoint's deliveries.
@@ -384,37 +452,23 @@ end
 return 0
 "#;
 
-/// A token bucket on the server's clock (shared by every instance), kept
-/// as one string `"tokens ts"` (a read and a write per call).
-/// KEYS: bucket. ARGV: tokens per second, burst, tokens wanted.
+/// A token bucket shared by every instance, kept as one string
+/// `"tokens ts"` (a read and a write per call), on the callers' clocks
+/// (hosts kept in time, e.g. by NTP: a clock behind by d ms adds no
+/// tokens until it catches up; one ahead adds at most d ms of refill,
+/// never past the burst).
+/// KEYS: bucket. ARGV: tokens per second, burst, tokens wanted, now ms.
 /// Returns {0 when taken, else the wait in ms; the tokens left, as text
 /// (fractional, below zero after a bulk larger than the burst)}. The key
 /// expires once the bucket is full again: a missing bucket is a full one.
-pub(super) const TAKE_TOKENS: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
-local tokens, ts = burst, now
-local b = redis.call('GET', KEYS[1])
-if b then
-  local sep = string.find(b, ' ', 1, true)
-  tokens = tonumber(string.sub(b, 1, sep - 1)) or burst
-  ts = tonumber(string.sub(b, sep + 1)) or now
-end
-tokens = math.min(burst, tokens + math.max(0, now - ts) / 1000 * rate)
-local need = math.min(n, burst)
-local wait = 0
-if tokens >= need then
-  tokens = tokens - n
-else
-  wait = math.ceil((need - tokens) / rate * 1000)
-end
-redis.call('SET', KEYS[1], tostring(tokens) .. ' ' .. tostring(now),
-  'PX', math.ceil((burst - tokens) / rate * 1000) + 1000)
+pub(super) const TAKE_TOKENS: &str = concat!(
+    token_bucket_lua!(),
+    r#"
+local wait, tokens = take_tokens(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+  tonumber(ARGV[3]), tonumber(ARGV[4]))
 return {wait, tostring(tokens)}
-"#;
+"#
+);
 
 #[cfg(test)]
 mod tests {
