@@ -1,70 +1,108 @@
 //! The stored forms of the two records every event leaves behind, made
-//! compact (issue #14's footprint): an event's payload deflated when that
-//! saves at least an eighth of it, and an attempt's requests with the
+//! compact (issue #14's footprint): an event's payload compressed (zstd;
+//! deflate in stores written before) when that saves at least an eighth
+//! of it, and an attempt's requests with the
 //! usual header names as one byte and the body hash as 32 bytes. Both
 //! read back to exactly what was written: the payload byte for byte.
 
 use super::types::{Attempt, AttemptOutcome, Event, EventSource, SentRequest};
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Decompress, FlushDecompress, Status};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cell::RefCell;
 
 /// Payloads shorter than this are kept as they are.
-const DEFLATE_FROM_BYTES: usize = 256;
+const COMPRESS_FROM_BYTES: usize = 256;
+/// zstd's level for payloads: its fastest regular one (a 1 KiB payload
+/// takes a few microseconds, and the tables it resets are sized to the
+/// input, unlike deflate's 160 KiB per record: issue #13).
+const ZSTD_LEVEL: i32 = 1;
 /// Largest payload a stored record may inflate to (the ingestion limit is
 /// far below; this bounds what a corrupt record can make us allocate).
 const MAX_INFLATED_BYTES: u64 = 64 << 20;
 
-/// A payload as stored.
+/// A payload as stored (new variants go last: the discriminant is stored).
 #[derive(Serialize, Deserialize)]
 enum StoredPayload<'a> {
     /// As received.
     Plain(#[serde(borrow)] Cow<'a, [u8]>),
-    /// Raw deflate of what was received.
+    /// Raw deflate of what was received (written until 2026-12-02).
     Deflated(#[serde(borrow)] Cow<'a, [u8]>),
+    /// A zstd frame of what was received.
+    Zstd(#[serde(borrow)] Cow<'a, [u8]>),
 }
 
 impl<'a> StoredPayload<'a> {
     fn of(payload: &'a [u8]) -> Self {
-        if payload.len() < DEFLATE_FROM_BYTES {
+        if payload.len() < COMPRESS_FROM_BYTES {
             return Self::Plain(Cow::Borrowed(payload));
         }
-        match deflate(payload, payload.len() - payload.len() / 8) {
-            Some(packed) => Self::Deflated(Cow::Owned(packed)),
+        match squeeze(payload, payload.len() - payload.len() / 8) {
+            Some(packed) => Self::Zstd(Cow::Owned(packed)),
             None => Self::Plain(Cow::Borrowed(payload)),
         }
     }
 
     fn bytes(self) -> Result<Vec<u8>, postcard::Error> {
-        match self {
-            Self::Plain(bytes) => Ok(bytes.into_owned()),
-            Self::Deflated(packed) => {
-                inflate(&packed).ok_or(postcard::Error::DeserializeBadEncoding)
-            }
-        }
+        let unpacked = match self {
+            Self::Plain(bytes) => return Ok(bytes.into_owned()),
+            Self::Deflated(packed) => inflate(&packed),
+            Self::Zstd(packed) => unsqueeze(&packed),
+        };
+        unpacked.ok_or(postcard::Error::DeserializeBadEncoding)
     }
 }
 
 thread_local! {
-    /// Each thread's compressor and decompressor, reset between uses
-    /// instead of allocating and zeroing new tables per record (no change
-    /// in throughput was measurable: BENCHMARKS.md, session 10).
-    static DEFLATER: RefCell<Compress> = RefCell::new(Compress::new(Compression::fast(), false));
+    /// Each thread's zstd compressor and decompressor, reused between
+    /// records.
+    static SQUEEZER: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        RefCell::new(zstd::bulk::Compressor::new(ZSTD_LEVEL).ok());
+    static UNSQUEEZER: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        RefCell::new(zstd::bulk::Decompressor::new().ok());
+    /// Each thread's deflate decompressor, for payloads stored deflated.
     static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(false));
 }
 
-/// Raw deflate of `bytes`, when it fits in `at_most` bytes.
-fn deflate(bytes: &[u8], at_most: usize) -> Option<Vec<u8>> {
-    DEFLATER.with(|deflater| {
-        let mut deflater = deflater.borrow_mut();
-        deflater.reset();
+/// A zstd frame of `bytes`, when it fits in `at_most` bytes.
+fn squeeze(bytes: &[u8], at_most: usize) -> Option<Vec<u8>> {
+    SQUEEZER.with(|squeezer| {
+        let mut squeezer = squeezer.borrow_mut();
         let mut out = Vec::with_capacity(at_most);
-        let status = deflater.compress_vec(bytes, &mut out, FlushCompress::Finish);
-        let whole = matches!(status, Ok(Status::StreamEnd))
-            && usize::try_from(deflater.total_in()).ok() == Some(bytes.len());
-        whole.then_some(out)
+        squeezer
+            .as_mut()?
+            .compress_to_buffer(bytes, &mut out)
+            .ok()?;
+        Some(out)
     })
+}
+
+/// What the zstd frame `packed` holds (at most [`MAX_INFLATED_BYTES`]; the
+/// frame states its size).
+fn unsqueeze(packed: &[u8]) -> Option<Vec<u8>> {
+    let size = zstd::zstd_safe::get_frame_content_size(packed).ok()??;
+    if size > MAX_INFLATED_BYTES {
+        return None;
+    }
+    UNSQUEEZER.with(|unsqueezer| {
+        let mut unsqueezer = unsqueezer.borrow_mut();
+        let mut out = Vec::with_capacity(usize::try_from(size).ok()?);
+        let written = unsqueezer
+            .as_mut()?
+            .decompress_to_buffer(packed, &mut out)
+            .ok()?;
+        (written as u64 == size).then_some(out)
+    })
+}
+
+/// Raw deflate of `bytes` (what stores written before zstd hold; tests).
+#[cfg(test)]
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    let mut deflater = flate2::Compress::new(flate2::Compression::fast(), false);
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let status = deflater.compress_vec(bytes, &mut out, flate2::FlushCompress::Finish);
+    assert!(matches!(status, Ok(Status::StreamEnd)));
+    out
 }
 
 /// What raw deflate `packed` inflates to (at most [`MAX_INFLATED_BYTES`]).
@@ -328,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    fn payloads_come_back_byte_for_byte_and_large_ones_are_deflated() {
+    fn payloads_come_back_byte_for_byte_and_large_ones_are_compressed() {
         let order = format!(
             r#"{{ "id":"ord_77", "items":[{}], "total": 1.0 }}"#,
             vec![r#"{"sku":"SKU-1","name":"Coffee mug","quantity":2}"#; 20].join(",")
@@ -347,29 +385,53 @@ mod tests {
     }
 
     #[test]
-    fn the_reused_deflater_round_trips_large_and_successive_payloads() {
-        // Inflates to far more than the first guess (4 x the packed size).
+    fn the_reused_compressor_round_trips_large_and_successive_payloads() {
         let large = vec![b'a'; 1 << 20];
-        let packed = deflate(&large, large.len()).unwrap();
+        let packed = squeeze(&large, large.len()).unwrap();
         assert!(packed.len() * 100 < large.len());
-        assert_eq!(inflate(&packed).unwrap(), large);
-        // The same thread's deflater, reset between payloads.
+        assert_eq!(unsqueeze(&packed).unwrap(), large);
+        // The same thread's compressor between payloads of other sizes.
         for n in [300usize, 5_000, 300] {
             let payload: Vec<u8> = (0..n).map(|i| b'a' + (i % 7) as u8).collect();
             let bytes = encode_event(&event(&payload), Vec::new()).unwrap();
             assert_eq!(decode_event(&bytes).unwrap().payload, payload);
         }
-        // What does not fit in the room given is not deflated.
-        assert!(deflate(&large, 16).is_none());
+        // What does not fit in the room given is not compressed.
+        assert!(squeeze(&large, 16).is_none());
     }
 
     #[test]
-    fn truncated_or_corrupt_deflate_is_refused() {
+    fn truncated_corrupt_or_oversized_frames_are_refused() {
         let payload = vec![b'x'; 10_000];
-        let packed = deflate(&payload, payload.len()).unwrap();
+        let packed = squeeze(&payload, payload.len()).unwrap();
+        assert!(unsqueeze(&packed[..packed.len() / 2]).is_none());
+        assert!(unsqueeze(&[0xff; 40]).is_none());
+        assert!(unsqueeze(&[]).is_none());
+        // A frame claiming more than the limit is not even started.
+        let huge = squeeze(&vec![0u8; (MAX_INFLATED_BYTES + 1) as usize], 1 << 20).unwrap();
+        assert!(unsqueeze(&huge).is_none());
+    }
+
+    #[test]
+    fn payloads_stored_deflated_by_earlier_versions_still_read() {
+        let payload =
+            br#"{"id":"ord_1","note":"an order stored deflated, as before zstd"}"#.repeat(8);
+        let stored = StoredEvent {
+            id: Cow::Borrowed("evt_1"),
+            project_id: Cow::Borrowed("p"),
+            event_type: Cow::Borrowed("order.paid"),
+            resource: Some(Cow::Borrowed("order")),
+            resource_id: None,
+            payload: StoredPayload::Deflated(Cow::Owned(deflate(&payload))),
+            time_created_ms: 7,
+            source: None,
+        };
+        let bytes = postcard::to_allocvec(&stored).unwrap();
+        assert_eq!(decode_event(&bytes).unwrap(), event(&payload));
+        // …and a truncated deflate stream is refused, not half read.
+        let packed = deflate(&payload);
         assert!(inflate(&packed[..packed.len() / 2]).is_none());
         assert!(inflate(&[0xff; 40]).is_none());
-        assert!(inflate(&[]).is_none());
     }
 
     #[test]
