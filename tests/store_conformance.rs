@@ -1005,6 +1005,44 @@ async fn async_writes(store: std::sync::Arc<dyn Backend>) {
     );
 }
 
+/// A work window through [`Store`]: events ingested through it come from
+/// memory, the others from the backend, and an event queued twice for one
+/// endpoint (a replay) is in both slots; a new `Store` (nothing in memory)
+/// reads the same window from the backend.
+async fn work_windows_take_events_from_memory_or_the_store(backend: std::sync::Arc<dyn Backend>) {
+    backend
+        .put_endpoint(&endpoint_record("a", "webhook", 1))
+        .await
+        .unwrap();
+    let store = Store::new(std::sync::Arc::clone(&backend));
+    let admitted = store
+        .admit_and_ingest(None, vec![new_event("e1", &["a"], None)], 10)
+        .await
+        .unwrap();
+    assert!(matches!(admitted, Admission::Stored(..)));
+    backend
+        .ingest(vec![new_event("e2", &["a"], None)], 11)
+        .await
+        .unwrap();
+    backend.requeue("e1", "a", "dlv_again", 12).await.unwrap();
+    for store in [store, Store::new(backend)] {
+        let window = store.work_window("a", 10, |w| w).await.unwrap().unwrap();
+        let slots: Vec<(&str, Option<&Event>)> = window
+            .queued
+            .iter()
+            .map(|(d, e)| (d.id.as_str(), e.as_ref()))
+            .collect();
+        assert_eq!(
+            slots,
+            [
+                ("dlv_e1_a", Some(&event("e1"))),
+                ("dlv_e2_a", Some(&event("e2"))),
+                ("dlv_again", Some(&event("e1"))),
+            ]
+        );
+    }
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -1073,6 +1111,14 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn async_writes() {
                 super::async_writes(std::sync::Arc::from(fresh("async"))).await;
+            }
+
+            #[tokio::test]
+            async fn work_windows_take_events_from_memory_or_the_store() {
+                super::work_windows_take_events_from_memory_or_the_store(std::sync::Arc::from(
+                    fresh("windows"),
+                ))
+                .await;
             }
 
             #[tokio::test]

@@ -8,6 +8,9 @@ use super::types::*;
 use super::{Admission, Bucket, Budget, Quota, Rate};
 use async_trait::async_trait;
 
+/// Whether the caller of [`Backend::work_window`] has an event already.
+pub type KnownEvents<'a> = dyn Fn(&str) -> bool + Send + Sync + 'a;
+
 /// The operations every backend provides. The rest of hookmesh calls them
 /// through [`super::Store`].
 #[async_trait]
@@ -116,11 +119,14 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Vec<Delivery>, StoreError>;
     /// The endpoint, its provider settings and up to `limit` oldest queued
     /// deliveries with their events (two round trips where the backend is
-    /// remote). `None` when the endpoint does not exist.
+    /// remote). `None` when the endpoint does not exist. An event for which
+    /// `known` answers true is not read (the caller has it; its slot is
+    /// `None`).
     async fn work_window(
         &self,
         endpoint_id: &str,
         limit: usize,
+        known: &KnownEvents<'_>,
     ) -> Result<Option<WorkWindow>, StoreError>;
     /// Endpoints with at least one queued delivery.
     async fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError>;

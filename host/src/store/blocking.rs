@@ -5,9 +5,11 @@
 //! another thread), writes that block run on the blocking pool, and
 //! ingestion and attempt records use the store's own async commit.
 
+use super::backend::KnownEvents;
 use super::types::*;
 use super::{blocking, Backend, Bucket, Quota, Rate};
 use async_trait::async_trait;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -132,18 +134,35 @@ pub trait BlockingBackend: Send + Sync + 'static {
         &self,
         endpoint_id: &str,
         limit: usize,
+        known: &KnownEvents<'_>,
     ) -> Result<Option<WorkWindow>, StoreError> {
         let Some(endpoint) = self.endpoint(endpoint_id)? else {
             return Ok(None);
         };
         let provider_settings = self.provider_settings(&endpoint.project_id, &endpoint.provider)?;
         let deliveries = self.queue_peek(endpoint_id, limit)?;
-        let event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-        let events = self.events(&event_ids)?;
+        let unknown: Vec<&str> = deliveries
+            .iter()
+            .map(|d| d.event_id.as_str())
+            .filter(|id| !known(id))
+            .collect();
+        let read: HashMap<String, Event> = self
+            .events(&unknown)?
+            .into_iter()
+            .flatten()
+            .map(|event| (event.id.clone(), event))
+            .collect();
+        let queued = deliveries
+            .into_iter()
+            .map(|d| {
+                let event = read.get(&d.event_id).cloned();
+                (d, event)
+            })
+            .collect();
         Ok(Some(WorkWindow {
             endpoint,
             provider_settings,
-            queued: deliveries.into_iter().zip(events).collect(),
+            queued,
         }))
     }
     /// Endpoints with at least one queued delivery.
@@ -383,8 +402,9 @@ impl<B: BlockingBackend> Backend for InProcess<B> {
         &self,
         endpoint_id: &str,
         limit: usize,
+        known: &KnownEvents<'_>,
     ) -> Result<Option<WorkWindow>, StoreError> {
-        self.0.work_window(endpoint_id, limit)
+        self.0.work_window(endpoint_id, limit, known)
     }
     async fn endpoints_with_work(&self) -> Result<Vec<String>, StoreError> {
         self.0.endpoints_with_work()

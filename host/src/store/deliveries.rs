@@ -5,7 +5,13 @@ use super::{
     Attempt, Delivery, DeliveryChange, DeliveryQuery, DeliveryStatus, Ingested, NewEvent, Page,
     QueueSample, StatsPeriod, TestRecord, WorkWindow,
 };
-use super::{Bucket, Quota, Rate, Store, StoreError};
+use super::{Bucket, Event, Quota, Rate, Store, StoreError};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Failed deliveries read per page by [`Store::requeue_failed`].
 const REQUEUE_PAGE: usize = 250;
@@ -41,7 +47,28 @@ impl Store {
         batch: Vec<NewEvent>,
         now_ms: u64,
     ) -> Result<Admission, StoreError> {
-        self.backend.admit_and_ingest(budget, batch, now_ms).await
+        // Kept for the work windows once stored (see `event_cache`).
+        let fanned_out: Vec<Event> = batch
+            .iter()
+            .filter(|item| !item.deliveries.is_empty())
+            .map(|item| item.event.clone())
+            .collect();
+        let admission = self.backend.admit_and_ingest(budget, batch, now_ms).await?;
+        if let Admission::Stored(results, _) = &admission {
+            let stored: HashSet<&str> = results
+                .iter()
+                .filter_map(|r| match r {
+                    Ingested::Stored { event_id, .. } => Some(event_id.as_str()),
+                    Ingested::Duplicate { .. } => None,
+                })
+                .collect();
+            for event in fanned_out {
+                if stored.contains(event.id.as_str()) {
+                    self.recent_events.insert(event);
+                }
+            }
+        }
+        Ok(admission)
     }
 
     /// The project's endpoint-change version (see
@@ -67,11 +94,26 @@ impl Store {
     where
         F: FnOnce(WorkWindow) -> T,
     {
-        Ok(self
-            .backend
-            .work_window(endpoint_id, limit)
-            .await?
-            .map(then))
+        // The events this instance has in memory are taken from there
+        // (the snapshot holds them while the backend reads the others).
+        let kept = std::sync::Mutex::new(HashMap::new());
+        let known = |id: &str| match self.recent_events.get(id) {
+            Some(event) => {
+                lock(&kept).insert(id.to_string(), event);
+                true
+            }
+            None => false,
+        };
+        let Some(mut window) = self.backend.work_window(endpoint_id, limit, &known).await? else {
+            return Ok(None);
+        };
+        let kept = kept.into_inner().unwrap_or_else(PoisonError::into_inner);
+        for (delivery, event) in &mut window.queued {
+            if event.is_none() {
+                *event = kept.get(&delivery.event_id).map(|e| Event::clone(e));
+            }
+        }
+        Ok(Some(then(window)))
     }
 
     /// Endpoints with at least one queued delivery.

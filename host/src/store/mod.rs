@@ -38,6 +38,7 @@ mod compact;
 pub mod coordination;
 pub mod deliveries;
 pub mod embedded;
+mod event_cache;
 pub mod event_log;
 pub mod redis;
 mod types;
@@ -56,6 +57,8 @@ pub struct Store {
     backend: Arc<dyn Backend>,
     /// See [`Store::catalogue_generation`].
     generation: Arc<AtomicU64>,
+    /// Events just ingested, for the work windows.
+    recent_events: event_cache::EventCache,
 }
 
 impl Store {
@@ -64,6 +67,7 @@ impl Store {
         Self {
             backend,
             generation: Arc::new(AtomicU64::new(0)),
+            recent_events: event_cache::EventCache::default(),
         }
     }
 

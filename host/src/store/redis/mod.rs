@@ -24,7 +24,7 @@ mod remove;
 mod retention;
 mod scripts;
 
-use super::backend::take_then_ingest;
+use super::backend::{take_then_ingest, KnownEvents};
 use super::codec::{decode, encode, Record};
 use super::types::*;
 use super::{Admission, Backend, Bucket, Budget, Quota, Rate};
@@ -609,6 +609,7 @@ impl Backend for RedisStore {
         &self,
         endpoint_id: &str,
         limit: usize,
+        known: &KnownEvents<'_>,
     ) -> Result<Option<WorkWindow>, StoreError> {
         let s = &self.shared;
         let endpoint_key = s.keys.endpoint_record(endpoint_id);
@@ -619,24 +620,37 @@ impl Backend for RedisStore {
         };
         let deliveries = s.peeked(endpoint_id, answers.next().unwrap_or(Value::Nil))?;
         let settings_key = s.keys.provider(&endpoint.project_id, &endpoint.provider);
-        let event_keys: Vec<String> = deliveries
+        let mut unknown: Vec<String> = deliveries
             .iter()
-            .map(|d| s.keys.event(&d.event_id))
+            .map(|d| d.event_id.clone())
+            .filter(|id| !known(id))
             .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        let event_keys: Vec<String> = unknown.iter().map(|id| s.keys.event(id)).collect();
         let second: Vec<_> = std::iter::once(&settings_key)
             .chain(&event_keys)
             .map(|key| get(key))
             .collect();
         let mut answers = s.pool.pipeline(&second).await?.into_iter();
         let provider_settings = record(&settings_key, answers.next())?;
-        let events = event_keys
-            .iter()
-            .map(|key| record(key, answers.next()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut read: HashMap<String, Event> = HashMap::new();
+        for (id, key) in unknown.into_iter().zip(&event_keys) {
+            if let Some(event) = record(key, answers.next())? {
+                read.insert(id, event);
+            }
+        }
+        let queued = deliveries
+            .into_iter()
+            .map(|d| {
+                let event = read.get(d.event_id.as_str()).cloned();
+                (d, event)
+            })
+            .collect();
         Ok(Some(WorkWindow {
             endpoint,
             provider_settings,
-            queued: deliveries.into_iter().zip(events).collect(),
+            queued,
         }))
     }
 
