@@ -53,11 +53,16 @@ impl Redactor {
         Self { secrets }
     }
 
-    /// `text` with every secret replaced by [`REDACTED`].
+    /// `text` with every secret replaced by [`REDACTED`] (copied once when
+    /// it holds none, the usual case).
     fn text(&self, text: &str) -> String {
-        self.secrets.iter().fold(text.to_string(), |text, secret| {
-            text.replace(secret, REDACTED)
-        })
+        let mut redacted = std::borrow::Cow::Borrowed(text);
+        for secret in &self.secrets {
+            if redacted.contains(secret.as_str()) {
+                redacted = std::borrow::Cow::Owned(redacted.replace(secret.as_str(), REDACTED));
+            }
+        }
+        redacted.into_owned()
     }
 
     /// The log's record of `request`.
