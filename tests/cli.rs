@@ -226,6 +226,109 @@ fn serve_runs_in_process_on_a_given_listener_until_told_to_stop() {
     );
 }
 
+/// `store stats` lists each table with its rows and bytes; it refuses a
+/// file in use, a missing file and a Redis config, each with the reason.
+#[test]
+fn store_stats_shows_where_the_bytes_are() {
+    use hookmesh::store::embedded::EmbeddedStore;
+    use hookmesh::store::{BlockingBackend, Event, NewEvent};
+    let dir = scratch("stats");
+    let file = dir.join("store.redb");
+    let config_for = |storage: &str| {
+        write(
+            &dir,
+            "hookmesh.toml",
+            &format!(
+                "[server]\nadmin_token = \"{}\"\n[storage]\n{storage}\n\
+                 [security]\nmaster_key = \"{}\"\n",
+                common::host::ADMIN_TOKEN,
+                common::host::MASTER_KEY
+            ),
+        )
+    };
+    let stats =
+        |config: &std::path::Path| run(hookmesh().args(["store", "stats", "--config"]).arg(config));
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+    let config = config_for(&format!("path = \"{}\"", file.display()));
+    let missing = stats(&config);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let store = EmbeddedStore::open(&file).unwrap();
+    let events: Vec<NewEvent> = (0..40)
+        .map(|i| NewEvent {
+            event: Event {
+                id: format!("evt_{i:04}"),
+                project_id: "p".into(),
+                event_type: "user.created".into(),
+                resource: None,
+                resource_id: None,
+                payload: format!(r#"{{"n": {i}}}"#).into_bytes(),
+                time_created_ms: 1_000,
+                source: None,
+            },
+            deliveries: vec![("ep_1".into(), format!("dlv_{i:04}"))],
+            idempotency: None,
+        })
+        .collect();
+    store.ingest(events, 1_000).unwrap();
+    let in_use = stats(&config);
+    assert!(!in_use.status.success(), "a store in use is refused");
+    assert!(
+        stderr(&in_use).contains("stop hookmesh"),
+        "{}",
+        stderr(&in_use)
+    );
+    drop(store);
+
+    let out = stats(&config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let table = |name: &str| {
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no table {name} in {report}"))
+    };
+    for name in ["events", "deliveries", "queue", "history"] {
+        assert_eq!(table(name)["rows"], 40, "{name}: {report}");
+    }
+    let events = table("events");
+    assert!(
+        events["stored_bytes"].as_u64().unwrap() > 40 * 20,
+        "{report}"
+    );
+    assert!(
+        events["page_bytes"].as_u64() >= events["stored_bytes"].as_u64(),
+        "{report}"
+    );
+    let pages: u64 = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["page_bytes"].as_u64().unwrap())
+        .sum();
+    assert!(pages <= report["file_bytes"].as_u64().unwrap(), "{report}");
+
+    let redis = stats(&config_for(
+        "backend = \"redis\"\nredis_url = \"redis://127.0.0.1:1\"",
+    ));
+    assert!(!redis.status.success());
+    assert!(
+        stderr(&redis).contains("embedded store"),
+        "{}",
+        stderr(&redis)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `store compact` purges what is past retention and shrinks the file; it
 /// refuses a file in use.
 #[test]
