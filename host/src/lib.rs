@@ -32,7 +32,9 @@
 //!   (round trips awaited, no thread held) or the embedded store (redb,
 //!   with its retention purger; a blocking store adapted by
 //!   [`store::InProcess`]). Only `store/` knows which backend answers or
-//!   where a call runs; records are versioned (`store/codec.rs`).
+//!   where a call runs; records are versioned (`store/codec.rs`); events
+//!   just ingested are kept in memory for the work windows
+//!   (`store/event_cache.rs`).
 //! - [`signing`]: secrets, API keys, ids, sealing with the master key.
 //! - [`server`]: wiring it all together for `hookmesh serve`, or
 //!   in-process on a listener of the caller's (`server::serve`).
