@@ -18,6 +18,9 @@
 //! P:{ep:E}:tb         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
 //! P:{p:X}:keys        the project's key hashes P:{p:X}:keyuse   key hash → last use (hash)
 //! P:{mk:H}:tb         management token bucket of one caller (`admin`, or a key's SHA-256)
+//! P:{ev:V}:deliveries the event's deliveries (hash: delivery id → endpoint id, and
+//!                     `#pending`: how many are still pending)
+//! P:{ev:V}:pending    that count, for events stored before it moved into the hash
 //! ```
 
 /// Builds key names under one prefix.
@@ -132,7 +135,9 @@ impl Keys {
     pub(super) fn event_deliveries(&self, id: &str) -> String {
         format!("{}:{{ev:{id}}}:deliveries", self.prefix)
     }
-    /// How many of the event's deliveries are still pending.
+    /// How many of the event's deliveries are still pending, for events
+    /// stored before the count became the `#pending` field of
+    /// [`Self::event_deliveries`].
     pub(super) fn event_pending(&self, id: &str) -> String {
         format!("{}:{{ev:{id}}}:pending", self.prefix)
     }
