@@ -224,6 +224,7 @@ impl<'a> StoredName<'a> {
 
 type StoredHeaders<'a> = Vec<(StoredName<'a>, Cow<'a, str>)>;
 
+#[cfg(test)]
 fn stored_headers(headers: &[(String, String)]) -> StoredHeaders<'_> {
     headers
         .iter()
@@ -263,20 +264,22 @@ impl<'a> StoredHash<'a> {
     }
 }
 
+/// A request as stored, its headers' values `V`: [`StoredValue`] (format
+/// 4) or text (format 3).
 #[derive(Serialize, Deserialize)]
-struct StoredRequest<'a> {
+struct StoredRequest<'a, V> {
     method: Cow<'a, str>,
     url: Cow<'a, str>,
     #[serde(borrow)]
-    headers: StoredHeaders<'a>,
+    headers: Vec<(StoredName<'a>, V)>,
     body_bytes: u64,
     #[serde(borrow)]
     body_sha256: StoredHash<'a>,
 }
 
-/// An attempt as stored (format 3).
+/// An attempt as stored, its headers' values `V` (see [`StoredRequest`]).
 #[derive(Serialize, Deserialize)]
-struct StoredAttempt<'a> {
+struct StoredAttempt<'a, V> {
     delivery_id: Cow<'a, str>,
     number: u32,
     started_ms: u64,
@@ -286,12 +289,101 @@ struct StoredAttempt<'a> {
     error: Option<Cow<'a, str>>,
     outcome: AttemptOutcome,
     #[serde(borrow)]
-    requests: Vec<StoredRequest<'a>>,
+    requests: Vec<StoredRequest<'a, V>>,
     #[serde(borrow)]
-    response_headers: StoredHeaders<'a>,
+    response_headers: Vec<(StoredName<'a>, V)>,
 }
 
-/// Appends `attempt`'s compact form to `out`.
+/// A header value as stored (format 4): signatures and timestamps in
+/// binary (a hex or base64 signature of 32 bytes is 64 or 44 characters
+/// of text), anything else as text. A binary form is used only when it
+/// reads back to exactly the text.
+#[derive(Serialize, Deserialize)]
+enum StoredValue<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    /// A decimal number without leading zeros (`webhook-timestamp`).
+    Number(u64),
+    /// A short prefix and the lowercase hex of the bytes (`sha256=…`).
+    Hex(#[serde(borrow)] Cow<'a, str>, Vec<u8>),
+    /// A short prefix and the padded standard base64 of the bytes
+    /// (`v1,…`).
+    Base64(#[serde(borrow)] Cow<'a, str>, Vec<u8>),
+}
+
+/// Shortest run of hex or base64 stored as bytes.
+const BINARY_FROM_CHARS: usize = 16;
+/// Longest prefix before it (`sha256=`, `v1,`), separator included.
+const PREFIX_MAX_CHARS: usize = 16;
+
+impl<'a> StoredValue<'a> {
+    fn of(value: &'a str) -> Self {
+        if let Some(number) = decimal(value) {
+            return Self::Number(number);
+        }
+        let split = value
+            .find([',', '='])
+            .filter(|at| *at < PREFIX_MAX_CHARS)
+            .map_or(0, |at| at + 1);
+        let (prefix, rest) = value.split_at(split);
+        if rest.len() < BINARY_FROM_CHARS {
+            return Self::Text(Cow::Borrowed(value));
+        }
+        let prefix = Cow::Borrowed(prefix);
+        let lower_hex = rest.len() % 2 == 0
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if lower_hex {
+            if let Ok(bytes) = hex::decode(rest) {
+                return Self::Hex(prefix, bytes);
+            }
+        }
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        match engine.decode(rest) {
+            Ok(bytes) if engine.encode(&bytes) == rest => Self::Base64(prefix, bytes),
+            _ => Self::Text(Cow::Borrowed(value)),
+        }
+    }
+
+    fn text(self) -> String {
+        use base64::Engine as _;
+        match self {
+            Self::Text(text) => text.into_owned(),
+            Self::Number(number) => number.to_string(),
+            Self::Hex(prefix, bytes) => format!("{prefix}{}", hex::encode(bytes)),
+            Self::Base64(prefix, bytes) => format!(
+                "{prefix}{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            ),
+        }
+    }
+}
+
+/// `text` as a number when it is one written without leading zeros.
+fn decimal(text: &str) -> Option<u64> {
+    let digits = !text.is_empty() && text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit());
+    let number: u64 = text.parse().ok().filter(|_| digits)?;
+    (number.to_string() == text).then_some(number)
+}
+
+fn stored_values(headers: &[(String, String)]) -> Vec<(StoredName<'_>, StoredValue<'_>)> {
+    headers
+        .iter()
+        .map(|(name, value)| (StoredName::of(name), StoredValue::of(value)))
+        .collect()
+}
+
+fn values_of(
+    stored: Vec<(StoredName, StoredValue)>,
+) -> Result<Vec<(String, String)>, postcard::Error> {
+    stored
+        .into_iter()
+        .map(|(name, value)| Ok((name.name()?, value.text())))
+        .collect()
+}
+
+/// Appends `attempt`'s compact form (format 4) to `out`.
 pub(super) fn encode_attempt(attempt: &Attempt, out: Vec<u8>) -> Result<Vec<u8>, postcard::Error> {
     let stored = StoredAttempt {
         delivery_id: Cow::Borrowed(&attempt.delivery_id),
@@ -308,19 +400,38 @@ pub(super) fn encode_attempt(attempt: &Attempt, out: Vec<u8>) -> Result<Vec<u8>,
             .map(|r| StoredRequest {
                 method: Cow::Borrowed(&r.method),
                 url: Cow::Borrowed(&r.url),
-                headers: stored_headers(&r.headers),
+                headers: stored_values(&r.headers),
                 body_bytes: r.body_bytes,
                 body_sha256: StoredHash::of(&r.body_sha256),
             })
             .collect(),
-        response_headers: stored_headers(&attempt.response_headers),
+        response_headers: stored_values(&attempt.response_headers),
     };
     postcard::to_io(&stored, out)
 }
 
 /// Reads what [`encode_attempt`] wrote.
 pub(super) fn decode_attempt(body: &[u8]) -> Result<Attempt, postcard::Error> {
-    let stored: StoredAttempt = postcard::from_bytes(body)?;
+    let stored: StoredAttempt<StoredValue> = postcard::from_bytes(body)?;
+    attempt_of(stored, values_of)
+}
+
+/// Reads an attempt in format 3 (header values as text; written until
+/// 2026-12-02).
+pub(super) fn decode_attempt_v3(body: &[u8]) -> Result<Attempt, postcard::Error> {
+    let stored: StoredAttempt<Cow<str>> = postcard::from_bytes(body)?;
+    attempt_of(stored, headers_of)
+}
+
+/// Reads stored headers with values `V` back.
+type ReadValues<V> =
+    for<'a> fn(Vec<(StoredName<'a>, V)>) -> Result<Vec<(String, String)>, postcard::Error>;
+
+/// The attempt a stored one holds, its header values read by `values`.
+fn attempt_of<V>(
+    stored: StoredAttempt<V>,
+    values: ReadValues<V>,
+) -> Result<Attempt, postcard::Error> {
     let requests = stored
         .requests
         .into_iter()
@@ -328,7 +439,7 @@ pub(super) fn decode_attempt(body: &[u8]) -> Result<Attempt, postcard::Error> {
             Ok(SentRequest {
                 method: r.method.into_owned(),
                 url: r.url.into_owned(),
-                headers: headers_of(r.headers)?,
+                headers: values(r.headers)?,
                 body_bytes: r.body_bytes,
                 body_sha256: r.body_sha256.text(),
             })
@@ -344,7 +455,7 @@ pub(super) fn decode_attempt(body: &[u8]) -> Result<Attempt, postcard::Error> {
         error: stored.error.map(Cow::into_owned),
         outcome: stored.outcome,
         requests,
-        response_headers: headers_of(stored.response_headers)?,
+        response_headers: values(stored.response_headers)?,
     })
 }
 
@@ -479,5 +590,111 @@ mod tests {
         };
         let bytes = encode_attempt(&odd_hash, Vec::new()).unwrap();
         assert_eq!(decode_attempt(&bytes).unwrap(), odd_hash);
+    }
+
+    fn with_headers(values: &[&str]) -> Attempt {
+        Attempt {
+            delivery_id: "dlv_1".into(),
+            number: 1,
+            started_ms: 10,
+            duration_ms: 3,
+            status_code: Some(200),
+            response_excerpt: String::new(),
+            error: None,
+            outcome: AttemptOutcome::Success,
+            requests: vec![SentRequest {
+                method: "POST".into(),
+                url: "https://example.com/h".into(),
+                headers: values
+                    .iter()
+                    .map(|v| ("x-value".to_string(), v.to_string()))
+                    .collect(),
+                body_bytes: 12,
+                body_sha256: hex::encode([7u8; 32]),
+            }],
+            response_headers: values
+                .iter()
+                .map(|v| ("x-answer".to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn header_values_come_back_exactly_and_signatures_take_their_bytes() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let hex64 = hex::encode([9u8; 32]);
+        let values = [
+            "1733140000".to_string(),              // a timestamp: a number
+            "0".to_string(),                       // a number
+            "0123".to_string(),                    // a leading zero: text
+            "99999999999999999999".to_string(),    // past u64: text
+            format!("v1,{b64}"),                   // Standard Webhooks
+            format!("v1,{b64} v1,{b64}"),          // two (a rotation): text
+            format!("sha256={hex64}"),             // hex with a prefix
+            hex64.clone(),                         // hex alone
+            hex64.to_uppercase(),                  // upper-case hex: text
+            format!("sha256={}", &hex64[..63]),    // odd length: text
+            b64.trim_end_matches('=').to_string(), // unpadded base64: text
+            b64.clone(),                           // base64 alone
+            "application/json".to_string(),
+            "hookmesh/1.0 (+https://example.com)".to_string(),
+            String::new(),
+            "a=b,c".to_string(),
+        ];
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let attempt = with_headers(&refs);
+        let bytes = encode_attempt(&attempt, Vec::new()).unwrap();
+        assert_eq!(decode_attempt(&bytes).unwrap(), attempt);
+
+        let signed = with_headers(&[&format!("v1,{b64}"), &format!("sha256={hex64}")]);
+        let text = with_headers(&[&format!("v1,{b64} "), &format!("sha256={hex64} ")]);
+        let (signed, text) = (
+            encode_attempt(&signed, Vec::new()).unwrap(),
+            encode_attempt(&text, Vec::new()).unwrap(),
+        );
+        // Both twice (request and answer): 2 × (12 + 32) bytes saved.
+        assert!(
+            signed.len() + 80 < text.len(),
+            "{} vs {}",
+            signed.len(),
+            text.len()
+        );
+    }
+
+    #[test]
+    fn attempts_written_in_format_3_still_read() {
+        let attempt = with_headers(&["1733140000", "v1,abc", "text"]);
+        let v3: StoredAttempt<Cow<str>> = StoredAttempt {
+            delivery_id: Cow::Borrowed(&attempt.delivery_id),
+            number: attempt.number,
+            started_ms: attempt.started_ms,
+            duration_ms: attempt.duration_ms,
+            status_code: attempt.status_code,
+            response_excerpt: Cow::Borrowed(&attempt.response_excerpt),
+            error: None,
+            outcome: attempt.outcome.clone(),
+            requests: attempt
+                .requests
+                .iter()
+                .map(|r| StoredRequest {
+                    method: Cow::Borrowed(&r.method),
+                    url: Cow::Borrowed(&r.url),
+                    headers: stored_headers(&r.headers),
+                    body_bytes: r.body_bytes,
+                    body_sha256: StoredHash::of(&r.body_sha256),
+                })
+                .collect(),
+            response_headers: stored_headers(&attempt.response_headers),
+        };
+        let body = postcard::to_allocvec(&v3).unwrap();
+        assert_eq!(decode_attempt_v3(&body).unwrap(), attempt);
+        // …and through the record's format byte.
+        let mut record = vec![3u8];
+        record.extend_from_slice(&body);
+        assert_eq!(
+            crate::store::codec::decode::<Attempt>("a", &record).unwrap(),
+            attempt
+        );
     }
 }

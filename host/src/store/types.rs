@@ -665,8 +665,9 @@ pub struct SentRequest {
 }
 
 impl Record for Attempt {
-    /// Format 3: header names and the body hash compact ([`super::compact`]).
-    const FORMAT: u8 = 3;
+    /// Format 4: header names, signature and timestamp values and the
+    /// body hash compact ([`super::compact`]).
+    const FORMAT: u8 = 4;
 
     fn encode_body(&self, out: Vec<u8>) -> Result<Vec<u8>, postcard::Error> {
         super::compact::encode_attempt(self, out)
@@ -677,8 +678,10 @@ impl Record for Attempt {
     }
 
     fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
-        if format == 2 {
-            return Some(postcard::from_bytes(body));
+        match format {
+            3 => return Some(super::compact::decode_attempt_v3(body)),
+            2 => return Some(postcard::from_bytes(body)),
+            _ => {}
         }
         /// Format 1: no request or response headers.
         #[derive(Deserialize)]
