@@ -385,7 +385,18 @@ fn values_of(
 
 /// Appends `attempt`'s compact form (format 4) to `out`.
 pub(super) fn encode_attempt(attempt: &Attempt, out: Vec<u8>) -> Result<Vec<u8>, postcard::Error> {
-    let stored = StoredAttempt {
+    postcard::to_io(&stored_attempt(attempt, stored_values), out)
+}
+
+/// Writes headers with values `V`.
+type WriteValues<'a, V> = fn(&'a [(String, String)]) -> Vec<(StoredName<'a>, V)>;
+
+/// `attempt` as stored, its header values written by `values`.
+fn stored_attempt<'a, V>(
+    attempt: &'a Attempt,
+    values: WriteValues<'a, V>,
+) -> StoredAttempt<'a, V> {
+    StoredAttempt {
         delivery_id: Cow::Borrowed(&attempt.delivery_id),
         number: attempt.number,
         started_ms: attempt.started_ms,
@@ -400,14 +411,13 @@ pub(super) fn encode_attempt(attempt: &Attempt, out: Vec<u8>) -> Result<Vec<u8>,
             .map(|r| StoredRequest {
                 method: Cow::Borrowed(&r.method),
                 url: Cow::Borrowed(&r.url),
-                headers: stored_values(&r.headers),
+                headers: values(&r.headers),
                 body_bytes: r.body_bytes,
                 body_sha256: StoredHash::of(&r.body_sha256),
             })
             .collect(),
-        response_headers: stored_values(&attempt.response_headers),
-    };
-    postcard::to_io(&stored, out)
+        response_headers: values(&attempt.response_headers),
+    }
 }
 
 /// Reads what [`encode_attempt`] wrote.
@@ -665,28 +675,7 @@ mod tests {
     #[test]
     fn attempts_written_in_format_3_still_read() {
         let attempt = with_headers(&["1733140000", "v1,abc", "text"]);
-        let v3: StoredAttempt<Cow<str>> = StoredAttempt {
-            delivery_id: Cow::Borrowed(&attempt.delivery_id),
-            number: attempt.number,
-            started_ms: attempt.started_ms,
-            duration_ms: attempt.duration_ms,
-            status_code: attempt.status_code,
-            response_excerpt: Cow::Borrowed(&attempt.response_excerpt),
-            error: None,
-            outcome: attempt.outcome.clone(),
-            requests: attempt
-                .requests
-                .iter()
-                .map(|r| StoredRequest {
-                    method: Cow::Borrowed(&r.method),
-                    url: Cow::Borrowed(&r.url),
-                    headers: stored_headers(&r.headers),
-                    body_bytes: r.body_bytes,
-                    body_sha256: StoredHash::of(&r.body_sha256),
-                })
-                .collect(),
-            response_headers: stored_headers(&attempt.response_headers),
-        };
+        let v3: StoredAttempt<Cow<str>> = stored_attempt(&attempt, stored_headers);
         let body = postcard::to_allocvec(&v3).unwrap();
         assert_eq!(decode_attempt_v3(&body).unwrap(), attempt);
         // …and through the record's format byte.
