@@ -392,10 +392,7 @@ pub(super) fn encode_attempt(attempt: &Attempt, out: Vec<u8>) -> Result<Vec<u8>,
 type WriteValues<'a, V> = fn(&'a [(String, String)]) -> Vec<(StoredName<'a>, V)>;
 
 /// `attempt` as stored, its header values written by `values`.
-fn stored_attempt<'a, V>(
-    attempt: &'a Attempt,
-    values: WriteValues<'a, V>,
-) -> StoredAttempt<'a, V> {
+fn stored_attempt<'a, V>(attempt: &'a Attempt, values: WriteValues<'a, V>) -> StoredAttempt<'a, V> {
     StoredAttempt {
         delivery_id: Cow::Borrowed(&attempt.delivery_id),
         number: attempt.number,

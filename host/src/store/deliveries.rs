@@ -96,7 +96,7 @@ impl Store {
     {
         // The events this instance has in memory are taken from there
         // (the snapshot holds them while the backend reads the others).
-        let kept = std::sync::Mutex::new(HashMap::new());
+        let kept = Mutex::new(HashMap::new());
         let known = |id: &str| match self.recent_events.get(id) {
             Some(event) => {
                 lock(&kept).insert(id.to_string(), event);

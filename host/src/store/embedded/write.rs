@@ -41,17 +41,21 @@ fn linger_for_company(group: &mut Vec<WriteJob>, jobs: &mpsc::Receiver<WriteJob>
                 let lazy = job.op.is_lazily_durable();
                 group.push(job);
                 if !lazy {
-                    // Take whatever else is waiting, then commit.
-                    while group.len() < MAX_GROUP {
-                        match jobs.try_recv() {
-                            Ok(job) => group.push(job),
-                            Err(_) => break,
-                        }
-                    }
+                    take_waiting(group, jobs);
                     return;
                 }
             }
             Err(_) => return,
+        }
+    }
+}
+
+/// Adds the writes already waiting to `group` (up to [`MAX_GROUP`]).
+fn take_waiting(group: &mut Vec<WriteJob>, jobs: &mpsc::Receiver<WriteJob>) {
+    while group.len() < MAX_GROUP {
+        match jobs.try_recv() {
+            Ok(job) => group.push(job),
+            Err(_) => break,
         }
     }
 }
@@ -97,12 +101,7 @@ impl Writer {
     fn run(&self, jobs: &mpsc::Receiver<WriteJob>) {
         while let Ok(first) = jobs.recv() {
             let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match jobs.try_recv() {
-                    Ok(job) => group.push(job),
-                    Err(_) => break,
-                }
-            }
+            take_waiting(&mut group, jobs);
             linger_for_company(&mut group, jobs);
             let (ops, replies): (Vec<WriteOp>, Vec<Reply>) =
                 group.into_iter().map(|job| (job.op, job.reply)).unzip();
