@@ -46,7 +46,7 @@ fn embedded_store(
     arg: &hookmesh::cli::ConfigArg,
     command: &str,
 ) -> anyhow::Result<(std::path::PathBuf, std::time::Duration)> {
-    match config::load(arg.config.as_deref())?.storage {
+    match config::load_storage(arg.config.as_deref())? {
         config::StorageSettings::Embedded { path, retention } => Ok((path, retention)),
         _ => anyhow::bail!(
             "`store {command}` works on the embedded store; on Redis use `INFO memory` and `MEMORY USAGE`"

@@ -258,6 +258,26 @@ struct RawSecurity {
 /// Reads defaults, then `file` (if given; it must exist), then the
 /// environment, and validates the result.
 pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+    from_figment(&layers(file)?)
+}
+
+/// Only the storage settings of the layers [`load`] reads, for offline
+/// commands (`store compact`, `store stats`) that need no secrets: unknown
+/// keys and values of the wrong type anywhere are still refused, but only
+/// `[storage]` is validated (an unset `env:` secret elsewhere is not asked
+/// for).
+pub fn load_storage(file: Option<&Path>) -> Result<StorageSettings, ConfigError> {
+    let raw = raw_of(&layers(file)?)?;
+    let mut check = Check::default();
+    let storage = validate_storage(&mut check, raw.storage);
+    match check.problems.is_empty() {
+        true => Ok(storage),
+        false => Err(ConfigError::Invalid(check.problems)),
+    }
+}
+
+/// Defaults, then `file` (if given; it must exist), then the environment.
+fn layers(file: Option<&Path>) -> Result<Figment, ConfigError> {
     let mut figment = Figment::from(Toml::string(DEFAULTS_TOML));
     if let Some(file) = file {
         if !file.is_file() {
@@ -270,20 +290,25 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
     }
     // Only `SECTION__KEY` variables are config; `HOOKMESH_ADMIN_TOKEN` and
     // friends are values that `env:NAME` references pick up.
-    figment = figment.merge(
+    Ok(figment.merge(
         Env::prefixed(ENV_PREFIX)
             .filter(|key| key.as_str().contains("__"))
             .split("__"),
-    );
-    from_figment(&figment)
+    ))
 }
 
 /// Checks the merged layers for unknown keys and values of the wrong
 /// type (all of them), then validates the values.
 fn from_figment(figment: &Figment) -> Result<Settings, ConfigError> {
+    validate(raw_of(figment)?)
+}
+
+/// The merged layers as read, or every unknown key and value of the wrong
+/// type.
+fn raw_of(figment: &Figment) -> Result<Raw, ConfigError> {
     let mut problems = keys::unknown_keys(figment);
     match figment.extract::<Raw>() {
-        Ok(raw) if problems.is_empty() => validate(raw),
+        Ok(raw) if problems.is_empty() => Ok(raw),
         Ok(_) => Err(ConfigError::Invalid(problems)),
         Err(error) => {
             // Unknown keys are reported above, each with a suggestion.
