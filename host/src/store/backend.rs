@@ -306,3 +306,33 @@ pub(super) async fn take_then_ingest<B: Backend + ?Sized>(
     let results = backend.ingest(batch, now_ms).await?;
     Ok(Admission::Stored(results, quota))
 }
+
+/// The distinct events of a work window's deliveries that `known` does
+/// not have (what [`Backend::work_window`] reads).
+pub(super) fn unknown_events(deliveries: &[Delivery], known: &KnownEvents<'_>) -> Vec<String> {
+    let mut unknown: Vec<String> = deliveries
+        .iter()
+        .map(|d| d.event_id.clone())
+        .filter(|id| !known(id))
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    unknown
+}
+
+/// Each delivery with its event among `read` (`None` when not read: known
+/// to the caller, or gone). An event queued twice (a replay) fills both.
+pub(super) fn with_events(
+    deliveries: Vec<Delivery>,
+    read: Vec<Event>,
+) -> Vec<(Delivery, Option<Event>)> {
+    let read: std::collections::HashMap<String, Event> =
+        read.into_iter().map(|e| (e.id.clone(), e)).collect();
+    deliveries
+        .into_iter()
+        .map(|d| {
+            let event = read.get(&d.event_id).cloned();
+            (d, event)
+        })
+        .collect()
+}

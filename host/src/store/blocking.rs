@@ -5,11 +5,10 @@
 //! another thread), writes that block run on the blocking pool, and
 //! ingestion and attempt records use the store's own async commit.
 
-use super::backend::KnownEvents;
+use super::backend::{unknown_events, with_events, KnownEvents};
 use super::types::*;
 use super::{blocking, Backend, Bucket, Quota, Rate};
 use async_trait::async_trait;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -141,28 +140,13 @@ pub trait BlockingBackend: Send + Sync + 'static {
         };
         let provider_settings = self.provider_settings(&endpoint.project_id, &endpoint.provider)?;
         let deliveries = self.queue_peek(endpoint_id, limit)?;
-        let unknown: Vec<&str> = deliveries
-            .iter()
-            .map(|d| d.event_id.as_str())
-            .filter(|id| !known(id))
-            .collect();
-        let read: HashMap<String, Event> = self
-            .events(&unknown)?
-            .into_iter()
-            .flatten()
-            .map(|event| (event.id.clone(), event))
-            .collect();
-        let queued = deliveries
-            .into_iter()
-            .map(|d| {
-                let event = read.get(&d.event_id).cloned();
-                (d, event)
-            })
-            .collect();
+        let unknown = unknown_events(&deliveries, known);
+        let unknown: Vec<&str> = unknown.iter().map(String::as_str).collect();
+        let read = self.events(&unknown)?.into_iter().flatten().collect();
         Ok(Some(WorkWindow {
             endpoint,
             provider_settings,
-            queued,
+            queued: with_events(deliveries, read),
         }))
     }
     /// Endpoints with at least one queued delivery.

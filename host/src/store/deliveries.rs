@@ -7,11 +7,7 @@ use super::{
 };
 use super::{Bucket, Event, Quota, Rate, Store, StoreError};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use std::sync::{Mutex, PoisonError};
 
 /// Failed deliveries read per page by [`Store::requeue_failed`].
 const REQUEUE_PAGE: usize = 250;
@@ -99,7 +95,9 @@ impl Store {
         let kept = Mutex::new(HashMap::new());
         let known = |id: &str| match self.recent_events.get(id) {
             Some(event) => {
-                lock(&kept).insert(id.to_string(), event);
+                kept.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(id.to_string(), event);
                 true
             }
             None => false,

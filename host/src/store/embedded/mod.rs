@@ -832,8 +832,7 @@ pub struct Compacted {
 /// Purges what is past `retention`, then compacts the file (hookmesh must
 /// be stopped: the file is opened exclusively).
 pub fn compact(path: &Path, retention: Duration) -> Result<Compacted, StoreError> {
-    let size = || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let bytes_before = size();
+    let bytes_before = file_size(path);
     let mut db = open_offline(path, "compacting")?;
     let purged = purge::purge_now(&db, retention)?;
     // The purge committed without fsync; compaction needs it durable.
@@ -843,9 +842,14 @@ pub fn compact(path: &Path, retention: Duration) -> Result<Compacted, StoreError
     drop(db);
     Ok(Compacted {
         bytes_before,
-        bytes_after: size(),
+        bytes_after: file_size(path),
         purged_events: purged.events,
     })
+}
+
+/// The file's size, bytes (0 when it cannot be read).
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 /// Opens the file for an offline command (`doing`, e.g. "compacting"):
@@ -913,7 +917,7 @@ pub fn stats(path: &Path) -> Result<StoreStats, StoreError> {
         });
     }
     tables.sort_by_key(|t| std::cmp::Reverse(t.page_bytes));
-    let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let file_bytes = file_size(path);
     Ok(StoreStats {
         file_bytes,
         free_bytes: file_bytes.saturating_sub(page_bytes_of(database.allocated_pages())),

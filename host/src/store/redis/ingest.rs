@@ -21,8 +21,8 @@
 
 use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, INGEST, RECORD_TEST};
 use super::{
-    bytes, float, int, quota_of, strings, Delivery, Ingested, NewEvent, Shared, StoreError,
-    TestRecord,
+    budget_args, bytes, float, int, quota_of, strings, Delivery, Ingested, NewEvent, Shared,
+    StoreError, TestRecord,
 };
 use crate::store::codec::{decode, encode};
 use crate::store::{Admission, Budget};
@@ -73,7 +73,7 @@ fn holders<'a>(
 }
 
 /// A budget taken inside the [`INGEST`] script: the bucket's key and the
-/// script's budget arguments (tokens per second, burst, tokens wanted).
+/// script's budget arguments ([`budget_args`]).
 pub(super) struct Meter {
     key: String,
     args: [String; 3],
@@ -211,11 +211,7 @@ impl Shared {
     ) -> Result<Admission, StoreError> {
         let meter = Meter {
             key: self.bucket_key(&budget.bucket),
-            args: [
-                budget.rate.per_second.to_string(),
-                budget.rate.burst.to_string(),
-                budget.n.to_string(),
-            ],
+            args: budget_args(budget.rate, budget.n),
         };
         let repeat_of = repeats(&batch);
         let leaders = leaders_of(&batch, &repeat_of);
@@ -842,14 +838,7 @@ mod tests {
     #[tokio::test]
     async fn an_ingestion_cut_off_after_its_intent_is_finished_once() {
         let server = redis_server::RedisServer::start("intents");
-        let store = RedisStore::open(RedisOptions {
-            urls: vec![server.url()],
-            cluster: false,
-            prefix: "hm".into(),
-            lease_ttl: Duration::from_secs(5),
-            retention: Duration::from_secs(3600),
-        })
-        .unwrap();
+        let store = open(&server);
         let shared = &store.shared;
         // Two events whose writer died after step 2: records, intents and
         // reservations written, nothing queued. The second repeats the

@@ -24,7 +24,7 @@ mod remove;
 mod retention;
 mod scripts;
 
-use super::backend::{take_then_ingest, KnownEvents};
+use super::backend::{take_then_ingest, unknown_events, with_events, KnownEvents};
 use super::codec::{decode, encode, Record};
 use super::types::*;
 use super::{Admission, Backend, Bucket, Budget, Quota, Rate};
@@ -136,7 +136,6 @@ fn float(value: &Value) -> Option<f64> {
     }
 }
 
-/// Reads an integer answer (0 for nil).
 /// A bucket's answer (wait ms, 0 when taken; tokens left) as a [`Quota`].
 fn quota_of(rate: Rate, wait_ms: i64, tokens: Option<f64>) -> Quota {
     let retry_after = match u64::try_from(wait_ms) {
@@ -146,6 +145,17 @@ fn quota_of(rate: Rate, wait_ms: i64, tokens: Option<f64>) -> Quota {
     Quota::of(rate, tokens.unwrap_or(f64::from(rate.burst)), retry_after)
 }
 
+/// A token-bucket script's budget arguments: tokens per second, burst,
+/// tokens wanted.
+fn budget_args(rate: Rate, n: u32) -> [String; 3] {
+    [
+        rate.per_second.to_string(),
+        rate.burst.to_string(),
+        n.to_string(),
+    ]
+}
+
+/// Reads an integer answer (0 for nil).
 fn int(value: &Value) -> i64 {
     match value {
         Value::Int(i) => *i,
@@ -620,13 +630,7 @@ impl Backend for RedisStore {
         };
         let deliveries = s.peeked(endpoint_id, answers.next().unwrap_or(Value::Nil))?;
         let settings_key = s.keys.provider(&endpoint.project_id, &endpoint.provider);
-        let mut unknown: Vec<String> = deliveries
-            .iter()
-            .map(|d| d.event_id.clone())
-            .filter(|id| !known(id))
-            .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
+        let unknown = unknown_events(&deliveries, known);
         let event_keys: Vec<String> = unknown.iter().map(|id| s.keys.event(id)).collect();
         let second: Vec<_> = std::iter::once(&settings_key)
             .chain(&event_keys)
@@ -634,23 +638,14 @@ impl Backend for RedisStore {
             .collect();
         let mut answers = s.pool.pipeline(&second).await?.into_iter();
         let provider_settings = record(&settings_key, answers.next())?;
-        let mut read: HashMap<String, Event> = HashMap::new();
-        for (id, key) in unknown.into_iter().zip(&event_keys) {
-            if let Some(event) = record(key, answers.next())? {
-                read.insert(id, event);
-            }
+        let mut read = Vec::with_capacity(event_keys.len());
+        for key in &event_keys {
+            read.extend(record::<Event>(key, answers.next())?);
         }
-        let queued = deliveries
-            .into_iter()
-            .map(|d| {
-                let event = read.get(d.event_id.as_str()).cloned();
-                (d, event)
-            })
-            .collect();
         Ok(Some(WorkWindow {
             endpoint,
             provider_settings,
-            queued,
+            queued: with_events(deliveries, read),
         }))
     }
 
@@ -791,13 +786,13 @@ impl Backend for RedisStore {
     async fn take_tokens(&self, bucket: &Bucket, rate: Rate, n: u32) -> Result<Quota, StoreError> {
         let s = &self.shared;
         let key = s.bucket_key(bucket);
-        let args = [
-            rate.per_second.to_string(),
-            rate.burst.to_string(),
-            n.to_string(),
-            crate::now_ms().to_string(),
-        ];
-        let args: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
+        let budget = budget_args(rate, n);
+        let now = crate::now_ms().to_string();
+        let args: Vec<&[u8]> = budget
+            .iter()
+            .chain(std::iter::once(&now))
+            .map(String::as_bytes)
+            .collect();
         let answer = s
             .pool
             .run(&scripts::eval(scripts::TAKE_TOKENS, &[&key], &args))
