@@ -9,6 +9,8 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::cmp::Ordering;
+use std::sync::{Mutex, PoisonError};
 use subtle::ConstantTimeEq;
 
 /// Random bytes in a new webhook secret.
@@ -61,8 +63,12 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// A new id: `prefix` + 12 hex digits of Unix ms + 10 random hex digits,
-/// so ids sort by creation time.
+/// A new id: `prefix` + 12 hex digits of Unix ms + 10 hex digits, so ids
+/// sort by creation time. The 10 digits start at a random value in each
+/// new millisecond and count up within it (as monotonic ULIDs do), so the
+/// ids one process makes rise strictly: the store's tables then grow at
+/// their end, where redb leaves full pages behind (random order within a
+/// millisecond left them half full). Random starts keep instances apart.
 pub fn new_id(prefix: &str) -> String {
     new_id_at(prefix, crate::now_ms())
 }
@@ -70,8 +76,34 @@ pub fn new_id(prefix: &str) -> String {
 /// A new id made at `now_ms` (an event's id carries its creation time, so
 /// the event log's time ranges are id ranges).
 pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
-    let random = random_bytes::<5>();
-    format!("{}{}", id_bound(prefix, now_ms), hex::encode(random))
+    format!(
+        "{}{:010x}",
+        id_bound(prefix, now_ms),
+        next_id_suffix(now_ms)
+    )
+}
+
+/// Ids' low 40 bits (10 hex digits).
+const ID_SUFFIX_LIMIT: u64 = 1 << 40;
+
+/// The millisecond and suffix of the last id made at the latest time so far.
+static LAST_ID: Mutex<(u64, u64)> = Mutex::new((0, 0));
+
+/// The suffix for an id made at `ms`: one more than the last one in the
+/// same millisecond, else a random start in the lower half (room to count
+/// up). An id for an earlier millisecond (a clock step back, a test's
+/// back-dated event) gets a random suffix and leaves the count alone.
+fn next_id_suffix(ms: u64) -> u64 {
+    let fresh = || rand::rng().next_u64() % (ID_SUFFIX_LIMIT / 2);
+    let mut last = LAST_ID.lock().unwrap_or_else(PoisonError::into_inner);
+    let suffix = match ms.cmp(&last.0) {
+        Ordering::Less => return fresh(),
+        Ordering::Equal if last.1 + 1 < ID_SUFFIX_LIMIT => last.1 + 1,
+        // 2^39 ids in one millisecond: out of room; a new random start.
+        Ordering::Equal | Ordering::Greater => fresh(),
+    };
+    *last = (ms, suffix);
+    suffix
 }
 
 /// Sorts before every id made at `ms` or later, and after every id made
@@ -164,5 +196,25 @@ mod tests {
         assert!(constant_time_eq("abc", "abc") && !constant_time_eq("abc", "abd"));
         let (a, b) = (new_id("evt_"), new_id("evt_"));
         assert!(a.starts_with("evt_") && a != b && a.len() == 4 + 22);
+    }
+
+    #[test]
+    fn ids_rise_strictly_within_a_millisecond_and_keep_their_time() {
+        let ms = crate::now_ms() + 60_000;
+        let ids: Vec<String> = (0..1000).map(|_| new_id_at("dlv_", ms)).collect();
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "ids must rise"
+        );
+        assert!(ids
+            .iter()
+            .all(|id| id.starts_with(&id_bound("dlv_", ms)) && id.len() == 4 + 22));
+        // A back-dated id keeps its own time, and sorts before the later ones.
+        let earlier = new_id_at("dlv_", ms - 5_000);
+        assert!(earlier.starts_with(&id_bound("dlv_", ms - 5_000)) && earlier < ids[0]);
+        assert!(
+            new_id_at("dlv_", ms) > ids[999],
+            "the count goes on after a back-dated id"
+        );
     }
 }

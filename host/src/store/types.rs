@@ -946,8 +946,65 @@ impl Record for ProviderSettings {
         })
     }
 }
+/// Delivery format 3: format 2 with the last HTTP status in two fixed
+/// bytes (0 = none), so recording an attempt rewrites a delivery at the
+/// same size and redb patches its packed page instead of splitting it.
+/// `S` is `&str` to write and `String` to read.
+#[derive(Serialize, Deserialize)]
+struct DeliveryV3<S> {
+    id: S,
+    event_id: S,
+    endpoint_id: S,
+    seq: u64,
+    status: DeliveryStatus,
+    attempts: u32,
+    next_attempt_ms: u64,
+    created_ms: u64,
+    updated_ms: u64,
+    last_status_code: [u8; 2],
+    last_error: Option<S>,
+    test: bool,
+}
+
 impl Record for Delivery {
-    const FORMAT: u8 = 2;
+    const FORMAT: u8 = 3;
+
+    fn encode_body(&self, out: Vec<u8>) -> Result<Vec<u8>, postcard::Error> {
+        let layout = DeliveryV3 {
+            id: self.id.as_str(),
+            event_id: self.event_id.as_str(),
+            endpoint_id: self.endpoint_id.as_str(),
+            seq: self.seq,
+            status: self.status,
+            attempts: self.attempts,
+            next_attempt_ms: self.next_attempt_ms,
+            created_ms: self.created_ms,
+            updated_ms: self.updated_ms,
+            last_status_code: self.last_status_code.unwrap_or(0).to_be_bytes(),
+            last_error: self.last_error.as_deref(),
+            test: self.test,
+        };
+        postcard::to_io(&layout, out)
+    }
+
+    fn decode_body(body: &[u8]) -> Result<Self, postcard::Error> {
+        let v3: DeliveryV3<String> = postcard::from_bytes(body)?;
+        let code = u16::from_be_bytes(v3.last_status_code);
+        Ok(Self {
+            id: v3.id,
+            event_id: v3.event_id,
+            endpoint_id: v3.endpoint_id,
+            seq: v3.seq,
+            status: v3.status,
+            attempts: v3.attempts,
+            next_attempt_ms: v3.next_attempt_ms,
+            created_ms: v3.created_ms,
+            updated_ms: v3.updated_ms,
+            last_status_code: (code != 0).then_some(code),
+            last_error: v3.last_error,
+            test: v3.test,
+        })
+    }
 
     fn decode_older(format: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
         /// Format 1: no `test`.
@@ -964,6 +1021,9 @@ impl Record for Delivery {
             updated_ms: u64,
             last_status_code: Option<u16>,
             last_error: Option<String>,
+        }
+        if format == 2 {
+            return Some(postcard::from_bytes(body));
         }
         (format == 1).then(|| {
             postcard::from_bytes::<DeliveryV1>(body).map(|v1| Delivery {
@@ -1088,22 +1148,43 @@ mod tests {
     }
 
     #[test]
-    fn deliveries_of_the_first_format_still_decode_as_no_test() {
+    fn deliveries_of_the_first_two_formats_still_decode() {
         let mut delivery = Delivery::queued("dlv_1", "evt_1", "ep_1", 4, 7);
         delivery.last_error = Some("busy".into());
-        // Format 1 is format 2 without the trailing `test` flag.
-        let mut v1 = encode(&delivery).unwrap();
+        delivery.last_status_code = Some(503);
+        // Format 2 is the struct in postcard; format 1 is format 2 without
+        // the trailing `test` flag.
+        let mut v2 = vec![2u8];
+        v2.extend(postcard::to_stdvec(&delivery).unwrap());
+        assert_eq!(decode::<Delivery>("dlv_1", &v2).unwrap(), delivery);
+        let mut v1 = v2.clone();
         assert_eq!(v1.pop(), Some(0), "`false` is the last byte");
         v1[0] = 1;
-        let decoded: Delivery = decode("dlv_1", &v1).unwrap();
-        assert_eq!(decoded, delivery);
+        assert_eq!(decode::<Delivery>("dlv_1", &v1).unwrap(), delivery);
         let test = Delivery {
             test: true,
             ..delivery
         };
         let bytes = encode(&test).unwrap();
-        assert_eq!(bytes[0], 2, "deliveries are written in format 2");
+        assert_eq!(bytes[0], 3, "deliveries are written in format 3");
         assert_eq!(decode::<Delivery>("dlv_1", &bytes).unwrap(), test);
+    }
+
+    #[test]
+    fn recording_a_success_keeps_a_deliverys_size() {
+        let queued = Delivery::queued("dlv_1", "evt_1", "ep_1", 4, 1_764_000_000_000);
+        let delivered = Delivery {
+            status: DeliveryStatus::Succeeded,
+            attempts: 1,
+            updated_ms: queued.updated_ms + 3,
+            last_status_code: Some(204),
+            ..queued.clone()
+        };
+        let (before, after) = (encode(&queued).unwrap(), encode(&delivered).unwrap());
+        assert_eq!(before.len(), after.len());
+        assert_eq!(decode::<Delivery>("dlv_1", &after).unwrap(), delivered);
+        let none: Delivery = decode("dlv_1", &before).unwrap();
+        assert_eq!(none.last_status_code, None, "0 reads back as no status");
     }
 
     #[test]
