@@ -15,7 +15,7 @@ use hookmesh::store::redis::{RedisOptions, RedisStore};
 use hookmesh::store::*;
 use redis_server::RedisServer;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 fn scratch(name: &str) -> PathBuf {
@@ -193,7 +193,7 @@ async fn record_as_defined(
         .await?
         .expect("the delivery exists");
     let after = store
-        .record_attempt(endpoint_id, attempt, change.clone())
+        .record_attempt(endpoint_id, Arc::new(attempt.clone()), change.clone())
         .await?;
     let mut expected = before;
     expected.apply(attempt, &change);
@@ -288,7 +288,7 @@ async fn ack_reschedule_and_dead_letter(store: &dyn Backend) {
     assert!(store
         .record_attempt(
             "a",
-            &attempt("dlv_missing", 1, AttemptOutcome::Success),
+            Arc::new(attempt("dlv_missing", 1, AttemptOutcome::Success)),
             DeliveryChange::Ack
         )
         .await
@@ -362,7 +362,7 @@ async fn replay_and_paging(store: &dyn Backend) {
     store
         .record_attempt(
             "a",
-            &attempt("dlv_e0_a", 1, AttemptOutcome::Failed),
+            Arc::new(attempt("dlv_e0_a", 1, AttemptOutcome::Failed)),
             DeliveryChange::DeadLetter { reason: "x".into() },
         )
         .await
@@ -946,7 +946,7 @@ async fn survives_restart(open: &dyn Fn(&Path) -> Box<dyn Backend>, dir: &Path) 
         store
             .record_attempt(
                 "a",
-                &attempt("dlv_e1_a", 1, AttemptOutcome::Success),
+                Arc::new(attempt("dlv_e1_a", 1, AttemptOutcome::Success)),
                 DeliveryChange::Ack,
             )
             .await
@@ -993,7 +993,11 @@ async fn async_writes(store: std::sync::Arc<dyn Backend>) {
     let acks = queued.iter().map(|d| {
         let ack = attempt(&d.id, 1, AttemptOutcome::Success);
         let store = std::sync::Arc::clone(&store);
-        async move { store.record_attempt("a", &ack, DeliveryChange::Ack).await }
+        async move {
+            store
+                .record_attempt("a", Arc::new(ack), DeliveryChange::Ack)
+                .await
+        }
     });
     for delivery in futures_util::future::join_all(acks).await {
         assert_eq!(delivery.unwrap().status, DeliveryStatus::Succeeded);
@@ -1258,7 +1262,7 @@ mod redis_shared {
             for delivery in &queued {
                 let ack = attempt(&delivery.id, 1, AttemptOutcome::Success);
                 let recorded = store
-                    .record_attempt(endpoint, &ack, DeliveryChange::Ack)
+                    .record_attempt(endpoint, Arc::new(ack), DeliveryChange::Ack)
                     .await
                     .unwrap();
                 assert_eq!(recorded.status, DeliveryStatus::Succeeded);
@@ -1299,7 +1303,7 @@ mod redis_shared {
         assert!(!b.claim("ep").await.unwrap(), "a renews while alive");
         a.record_attempt(
             "ep",
-            &attempt("dlv_e1_ep", 1, AttemptOutcome::Success),
+            Arc::new(attempt("dlv_e1_ep", 1, AttemptOutcome::Success)),
             DeliveryChange::Ack,
         )
         .await
@@ -1312,7 +1316,7 @@ mod redis_shared {
         let refused = a
             .record_attempt(
                 "ep",
-                &attempt("dlv_e2_ep", 1, AttemptOutcome::Success),
+                Arc::new(attempt("dlv_e2_ep", 1, AttemptOutcome::Success)),
                 DeliveryChange::Ack,
             )
             .await;
@@ -1328,7 +1332,7 @@ mod redis_shared {
         );
         b.record_attempt(
             "ep",
-            &attempt("dlv_e2_ep", 1, AttemptOutcome::Success),
+            Arc::new(attempt("dlv_e2_ep", 1, AttemptOutcome::Success)),
             DeliveryChange::Ack,
         )
         .await
@@ -1384,7 +1388,7 @@ mod redis_shared {
         assert!(!a.release("ep").await.unwrap(), "work is queued");
         a.record_attempt(
             "ep",
-            &attempt("dlv_e1_ep", 1, AttemptOutcome::Success),
+            Arc::new(attempt("dlv_e1_ep", 1, AttemptOutcome::Success)),
             DeliveryChange::Ack,
         )
         .await

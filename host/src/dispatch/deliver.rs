@@ -442,10 +442,11 @@ async fn record(
 ) -> Result<(), StoreError> {
     let mut wait = RECORD_RETRY_FIRST;
     let mut reclaims = 0;
+    let record = Arc::new(record);
     loop {
         match core
             .store
-            .record_attempt(endpoint_id, record.clone(), change.clone())
+            .record_attempt(endpoint_id, Arc::clone(&record), change.clone())
             .await
         {
             Ok(_) => break,

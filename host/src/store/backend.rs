@@ -7,6 +7,7 @@
 use super::types::*;
 use super::{Admission, Bucket, Budget, Quota, Rate};
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// Whether the caller of [`Backend::work_window`] has an event already.
 pub type KnownEvents<'a> = dyn Fn(&str) -> bool + Send + Sync + 'a;
@@ -135,7 +136,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn record_attempt(
         &self,
         endpoint_id: &str,
-        attempt: &Attempt,
+        attempt: Arc<Attempt>,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError>;
     /// Stores a finished test send: its event (in the project's event log),

@@ -163,7 +163,7 @@ pub trait BlockingBackend: Send + Sync + 'static {
     fn record_attempt_async(
         self: Arc<Self>,
         endpoint_id: String,
-        attempt: Attempt,
+        attempt: Arc<Attempt>,
         change: DeliveryChange,
     ) -> Committing<Delivery> {
         Box::pin(blocking(move || {
@@ -396,11 +396,11 @@ impl<B: BlockingBackend> Backend for InProcess<B> {
     async fn record_attempt(
         &self,
         endpoint_id: &str,
-        attempt: &Attempt,
+        attempt: Arc<Attempt>,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError> {
         Arc::clone(&self.0)
-            .record_attempt_async(endpoint_id.to_string(), attempt.clone(), change)
+            .record_attempt_async(endpoint_id.to_string(), attempt, change)
             .await
     }
     async fn record_test(&self, test: &TestRecord) -> Result<Delivery, StoreError> {

@@ -7,7 +7,7 @@ use super::{
 };
 use super::{Bucket, Event, Quota, Rate, Store, StoreError};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Failed deliveries read per page by [`Store::requeue_failed`].
 const REQUEUE_PAGE: usize = 250;
@@ -124,11 +124,11 @@ impl Store {
     pub async fn record_attempt(
         &self,
         endpoint_id: &str,
-        attempt: Attempt,
+        attempt: Arc<Attempt>,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError> {
         self.backend
-            .record_attempt(endpoint_id, &attempt, change)
+            .record_attempt(endpoint_id, attempt, change)
             .await
     }
 

@@ -543,7 +543,7 @@ impl BlockingBackend for EmbeddedStore {
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError> {
         recorded(self.submit(WriteOp::Attempt {
-            attempt: attempt.clone(),
+            attempt: Arc::new(attempt.clone()),
             change,
         })?)
     }
@@ -551,7 +551,7 @@ impl BlockingBackend for EmbeddedStore {
     fn record_attempt_async(
         self: Arc<Self>,
         _endpoint_id: String,
-        attempt: Attempt,
+        attempt: Arc<Attempt>,
         change: DeliveryChange,
     ) -> Committing<Delivery> {
         let committing = self.submit_async(WriteOp::Attempt { attempt, change });

@@ -135,7 +135,7 @@ impl Writer {
         for op in ops {
             done.push(match op {
                 WriteOp::Ingest { batch, now_ms } => {
-                    WriteDone::Ingested(ingest_in(&txn, batch.clone(), *now_ms)?)
+                    WriteDone::Ingested(ingest_in(&txn, batch, *now_ms)?)
                 }
                 WriteOp::Attempt { attempt, change } => {
                     WriteDone::Recorded(attempt_in(&txn, attempt, change.clone())?)
@@ -197,7 +197,7 @@ fn put_endpoint_in(txn: &redb::WriteTransaction, endpoint: &Endpoint) -> Result<
 /// Stores one batch inside an open write transaction.
 pub(super) fn ingest_in(
     txn: &redb::WriteTransaction,
-    batch: Vec<NewEvent>,
+    batch: &[NewEvent],
     now_ms: u64,
 ) -> Result<Vec<Ingested>, StoreError> {
     let mut results = Vec::with_capacity(batch.len());
@@ -341,7 +341,7 @@ pub(super) enum WriteOp {
     Ingest { batch: Vec<NewEvent>, now_ms: u64 },
     /// Lazily durable: an attempt and its consequence.
     Attempt {
-        attempt: Attempt,
+        attempt: Arc<Attempt>,
         change: DeliveryChange,
     },
     /// Durable: an endpoint created or changed.

@@ -656,11 +656,11 @@ impl Backend for RedisStore {
     async fn record_attempt(
         &self,
         endpoint_id: &str,
-        attempt: &Attempt,
+        attempt: Arc<Attempt>,
         change: DeliveryChange,
     ) -> Result<Delivery, StoreError> {
         self.shared
-            .record_attempt(endpoint_id, attempt, change)
+            .record_attempt(endpoint_id, &attempt, change)
             .await
     }
 
