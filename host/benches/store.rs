@@ -45,6 +45,7 @@ use redis_server::RedisServer;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Runs one store call to completion.
@@ -173,16 +174,19 @@ fn bench_backend(c: &mut Criterion, name: &str, store: &dyn Backend, settings: &
     group.bench_function("ack", |b| {
         b.iter_custom(|iters| {
             let count = usize::try_from(iters).unwrap_or(usize::MAX);
-            let attempts: Vec<Attempt> = events
+            let attempts: Vec<Arc<Attempt>> = events
                 .fill(store, ACK_EP, count)
                 .iter()
-                .map(|id| success(id))
+                .map(|id| Arc::new(success(id)))
                 .collect();
             let started = Instant::now();
             for attempt in &attempts {
-                let delivery =
-                    wait(store.record_attempt(ACK_EP, black_box(attempt), DeliveryChange::Ack))
-                        .unwrap_or_else(|e| panic!("ack: {e}"));
+                let delivery = wait(store.record_attempt(
+                    ACK_EP,
+                    black_box(Arc::clone(attempt)),
+                    DeliveryChange::Ack,
+                ))
+                .unwrap_or_else(|e| panic!("ack: {e}"));
                 debug_assert_eq!(delivery.status, DeliveryStatus::Succeeded);
             }
             let elapsed = started.elapsed();
