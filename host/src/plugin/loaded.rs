@@ -12,6 +12,7 @@ use super::{
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use wasmtime::{Engine, Store, Trap};
 
 /// An instance is recycled after this many calls, bounding memory a guest
@@ -22,10 +23,16 @@ const MAX_IDLE_INSTANCES: usize = 16;
 /// Epoch ticks (1 ms each) an async caller's call may run in place on its
 /// own thread before it is moved to the blocking pool: the interrupt comes
 /// after 9–10 ms of wall time, far above a normal call's tens of
-/// microseconds even when the thread is preempted on a busy machine. A
-/// plugin that needs longer stalls its caller's thread that long at most
-/// once a minute ([`OFFLOAD_FOR_MS`]).
+/// microseconds. A plugin that needs longer stalls its caller's thread
+/// that long at most once a minute ([`OFFLOAD_FOR_MS`]).
 const IN_PLACE_TICKS: u64 = 10;
+/// CPU time a call cut off in place must have used for the plugin to count
+/// as slow. Epoch ticks are wall time: on a busy machine a call of a few
+/// microseconds is cut off now and then because its thread was preempted;
+/// that call is made again off the executor, but the plugin's next calls
+/// stay in place (sending every call to the pool for a minute after one
+/// such preemption cost a third of fan-out's throughput).
+const SLOW_CALL_CPU: Duration = Duration::from_millis(5);
 /// After a call outgrew running in place, the plugin's calls go to the
 /// blocking pool for this long.
 const OFFLOAD_FOR_MS: u64 = 60_000;
@@ -247,12 +254,18 @@ impl LoadedPlugin {
         if self.offload_until_ms.load(Ordering::Relaxed) > now {
             return None;
         }
+        let cpu_before = thread_cpu_time();
         match call() {
             Err(CallError::Deadline { .. }) if self.deadline_ticks > IN_PLACE_TICKS => {
-                self.moved_calls.fetch_add(1, Ordering::Relaxed);
-                self.offload_until_ms
-                    .store(now + OFFLOAD_FOR_MS, Ordering::Relaxed);
-                tracing::info!(plugin = %self.name(), "plugin call outgrew running in place; its calls go to the blocking pool for a minute");
+                let used = cpu_used_since(cpu_before);
+                if used >= SLOW_CALL_CPU {
+                    self.moved_calls.fetch_add(1, Ordering::Relaxed);
+                    self.offload_until_ms
+                        .store(now + OFFLOAD_FOR_MS, Ordering::Relaxed);
+                    tracing::info!(plugin = %self.name(), ?used, "plugin call outgrew running in place; its calls go to the blocking pool for a minute");
+                } else {
+                    tracing::debug!(plugin = %self.name(), ?used, "plugin call cut off in place while its thread waited; made again off the executor");
+                }
                 None
             }
             done => Some(done),
@@ -397,4 +410,59 @@ fn request_size(request: &HttpRequest) -> usize {
             .iter()
             .map(|h| h.name.len() + h.value.len())
             .sum::<usize>()
+}
+
+/// CPU time the calling thread has used so far; `None` where the
+/// platform cannot tell (every cut-off call then counts as slow).
+fn thread_cpu_time() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a valid, writable timespec for the call's duration.
+        #[allow(unsafe_code)]
+        let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+        if status == 0 {
+            let secs = u64::try_from(now.tv_sec).unwrap_or(0);
+            let nanos = u32::try_from(now.tv_nsec).unwrap_or(0);
+            return Some(Duration::new(secs, nanos));
+        }
+    }
+    None
+}
+
+/// CPU time the calling thread used since `before` (`Duration::MAX` when
+/// unknown).
+fn cpu_used_since(before: Option<Duration>) -> Duration {
+    match (before, thread_cpu_time()) {
+        (Some(before), Some(now)) => now.saturating_sub(before),
+        _ => Duration::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_waiting_thread_uses_no_cpu_a_busy_one_does() {
+        let before = thread_cpu_time();
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(
+            cpu_used_since(before) < Duration::from_millis(10),
+            "sleeping is not CPU time"
+        );
+        let (before, started) = (thread_cpu_time(), Instant::now());
+        let mut spin = 0u64;
+        while started.elapsed() < Duration::from_millis(30) {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+        assert!(
+            cpu_used_since(before) >= Duration::from_millis(10),
+            "spinning is"
+        );
+    }
 }
