@@ -34,6 +34,7 @@ use hookmesh_test_support::loopback;
 use hookmesh_test_support::process::{HostProcess, Launch};
 use hookmesh_test_support::redis::RedisServer;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -648,12 +649,15 @@ async fn soak(
     let padding = padding(args.padding, args.payload_bytes);
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
+    // Each kind of answer other than 202 (status or transport error), counted.
+    let error_kinds = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
     let started = Instant::now();
     let stop = started + *args.duration;
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
         let (client, next, errors, sink) =
             (client.clone(), next.clone(), errors.clone(), sink.clone());
+        let error_kinds = Arc::clone(&error_kinds);
         let url = format!("{}/projects/bench/events", host.addr);
         let (key, padding) = (key.to_string(), padding.clone());
         workers.push(tokio::spawn(async move {
@@ -670,8 +674,15 @@ async fn soak(
                 }
                 match client.post(&url).bearer_auth(&key).json(&body).send().await {
                     Ok(r) if r.status().as_u16() == 202 => {}
-                    _ => {
+                    answer => {
                         errors.fetch_add(1, Ordering::Relaxed);
+                        let kind = match answer {
+                            Ok(r) => format!("HTTP {}", r.status().as_u16()),
+                            Err(e) => format!("no answer: {e}"),
+                        };
+                        if let Ok(mut kinds) = error_kinds.lock() {
+                            *kinds.entry(kind).or_insert(0usize) += 1;
+                        }
                     }
                 }
             }
@@ -742,6 +753,11 @@ async fn soak(
         errors.load(Ordering::Relaxed),
         peak_rss_mib(pid).map_or("n/a".into(), |r| format!("{r:.1} MiB"))
     );
+    if let Ok(kinds) = error_kinds.lock() {
+        for (kind, count) in kinds.iter() {
+            println!("  not accepted: {count} × {kind}");
+        }
+    }
     let store = match args.backend {
         Backend::Embedded => "redb file MiB",
         Backend::Redis => "Redis used_memory MiB",
