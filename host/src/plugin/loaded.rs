@@ -26,15 +26,15 @@ const MAX_IDLE_INSTANCES: usize = 16;
 /// microseconds. A plugin that needs longer stalls its caller's thread
 /// that long at most once a minute ([`OFFLOAD_FOR_MS`]).
 const IN_PLACE_TICKS: u64 = 10;
-/// CPU time a call cut off in place must have used for the plugin to count
-/// as slow. Epoch ticks are wall time: on a busy machine a call of a few
-/// microseconds is cut off now and then because its thread was preempted;
-/// that call is made again off the executor, but the plugin's next calls
-/// stay in place (sending every call to the pool for a minute after one
-/// such preemption cost a third of fan-out's throughput).
+/// CPU time a call made again off the executor must use for the plugin to
+/// count as slow. Epoch ticks are wall time: on a busy machine a call of a
+/// few microseconds is cut off in place now and then because its thread
+/// was preempted; that call is made again off the executor, but the
+/// plugin's next calls stay in place (sending every call to the pool for a
+/// minute after one such preemption cost a third of fan-out's throughput).
 const SLOW_CALL_CPU: Duration = Duration::from_millis(5);
-/// After a call outgrew running in place, the plugin's calls go to the
-/// blocking pool for this long.
+/// After a slow call, the plugin's calls go to the blocking pool for this
+/// long.
 const OFFLOAD_FOR_MS: u64 = 60_000;
 
 /// One instance with its store, ready for a call.
@@ -190,12 +190,12 @@ impl LoadedPlugin {
         event: Event,
         ctx: Context,
     ) -> Result<Vec<HttpRequest>, CallError> {
-        if let Some(done) = self.in_place_first(|| self.render_within(IN_PLACE_TICKS, &event, &ctx))
-        {
-            return done;
-        }
+        let came = match self.in_place_first(|| self.render_within(IN_PLACE_TICKS, &event, &ctx)) {
+            InPlace::Done(done) => return done,
+            left => left,
+        };
         let this = Arc::clone(self);
-        self.off_executor("render", move || this.render(&event, &ctx))
+        self.off_executor("render", came, move || this.render(&event, &ctx))
             .await
     }
 
@@ -205,13 +205,13 @@ impl LoadedPlugin {
         response: HttpResponse,
         ctx: Context,
     ) -> Result<Outcome, CallError> {
-        if let Some(done) =
-            self.in_place_first(|| self.classify_within(IN_PLACE_TICKS, &response, &ctx))
-        {
-            return done;
-        }
+        let came =
+            match self.in_place_first(|| self.classify_within(IN_PLACE_TICKS, &response, &ctx)) {
+                InPlace::Done(done) => return done,
+                left => left,
+            };
         let this = Arc::clone(self);
-        self.off_executor("classify", move || this.classify(&response, &ctx))
+        self.off_executor("classify", came, move || this.classify(&response, &ctx))
             .await
     }
 
@@ -221,13 +221,14 @@ impl LoadedPlugin {
         request: InboundRequest,
         ctx: Context,
     ) -> Result<InboundResult, CallError> {
-        if let Some(done) =
-            self.in_place_first(|| self.verify_inbound_within(IN_PLACE_TICKS, &request, &ctx))
+        let came = match self
+            .in_place_first(|| self.verify_inbound_within(IN_PLACE_TICKS, &request, &ctx))
         {
-            return done;
-        }
+            InPlace::Done(done) => return done,
+            left => left,
+        };
         let this = Arc::clone(self);
-        self.off_executor("verify-inbound", move || {
+        self.off_executor("verify-inbound", came, move || {
             this.verify_inbound(&request, &ctx)
         })
         .await
@@ -244,46 +245,68 @@ impl LoadedPlugin {
     /// a normal call takes microseconds, far less than handing it to
     /// another thread. Plugins import nothing, so a call has no effect but
     /// its answer: one cut off by the short deadline is simply made again
-    /// on the blocking pool under the full deadline (`None`), and for a
-    /// while the plugin's calls go there directly.
-    fn in_place_first<R>(
-        &self,
-        call: impl FnOnce() -> Result<R, CallError>,
-    ) -> Option<Result<R, CallError>> {
-        let now = crate::now_ms();
-        if self.offload_until_ms.load(Ordering::Relaxed) > now {
-            return None;
+    /// on the blocking pool under the full deadline ([`Self::off_executor`]),
+    /// and while the plugin is slow its calls go there directly.
+    fn in_place_first<R>(&self, call: impl FnOnce() -> Result<R, CallError>) -> InPlace<R> {
+        if self.offload_until_ms.load(Ordering::Relaxed) > crate::now_ms() {
+            return InPlace::Offloaded;
         }
-        let cpu_before = thread_cpu_time();
         match call() {
             Err(CallError::Deadline { .. }) if self.deadline_ticks > IN_PLACE_TICKS => {
-                let used = cpu_used_since(cpu_before);
-                if used >= SLOW_CALL_CPU {
-                    self.moved_calls.fetch_add(1, Ordering::Relaxed);
-                    self.offload_until_ms
-                        .store(now + OFFLOAD_FOR_MS, Ordering::Relaxed);
-                    tracing::info!(plugin = %self.name(), ?used, "plugin call outgrew running in place; its calls go to the blocking pool for a minute");
-                } else {
-                    tracing::debug!(plugin = %self.name(), ?used, "plugin call cut off in place while its thread waited; made again off the executor");
-                }
-                None
+                // The plugin's other calls go to the pool until this one is
+                // judged (it runs there at most the full deadline; a tick
+                // is a millisecond).
+                let until = crate::now_ms() + self.deadline_ticks;
+                self.offload_until_ms.fetch_max(until, Ordering::Relaxed);
+                InPlace::CutOff { until }
             }
-            done => Some(done),
+            done => InPlace::Done(done),
         }
     }
 
+    /// Runs a call on the blocking pool under the full deadline. One cut
+    /// off in place judges the plugin: if it used [`SLOW_CALL_CPU`] of its
+    /// thread's CPU here, the plugin's calls go to the pool for
+    /// [`OFFLOAD_FOR_MS`]; a quick one (its thread was preempted in place)
+    /// lets them run in place again. The clock is read only for such calls,
+    /// off the hot path.
     async fn off_executor<R: Send + 'static>(
         &self,
         call: &'static str,
+        came: InPlace<R>,
         work: impl FnOnce() -> Result<R, CallError> + Send + 'static,
     ) -> Result<R, CallError> {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| CallError::Aborted {
-                plugin: self.name().to_string(),
-                call,
-                reason: e.to_string(),
-            })?
+        let aborted = |e: tokio::task::JoinError| CallError::Aborted {
+            plugin: self.name().to_string(),
+            call,
+            reason: e.to_string(),
+        };
+        let InPlace::CutOff { until } = came else {
+            return tokio::task::spawn_blocking(work).await.map_err(aborted)?;
+        };
+        let (result, used) = tokio::task::spawn_blocking(move || {
+            let before = thread_cpu_time();
+            let result = work();
+            (result, cpu_used_since(before))
+        })
+        .await
+        .map_err(aborted)?;
+        if used >= SLOW_CALL_CPU {
+            self.moved_calls.fetch_add(1, Ordering::Relaxed);
+            self.offload_until_ms
+                .fetch_max(crate::now_ms() + OFFLOAD_FOR_MS, Ordering::Relaxed);
+            tracing::info!(plugin = %self.name(), ?used, "plugin call outgrew running in place; its calls go to the blocking pool for a minute");
+        } else {
+            // Unless a later judgement replaced this call's hold.
+            let _ = self.offload_until_ms.compare_exchange(
+                until,
+                0,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            tracing::debug!(plugin = %self.name(), ?used, "plugin call cut off in place while its thread waited; made again off the executor");
+        }
+        result
     }
 
     /// Runs `f` on a warm (or new) instance under the deadline. The
@@ -412,8 +435,20 @@ fn request_size(request: &HttpRequest) -> usize {
             .sum::<usize>()
 }
 
+/// How a call tried in place ended ([`LoadedPlugin::in_place_first`]).
+enum InPlace<R> {
+    /// It ran there.
+    Done(Result<R, CallError>),
+    /// Cut off by the short deadline; the plugin's calls are held off the
+    /// executor until `until` (Unix ms) while it runs again there.
+    CutOff { until: u64 },
+    /// Not tried: the plugin's calls go off the executor for now.
+    Offloaded,
+}
+
 /// CPU time the calling thread has used so far; `None` where the
-/// platform cannot tell (every cut-off call then counts as slow).
+/// platform cannot tell (every call made off the executor then counts as
+/// slow).
 fn thread_cpu_time() -> Option<Duration> {
     #[cfg(unix)]
     {
