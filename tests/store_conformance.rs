@@ -1176,7 +1176,7 @@ mod redis_shared {
         populated(&store, "gone", "ep_gone", &["evt_g1", "evt_g2"]).await;
         populated(&store, "kept", "ep_kept", &["evt_k1"]).await;
         let keys = || shared_redis().command(&["KEYS", "freed:*"]);
-        assert!(keys().contains("{ep:ep_gone}:d:"), "populated: {}", keys());
+        assert!(keys().contains("{ep:ep_gone}:r:"), "populated: {}", keys());
         assert!(store.delete_project("gone").await.unwrap());
         let left: Vec<String> = keys()
             .lines()
@@ -1186,7 +1186,7 @@ mod redis_shared {
             .collect();
         assert!(left.is_empty(), "left behind: {left:?}");
         assert!(
-            keys().contains("{ep:ep_kept}:d:"),
+            keys().contains("{ep:ep_kept}:r:"),
             "the other project keeps its keys"
         );
     }

@@ -21,8 +21,8 @@
 
 use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, INGEST, RECORD_TEST};
 use super::{
-    budget_args, bytes, float, int, quota_of, strings, Delivery, Ingested, NewEvent, Shared,
-    StoreError, TestRecord,
+    budget_args, bytes, float, int, quota_of, strings, Delivery, DeliveryStatus, Ingested,
+    NewEvent, Shared, StoreError, TestRecord,
 };
 use crate::store::codec::{decode, encode};
 use crate::store::{Admission, Budget};
@@ -591,17 +591,14 @@ impl Shared {
             self.keys.queue(endpoint_id),
             self.keys.history(endpoint_id),
             self.keys.delivery(endpoint_id, delivery_id),
+            self.keys.older_delivery(endpoint_id, delivery_id),
         ];
         let now = now_ms.to_string();
+        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         eval(
             ENQUEUE,
-            &[&keys[0], &keys[1], &keys[2], &keys[3]],
-            &[
-                delivery_id.as_bytes(),
-                event_id.as_bytes(),
-                endpoint_id.as_bytes(),
-                now.as_bytes(),
-            ],
+            &key_refs,
+            &[delivery_id.as_bytes(), event_id.as_bytes(), now.as_bytes()],
         )
     }
 
@@ -664,13 +661,16 @@ impl Shared {
             self.keys.seq(endpoint_id),
             self.keys.history(endpoint_id),
             self.keys.delivery(endpoint_id, &delivery.id),
-            self.keys.attempts(endpoint_id, &delivery.id),
         ];
+        let status = match delivery.status {
+            DeliveryStatus::Succeeded => "s",
+            DeliveryStatus::Failed => "f",
+            DeliveryStatus::Pending => "p",
+        };
         let fields = [
             delivery.id.clone(),
             delivery.event_id.clone(),
-            endpoint_id.to_string(),
-            delivery.status.as_str().to_string(),
+            status.to_string(),
             delivery.created_ms.to_string(),
             delivery.updated_ms.to_string(),
             delivery
@@ -687,11 +687,7 @@ impl Shared {
         args.push(retention.as_bytes());
         let logged = self.keys.event_deliveries(&event.id);
         let writes = vec![
-            eval(
-                RECORD_TEST,
-                &[&keys[0], &keys[1], &keys[2], &keys[3]],
-                &args,
-            ),
+            eval(RECORD_TEST, &[&keys[0], &keys[1], &keys[2]], &args),
             cmd("SET")
                 .arg(self.keys.event(&event.id))
                 .arg(encode(event)?)
@@ -806,7 +802,7 @@ impl Shared {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::{RedisOptions, RedisStore};
     use super::*;
@@ -815,7 +811,11 @@ mod tests {
 
     use hookmesh_test_support::redis as redis_server;
 
-    fn new_event(id: &str, endpoints: &[&str], key: Option<&str>) -> NewEvent {
+    pub(in crate::store::redis) fn new_event(
+        id: &str,
+        endpoints: &[&str],
+        key: Option<&str>,
+    ) -> NewEvent {
         NewEvent {
             event: Event {
                 id: id.into(),
@@ -886,7 +886,7 @@ mod tests {
         );
     }
 
-    fn open(server: &redis_server::RedisServer) -> RedisStore {
+    pub(in crate::store::redis) fn open(server: &redis_server::RedisServer) -> RedisStore {
         RedisStore::open(RedisOptions {
             urls: vec![server.url()],
             cluster: false,

@@ -5,10 +5,13 @@
 //! ```text
 //! P:{ep:E}:rec        endpoint record          P:{p:X}:eps      its endpoint ids (set)
 //! P:{ep:E}:q          queue (zset seq → dlv)   P:{p:X}:ver      routing version (counter)
-//! P:{ep:E}:h          history (zset seq → dlv) P:{p:X}:idem:K   idempotency reservation
+//! P:{ep:E}:hs         history (stream: id      P:{p:X}:idem:K   idempotency reservation
+//!                     `SEQ-0`, field d = dlv)
 //! P:{ep:E}:seq        sequence counter         P:{p:X}:tb       ingestion token bucket
-//! P:{ep:E}:d:D        delivery (hash)          P:{p:X}:prov:N   provider settings
-//! P:{ep:E}:a:D        attempts (list)          P:{ev:V}         event record
+//! P:{ep:E}:r:D        delivery with attempts   P:{p:X}:prov:N   provider settings
+//!                     (string, MessagePack)    P:{ev:V}         event record
+//! P:{ep:E}:d:D, a:D   a delivery and its attempts as stored before (hash, list)
+//! P:{ep:E}:h          history as stored before (zset seq → dlv)
 //! P:{ep:E}:sm:MINUTE  stats per minute (hash)  P:{ev:V}:intent  fan-out not finished yet
 //! P:{ep:E}:sh:HOUR    stats per hour (hash)    P:project:X, P:projects, P:apikey:H
 //! P:{ep:E}:smi, shi   minutes, hours with stats (zsets)
@@ -50,21 +53,33 @@ impl Keys {
     pub(super) fn queue(&self, id: &str) -> String {
         self.endpoint(id, "q")
     }
+    /// Every delivery of the endpoint by sequence number (a stream).
     pub(super) fn history(&self, id: &str) -> String {
+        self.endpoint(id, "hs")
+    }
+    /// The history as stored before it became a stream (a sorted set).
+    pub(super) fn older_history(&self, id: &str) -> String {
         self.endpoint(id, "h")
     }
     pub(super) fn seq(&self, id: &str) -> String {
         self.endpoint(id, "seq")
     }
-    /// Prefix of an endpoint's delivery keys (scripts append the id).
-    pub(super) fn delivery_prefix(&self, endpoint_id: &str) -> String {
-        self.endpoint(endpoint_id, "d:")
+    /// What every key of an endpoint starts with (`…{ep:E}:`): scripts
+    /// append `r:`, `d:` or `a:` and a delivery id.
+    pub(super) fn endpoint_prefix(&self, endpoint_id: &str) -> String {
+        self.endpoint(endpoint_id, "")
     }
+    /// A delivery with its attempts (see `scripts.rs`).
     pub(super) fn delivery(&self, endpoint_id: &str, delivery_id: &str) -> String {
-        format!("{}{delivery_id}", self.delivery_prefix(endpoint_id))
+        self.endpoint(endpoint_id, &format!("r:{delivery_id}"))
     }
-    pub(super) fn attempts(&self, endpoint_id: &str, delivery_id: &str) -> String {
-        format!("{}{delivery_id}", self.attempts_prefix(endpoint_id))
+    /// A delivery stored before its attempts moved into its record (hash).
+    pub(super) fn older_delivery(&self, endpoint_id: &str, delivery_id: &str) -> String {
+        self.endpoint(endpoint_id, &format!("d:{delivery_id}"))
+    }
+    /// The attempts of an [`Self::older_delivery`] (list).
+    pub(super) fn older_attempts(&self, endpoint_id: &str, delivery_id: &str) -> String {
+        self.endpoint(endpoint_id, &format!("a:{delivery_id}"))
     }
     pub(super) fn minute_stats(&self, endpoint_id: &str, minute: u64) -> String {
         format!("{}{minute}", self.stats_prefix(endpoint_id, false))
@@ -115,10 +130,6 @@ impl Keys {
         self.project(project_id, &format!("prov:{provider}"))
     }
 
-    /// Prefix of an endpoint's attempt lists (scripts append the delivery id).
-    pub(super) fn attempts_prefix(&self, endpoint_id: &str) -> String {
-        self.endpoint(endpoint_id, "a:")
-    }
     /// Prefix of an endpoint's per-minute (or per-hour) stats keys.
     pub(super) fn stats_prefix(&self, endpoint_id: &str, hourly: bool) -> String {
         self.endpoint(endpoint_id, if hourly { "sh:" } else { "sm:" })

@@ -20,6 +20,7 @@ mod ingest;
 mod keys;
 mod lease;
 mod queue;
+mod record;
 mod remove;
 mod retention;
 mod scripts;
@@ -559,7 +560,7 @@ impl Backend for RedisStore {
         );
         let retention_ms = s.project_retention_ms(&endpoint.project_id).await?;
         let (prefix, now, retention) = (
-            s.keys.delivery_prefix(id),
+            s.keys.endpoint_prefix(id),
             crate::now_ms().to_string(),
             retention_ms.to_string(),
         );

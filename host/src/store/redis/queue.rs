@@ -2,7 +2,8 @@
 //! queue, recording attempts (fenced by the lease), the history pages and
 //! the per-minute and per-hour stats.
 
-use super::scripts::{eval, DELIVERY_FIELDS, PEEK, RECORD};
+use super::record::{self, read_cmd};
+use super::scripts::{eval, HISTORY_TRIM_EVERY, HISTORY_TRIM_LOOK, PEEK, RECORD};
 use super::{bytes, fields, int, strings, Shared, StoreError};
 use crate::store::codec::{decode, encode};
 use crate::store::types::*;
@@ -13,75 +14,28 @@ const MINUTE_STATS_KEPT_MS: u64 = 25 * 3600 * 1000;
 /// Deliveries read per round trip when paging history.
 const HISTORY_CHUNK: usize = 100;
 
-/// A delivery's [`DELIVERY_FIELDS`] values as a [`Delivery`]; `None`
-/// when it does not exist.
-fn delivery_from(key: &str, value: Value) -> Result<Option<Delivery>, StoreError> {
-    let Value::Array(values) = value else {
-        return Ok(None);
+/// [`RECORD`]'s answer `{record without attempts, 1 when changed}` as
+/// the delivery and whether the call changed it.
+fn recorded(
+    endpoint_id: &str,
+    id: &str,
+    key: &str,
+    answer: Value,
+) -> Result<(Delivery, bool), StoreError> {
+    let Value::Array(mut parts) = answer else {
+        return Err(StoreError::Backend(format!(
+            "unexpected answer recording {key}"
+        )));
     };
-    let values: Vec<Option<String>> = values
-        .into_iter()
-        .map(|v| bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned()))
-        .collect();
-    if values.len() != DELIVERY_FIELDS.len() || values[0].is_none() {
-        return Ok(None);
-    }
-    let field = |name: &str| {
-        let i = DELIVERY_FIELDS.iter().position(|f| *f == name).unwrap_or(0);
-        values[i].as_deref()
-    };
-    let corrupt = |name: &str| StoreError::Corrupt {
-        key: key.to_string(),
-        reason: format!("field `{name}` missing or invalid"),
-    };
-    let text = |name: &str| field(name).map(str::to_string).ok_or_else(|| corrupt(name));
-    let number = |name: &str| -> Result<u64, StoreError> {
-        field(name)
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| corrupt(name))
-    };
-    let status = match field("status") {
-        Some("pending") => DeliveryStatus::Pending,
-        Some("succeeded") => DeliveryStatus::Succeeded,
-        Some("failed") => DeliveryStatus::Failed,
-        _ => return Err(corrupt("status")),
-    };
-    Ok(Some(Delivery {
-        id: text("id")?,
-        event_id: text("event")?,
-        endpoint_id: text("endpoint")?,
-        seq: number("seq")?,
-        status,
-        attempts: u32::try_from(number("attempts")?).map_err(|_| corrupt("attempts"))?,
-        next_attempt_ms: number("next")?,
-        created_ms: number("created")?,
-        updated_ms: number("updated")?,
-        last_status_code: field("code").and_then(|c| c.parse().ok()),
-        last_error: field("error").map(str::to_string),
-        test: field("test") == Some("1"),
-    }))
-}
-
-/// A command reading a delivery's [`DELIVERY_FIELDS`].
-/// [`RECORD`]'s answer as the delivery's fields and whether the call
-/// changed it.
-fn split_changed(answer: Value) -> (Value, bool) {
-    match answer {
-        Value::Array(mut values) if values.len() == DELIVERY_FIELDS.len() + 1 => {
-            let changed = values.pop().is_some_and(|v| int(&v) == 1);
-            (Value::Array(values), changed)
-        }
-        other => (other, false),
-    }
-}
-
-fn read_delivery(key: &str) -> Cmd {
-    let mut cmd = cmd("HMGET");
-    cmd.arg(key);
-    for field in DELIVERY_FIELDS {
-        cmd.arg(field);
-    }
-    cmd
+    let changed = parts.pop().is_some_and(|v| int(&v) == 1);
+    let record = parts
+        .pop()
+        .and_then(bytes)
+        .ok_or_else(|| StoreError::Backend(format!("no record in the answer for {key}")))?;
+    Ok((
+        record::decode(endpoint_id, id, key, &record)?.delivery,
+        changed,
+    ))
 }
 
 /// An attempt's counter in a statistics hash: its outcome's letter and its
@@ -151,6 +105,26 @@ fn latency_bucket(duration_ms: u64) -> usize {
         .unwrap_or(LATENCY_BUCKETS_MS.len())
 }
 
+/// A history stream's entries (`SEQ-0`, field `d` = delivery id) as
+/// (sequence number, delivery id).
+fn stream_entries(answer: Value) -> Vec<(u64, String)> {
+    let Value::Array(entries) = answer else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let Value::Array(mut parts) = entry else {
+                return None;
+            };
+            let fields = strings(parts.pop()?);
+            let id = String::from_utf8(bytes(parts.pop()?)?).ok()?;
+            let seq = id.split('-').next()?.parse().ok()?;
+            Some((seq, fields.get(1)?.clone()))
+        })
+        .collect()
+}
+
 impl Shared {
     pub(super) async fn queue_peek(
         &self,
@@ -166,7 +140,7 @@ impl Shared {
         let queue = self.keys.queue(endpoint_id);
         let (limit, prefix) = (
             limit.max(1).to_string(),
-            self.keys.delivery_prefix(endpoint_id),
+            self.keys.endpoint_prefix(endpoint_id),
         );
         eval(PEEK, &[&queue], &[limit.as_bytes(), prefix.as_bytes()])
     }
@@ -180,11 +154,16 @@ impl Shared {
         let Value::Array(items) = answer else {
             return Ok(Vec::new());
         };
-        let queue = self.keys.queue(endpoint_id);
-        items
-            .into_iter()
-            .filter_map(|item| delivery_from(&queue, item).transpose())
-            .collect()
+        let mut items = items.into_iter();
+        let mut found = Vec::with_capacity(items.len() / 2);
+        while let (Some(id), Some(record)) =
+            (items.next().and_then(bytes), items.next().and_then(bytes))
+        {
+            let id = String::from_utf8_lossy(&id);
+            let key = self.keys.delivery(endpoint_id, &id);
+            found.push(record::decode(endpoint_id, &id, &key, &record)?.delivery);
+        }
+        Ok(found)
     }
 
     /// Endpoints whose queue is not empty (pruning the `work` set).
@@ -240,12 +219,14 @@ impl Shared {
         let keys = [
             delivery_key.clone(),
             self.keys.queue(endpoint_id),
-            self.keys.attempts(endpoint_id, &attempt.delivery_id),
+            self.keys.older_delivery(endpoint_id, &attempt.delivery_id),
             self.keys.minute_stats(endpoint_id, minute),
             self.keys.hour_stats(endpoint_id, minute / 60),
             self.keys.lease(endpoint_id),
             self.keys.stats_index(endpoint_id, false),
             self.keys.stats_index(endpoint_id, true),
+            self.keys.older_attempts(endpoint_id, &attempt.delivery_id),
+            self.keys.history(endpoint_id),
         ];
         let (kind, next, reason) = match &change {
             DeliveryChange::Ack => ("ack", String::new(), String::new()),
@@ -258,7 +239,7 @@ impl Shared {
         let retention_ms = self.endpoint_retention_ms(endpoint_id).await?;
         let hours_kept = retention_ms / 3_600_000 + 1;
         let in_script = !self.pool.is_cluster();
-        let args: [String; 17] = [
+        let args: [String; 21] = [
             fence,
             String::new(), // the record, as bytes below
             attempt.number.to_string(),
@@ -283,6 +264,10 @@ impl Shared {
             } else {
                 String::new()
             },
+            attempt.delivery_id.clone(),
+            self.keys.endpoint_prefix(endpoint_id),
+            HISTORY_TRIM_EVERY.to_string(),
+            HISTORY_TRIM_LOOK.to_string(),
         ];
         let record = encode(attempt)?;
         let mut argv: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
@@ -290,12 +275,8 @@ impl Shared {
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         match self.pool.run(&eval(RECORD, &key_refs, &argv)).await {
             Ok(answer) => {
-                let (answer, changed) = split_changed(answer);
-                let delivery =
-                    delivery_from(&delivery_key, answer)?.ok_or_else(|| StoreError::NotFound {
-                        what: "delivery",
-                        id: attempt.delivery_id.clone(),
-                    })?;
+                let (delivery, changed) =
+                    recorded(endpoint_id, &attempt.delivery_id, &delivery_key, answer)?;
                 if changed && !delivery.is_queued() && !in_script {
                     self.deliveries_finished(
                         std::slice::from_ref(&delivery.event_id),
@@ -322,8 +303,50 @@ impl Shared {
         endpoint_id: &str,
         id: &str,
     ) -> Result<Option<Delivery>, StoreError> {
-        let key = self.keys.delivery(endpoint_id, id);
-        delivery_from(&key, self.pool.run(&read_delivery(&key)).await?)
+        Ok(self
+            .records(endpoint_id, &[id], false)
+            .await?
+            .pop()
+            .flatten()
+            .map(|r| r.delivery))
+    }
+
+    /// The records of deliveries `ids` of one endpoint (`None` for one that
+    /// does not exist), with or without their attempts, in one round trip.
+    async fn records(
+        &self,
+        endpoint_id: &str,
+        ids: &[&str],
+        with_attempts: bool,
+    ) -> Result<Vec<Option<record::Record>>, StoreError> {
+        let answer = self
+            .pool
+            .run(&read_cmd(&self.keys, endpoint_id, ids, with_attempts))
+            .await?;
+        self.read_records(endpoint_id, ids, answer)
+    }
+
+    /// The answer to a [`read_cmd`] for `ids` as their records.
+    fn read_records(
+        &self,
+        endpoint_id: &str,
+        ids: &[&str],
+        answer: Value,
+    ) -> Result<Vec<Option<record::Record>>, StoreError> {
+        let Value::Array(items) = answer else {
+            return Ok(ids.iter().map(|_| None).collect());
+        };
+        ids.iter()
+            .zip(items.into_iter().chain(std::iter::repeat(Value::Nil)))
+            .map(|(id, item)| {
+                bytes(item)
+                    .map(|b| {
+                        let key = self.keys.delivery(endpoint_id, id);
+                        record::decode(endpoint_id, id, &key, &b)
+                    })
+                    .transpose()
+            })
+            .collect()
     }
 
     /// Ids of the project's events, newest first (see
@@ -393,31 +416,29 @@ impl Shared {
             })
             .collect();
         per_event.resize(event_ids.len(), Vec::new());
-        let keys: Vec<String> = per_event
-            .iter()
-            .flatten()
-            .map(|(delivery, endpoint)| self.keys.delivery(endpoint, delivery))
-            .collect();
-        if keys.is_empty() {
+        let wanted: Vec<&(String, String)> = per_event.iter().flatten().collect();
+        if wanted.is_empty() {
             return Ok(vec![Vec::new(); event_ids.len()]);
         }
-        let reads = keys.iter().map(|k| read_delivery(k)).collect();
-        let mut read = self
-            .pool
-            .phases(vec![reads])
-            .await?
+        let reads = wanted
+            .iter()
+            .map(|(delivery, endpoint)| read_cmd(&self.keys, endpoint, &[delivery], false))
+            .collect();
+        let answers = self.pool.phases(vec![reads]).await?;
+        let mut read = answers
             .into_iter()
             .next()
             .unwrap_or_default()
             .into_iter()
-            .zip(&keys);
+            .zip(wanted);
         per_event
             .iter()
             .map(|pairs| {
                 let mut found = Vec::new();
                 for _ in pairs {
-                    if let Some((value, key)) = read.next() {
-                        found.extend(delivery_from(key, value)?);
+                    if let Some((answer, (delivery, endpoint))) = read.next() {
+                        let records = self.read_records(endpoint, &[delivery], answer)?;
+                        found.extend(records.into_iter().flatten().map(|r| r.delivery));
                     }
                 }
                 Ok(found)
@@ -430,19 +451,16 @@ impl Shared {
         endpoint_id: &str,
         delivery_id: &str,
     ) -> Result<Vec<Attempt>, StoreError> {
-        let key = self.keys.attempts(endpoint_id, delivery_id);
-        let answer = self
-            .pool
-            .run(cmd("LRANGE").arg(&key).arg(0).arg(-1))
-            .await?;
-        let Value::Array(items) = answer else {
+        let key = self.keys.delivery(endpoint_id, delivery_id);
+        let Some(record) = self
+            .records(endpoint_id, &[delivery_id], true)
+            .await?
+            .pop()
+            .flatten()
+        else {
             return Ok(Vec::new());
         };
-        items
-            .into_iter()
-            .filter_map(bytes)
-            .map(|b| decode(&key, &b))
-            .collect()
+        record.attempts.iter().map(|b| decode(&key, b)).collect()
     }
 
     pub(super) async fn deliveries_of(
@@ -450,44 +468,25 @@ impl Shared {
         endpoint_id: &str,
         query: &DeliveryQuery,
     ) -> Result<Page<Delivery>, StoreError> {
-        let history = self.keys.history(endpoint_id);
         let limit = query.limit.max(1);
-        let mut upper = query
-            .before_seq
-            .map_or_else(|| "+inf".to_string(), |s| format!("({s}"));
+        let mut below = query.before_seq;
         let mut items: Vec<Delivery> = Vec::new();
         loop {
-            let ids = strings(
-                self.pool
-                    .run(
-                        cmd("ZREVRANGEBYSCORE")
-                            .arg(&history)
-                            .arg(&upper)
-                            .arg("-inf")
-                            .arg("LIMIT")
-                            .arg(0)
-                            .arg(HISTORY_CHUNK),
-                    )
-                    .await?,
-            );
-            if ids.is_empty() {
+            let entries = self.history_chunk(endpoint_id, below).await?;
+            let Some(&(lowest, _)) = entries.last() else {
                 return Ok(Page {
                     items,
                     next_cursor: None,
                 });
-            }
-            let cmds: Vec<Cmd> = ids
-                .iter()
-                .map(|id| read_delivery(&self.keys.delivery(endpoint_id, id)))
-                .collect();
+            };
+            let ids: Vec<&str> = entries.iter().map(|(_, id)| id.as_str()).collect();
+            let records = self.records(endpoint_id, &ids, false).await?;
             let mut expired = Vec::new();
-            let mut lowest = None;
-            for (id, answer) in ids.iter().zip(self.pool.pipeline(&cmds).await?) {
-                let Some(delivery) = delivery_from(&history, answer)? else {
-                    expired.push(id.clone());
+            for (entry, record) in entries.iter().zip(records) {
+                let Some(record::Record { delivery, .. }) = record else {
+                    expired.push(entry);
                     continue;
                 };
-                lowest = Some(delivery.seq);
                 if query
                     .since_ms
                     .is_some_and(|since| delivery.created_ms < since)
@@ -506,23 +505,77 @@ impl Shared {
                 }
                 items.push(delivery);
             }
-            if !expired.is_empty() {
-                // Past retention: drop them from the index too.
-                self.pool
-                    .run(cmd("ZREM").arg(&history).arg(&expired))
-                    .await?;
-            }
-            if ids.len() < HISTORY_CHUNK {
+            self.forget_expired(endpoint_id, &expired).await?;
+            if entries.len() < HISTORY_CHUNK {
                 return Ok(Page {
                     items,
                     next_cursor: None,
                 });
             }
-            match lowest {
-                Some(seq) => upper = format!("({seq}"),
-                None => continue, // a whole chunk expired and was removed
+            below = Some(lowest);
+        }
+    }
+
+    /// Up to [`HISTORY_CHUNK`] of the endpoint's history entries (sequence
+    /// number, delivery id) below sequence number `below`, newest first:
+    /// from its stream and from the sorted set that held it before (the
+    /// older entries), in one round trip.
+    async fn history_chunk(
+        &self,
+        endpoint_id: &str,
+        below: Option<u64>,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let newest = cmd("XREVRANGE")
+            .arg(self.keys.history(endpoint_id))
+            .arg(below.map_or_else(|| "+".to_string(), |s| format!("({s}-0")))
+            .arg("-")
+            .arg("COUNT")
+            .arg(HISTORY_CHUNK)
+            .to_owned();
+        let older = cmd("ZREVRANGEBYSCORE")
+            .arg(self.keys.older_history(endpoint_id))
+            .arg(below.map_or_else(|| "+inf".to_string(), |s| format!("({s}")))
+            .arg("-inf")
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(HISTORY_CHUNK)
+            .to_owned();
+        let mut answers = self.pool.pipeline(&[newest, older]).await?.into_iter();
+        let mut entries = stream_entries(answers.next().unwrap_or(Value::Nil));
+        let mut older = strings(answers.next().unwrap_or(Value::Nil)).into_iter();
+        while let (Some(id), Some(seq)) = (older.next(), older.next()) {
+            if let Ok(seq) = seq.parse::<u64>() {
+                entries.push((seq, id));
             }
         }
+        entries.sort_unstable_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        entries.truncate(HISTORY_CHUNK);
+        Ok(entries)
+    }
+
+    /// Drops history entries whose deliveries expired (past retention).
+    async fn forget_expired(
+        &self,
+        endpoint_id: &str,
+        expired: &[&(u64, String)],
+    ) -> Result<(), StoreError> {
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let stream_ids: Vec<String> = expired.iter().map(|(seq, _)| format!("{seq}-0")).collect();
+        let ids: Vec<&str> = expired.iter().map(|(_, id)| id.as_str()).collect();
+        let forget = [
+            cmd("XDEL")
+                .arg(self.keys.history(endpoint_id))
+                .arg(&stream_ids)
+                .to_owned(),
+            cmd("ZREM")
+                .arg(self.keys.older_history(endpoint_id))
+                .arg(&ids)
+                .to_owned(),
+        ];
+        self.pool.pipeline(&forget).await.map(drop)
     }
 
     pub(super) async fn queue_stats(&self) -> Result<Vec<QueueSample>, StoreError> {
@@ -553,12 +606,7 @@ impl Shared {
             let Some(head) = head.filter(|_| depth > 0) else {
                 continue; // emptied since the work set was read
             };
-            heads.push(
-                cmd("HGET")
-                    .arg(self.keys.delivery(&endpoint_id, &head))
-                    .arg("created")
-                    .to_owned(),
-            );
+            heads.push((endpoint_id.clone(), head));
             samples.push(QueueSample {
                 provider: endpoint.map(|e| e.provider).unwrap_or_default(),
                 endpoint_id,
@@ -566,8 +614,17 @@ impl Shared {
                 oldest_ms: None,
             });
         }
-        for (sample, created) in samples.iter_mut().zip(self.pool.pipeline(&heads).await?) {
-            sample.oldest_ms = u64::try_from(int(&created)).ok().filter(|&ms| ms > 0);
+        let reads: Vec<Cmd> = heads
+            .iter()
+            .map(|(endpoint_id, head)| read_cmd(&self.keys, endpoint_id, &[head], false))
+            .collect();
+        let answers = self.pool.pipeline(&reads).await?;
+        for ((sample, (endpoint_id, head)), answer) in samples.iter_mut().zip(&heads).zip(answers) {
+            let oldest = self
+                .read_records(endpoint_id, &[head], answer)?
+                .pop()
+                .flatten();
+            sample.oldest_ms = oldest.map(|r| r.delivery.created_ms).filter(|&ms| ms > 0);
         }
         Ok(samples)
     }
@@ -677,5 +734,67 @@ mod tests {
         ]));
         assert_eq!(counts(&stats), (6, 5, 0, 1));
         assert_eq!(stats.latency[2], 6);
+    }
+
+    /// Against a real Redis: every eighth delivery to finish drops the
+    /// history entries of expired deliveries among the oldest, so an
+    /// endpoint's history does not outgrow the retention.
+    #[tokio::test]
+    async fn finished_deliveries_trim_the_history_of_expired_ones() {
+        use super::super::ingest::tests::{new_event, open};
+        use crate::store::Backend;
+        use hookmesh_test_support::redis::RedisServer;
+
+        let server = RedisServer::start("history-trim");
+        let store = open(&server);
+        let events: Vec<NewEvent> = (1..=9)
+            .map(|i| new_event(&format!("e{i}"), &["a"], None))
+            .collect();
+        store.ingest(events, 5).await.unwrap();
+        let history_len = || server.command(&["XLEN", "hm:{ep:a}:hs"]);
+        assert_eq!(history_len(), "9");
+        let ack = |i: u32| {
+            let store = &store;
+            async move {
+                let attempt = Attempt {
+                    delivery_id: format!("dlv_e{i}_a"),
+                    number: 1,
+                    started_ms: 10,
+                    duration_ms: 1,
+                    status_code: Some(204),
+                    response_excerpt: String::new(),
+                    error: None,
+                    outcome: AttemptOutcome::Success,
+                    requests: Vec::new(),
+                    response_headers: Vec::new(),
+                };
+                store
+                    .record_attempt("a", std::sync::Arc::new(attempt), DeliveryChange::Ack)
+                    .await
+                    .unwrap()
+            }
+        };
+        for i in 1..=7 {
+            ack(i).await;
+        }
+        // Three of them past retention (their records expired).
+        for i in 1..=3 {
+            server.command(&["DEL", &format!("hm:{{ep:a}}:r:dlv_e{i}_a")]);
+        }
+        assert_eq!(history_len(), "9", "nothing trimmed before the 8th");
+        ack(8).await;
+        assert_eq!(history_len(), "6", "the three expired ones dropped");
+        let page = store
+            .deliveries_of(
+                "a",
+                &DeliveryQuery {
+                    limit: 100,
+                    ..DeliveryQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        let seqs: Vec<u64> = page.items.iter().map(|d| d.seq).collect();
+        assert_eq!(seqs, [9, 8, 7, 6, 5, 4]);
     }
 }

@@ -88,17 +88,17 @@ impl Shared {
         let keys = [
             k.endpoint_record(endpoint_id),
             k.queue(endpoint_id),
-            k.history(endpoint_id),
+            k.older_history(endpoint_id),
             k.seq(endpoint_id),
             k.lease(endpoint_id),
             k.fence(endpoint_id),
             k.endpoint_bucket(endpoint_id),
             k.stats_index(endpoint_id, false),
             k.stats_index(endpoint_id, true),
+            k.history(endpoint_id),
         ];
         let prefixes = [
-            k.delivery_prefix(endpoint_id),
-            k.attempts_prefix(endpoint_id),
+            k.endpoint_prefix(endpoint_id),
             k.stats_prefix(endpoint_id, false),
             k.stats_prefix(endpoint_id, true),
         ];

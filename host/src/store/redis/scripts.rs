@@ -6,9 +6,16 @@
 //! answers `NOSCRIPT` and loads every script ([`ALL`]) before calling
 //! again (see `conn.rs` for which calls may be made again).
 //!
-//! A delivery is a hash: `id event endpoint seq status attempts next
-//! created updated` and, when set, `code error test`. Scripts answer a delivery
-//! as the values of those fields in that order ([`DELIVERY_FIELDS`]).
+//! A delivery is one string under `{ep:E}:r:D` (its endpoint and id are in
+//! the key): a MessagePack array the scripts write and change,
+//! `[1, event, seq, status, attempts, next, created, updated, code, error,
+//! test, attempt…]` with the status `p`, `s` or `f` (pending, succeeded,
+//! failed), `false` for no code or error, and each attempt's record (the
+//! store's binary format) after the fields ([`delivery_lua`]). One key per
+//! delivery with its attempts costs about half the RAM of the hash and list
+//! stored before (issue #14); those older deliveries (`d:D` and `a:D`) are
+//! still read, and rewritten in the new form when next changed. Scripts
+//! answer a delivery as its record without the attempts.
 
 use redis::Cmd;
 
@@ -62,11 +69,58 @@ end
     };
 }
 
-/// The fields of a delivery hash, in the order scripts answer them.
-pub(super) const DELIVERY_FIELDS: [&str; 12] = [
-    "id", "event", "endpoint", "seq", "status", "attempts", "next", "created", "updated", "code",
-    "error", "test",
-];
+/// The Lua functions of delivery records (see the module doc):
+/// `new_delivery(event, seq, now)`, `load_delivery(key, old_key,
+/// old_attempts)` → the record and whether it is in the older form (a hash
+/// and a list of attempts), `save_delivery(key, d, ttl, old_key,
+/// old_attempts, old)` (kept as long as it was when `ttl` is nil; the
+/// older form removed) and `header(d)`: the record without its attempts,
+/// packed. `D_*` name the fields' positions.
+macro_rules! delivery_lua {
+    () => {
+        r#"
+local D_EVENT, D_SEQ, D_STATUS, D_ATTEMPTS, D_NEXT = 2, 3, 4, 5, 6
+local D_CREATED, D_UPDATED, D_CODE, D_ERROR, D_TEST = 7, 8, 9, 10, 11
+local function new_delivery(event, seq, now)
+  return {1, event, seq, 'p', 0, now, now, now, false, false, false}
+end
+local function load_delivery(key, old_key, old_attempts)
+  local raw = redis.call('GET', key)
+  if raw then return cmsgpack.unpack(raw), false end
+  local h = redis.call('HMGET', old_key, 'event', 'seq', 'status', 'attempts',
+    'next', 'created', 'updated', 'code', 'error', 'test')
+  if not h[1] then return nil, false end
+  local d = {1, h[1], tonumber(h[2]), string.sub(h[3], 1, 1), tonumber(h[4]),
+    tonumber(h[5]), tonumber(h[6]), tonumber(h[7]), h[8] and tonumber(h[8]) or false,
+    h[9] or false, h[10] == '1'}
+  for _, a in ipairs(redis.call('LRANGE', old_attempts, 0, -1)) do d[#d + 1] = a end
+  return d, true
+end
+local function save_delivery(key, d, ttl, old_key, old_attempts, old)
+  if ttl then
+    redis.call('SET', key, cmsgpack.pack(d), 'PX', ttl)
+  else
+    redis.call('SET', key, cmsgpack.pack(d), 'KEEPTTL')
+  end
+  if old then redis.call('DEL', old_key, old_attempts) end
+end
+local function header(d)
+  return cmsgpack.pack({unpack(d, 1, D_TEST)})
+end
+"#
+    };
+}
+
+/// [`RECORD`] trims the history when a delivery whose sequence number is
+/// a multiple of this finishes, looking at [`HISTORY_TRIM_LOOK`] of its
+/// oldest entries: it drops twice as many as are added, so a backlog left
+/// by a delivery pending for long clears.
+pub(super) const HISTORY_TRIM_EVERY: u64 = 8;
+/// How many of the oldest history entries that trim looks at.
+pub(super) const HISTORY_TRIM_LOOK: u64 = 16;
+
+/// How many fields a delivery record has before its attempts.
+pub(super) const DELIVERY_HEADER_LEN: usize = 11;
 
 /// Builds `EVALSHA digest numkeys keys… args…`.
 pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
@@ -82,7 +136,7 @@ pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
 }
 
 /// Every script, as loaded after a `NOSCRIPT`.
-pub(super) const ALL: [&str; 15] = [
+pub(super) const ALL: [&str; 16] = [
     INGEST,
     ENQUEUE,
     RECORD_TEST,
@@ -90,6 +144,7 @@ pub(super) const ALL: [&str; 15] = [
     RECORD,
     EVENT_FINISHED,
     PEEK,
+    READ,
     DELETE_ENDPOINT,
     FREE_ENDPOINT,
     IDEMPOTENCY,
@@ -135,6 +190,7 @@ fn sha1_hex(text: &str) -> String {
 /// {that id or '', the wait in ms (0 when taken), the tokens left}.
 pub(super) const INGEST: &str = concat!(
     token_bucket_lua!(),
+    delivery_lua!(),
     r#"
 local id, now = ARGV[1], ARGV[4]
 local wait, tokens = 0, nil
@@ -170,11 +226,9 @@ for i = 1, n do
   local endpoint, delivery = ARGV[8 + 2 * i], ARGV[9 + 2 * i]
   local k = 2 + 4 * i
   local seq = redis.call('INCR', KEYS[k + 1])
-  redis.call('HSET', KEYS[k + 4], 'id', delivery, 'event', id, 'endpoint', endpoint,
-    'seq', seq, 'status', 'pending', 'attempts', 0, 'next', now,
-    'created', now, 'updated', now)
+  redis.call('SET', KEYS[k + 4], cmsgpack.pack(new_delivery(id, seq, tonumber(now))))
   redis.call('ZADD', KEYS[k + 2], seq, delivery)
-  redis.call('ZADD', KEYS[k + 3], seq, delivery)
+  redis.call('XADD', KEYS[k + 3], seq .. '-0', 'd', delivery)
   logged[#logged + 1] = delivery
   logged[#logged + 1] = endpoint
   endpoints[#endpoints + 1] = endpoint
@@ -187,40 +241,45 @@ return answer(false)
 
 /// Queues a delivery unless it exists (so finishing an interrupted
 /// ingestion twice queues it once). Returns its sequence number.
-/// KEYS: seq, queue, history, delivery. ARGV: id, event, endpoint, now.
-pub(super) const ENQUEUE: &str = r#"
-if redis.call('EXISTS', KEYS[4]) == 1 then
-  return tonumber(redis.call('HGET', KEYS[4], 'seq'))
+/// KEYS: seq, queue, history, delivery, its older form's hash.
+/// ARGV: id, event, now.
+pub(super) const ENQUEUE: &str = concat!(
+    delivery_lua!(),
+    r#"
+local raw = redis.call('GET', KEYS[4])
+if raw then return cmsgpack.unpack(raw)[D_SEQ] end
+if redis.call('EXISTS', KEYS[5]) == 1 then
+  return tonumber(redis.call('HGET', KEYS[5], 'seq'))
 end
 local seq = redis.call('INCR', KEYS[1])
-redis.call('HSET', KEYS[4], 'id', ARGV[1], 'event', ARGV[2], 'endpoint', ARGV[3],
-  'seq', seq, 'status', 'pending', 'attempts', 0, 'next', ARGV[4],
-  'created', ARGV[4], 'updated', ARGV[4])
+redis.call('SET', KEYS[4], cmsgpack.pack(new_delivery(ARGV[2], seq, tonumber(ARGV[3]))))
 redis.call('ZADD', KEYS[2], seq, ARGV[1])
-redis.call('ZADD', KEYS[3], seq, ARGV[1])
+redis.call('XADD', KEYS[3], seq .. '-0', 'd', ARGV[1])
 return seq
-"#;
+"#
+);
 
 /// Stores a finished test send's delivery in the endpoint's history (not
 /// its queue) at the next sequence number, with its one attempt, both kept
 /// for the retention. Returns the sequence number.
-/// KEYS: seq, history, delivery, attempts. ARGV: id, event, endpoint,
-/// status, created, updated, code ('' for none), error ('' for none),
-/// attempt record, retention ms.
+/// KEYS: seq, history, delivery. ARGV: id, event, status (`s` or `f`),
+/// created, updated, code ('' for none), error ('' for none), attempt
+/// record, retention ms.
 pub(super) const RECORD_TEST: &str = r#"
 local seq = redis.call('INCR', KEYS[1])
-redis.call('HSET', KEYS[3], 'id', ARGV[1], 'event', ARGV[2], 'endpoint', ARGV[3],
-  'seq', seq, 'status', ARGV[4], 'attempts', 1, 'next', ARGV[5],
-  'created', ARGV[5], 'updated', ARGV[6], 'test', 1)
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[3], 'code', ARGV[7]) end
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[8]) end
-redis.call('ZADD', KEYS[2], seq, ARGV[1])
-redis.call('RPUSH', KEYS[4], ARGV[9])
-local retention = tonumber(ARGV[10])
+local created = tonumber(ARGV[4])
+local code, err = false, false
+if ARGV[6] ~= '' then code = tonumber(ARGV[6]) end
+if ARGV[7] ~= '' then err = ARGV[7] end
+local record = cmsgpack.pack({1, ARGV[2], seq, ARGV[3], 1, created, created,
+  tonumber(ARGV[5]), code, err, true, ARGV[8]})
+local retention = tonumber(ARGV[9])
 if retention > 0 then
-  redis.call('PEXPIRE', KEYS[3], retention)
-  redis.call('PEXPIRE', KEYS[4], retention)
+  redis.call('SET', KEYS[3], record, 'PX', retention)
+else
+  redis.call('SET', KEYS[3], record)
 end
+redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[1])
 return seq
 "#;
 
@@ -236,70 +295,79 @@ return 1
 "#;
 
 /// Records an attempt and applies its change, fenced by the lease.
-/// KEYS: delivery, queue, attempts, minute stats, hour stats, lease,
-/// minute index, hour index (zsets of the minutes and hours with stats).
+/// KEYS: delivery, queue, its older form's hash, minute stats, hour stats,
+/// lease, minute index, hour index (zsets of the minutes and hours with
+/// stats), its older form's attempts, history.
 /// ARGV: expected lease ('' = unchecked), attempt record, number, status
 /// code ('' = none), error ('' = none), updated ms, change (ack | retry |
 /// dead), next attempt ms, dead-letter reason, statistics field (the
 /// outcome and the latency bucket: `s3`), retention ms, minute-stats ttl ms, minute, hour,
 /// minutes kept, hours kept, event key prefix ('' on a cluster, where the
-/// caller runs [`EVENT_FINISHED`] itself: the event lives in another slot).
+/// caller runs [`EVENT_FINISHED`] itself: the event lives in another slot),
+/// delivery id, the endpoint's key prefix (`…{ep:E}:`), n, m: when a
+/// delivery whose sequence number is a multiple of n finishes, the
+/// history entries of expired deliveries among its m oldest are dropped
+/// (so the history is as long as the retention keeps, for a few commands
+/// per delivery).
 /// An attempt whose number was recorded already changes nothing (the
 /// caller retried a record whose answer was lost). An attempt is one
 /// increment per statistics key (of its outcome-and-bucket field); the
 /// key's expiry and index entry are written with each field's first count
 /// only (commands per event: issue #13).
-/// Returns the delivery's [`DELIVERY_FIELDS`], then 1 when this call
-/// changed it (0 for a record made before).
+/// Returns {the delivery's record without attempts, 1 when this call
+/// changed it (0 for a record made before)}.
 pub(super) const RECORD: &str = concat!(
     pending_count_lua!(),
+    delivery_lua!(),
     r#"
 if ARGV[1] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[1] then
   return redis.error_reply('HMLEASE lease lost')  -- conn::LEASE_LOST_CODE
 end
-local d = redis.call('HMGET', KEYS[1], 'id', 'event', 'endpoint', 'seq', 'status',
-  'attempts', 'next', 'created', 'updated', 'code', 'error', 'test')
-if not d[1] then
+local d, old = load_delivery(KEYS[1], KEYS[3], KEYS[9])
+if not d then
   return redis.error_reply('HMNOTFOUND delivery')  -- conn::NOT_FOUND_CODE
 end
 local n = tonumber(ARGV[3])
-if n <= tonumber(d[6]) then
+if n <= d[D_ATTEMPTS] then
   -- recorded before (a retried record whose answer was lost): no change
-  table.insert(d, 0)
-  return d
+  return {header(d), 0}
 end
-redis.call('RPUSH', KEYS[3], ARGV[2])
-local status, next, code, err = d[5], d[7], ARGV[4], ARGV[5]
-local done = true
+d[#d + 1] = ARGV[2]
+d[D_ATTEMPTS] = n
+d[D_UPDATED] = tonumber(ARGV[6])
+d[D_CODE] = false
+if ARGV[4] ~= '' then d[D_CODE] = tonumber(ARGV[4]) end
+local err, done = ARGV[5], true
 if ARGV[7] == 'ack' then
-  status = 'succeeded'
+  d[D_STATUS] = 's'
 elseif ARGV[7] == 'retry' then
-  next = ARGV[8]
+  d[D_NEXT] = tonumber(ARGV[8])
   done = false
 else
-  status = 'failed'
+  d[D_STATUS] = 'f'
   err = ARGV[9]
 end
--- one write of every changed field; code and error removed when absent
-local set = {'attempts', n, 'updated', ARGV[6], 'status', status, 'next', next}
-local unset = {}
-if code == '' then code = false; if d[10] then table.insert(unset, 'code') end
-else table.insert(set, 'code'); table.insert(set, code) end
-if err == '' then err = false; if d[11] then table.insert(unset, 'error') end
-else table.insert(set, 'error'); table.insert(set, err) end
-redis.call('HSET', KEYS[1], unpack(set))
-if #unset > 0 then redis.call('HDEL', KEYS[1], unpack(unset)) end
+d[D_ERROR] = false
+if err ~= '' then d[D_ERROR] = err end
 local retention = tonumber(ARGV[11])
+local ttl = nil
 if done then
-  redis.call('ZREM', KEYS[2], d[1])
-  if retention > 0 then
-    redis.call('PEXPIRE', KEYS[1], retention)
-    redis.call('PEXPIRE', KEYS[3], retention)
+  redis.call('ZREM', KEYS[2], ARGV[18])
+  if retention > 0 then ttl = retention end
+end
+save_delivery(KEYS[1], d, ttl, KEYS[3], KEYS[9], old)
+if done and d[D_SEQ] % tonumber(ARGV[20]) == 0 then
+  local gone = {}
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[10], '-', '+', 'COUNT', ARGV[21])) do
+    if redis.call('EXISTS', ARGV[19] .. 'r:' .. entry[2][2]) == 0 then
+      gone[#gone + 1] = entry[1]
+    end
   end
+  if #gone > 0 then redis.call('XDEL', KEYS[10], unpack(gone)) end
 end
 if done and ARGV[17] ~= '' then
   -- the event's last delivery finished: keep it for the retention from now
-  local ev = ARGV[17] .. d[2] .. '}'
+  local ev = ARGV[17] .. d[D_EVENT] .. '}'
   if one_less_pending(ev .. ':deliveries', ev .. ':pending') <= 0 and retention > 0 then
     redis.call('PEXPIRE', ev, retention)
     redis.call('PEXPIRE', ev .. ':deliveries', retention)
@@ -320,7 +388,7 @@ for i = 4, 5 do
     end
   end
 end
-return {d[1], d[2], d[3], d[4], status, tostring(n), next, d[8], ARGV[6], code, err, d[12], 1}
+return {header(d), 1}
 "#
 );
 
@@ -339,54 +407,100 @@ return 1
 "#
 );
 
-/// Up to ARGV[1] oldest queued deliveries, each as its [`DELIVERY_FIELDS`].
-/// KEYS: queue. ARGV: limit, key prefix of the endpoint's deliveries.
-/// (Delivery keys are built here; they share the queue's hash tag.)
-pub(super) const PEEK: &str = r#"
+/// Up to ARGV[1] oldest queued deliveries: their ids and records without
+/// attempts, alternating. KEYS: queue. ARGV: limit, the endpoint's key
+/// prefix (`…{ep:E}:`; delivery keys are built here, they share the
+/// queue's hash tag).
+pub(super) const PEEK: &str = concat!(
+    delivery_lua!(),
+    r#"
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local out = {}
 for _, id in ipairs(ids) do
-  local d = redis.call('HMGET', ARGV[2] .. id, 'id', 'event', 'endpoint', 'seq',
-    'status', 'attempts', 'next', 'created', 'updated', 'code', 'error', 'test')
-  if d[1] then table.insert(out, d) end
+  local p = ARGV[2]
+  local d = load_delivery(p .. 'r:' .. id, p .. 'd:' .. id, p .. 'a:' .. id)
+  if d then
+    out[#out + 1] = id
+    out[#out + 1] = header(d)
+  end
 end
 return out
-"#;
+"#
+);
+
+/// Deliveries of one endpoint by id: for each, its record (with its
+/// attempts when ARGV[2] is `1`, else without), or false when it does not
+/// exist (deliveries stored in the older form are answered in the new one).
+/// KEYS: any key of the endpoint (for its slot). ARGV: the endpoint's key
+/// prefix (`…{ep:E}:`), `1` or `0`, then the ids.
+pub(super) const READ: &str = concat!(
+    delivery_lua!(),
+    r#"
+local p, out = ARGV[1], {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local key = p .. 'r:' .. id
+  local raw = false
+  if ARGV[2] == '1' then raw = redis.call('GET', key) end
+  if not raw then
+    local d = load_delivery(key, p .. 'd:' .. id, p .. 'a:' .. id)
+    if d then
+      if ARGV[2] == '1' then raw = cmsgpack.pack(d) else raw = header(d) end
+    end
+  end
+  out[#out + 1] = raw
+end
+return out
+"#
+);
 
 /// Removes an endpoint: its queued deliveries fail ("endpoint deleted"),
 /// its queue, record and lease go; history stays readable.
-/// KEYS: record, queue, lease. ARGV: delivery key prefix, now, retention ms.
+/// KEYS: record, queue, lease. ARGV: the endpoint's key prefix
+/// (`…{ep:E}:`), now, retention ms.
 /// Returns {1 when it existed, the events of the deliveries it failed}.
-pub(super) const DELETE_ENDPOINT: &str = r#"
+pub(super) const DELETE_ENDPOINT: &str = concat!(
+    delivery_lua!(),
+    r#"
 local existed = redis.call('DEL', KEYS[1])
 local events = {}
+local ttl = nil
+if tonumber(ARGV[3]) > 0 then ttl = tonumber(ARGV[3]) end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local key = ARGV[1] .. id
-  if redis.call('EXISTS', key) == 1 then
-    redis.call('HSET', key, 'status', 'failed', 'error', 'endpoint deleted', 'updated', ARGV[2])
-    if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', key, ARGV[3]) end
-    table.insert(events, redis.call('HGET', key, 'event'))
+  local p = ARGV[1]
+  local key, old_key, old_attempts = p .. 'r:' .. id, p .. 'd:' .. id, p .. 'a:' .. id
+  local d, old = load_delivery(key, old_key, old_attempts)
+  if d then
+    d[D_STATUS] = 'f'
+    d[D_ERROR] = 'endpoint deleted'
+    d[D_UPDATED] = tonumber(ARGV[2])
+    save_delivery(key, d, ttl, old_key, old_attempts, old)
+    table.insert(events, d[D_EVENT])
   end
 end
 redis.call('DEL', KEYS[2], KEYS[3])
 return {existed, events}
-"#;
+"#
+);
 
 /// Removes an endpoint with everything under its hash tag: its record,
-/// queue, history, every delivery and its attempts (queued or not), its
+/// queue, history, every delivery (queued or not, in either form), its
 /// statistics, sequence, lease and token bucket (its project is deleted).
-/// KEYS: record, queue, history, seq, lease, fence, bucket, minute index,
-/// hour index. ARGV: key prefixes of its deliveries, attempts, minute
-/// stats, hour stats.
+/// KEYS: record, queue, history as stored before, seq, lease, fence,
+/// bucket, minute index, hour index, history. ARGV: the endpoint's key
+/// prefix (`…{ep:E}:`), key prefixes of its minute stats and hour stats.
 pub(super) const FREE_ENDPOINT: &str = r#"
-for i = 2, 3 do
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
-    redis.call('DEL', ARGV[1] .. id, ARGV[2] .. id)
-  end
+local p = ARGV[1]
+local function free(id)
+  redis.call('DEL', p .. 'r:' .. id, p .. 'd:' .. id, p .. 'a:' .. id)
 end
+for i = 2, 3 do
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do free(id) end
+end
+for _, entry in ipairs(redis.call('XRANGE', KEYS[10], '-', '+')) do free(entry[2][2]) end
 for i = 8, 9 do
   for _, period in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
-    redis.call('DEL', ARGV[i - 5] .. period)
+    redis.call('DEL', ARGV[i - 6] .. period)
   end
 end
 return redis.call('DEL', unpack(KEYS))
