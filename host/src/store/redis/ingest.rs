@@ -19,6 +19,7 @@
 //! the intent: one script ([`INGEST`]) writes all of it at once, and a
 //! batch is one pipeline, one round trip (issue #13: four before).
 
+use super::event_value;
 use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, INGEST, RECORD_TEST};
 use super::{
     budget_args, bytes, float, int, quota_of, strings, Delivery, DeliveryStatus, Ingested,
@@ -315,7 +316,7 @@ impl Shared {
         let mut keys = vec![
             record_key,
             self.keys.project_events(project_id),
-            self.keys.event_deliveries(id),
+            self.keys.event_pending(id),
             bucket_key,
             reservation_key,
             self.keys.work(),
@@ -341,7 +342,7 @@ impl Shared {
             }
             None => (String::new(), String::new()),
         };
-        let record = encode(&item.event)?;
+        let record = event_value::encode(&item.event, &item.deliveries)?;
         let now = now_ms.to_string();
         let mut args: Vec<&[u8]> = vec![
             id.as_bytes(),
@@ -383,7 +384,9 @@ impl Shared {
             // An event with deliveries is kept until they finish (then
             // for the retention: `expire_finished_events`).
             let mut record = cmd("SET");
-            record.arg(self.keys.event(id)).arg(encode(&item.event)?);
+            record
+                .arg(self.keys.event(id))
+                .arg(event_value::encode(&item.event, &item.deliveries)?);
             if item.deliveries.is_empty() {
                 let retention_ms = kept.get(&item.event.project_id).copied();
                 record
@@ -482,7 +485,8 @@ impl Shared {
     }
 
     /// The event log's entries for a new event: its id in the project's
-    /// index, its deliveries by id (kept as long as the event).
+    /// index, and how many of its deliveries are pending (its deliveries
+    /// are listed in its value).
     fn event_log_cmds(&self, item: &NewEvent) -> Vec<Cmd> {
         let id = &item.event.id;
         let mut cmds = vec![cmd("ZADD")
@@ -491,13 +495,12 @@ impl Shared {
             .arg(id)
             .to_owned()];
         if !item.deliveries.is_empty() {
-            let mut hset = cmd("HSET");
-            hset.arg(self.keys.event_deliveries(id));
-            for (endpoint_id, delivery_id) in &item.deliveries {
-                hset.arg(delivery_id).arg(endpoint_id);
-            }
-            hset.arg("#pending").arg(item.deliveries.len());
-            cmds.push(hset);
+            cmds.push(
+                cmd("SET")
+                    .arg(self.keys.event_pending(id))
+                    .arg(item.deliveries.len())
+                    .to_owned(),
+            );
         }
         cmds
     }
@@ -610,36 +613,53 @@ impl Shared {
         delivery_id: &str,
         now_ms: u64,
     ) -> Result<Delivery, StoreError> {
-        let exists = self
+        let event_key = self.keys.event(event_id);
+        let first = self
             .pool
-            .run(cmd("EXISTS").arg(self.keys.event(event_id)))
+            .run(cmd("GETRANGE").arg(&event_key).arg(0).arg(0))
             .await?;
-        if int(&exists) == 0 {
+        let first = bytes(first).unwrap_or_default();
+        if first.is_empty() {
             return Err(StoreError::NotFound {
                 what: "event",
                 id: event_id.to_string(),
             });
         }
-        let logged = self.keys.event_deliveries(event_id);
-        let queued = vec![
-            self.enqueue_cmd(endpoint_id, delivery_id, event_id, now_ms),
-            cmd("HSET")
-                .arg(&logged)
-                .arg(delivery_id)
-                .arg(endpoint_id)
-                .to_owned(),
-            cmd("PERSIST").arg(&logged).to_owned(),
-            cmd("PERSIST").arg(self.keys.event(event_id)).to_owned(),
-            cmd("HINCRBY")
-                .arg(&logged)
-                .arg("#pending")
-                .arg(1)
-                .to_owned(),
+        let mut queued = vec![self.enqueue_cmd(endpoint_id, delivery_id, event_id, now_ms)];
+        if first[0] == event_value::MARK {
+            queued.extend([
+                cmd("APPEND")
+                    .arg(&event_key)
+                    .arg(event_value::entry(delivery_id, endpoint_id))
+                    .to_owned(),
+                cmd("INCR")
+                    .arg(self.keys.event_pending(event_id))
+                    .to_owned(),
+            ]);
+        } else {
+            // Stored before its deliveries moved into its value.
+            let logged = self.keys.event_deliveries(event_id);
+            queued.extend([
+                cmd("HSET")
+                    .arg(&logged)
+                    .arg(delivery_id)
+                    .arg(endpoint_id)
+                    .to_owned(),
+                cmd("PERSIST").arg(&logged).to_owned(),
+                cmd("HINCRBY")
+                    .arg(&logged)
+                    .arg("#pending")
+                    .arg(1)
+                    .to_owned(),
+            ]);
+        }
+        queued.extend([
+            cmd("PERSIST").arg(&event_key).to_owned(),
             cmd("SADD")
                 .arg(self.keys.work())
                 .arg(endpoint_id)
                 .to_owned(),
-        ];
+        ]);
         self.pool.phases(vec![queued]).await?;
         self.publish_work(&[endpoint_id.to_string()]).await;
         self.delivery(endpoint_id, delivery_id)
@@ -685,22 +705,13 @@ impl Shared {
         let mut args: Vec<&[u8]> = fields.iter().map(String::as_bytes).collect();
         args.push(&record);
         args.push(retention.as_bytes());
-        let logged = self.keys.event_deliveries(&event.id);
+        let listed = [(endpoint_id.to_string(), delivery.id.clone())];
         let writes = vec![
             eval(RECORD_TEST, &[&keys[0], &keys[1], &keys[2]], &args),
             cmd("SET")
                 .arg(self.keys.event(&event.id))
-                .arg(encode(event)?)
+                .arg(event_value::encode(event, &listed)?)
                 .arg("PX")
-                .arg(retention_ms.max(1))
-                .to_owned(),
-            cmd("HSET")
-                .arg(&logged)
-                .arg(&delivery.id)
-                .arg(endpoint_id)
-                .to_owned(),
-            cmd("PEXPIRE")
-                .arg(&logged)
                 .arg(retention_ms.max(1))
                 .to_owned(),
             cmd("ZADD")
@@ -898,55 +909,64 @@ pub(super) mod tests {
     }
 
     #[tokio::test]
-    async fn an_event_expires_when_its_last_delivery_finishes_old_count_or_new() {
+    async fn an_event_expires_when_its_last_delivery_finishes_in_every_layout() {
         let server = redis_server::RedisServer::start("pending-count");
         let store = open(&server);
         let shared = &store.shared;
         let ttl = |id: &str| server.command(&["PTTL", &format!("hm:{{ev:{id}}}")]);
         let ids = |id: &str| vec![id.to_string()];
-        // Today's layout: the count is the `#pending` field of the
-        // event's deliveries hash, written by the ingest script.
+        let finish_both = |id: &'static str| async move {
+            shared.deliveries_finished(&ids(id), 60_000).await.unwrap();
+            assert_eq!(ttl(id), "-1", "{id}: one delivery still pending");
+            shared.deliveries_finished(&ids(id), 60_000).await.unwrap();
+            assert!(ttl(id).parse::<i64>().unwrap() > 0, "{id}: both finished");
+        };
+        // Today's layout: the count in the event's pending key, written by
+        // the ingest script and removed at zero; the deliveries in the
+        // event's value.
         store
             .ingest(vec![new_event("new", &["a", "b"], None)], 1)
             .await
             .unwrap();
-        let field = ["HGET", "hm:{ev:new}:deliveries", "#pending"];
-        assert_eq!(server.command(&field), "2");
-        shared
-            .deliveries_finished(&ids("new"), 60_000)
-            .await
-            .unwrap();
-        assert_eq!(ttl("new"), "-1", "one delivery still pending");
-        shared
-            .deliveries_finished(&ids("new"), 60_000)
-            .await
-            .unwrap();
-        assert!(ttl("new").parse::<i64>().unwrap() > 0, "both finished");
+        assert_eq!(server.command(&["GET", "hm:{ev:new}:pending"]), "2");
+        finish_both("new").await;
+        assert_eq!(server.command(&["EXISTS", "hm:{ev:new}:pending"]), "0");
+        assert_eq!(server.command(&["EXISTS", "hm:{ev:new}:deliveries"]), "0");
         // The event log's reader does not take the count for a delivery.
         let listed = store.deliveries_of_events(&["new"]).await.unwrap();
         assert_eq!(listed[0].len(), 2);
 
-        // An event stored by an earlier version: its count in its own key.
+        // The layout before: the bare record, the deliveries and the count
+        // (`#pending`) in the event's deliveries hash.
         store
-            .ingest(vec![new_event("old", &["a", "b"], None)], 1)
+            .ingest(vec![new_event("hashed", &["a", "b"], None)], 1)
             .await
             .unwrap();
-        server.command(&["HDEL", "hm:{ev:old}:deliveries", "#pending"]);
-        server.command(&["SET", "hm:{ev:old}:pending", "2"]);
-        shared
-            .deliveries_finished(&ids("old"), 60_000)
-            .await
+        let mut bare = redis::cmd("SET");
+        bare.arg("hm:{ev:hashed}")
+            .arg(encode(&new_event("hashed", &[], None).event).unwrap());
+        let mut conn = redis::Client::open(server.url())
+            .unwrap()
+            .get_connection()
             .unwrap();
-        assert_eq!(ttl("old"), "-1", "one delivery still pending");
-        assert_eq!(server.command(&["GET", "hm:{ev:old}:pending"]), "1");
-        shared
-            .deliveries_finished(&ids("old"), 60_000)
-            .await
-            .unwrap();
-        assert!(ttl("old").parse::<i64>().unwrap() > 0, "both finished");
-        assert_eq!(server.command(&["EXISTS", "hm:{ev:old}:pending"]), "0");
+        let _: () = bare.query(&mut conn).unwrap();
+        server.command(&["DEL", "hm:{ev:hashed}:pending"]);
+        server.command(&[
+            "HSET",
+            "hm:{ev:hashed}:deliveries",
+            "#pending",
+            "2",
+            "dlv_hashed_a",
+            "a",
+            "dlv_hashed_b",
+            "b",
+        ]);
+        let listed = store.deliveries_of_events(&["hashed"]).await.unwrap();
+        assert_eq!(listed[0].len(), 2, "listed from the hash");
+        assert_eq!(store.event("hashed").await.unwrap().unwrap().id, "hashed");
+        finish_both("hashed").await;
         assert_eq!(
-            server.command(&["HEXISTS", "hm:{ev:old}:deliveries", "#pending"]),
+            server.command(&["HGET", "hm:{ev:hashed}:deliveries", "#pending"]),
             "0"
         );
     }

@@ -16,6 +16,7 @@
 //! - Durability is Redis's: run it with `appendonly yes` (see the README).
 
 mod conn;
+mod event_value;
 mod ingest;
 mod keys;
 mod lease;
@@ -198,6 +199,14 @@ fn get(key: &str) -> redis::Cmd {
 /// The record in a `GET` answer (`None` when the key is missing).
 fn record<T: Record>(key: &str, answer: Option<Value>) -> Result<Option<T>, StoreError> {
     answer.and_then(bytes).map(|b| decode(key, &b)).transpose()
+}
+
+/// Reads an event's value (see `event_value.rs`) as the event.
+fn event_of(key: &str, answer: Option<Value>) -> Result<Option<Event>, StoreError> {
+    answer
+        .and_then(bytes)
+        .map(|b| event_value::decode(key, &b).map(|v| v.event))
+        .transpose()
 }
 
 impl Shared {
@@ -596,12 +605,18 @@ impl Backend for RedisStore {
     }
 
     async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
-        self.shared.get_record(&self.shared.keys.event(id)).await
+        Ok(self.events(&[id]).await?.pop().flatten())
     }
 
     async fn events(&self, ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
-        let keys: Vec<String> = ids.iter().map(|id| self.shared.keys.event(id)).collect();
-        self.shared.get_records(&keys).await
+        let s = &self.shared;
+        let keys: Vec<String> = ids.iter().map(|id| s.keys.event(id)).collect();
+        let reads: Vec<_> = keys.iter().map(|k| get(k)).collect();
+        let answers = s.pool.pipeline(&reads).await?;
+        keys.iter()
+            .zip(answers)
+            .map(|(key, answer)| event_of(key, Some(answer)))
+            .collect()
     }
 
     async fn queue_head(&self, endpoint_id: &str) -> Result<Option<Delivery>, StoreError> {
@@ -641,7 +656,7 @@ impl Backend for RedisStore {
         let provider_settings = record(&settings_key, answers.next())?;
         let mut read = Vec::with_capacity(event_keys.len());
         for key in &event_keys {
-            read.extend(record::<Event>(key, answers.next())?);
+            read.extend(event_of(key, answers.next())?);
         }
         Ok(Some(WorkWindow {
             endpoint,

@@ -2,6 +2,7 @@
 //! queue, recording attempts (fenced by the lease), the history pages and
 //! the per-minute and per-hour stats.
 
+use super::event_value;
 use super::record::{self, read_cmd};
 use super::scripts::{eval, HISTORY_TRIM_EVERY, HISTORY_TRIM_LOOK, PEEK, RECORD};
 use super::{bytes, fields, int, strings, Shared, StoreError};
@@ -388,33 +389,42 @@ impl Shared {
         &self,
         event_ids: &[&str],
     ) -> Result<Vec<Vec<Delivery>>, StoreError> {
+        // Per event its value (its deliveries follow the record) and the
+        // deliveries hash of an event stored before they moved there.
         let indexes: Vec<Cmd> = event_ids
             .iter()
-            .map(|id| {
-                cmd("HGETALL")
-                    .arg(self.keys.event_deliveries(id))
-                    .to_owned()
+            .flat_map(|id| {
+                [
+                    cmd("GET").arg(self.keys.event(id)).to_owned(),
+                    cmd("HGETALL")
+                        .arg(self.keys.event_deliveries(id))
+                        .to_owned(),
+                ]
             })
             .collect();
         let answers = self.pool.phases(vec![indexes]).await?;
-        let mut per_event: Vec<Vec<(String, String)>> = answers
-            .into_iter()
-            .next()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|answer| {
-                let mut pairs: Vec<(String, String)> = fields(answer)
+        let mut answers = answers.into_iter().next().unwrap_or_default().into_iter();
+        let mut per_event: Vec<Vec<(String, String)>> = Vec::with_capacity(event_ids.len());
+        for id in event_ids {
+            let (value, hash) = (answers.next(), answers.next());
+            let key = self.keys.event(id);
+            let listed = match value.and_then(bytes) {
+                Some(value) => event_value::decode(&key, &value)?.deliveries,
+                None => None,
+            };
+            let mut pairs = listed.unwrap_or_else(|| {
+                fields(hash.unwrap_or(Value::Nil))
                     .into_iter()
                     // `#pending` counts the pending ones; the rest are ids
                     .filter(|(field, _)| !field.starts_with('#'))
                     .map(|(delivery, endpoint)| {
                         (delivery, String::from_utf8_lossy(&endpoint).into_owned())
                     })
-                    .collect();
-                pairs.sort();
-                pairs
-            })
-            .collect();
+                    .collect()
+            });
+            pairs.sort();
+            per_event.push(pairs);
+        }
         per_event.resize(event_ids.len(), Vec::new());
         let wanted: Vec<&(String, String)> = per_event.iter().flatten().collect();
         if wanted.is_empty() {

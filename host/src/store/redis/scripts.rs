@@ -50,19 +50,22 @@ end
 }
 
 /// The Lua function [`RECORD`] and [`EVENT_FINISHED`] count a finished
-/// delivery with: `one_less_pending(deliveries, legacy)` → how many of the
-/// event's deliveries are still pending. The count is the `#pending` field
-/// of the event's deliveries hash; an event stored before that (no field)
-/// keeps its count in the `legacy` key.
+/// delivery with: `one_less_pending(deliveries, pending)` → how many of
+/// the event's deliveries are still pending. The count is the `pending`
+/// key, which exists while some are (as it did in the first layout); an
+/// event stored in the layout between keeps it in the `#pending` field of
+/// its `deliveries` hash.
 macro_rules! pending_count_lua {
     () => {
         r#"
-local function one_less_pending(deliveries, legacy)
-  local left = redis.call('HINCRBY', deliveries, '#pending', -1)
-  if left >= 0 then return left end
-  redis.call('HDEL', deliveries, '#pending')
-  left = redis.call('DECR', legacy)
-  if left <= 0 then redis.call('DEL', legacy) end
+local function one_less_pending(deliveries, pending)
+  local left = redis.call('DECR', pending)
+  if left > 0 then return left end
+  redis.call('DEL', pending)
+  if left == 0 then return 0 end
+  -- no pending key (DECR made it -1): the count is in the hash
+  left = redis.call('HINCRBY', deliveries, '#pending', -1)
+  if left < 0 then redis.call('HDEL', deliveries, '#pending') end
   return left
 end
 "#
@@ -175,10 +178,10 @@ fn sha1_hex(text: &str) -> String {
 /// and its deliveries, all at once (one server only: the keys span slots),
 /// after taking its ingestion budget from the project's token bucket when
 /// one is given (nothing is stored when the budget is spent). The event's
-/// deliveries hash also keeps how many of them are pending (`#pending`).
+/// pending key counts its deliveries still pending.
 /// (A pipeline calls again only the scripts answered `NOSCRIPT`, which
 /// did not run: no event is written twice.)
-/// KEYS: event record, project's event log, event's deliveries, token
+/// KEYS: event record, project's event log, event's pending count, token
 /// bucket (any key when there is no budget), idempotency reservation, work
 /// set, then for each delivery: seq, queue, history, delivery.
 /// ARGV: event id, event record, record expiry ms ('' = kept until its
@@ -221,7 +224,7 @@ end
 redis.call('ZADD', KEYS[2], 0, id)
 local n = (#ARGV - 9) / 2
 if n == 0 then return answer(false) end
-local logged, endpoints = {'#pending', n}, {}
+local endpoints = {}
 for i = 1, n do
   local endpoint, delivery = ARGV[8 + 2 * i], ARGV[9 + 2 * i]
   local k = 2 + 4 * i
@@ -229,11 +232,9 @@ for i = 1, n do
   redis.call('SET', KEYS[k + 4], cmsgpack.pack(new_delivery(id, seq, tonumber(now))))
   redis.call('ZADD', KEYS[k + 2], seq, delivery)
   redis.call('XADD', KEYS[k + 3], seq .. '-0', 'd', delivery)
-  logged[#logged + 1] = delivery
-  logged[#logged + 1] = endpoint
   endpoints[#endpoints + 1] = endpoint
 end
-redis.call('HSET', KEYS[3], unpack(logged))
+redis.call('SET', KEYS[3], n)
 redis.call('SADD', KEYS[6], unpack(endpoints))
 return answer(false)
 "#
@@ -393,9 +394,10 @@ return {header(d), 1}
 );
 
 /// One of an event's deliveries finished: when none is left pending, the
-/// event and its delivery index expire a retention from now.
-/// KEYS: the pending count of events stored before it moved into their
-/// deliveries hash, event record, event deliveries. ARGV: retention ms.
+/// event (and the deliveries hash of an event stored before its
+/// deliveries moved into its value) expire a retention from now.
+/// KEYS: the event's pending count, event record, event deliveries hash.
+/// ARGV: retention ms.
 pub(super) const EVENT_FINISHED: &str = concat!(
     pending_count_lua!(),
     r#"
