@@ -644,7 +644,12 @@ impl BlockingBackend for EmbeddedStore {
         let mut found = Vec::new();
         for row in attempts.range((delivery_id, 0)..=(delivery_id, u32::MAX))? {
             let (_, value) = row?;
-            found.push(decode(delivery_id, value.value())?);
+            let attempt: Attempt = decode(delivery_id, value.value())?;
+            // The record leaves out the delivery its key names.
+            found.push(Attempt {
+                delivery_id: delivery_id.to_string(),
+                ..attempt
+            });
         }
         Ok(found)
     }

@@ -470,7 +470,17 @@ impl Shared {
         else {
             return Ok(Vec::new());
         };
-        record.attempts.iter().map(|b| decode(&key, b)).collect()
+        record
+            .attempts
+            .iter()
+            .map(|b| {
+                // The record leaves out the delivery its key names.
+                decode(&key, b).map(|attempt: Attempt| Attempt {
+                    delivery_id: delivery_id.to_string(),
+                    ..attempt
+                })
+            })
+            .collect()
     }
 
     pub(super) async fn deliveries_of(
