@@ -115,9 +115,9 @@ end
 }
 
 /// [`RECORD`] trims the history when a delivery whose sequence number is
-/// a multiple of this finishes, looking at [`HISTORY_TRIM_LOOK`] of its
-/// oldest entries: it drops twice as many as are added, so a backlog left
-/// by a delivery pending for long clears.
+/// a multiple of this finishes, up to [`HISTORY_TRIM_LOOK`] of its oldest
+/// entries: it can drop twice as many as are added, so a backlog left by
+/// a delivery pending for long (expiring after those behind it) clears.
 pub(super) const HISTORY_TRIM_EVERY: u64 = 8;
 /// How many of the oldest history entries that trim looks at.
 pub(super) const HISTORY_TRIM_LOOK: u64 = 16;
@@ -307,9 +307,9 @@ return 1
 /// caller runs [`EVENT_FINISHED`] itself: the event lives in another slot),
 /// delivery id, the endpoint's key prefix (`…{ep:E}:`), n, m: when a
 /// delivery whose sequence number is a multiple of n finishes, the
-/// history entries of expired deliveries among its m oldest are dropped
-/// (so the history is as long as the retention keeps, for a few commands
-/// per delivery).
+/// history's oldest entries whose deliveries expired are dropped, up to
+/// m, stopping at the first delivery kept (so the history is as long as
+/// the retention keeps, for a command or two per delivery).
 /// An attempt whose number was recorded already changes nothing (the
 /// caller retried a record whose answer was lost). An attempt is one
 /// increment per statistics key (of its outcome-and-bucket field); the
@@ -360,9 +360,8 @@ save_delivery(KEYS[1], d, ttl, KEYS[3], KEYS[9], old)
 if done and d[D_SEQ] % tonumber(ARGV[20]) == 0 then
   local gone = {}
   for _, entry in ipairs(redis.call('XRANGE', KEYS[10], '-', '+', 'COUNT', ARGV[21])) do
-    if redis.call('EXISTS', ARGV[19] .. 'r:' .. entry[2][2]) == 0 then
-      gone[#gone + 1] = entry[1]
-    end
+    if redis.call('EXISTS', ARGV[19] .. 'r:' .. entry[2][2]) == 1 then break end
+    gone[#gone + 1] = entry[1]
   end
   if #gone > 0 then redis.call('XDEL', KEYS[10], unpack(gone)) end
 end
