@@ -8,6 +8,13 @@ use hookmesh::plugin::wire::RequestView;
 use hookmesh::plugin::SandboxLimits;
 use hookmesh::{server, tools};
 
+/// mimalloc instead of glibc's malloc: the delivery path allocates many
+/// short-lived buffers (requests, records, answers) across threads, and
+/// glibc's free lists and consolidation took about 15 % of the host's CPU
+/// in a fan-out profile (BENCHMARKS.md, session 13).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     init_logging();
     match Cli::parse().command {
