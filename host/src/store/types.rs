@@ -664,6 +664,32 @@ pub struct SentRequest {
     pub body_sha256: String,
 }
 
+#[cfg(test)]
+impl Attempt {
+    /// An attempt that took 1 ms, recorded without requests or answer
+    /// details (tests).
+    pub(crate) fn bare(
+        delivery_id: &str,
+        number: u32,
+        started_ms: u64,
+        status_code: Option<u16>,
+        outcome: AttemptOutcome,
+    ) -> Self {
+        Self {
+            delivery_id: delivery_id.to_string(),
+            number,
+            started_ms,
+            duration_ms: 1,
+            status_code,
+            response_excerpt: String::new(),
+            error: None,
+            outcome,
+            requests: Vec::new(),
+            response_headers: Vec::new(),
+        }
+    }
+}
+
 impl Record for Attempt {
     /// Format 4: header names, signature and timestamp values and the
     /// body hash compact ([`super::compact`]).

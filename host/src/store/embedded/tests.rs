@@ -73,18 +73,7 @@ fn lazily_committed_attempts_survive_a_flush_and_reopen() {
         store
             .ingest(vec![new_event("p", "evt_1", "ep", None)], 1)
             .unwrap();
-        let attempt = Attempt {
-            delivery_id: "dlv_evt_1".into(),
-            number: 1,
-            started_ms: 2,
-            duration_ms: 1,
-            status_code: Some(200),
-            response_excerpt: String::new(),
-            error: None,
-            outcome: AttemptOutcome::Success,
-            requests: Vec::new(),
-            response_headers: Vec::new(),
-        };
+        let attempt = Attempt::bare("dlv_evt_1", 1, 2, Some(200), AttemptOutcome::Success);
         store
             .record_attempt("ep", &attempt, DeliveryChange::Ack)
             .unwrap();

@@ -776,18 +776,8 @@ mod tests {
         let ack = |i: u32| {
             let store = &store;
             async move {
-                let attempt = Attempt {
-                    delivery_id: format!("dlv_e{i}_a"),
-                    number: 1,
-                    started_ms: 10,
-                    duration_ms: 1,
-                    status_code: Some(204),
-                    response_excerpt: String::new(),
-                    error: None,
-                    outcome: AttemptOutcome::Success,
-                    requests: Vec::new(),
-                    response_headers: Vec::new(),
-                };
+                let id = format!("dlv_e{i}_a");
+                let attempt = Attempt::bare(&id, 1, 10, Some(204), AttemptOutcome::Success);
                 store
                     .record_attempt("a", std::sync::Arc::new(attempt), DeliveryChange::Ack)
                     .await

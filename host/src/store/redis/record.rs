@@ -207,16 +207,8 @@ mod tests {
         assert_eq!(server.command(&["TYPE", new_key]), "string");
         // Rewrite it as an earlier version stored it, one attempt made.
         let attempt = |number: u32, outcome: AttemptOutcome| Attempt {
-            delivery_id: id.into(),
-            number,
-            started_ms: 100 * u64::from(number),
-            duration_ms: 3,
-            status_code: Some(500),
             response_excerpt: "try again".into(),
-            error: None,
-            outcome,
-            requests: Vec::new(),
-            response_headers: Vec::new(),
+            ..Attempt::bare(id, number, 100 * u64::from(number), Some(500), outcome)
         };
         let first = encode(&attempt(1, AttemptOutcome::Retry)).unwrap();
         server.command(&["DEL", new_key]);
