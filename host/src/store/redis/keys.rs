@@ -9,7 +9,7 @@
 //!                     `SEQ-0`, field d = dlv)
 //! P:{ep:E}:seq        sequence counter         P:{p:X}:tb       ingestion token bucket
 //! P:{ep:E}:r:D        delivery with attempts   P:{p:X}:prov:N   provider settings
-//!                     (string, MessagePack)    P:{ev:V}         event record
+//!                     (string, MessagePack)
 //! P:{ep:E}:d:D, a:D   a delivery and its attempts as stored before (hash, list)
 //! P:{ep:E}:h          history as stored before (zset seq → dlv)
 //! P:{ep:E}:sm:MINUTE  stats per minute (hash)  P:{ev:V}:intent  fan-out not finished yet
@@ -21,9 +21,10 @@
 //! P:{ep:E}:tb         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
 //! P:{p:X}:keys        the project's key hashes P:{p:X}:keyuse   key hash → last use (hash)
 //! P:{mk:H}:tb         management token bucket of one caller (`admin`, or a key's SHA-256)
-//! P:{ev:V}:deliveries the event's deliveries (hash: delivery id → endpoint id, and
-//!                     `#pending`: how many are still pending)
-//! P:{ev:V}:pending    that count, for events stored before it moved into the hash
+//! P:{ev:V}            the event: its record, then its deliveries (`event_value.rs`)
+//! P:{ev:V}:pending    how many of its deliveries are pending (while some are)
+//! P:{ev:V}:deliveries an event's deliveries as stored before they moved into its
+//!                     value (hash: delivery id → endpoint id, `#pending`)
 //! ```
 
 /// Builds key names under one prefix.
@@ -142,13 +143,14 @@ impl Keys {
     pub(super) fn event(&self, id: &str) -> String {
         format!("{}:{{ev:{id}}}", self.prefix)
     }
-    /// The event's deliveries (delivery id → endpoint id), replays included.
+    /// The deliveries (delivery id → endpoint id, replays included) of an
+    /// event stored before they moved into its value, with their
+    /// `#pending` count.
     pub(super) fn event_deliveries(&self, id: &str) -> String {
         format!("{}:{{ev:{id}}}:deliveries", self.prefix)
     }
-    /// How many of the event's deliveries are still pending, for events
-    /// stored before the count became the `#pending` field of
-    /// [`Self::event_deliveries`].
+    /// How many of the event's deliveries are still pending; it exists
+    /// while some are.
     pub(super) fn event_pending(&self, id: &str) -> String {
         format!("{}:{{ev:{id}}}:pending", self.prefix)
     }
