@@ -20,7 +20,9 @@
 //! batch is one pipeline, one round trip (issue #13: four before).
 
 use super::event_value;
-use super::scripts::{eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, INGEST, RECORD_TEST};
+use super::scripts::{
+    eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, INGEST, LOG_ADD, LOG_TRIM, RECORD_TEST,
+};
 use super::{
     budget_args, bytes, float, int, quota_of, strings, Delivery, DeliveryStatus, Ingested,
     NewEvent, Shared, StoreError, TestRecord,
@@ -315,7 +317,7 @@ impl Shared {
         let bucket_key = meter.map_or_else(|| record_key.clone(), |m| m.key.clone());
         let mut keys = vec![
             record_key,
-            self.keys.project_events(project_id),
+            self.keys.event_index(project_id),
             self.keys.event_pending(id),
             bucket_key,
             reservation_key,
@@ -356,6 +358,8 @@ impl Shared {
             Some(m) => args.extend(m.args.iter().map(String::as_bytes)),
             None => args.extend([&b""[..], b"", b""]),
         }
+        let chunks = self.keys.event_chunk_prefix(project_id);
+        args.push(chunks.as_bytes());
         for (endpoint_id, delivery_id) in &item.deliveries {
             args.push(endpoint_id.as_bytes());
             args.push(delivery_id.as_bytes());
@@ -451,12 +455,8 @@ impl Shared {
                         .arg(self.keys.event_pending(id))
                         .to_owned(),
                 );
-                cleanup.push(
-                    cmd("ZREM")
-                        .arg(self.keys.project_events(&item.event.project_id))
-                        .arg(id)
-                        .to_owned(),
-                );
+                // Its id stays in the project's event index until the
+                // retention trims it; listings skip ids without a record.
             } else {
                 for (endpoint_id, delivery_id) in &item.deliveries {
                     enqueues.push(self.enqueue_cmd(endpoint_id, delivery_id, id, now_ms));
@@ -489,11 +489,7 @@ impl Shared {
     /// are listed in its value).
     fn event_log_cmds(&self, item: &NewEvent) -> Vec<Cmd> {
         let id = &item.event.id;
-        let mut cmds = vec![cmd("ZADD")
-            .arg(self.keys.project_events(&item.event.project_id))
-            .arg(0)
-            .arg(id)
-            .to_owned()];
+        let mut cmds = vec![self.log_add_cmd(&item.event.project_id, id)];
         if !item.deliveries.is_empty() {
             cmds.push(
                 cmd("SET")
@@ -505,15 +501,40 @@ impl Shared {
         cmds
     }
 
+    /// Adds event `id` to project `project_id`'s event index.
+    pub(super) fn log_add_cmd(&self, project_id: &str, id: &str) -> Cmd {
+        let chunks = self.keys.event_chunk_prefix(project_id);
+        eval(
+            LOG_ADD,
+            &[&self.keys.event_index(project_id)],
+            &[chunks.as_bytes(), id.as_bytes()],
+        )
+    }
+
     /// Drops the ids past retention (`retention_ms`, the project's) from
-    /// the project's event log (their records expired already).
-    pub(super) fn trim_event_log(&self, project_id: &str, now_ms: u64, retention_ms: u64) -> Cmd {
+    /// the project's event index, and from the sorted set that held it
+    /// before (their records expired already).
+    pub(super) fn trim_event_log(
+        &self,
+        project_id: &str,
+        now_ms: u64,
+        retention_ms: u64,
+    ) -> [Cmd; 2] {
         let expired = now_ms.saturating_sub(retention_ms);
-        cmd("ZREMRANGEBYLEX")
-            .arg(self.keys.project_events(project_id))
-            .arg("-")
-            .arg(format!("({}", crate::signing::id_bound("evt_", expired)))
-            .to_owned()
+        let lowest_kept = crate::signing::id_bound("evt_", expired);
+        let chunks = self.keys.event_chunk_prefix(project_id);
+        [
+            eval(
+                LOG_TRIM,
+                &[&self.keys.event_index(project_id)],
+                &[chunks.as_bytes(), lowest_kept.as_bytes()],
+            ),
+            cmd("ZREMRANGEBYLEX")
+                .arg(self.keys.older_project_events(project_id))
+                .arg("-")
+                .arg(format!("({lowest_kept}"))
+                .to_owned(),
+        ]
     }
 
     /// Drops ids past retention from the event logs of the batch's
@@ -525,7 +546,7 @@ impl Shared {
         projects
             .into_iter()
             .filter(|(project, _)| self.trim_due(project))
-            .map(|(project, retention_ms)| self.trim_event_log(project, now_ms, *retention_ms))
+            .flat_map(|(project, retention_ms)| self.trim_event_log(project, now_ms, *retention_ms))
             .collect()
     }
 
@@ -714,11 +735,7 @@ impl Shared {
                 .arg("PX")
                 .arg(retention_ms.max(1))
                 .to_owned(),
-            cmd("ZADD")
-                .arg(self.keys.project_events(&event.project_id))
-                .arg(0)
-                .arg(&event.id)
-                .to_owned(),
+            self.log_add_cmd(&event.project_id, &event.id),
         ];
         let answers = self.pool.phases(vec![writes]).await?;
         let seq = answers

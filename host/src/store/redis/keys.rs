@@ -21,6 +21,9 @@
 //! P:{ep:E}:tb         delivery token bucket    P:wake           pub/sub channel: endpoints with new work
 //! P:{p:X}:keys        the project's key hashes P:{p:X}:keyuse   key hash → last use (hash)
 //! P:{mk:H}:tb         management token bucket of one caller (`admin`, or a key's SHA-256)
+//! P:{p:X}:evx         the project's event index: its chunks' lower bounds (zset)
+//! P:{p:X}:evc:B       the index's chunk from id B: at most 128 ids (zset)
+//! P:{p:X}:events      the project's event ids as stored before (zset)
 //! P:{ev:V}            the event: its record, then its deliveries (`event_value.rs`)
 //! P:{ev:V}:pending    how many of its deliveries are pending (while some are)
 //! P:{ev:V}:deliveries an event's deliveries as stored before they moved into its
@@ -158,8 +161,19 @@ impl Keys {
     pub(super) fn event_prefix(&self) -> String {
         format!("{}:{{ev:", self.prefix)
     }
-    /// The project's event ids (one score: ordered by id, so by time).
-    pub(super) fn project_events(&self, id: &str) -> String {
+    /// The project's event index: the bounds of its chunks (see
+    /// `scripts.rs`, `event_index_lua`).
+    pub(super) fn event_index(&self, id: &str) -> String {
+        self.project(id, "evx")
+    }
+    /// What the keys of the event index's chunks start with (the chunk's
+    /// lower bound follows).
+    pub(super) fn event_chunk_prefix(&self, id: &str) -> String {
+        self.project(id, "evc:")
+    }
+    /// The project's event ids as stored before the index took chunks
+    /// (one sorted set, one score: ordered by id, so by time).
+    pub(super) fn older_project_events(&self, id: &str) -> String {
         self.project(id, "events")
     }
     pub(super) fn intent(&self, id: &str) -> String {

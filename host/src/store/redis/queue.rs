@@ -4,7 +4,7 @@
 
 use super::event_value;
 use super::record::{self, read_cmd};
-use super::scripts::{eval, HISTORY_TRIM_EVERY, HISTORY_TRIM_LOOK, PEEK, RECORD};
+use super::scripts::{eval, HISTORY_TRIM_EVERY, HISTORY_TRIM_LOOK, LOG_PAGE, PEEK, RECORD};
 use super::{bytes, fields, int, strings, Shared, StoreError};
 use crate::store::codec::{decode, encode};
 use crate::store::types::*;
@@ -360,28 +360,42 @@ impl Shared {
         from: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let key = self.keys.project_events(project_id);
         let retention_ms = self.project_retention_ms(project_id).await?;
         let trim = self.trim_event_log(project_id, crate::now_ms(), retention_ms);
-        let max = before.map_or("+".to_string(), |b| format!("({b}"));
-        let min = from.map_or("-".to_string(), |f| format!("[{f}"));
-        let page = cmd("ZRANGE")
-            .arg(&key)
-            .arg(max)
-            .arg(min)
+        let chunks = self.keys.event_chunk_prefix(project_id);
+        let limit_text = limit.to_string();
+        let page = eval(
+            LOG_PAGE,
+            &[&self.keys.event_index(project_id)],
+            &[
+                chunks.as_bytes(),
+                before.unwrap_or("").as_bytes(),
+                from.unwrap_or("").as_bytes(),
+                limit_text.as_bytes(),
+            ],
+        );
+        // Ids stored before the index took chunks are older than any in it.
+        let older = cmd("ZRANGE")
+            .arg(self.keys.older_project_events(project_id))
+            .arg(before.map_or("+".to_string(), |b| format!("({b}")))
+            .arg(from.map_or("-".to_string(), |f| format!("[{f}")))
             .arg("BYLEX")
             .arg("REV")
             .arg("LIMIT")
             .arg(0)
             .arg(limit)
             .to_owned();
-        let answers = self.pool.phases(vec![vec![trim], vec![page]]).await?;
-        let page = answers
-            .into_iter()
-            .nth(1)
-            .and_then(|mut p| p.pop())
-            .unwrap_or(Value::Nil);
-        Ok(strings(page))
+        let answers = self
+            .pool
+            .phases(vec![trim.to_vec(), vec![page, older]])
+            .await?;
+        let mut pages = answers.into_iter().nth(1).unwrap_or_default().into_iter();
+        let mut ids = strings(pages.next().unwrap_or(Value::Nil));
+        ids.extend(strings(pages.next().unwrap_or(Value::Nil)));
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.dedup();
+        ids.truncate(limit);
+        Ok(ids)
     }
 
     /// Each event's deliveries, oldest first, in two round trips.
@@ -812,5 +826,73 @@ mod tests {
         let seqs: Vec<u64> = page.items.iter().map(|d| d.seq).collect();
         assert_eq!(seqs, [9, 8, 7, 6, 4]);
         assert_eq!(history_len(), "5", "reading drops the expired one it met");
+    }
+
+    /// Against a real Redis: a project's event index takes ids in any
+    /// order into chunks small enough for Redis's compact encoding, lists
+    /// them newest first with both bounds, and trims whole chunks.
+    #[tokio::test]
+    async fn the_event_index_keeps_compact_chunks_in_order() {
+        use super::super::ingest::tests::open;
+        use super::super::scripts::{EVENT_CHUNK, LOG_TRIM};
+        use hookmesh_test_support::redis::RedisServer;
+
+        let server = RedisServer::start("event-index");
+        let store = open(&server);
+        let shared = &store.shared;
+        let n = 600;
+        // Recent ids: listing first trims those past the retention.
+        let now = crate::now_ms() - n as u64;
+        let ids: Vec<String> = (0..n)
+            .map(|i| format!("evt_{:012x}{:010x}", now + i as u64, i))
+            .collect();
+        // Out of order throughout (337 and 600 have no common factor).
+        for i in 0..n {
+            let id = &ids[(i * 337) % n];
+            shared.pool.run(&shared.log_add_cmd("p", id)).await.unwrap();
+        }
+        let bounds = server.command(&["ZRANGE", "hm:{p:p}:evx", "0", "-1"]);
+        let chunks: Vec<String> = bounds
+            .lines()
+            .map(|b| format!("hm:{{p:p}}:evc:{b}"))
+            .collect();
+        assert!(chunks.len() >= n / EVENT_CHUNK, "{} chunks", chunks.len());
+        let mut held = 0;
+        for chunk in &chunks {
+            let size: usize = server.command(&["ZCARD", chunk]).parse().unwrap();
+            assert!(size <= EVENT_CHUNK, "{chunk}: {size}");
+            assert_eq!(server.command(&["OBJECT", "ENCODING", chunk]), "listpack");
+            held += size;
+        }
+        assert_eq!(held, n);
+
+        let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+        let all = shared.project_events("p", None, None, 1000).await.unwrap();
+        assert_eq!(all, newest_first);
+        let page = shared
+            .project_events("p", Some(&newest_first[99]), None, 50)
+            .await
+            .unwrap();
+        assert_eq!(page, newest_first[100..150]);
+        let since = shared
+            .project_events("p", None, Some(&ids[200]), 1000)
+            .await
+            .unwrap();
+        assert_eq!(since, newest_first[..n - 200]);
+
+        // Retention: everything below ids[300] goes, whole chunks first.
+        let trim = eval(
+            LOG_TRIM,
+            &["hm:{p:p}:evx"],
+            &[b"hm:{p:p}:evc:", ids[300].as_bytes()],
+        );
+        shared.pool.run(&trim).await.unwrap();
+        let kept = shared.project_events("p", None, None, 1000).await.unwrap();
+        assert_eq!(kept, newest_first[..n - 300]);
+        let left = server.command(&["ZCARD", "hm:{p:p}:evx"]);
+        assert!(
+            left.parse::<usize>().unwrap() < chunks.len(),
+            "{left} chunks left"
+        );
     }
 }

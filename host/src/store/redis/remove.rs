@@ -48,7 +48,8 @@ impl Shared {
             k.project_keys(id),
             k.key_uses(id),
             k.project_endpoints(id),
-            k.project_events(id),
+            k.older_project_events(id),
+            k.event_index(id),
             k.provider_names(id),
             k.ingest_bucket(id),
         ] {
@@ -111,12 +112,34 @@ impl Shared {
     }
 
     /// Every event of the project's log with its delivery index, pending
-    /// count and intent, a batch of events per round trip.
+    /// count and intent, a batch of events per round trip, then the
+    /// index's chunks.
     async fn free_events(&self, project_id: &str) -> Result<(), StoreError> {
         let k = &self.keys;
-        let mut range = cmd("ZRANGE", &k.project_events(project_id));
-        range.arg(0).arg(-1);
-        let event_ids = strings(self.pool.run(&range).await?);
+        let mut bounds = cmd("ZRANGE", &k.event_index(project_id));
+        bounds.arg(0).arg(-1);
+        let chunks: Vec<String> = strings(self.pool.run(&bounds).await?)
+            .iter()
+            .map(|bound| format!("{}{bound}", k.event_chunk_prefix(project_id)))
+            .collect();
+        let mut reads: Vec<Cmd> = chunks
+            .iter()
+            .map(|chunk| {
+                let mut all = cmd("ZRANGE", chunk);
+                all.arg(0).arg(-1);
+                all
+            })
+            .collect();
+        let mut older = cmd("ZRANGE", &k.older_project_events(project_id));
+        older.arg(0).arg(-1);
+        reads.push(older);
+        let event_ids: Vec<String> = self
+            .pool
+            .pipeline(&reads)
+            .await?
+            .into_iter()
+            .flat_map(strings)
+            .collect();
         for batch in event_ids.chunks(EVENTS_PER_ROUND) {
             let mut cmds = Vec::with_capacity(batch.len() * 5);
             for id in batch {
@@ -134,6 +157,7 @@ impl Shared {
             }
             self.pool.pipeline(&cmds).await?;
         }
-        Ok(())
+        let dropped: Vec<Cmd> = chunks.iter().map(|chunk| cmd("DEL", chunk)).collect();
+        self.pool.pipeline(&dropped).await.map(drop)
     }
 }

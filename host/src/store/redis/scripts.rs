@@ -122,6 +122,110 @@ pub(super) const HISTORY_TRIM_EVERY: u64 = 8;
 /// How many of the oldest history entries that trim looks at.
 pub(super) const HISTORY_TRIM_LOOK: u64 = 16;
 
+/// The Lua function that adds an id to a project's event index,
+/// `log_add(index, prefix, id)`. The index is kept in chunks of at most
+/// 128 ids (`EVENT_CHUNK`): sorted sets small enough for Redis's compact
+/// encoding (about 30 bytes per id, where a large sorted set takes about
+/// 120), each under `prefix` and its lower bound, the bounds in the
+/// sorted set `index` (the first chunk's bound is empty). A full chunk
+/// gets a new one after it when the id is above all of its own (ids rise
+/// with time, so chunks stay full), else splits in halves: the leaves of
+/// a B-tree.
+macro_rules! event_index_lua {
+    () => {
+        r#"
+local function log_chunk(index, id)
+  return redis.call('ZRANGE', index, '[' .. id, '-', 'BYLEX', 'REV', 'LIMIT', 0, 1)[1]
+end
+local function log_add(index, prefix, id)
+  local bound = log_chunk(index, id)
+  if not bound then
+    bound = ''
+    redis.call('ZADD', index, 0, '')
+  end
+  local chunk = prefix .. bound
+  if redis.call('ZCARD', chunk) >= 128 then  -- EVENT_CHUNK
+    local above = redis.call('ZRANGE', chunk, '+', '(' .. id, 'BYLEX', 'REV', 'LIMIT', 0, 1)[1]
+    if not above then
+      redis.call('ZADD', index, 0, id)
+      redis.call('ZADD', prefix .. id, 0, id)
+      return
+    end
+    local upper = redis.call('ZRANGE', chunk, 64, -1)
+    local moved = {}
+    for _, member in ipairs(upper) do
+      moved[#moved + 1] = 0
+      moved[#moved + 1] = member
+    end
+    redis.call('ZADD', prefix .. upper[1], unpack(moved))
+    redis.call('ZREMRANGEBYRANK', chunk, 64, -1)
+    redis.call('ZADD', index, 0, upper[1])
+    chunk = prefix .. log_chunk(index, id)
+  end
+  redis.call('ZADD', chunk, 0, id)
+end
+"#
+    };
+}
+
+/// The most ids one chunk of a project's event index holds (Redis keeps
+/// sorted sets of up to 128 members compact: `zset-max-listpack-entries`;
+/// the literal in the script).
+#[cfg(test)]
+pub(super) const EVENT_CHUNK: usize = 128;
+
+/// Adds an event's id to its project's event index (see
+/// [`event_index_lua`]). KEYS: the index. ARGV: the chunk key prefix, id.
+pub(super) const LOG_ADD: &str = concat!(
+    event_index_lua!(),
+    r#"
+log_add(KEYS[1], ARGV[1], ARGV[2])
+return 1
+"#
+);
+
+/// Up to ARGV[4] ids of a project's event index, newest first: below
+/// ARGV[2] and not below ARGV[3] ('' = no bound). KEYS: the index.
+/// ARGV: the chunk key prefix, before, from, limit. (Ids share one
+/// fixed-width form, so Lua's comparison orders them as Redis does.)
+pub(super) const LOG_PAGE: &str = r#"
+local prefix, before, from, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local max, min, cursor = '+', '-', '+'
+if before ~= '' then max = '(' .. before; cursor = '[' .. before end
+if from ~= '' then min = '[' .. from end
+local out = {}
+while #out < limit do
+  local bounds = redis.call('ZRANGE', KEYS[1], cursor, '-', 'BYLEX', 'REV', 'LIMIT', 0, 8)
+  if #bounds == 0 then break end
+  for _, bound in ipairs(bounds) do
+    local ids = redis.call('ZRANGE', prefix .. bound, max, min, 'BYLEX', 'REV',
+      'LIMIT', 0, limit - #out)
+    for _, id in ipairs(ids) do out[#out + 1] = id end
+    -- older chunks hold only ids below this one's bound
+    if #out >= limit or (from ~= '' and bound <= from) then return out end
+  end
+  cursor = '(' .. bounds[#bounds]
+end
+return out
+"#;
+
+/// Drops the ids below ARGV[2] from a project's event index, whole chunks
+/// first (up to 64 chunks a call). KEYS: the index. ARGV: the chunk key
+/// prefix, the lowest id kept.
+pub(super) const LOG_TRIM: &str = r#"
+local bounds = redis.call('ZRANGE', KEYS[1], '-', '(' .. ARGV[2], 'BYLEX', 'LIMIT', 0, 64)
+for i, bound in ipairs(bounds) do
+  if i < #bounds then
+    -- the next chunk starts below the cut: this one is wholly below it
+    redis.call('DEL', ARGV[1] .. bound)
+    redis.call('ZREM', KEYS[1], bound)
+  else
+    redis.call('ZREMRANGEBYLEX', ARGV[1] .. bound, '-', '(' .. ARGV[2])
+  end
+end
+return #bounds
+"#;
+
 /// How many fields a delivery record has before its attempts.
 pub(super) const DELIVERY_HEADER_LEN: usize = 11;
 
@@ -139,7 +243,7 @@ pub(super) fn eval(script: &str, keys: &[&str], args: &[&[u8]]) -> Cmd {
 }
 
 /// Every script, as loaded after a `NOSCRIPT`.
-pub(super) const ALL: [&str; 16] = [
+pub(super) const ALL: [&str; 19] = [
     INGEST,
     ENQUEUE,
     RECORD_TEST,
@@ -156,6 +260,9 @@ pub(super) const ALL: [&str; 16] = [
     RELEASE,
     DROP,
     TAKE_TOKENS,
+    LOG_ADD,
+    LOG_PAGE,
+    LOG_TRIM,
 ];
 
 /// A script's SHA-1 digest in hex, as `EVALSHA` names it (computed once
@@ -181,19 +288,21 @@ fn sha1_hex(text: &str) -> String {
 /// pending key counts its deliveries still pending.
 /// (A pipeline calls again only the scripts answered `NOSCRIPT`, which
 /// did not run: no event is written twice.)
-/// KEYS: event record, project's event log, event's pending count, token
+/// KEYS: event record, project's event index, event's pending count, token
 /// bucket (any key when there is no budget), idempotency reservation, work
 /// set, then for each delivery: seq, queue, history, delivery.
 /// ARGV: event id, event record, record expiry ms ('' = kept until its
 /// deliveries finish), now ms, reservation expiry ms ('' = no key),
 /// reservation ttl ms, tokens per second ('' = no budget), burst, tokens
-/// wanted, then for each delivery: endpoint id, delivery id.
+/// wanted, the event index's chunk key prefix, then for each delivery:
+/// endpoint id, delivery id.
 /// Returns, without a budget, the id of the event holding the idempotency
 /// key when another one does (nothing is written), else nil; with one,
 /// {that id or '', the wait in ms (0 when taken), the tokens left}.
 pub(super) const INGEST: &str = concat!(
     token_bucket_lua!(),
     delivery_lua!(),
+    event_index_lua!(),
     r#"
 local id, now = ARGV[1], ARGV[4]
 local wait, tokens = 0, nil
@@ -221,12 +330,12 @@ if ARGV[3] ~= '' then
 else
   redis.call('SET', KEYS[1], ARGV[2])
 end
-redis.call('ZADD', KEYS[2], 0, id)
-local n = (#ARGV - 9) / 2
+log_add(KEYS[2], ARGV[10], id)
+local n = (#ARGV - 10) / 2
 if n == 0 then return answer(false) end
 local endpoints = {}
 for i = 1, n do
-  local endpoint, delivery = ARGV[8 + 2 * i], ARGV[9 + 2 * i]
+  local endpoint, delivery = ARGV[9 + 2 * i], ARGV[10 + 2 * i]
   local k = 2 + 4 * i
   local seq = redis.call('INCR', KEYS[k + 1])
   redis.call('SET', KEYS[k + 4], cmsgpack.pack(new_delivery(id, seq, tonumber(now))))
