@@ -24,8 +24,8 @@ use super::scripts::{
     eval, ENQUEUE, EVENT_FINISHED, IDEMPOTENCY, INGEST, LOG_ADD, LOG_TRIM, RECORD_TEST,
 };
 use super::{
-    budget_args, bytes, float, int, quota_of, strings, Delivery, DeliveryStatus, Ingested,
-    NewEvent, Shared, StoreError, TestRecord,
+    budget_args, bytes, float, int, quota_of, strings, Delivery, Ingested, NewEvent, Shared,
+    StoreError, TestRecord,
 };
 use crate::store::codec::{decode, encode};
 use crate::store::{Admission, Budget};
@@ -703,15 +703,10 @@ impl Shared {
             self.keys.history(endpoint_id),
             self.keys.delivery(endpoint_id, &delivery.id),
         ];
-        let status = match delivery.status {
-            DeliveryStatus::Succeeded => "s",
-            DeliveryStatus::Failed => "f",
-            DeliveryStatus::Pending => "p",
-        };
         let fields = [
             delivery.id.clone(),
             delivery.event_id.clone(),
-            status.to_string(),
+            delivery.status.as_str().to_string(),
             delivery.created_ms.to_string(),
             delivery.updated_ms.to_string(),
             delivery

@@ -439,7 +439,6 @@ impl Shared {
             pairs.sort();
             per_event.push(pairs);
         }
-        per_event.resize(event_ids.len(), Vec::new());
         let wanted: Vec<&(String, String)> = per_event.iter().flatten().collect();
         if wanted.is_empty() {
             return Ok(vec![Vec::new(); event_ids.len()]);

@@ -77,8 +77,10 @@ end
 /// old_attempts)` → the record and whether it is in the older form (a hash
 /// and a list of attempts), `save_delivery(key, d, ttl, old_key,
 /// old_attempts, old)` (kept as long as it was when `ttl` is nil; the
-/// older form removed) and `header(d)`: the record without its attempts,
-/// packed. `D_*` name the fields' positions.
+/// older form removed), `header(d)`: the record without its attempts,
+/// packed, and `delivery_keys(p, id)`: the keys of delivery `id` under an
+/// endpoint's prefix `p` (`…{ep:E}:`), its own then its older form's hash
+/// and list. `D_*` name the fields' positions.
 macro_rules! delivery_lua {
     () => {
         r#"
@@ -109,6 +111,9 @@ local function save_delivery(key, d, ttl, old_key, old_attempts, old)
 end
 local function header(d)
   return cmsgpack.pack({unpack(d, 1, D_TEST)})
+end
+local function delivery_keys(p, id)
+  return p .. 'r:' .. id, p .. 'd:' .. id, p .. 'a:' .. id
 end
 "#
     };
@@ -372,16 +377,17 @@ return seq
 /// Stores a finished test send's delivery in the endpoint's history (not
 /// its queue) at the next sequence number, with its one attempt, both kept
 /// for the retention. Returns the sequence number.
-/// KEYS: seq, history, delivery. ARGV: id, event, status (`s` or `f`),
-/// created, updated, code ('' for none), error ('' for none), attempt
-/// record, retention ms.
+/// KEYS: seq, history, delivery. ARGV: id, event, status (its name,
+/// stored as its first letter, as `load_delivery` does with the older
+/// form's), created, updated, code ('' for none), error ('' for none),
+/// attempt record, retention ms.
 pub(super) const RECORD_TEST: &str = r#"
 local seq = redis.call('INCR', KEYS[1])
 local created = tonumber(ARGV[4])
 local code, err = false, false
 if ARGV[6] ~= '' then code = tonumber(ARGV[6]) end
 if ARGV[7] ~= '' then err = ARGV[7] end
-local record = cmsgpack.pack({1, ARGV[2], seq, ARGV[3], 1, created, created,
+local record = cmsgpack.pack({1, ARGV[2], seq, string.sub(ARGV[3], 1, 1), 1, created, created,
   tonumber(ARGV[5]), code, err, true, ARGV[8]})
 local retention = tonumber(ARGV[9])
 if retention > 0 then
@@ -527,8 +533,7 @@ pub(super) const PEEK: &str = concat!(
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local out = {}
 for _, id in ipairs(ids) do
-  local p = ARGV[2]
-  local d = load_delivery(p .. 'r:' .. id, p .. 'd:' .. id, p .. 'a:' .. id)
+  local d = load_delivery(delivery_keys(ARGV[2], id))
   if d then
     out[#out + 1] = id
     out[#out + 1] = header(d)
@@ -546,14 +551,13 @@ return out
 pub(super) const READ: &str = concat!(
     delivery_lua!(),
     r#"
-local p, out = ARGV[1], {}
+local out = {}
 for i = 3, #ARGV do
-  local id = ARGV[i]
-  local key = p .. 'r:' .. id
+  local key, old_key, old_attempts = delivery_keys(ARGV[1], ARGV[i])
   local raw = false
   if ARGV[2] == '1' then raw = redis.call('GET', key) end
   if not raw then
-    local d = load_delivery(key, p .. 'd:' .. id, p .. 'a:' .. id)
+    local d = load_delivery(key, old_key, old_attempts)
     if d then
       if ARGV[2] == '1' then raw = cmsgpack.pack(d) else raw = header(d) end
     end
@@ -577,8 +581,7 @@ local events = {}
 local ttl = nil
 if tonumber(ARGV[3]) > 0 then ttl = tonumber(ARGV[3]) end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local p = ARGV[1]
-  local key, old_key, old_attempts = p .. 'r:' .. id, p .. 'd:' .. id, p .. 'a:' .. id
+  local key, old_key, old_attempts = delivery_keys(ARGV[1], id)
   local d, old = load_delivery(key, old_key, old_attempts)
   if d then
     d[D_STATUS] = 'f'
@@ -599,10 +602,11 @@ return {existed, events}
 /// KEYS: record, queue, history as stored before, seq, lease, fence,
 /// bucket, minute index, hour index, history. ARGV: the endpoint's key
 /// prefix (`…{ep:E}:`), key prefixes of its minute stats and hour stats.
-pub(super) const FREE_ENDPOINT: &str = r#"
-local p = ARGV[1]
+pub(super) const FREE_ENDPOINT: &str = concat!(
+    delivery_lua!(),
+    r#"
 local function free(id)
-  redis.call('DEL', p .. 'r:' .. id, p .. 'd:' .. id, p .. 'a:' .. id)
+  redis.call('DEL', delivery_keys(ARGV[1], id))
 end
 for i = 2, 3 do
   for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do free(id) end
@@ -614,7 +618,8 @@ for i = 8, 9 do
   end
 end
 return redis.call('DEL', unpack(KEYS))
-"#;
+"#
+);
 
 /// Reserves an idempotency key for an event, unless an unexpired
 /// reservation exists: then returns that event's id.
